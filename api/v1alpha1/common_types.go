@@ -1,0 +1,291 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+// Condition types shared by every kind. Each kind adds its own beside these.
+const (
+	// ConditionReady summarises the object: True when it does what its spec asks.
+	ConditionReady = "Ready"
+)
+
+// Annotations and labels the operator reads or writes.
+const (
+	// AnnotationForceDelete, set to "true" on a TenantCluster stuck in deletion
+	// for at least the force-delete delay, drops its finalizer without waiting
+	// for MAAS to release every machine.
+	AnnotationForceDelete = "infra.maasgateway.io/force-delete"
+
+	// LabelGateway names the Gateway that owns a Node or a CloudAccount.
+	LabelGateway = "infra.maasgateway.io/gateway"
+	// LabelSystemID carries the MAAS system ID of the machine behind a Node.
+	LabelSystemID = "infra.maasgateway.io/system-id"
+)
+
+// DefaultAPIKeyKey is the key of the credentials Secret that holds the MAAS API key.
+const DefaultAPIKeyKey = "apiKey"
+
+// SecretKeyReference points at one key of a Secret in the object's own namespace.
+type SecretKeyReference struct {
+	// name of the Secret, in the same namespace as the object that refers to it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Name string `json:"name"`
+
+	// key within the Secret. The value is a MAAS API key of the form
+	// consumer_key:token_key:token_secret, as the MAAS UI shows it.
+	// +kubebuilder:default=apiKey
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +optional
+	Key string `json:"key,omitempty"`
+}
+
+// MAASConnection says how to reach a MAAS region and which credentials to use.
+type MAASConnection struct {
+	// endpoint is the MAAS API URL, as the MAAS CLI takes it,
+	// e.g. http://10.11.12.13:5240/MAAS.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'http' || url(self).getScheme() == 'https') && url(self).getHostname() != ''",message="endpoint must be an http:// or https:// URL with a host, e.g. http://10.11.12.13:5240/MAAS"
+	// +required
+	Endpoint string `json:"endpoint"`
+
+	// credentialsSecretRef names the Secret holding the MAAS API key
+	// (key "apiKey" unless set otherwise). The key itself never appears in a spec.
+	// +required
+	CredentialsSecretRef SecretKeyReference `json:"credentialsSecretRef"`
+
+	// caBundle is a PEM bundle of certificate authorities trusted for an https
+	// endpoint, for a MAAS whose certificate is not signed by a public CA.
+	// +kubebuilder:validation:MaxLength=65536
+	// +optional
+	CABundle string `json:"caBundle,omitempty"`
+}
+
+// Placement says where in MAAS machines are taken from.
+type Placement struct {
+	// zone is the MAAS availability zone to allocate machines in.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Zone string `json:"zone,omitempty"`
+
+	// domain is the MAAS DNS domain the machines' hostnames are registered in.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Domain string `json:"domain,omitempty"`
+
+	// resourcePool is the MAAS resource pool to allocate machines from.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	ResourcePool string `json:"resourcePool,omitempty"`
+
+	// MachineConstraints narrow the choice of machine further.
+	MachineConstraints `json:",inline"`
+}
+
+// MachineConstraints are the minimums and tags a MAAS machine must have to be chosen.
+type MachineConstraints struct {
+	// tags a machine must all carry in MAAS to be chosen.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=256
+	// +listType=set
+	// +optional
+	Tags []string `json:"tags,omitempty"`
+
+	// minCPU is the minimum number of CPU cores.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4096
+	// +optional
+	MinCPU int32 `json:"minCPU,omitempty"`
+
+	// minMemoryMiB is the minimum memory in MiB.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	MinMemoryMiB int64 `json:"minMemoryMiB,omitempty"`
+
+	// minDiskGiB is the minimum size of the root disk in GiB.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	MinDiskGiB int64 `json:"minDiskGiB,omitempty"`
+}
+
+// ProxySettings are written to the OS, containerd and kubelet of every node deployed.
+// +kubebuilder:validation:XValidation:rule="has(self.httpProxy) == has(self.httpsProxy)",message="httpProxy and httpsProxy are set together (both are required behind a proxy)"
+type ProxySettings struct {
+	// httpProxy is the proxy URL for http traffic, e.g. http://proxy.example.com:3128.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'http' || url(self).getScheme() == 'https')",message="httpProxy must be an http:// or https:// URL"
+	// +optional
+	HTTPProxy string `json:"httpProxy,omitempty"`
+
+	// httpsProxy is the proxy URL for https traffic.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'http' || url(self).getScheme() == 'https')",message="httpsProxy must be an http:// or https:// URL"
+	// +optional
+	HTTPSProxy string `json:"httpsProxy,omitempty"`
+
+	// noProxy lists hosts, domains and CIDRs reached without the proxy,
+	// e.g. maas.example.com, .svc, 10.10.0.0/16. The cluster's own pod and
+	// service CIDRs and the control-plane endpoint are added automatically.
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=256
+	// +listType=atomic
+	// +optional
+	NoProxy []string `json:"noProxy,omitempty"`
+}
+
+// ClusterNetwork holds the address ranges of a Kubernetes cluster.
+// +kubebuilder:validation:XValidation:rule="!has(self.podCIDR) || !has(self.serviceCIDR) || !(cidr(self.podCIDR).containsIP(cidr(self.serviceCIDR).masked().ip()) || cidr(self.serviceCIDR).containsIP(cidr(self.podCIDR).masked().ip()))",message="podCIDR and serviceCIDR must not overlap"
+type ClusterNetwork struct {
+	// podCIDR is the range pod IPs are assigned from. It must not overlap the
+	// machines' network or the service range.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self)",message="podCIDR must be a CIDR, e.g. 192.168.0.0/16"
+	// +optional
+	PodCIDR string `json:"podCIDR,omitempty"`
+
+	// serviceCIDR is the range Service cluster IPs are assigned from.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self)",message="serviceCIDR must be a CIDR, e.g. 10.96.0.0/12"
+	// +optional
+	ServiceCIDR string `json:"serviceCIDR,omitempty"`
+}
+
+// Environment is the network environment of the gateway: proxies and address
+// ranges propagated to every node it deploys and, by default, to tenant clusters.
+type Environment struct {
+	ProxySettings  `json:",inline"`
+	ClusterNetwork `json:",inline"`
+}
+
+// RollingUpdateStrategy says how a pool replaces machines when its template changes.
+// +kubebuilder:validation:Enum=ExpandFirst;ContractFirst
+type RollingUpdateStrategy string
+
+const (
+	// ExpandFirst deploys the new machine before the old one is removed:
+	// the pool never drops below its size, and needs one spare machine.
+	ExpandFirst RollingUpdateStrategy = "ExpandFirst"
+	// ContractFirst removes the old machine before the new one is deployed:
+	// the pool never exceeds its size, and needs no spare machine.
+	ContractFirst RollingUpdateStrategy = "ContractFirst"
+)
+
+// MachineTemplate says which MAAS machines a pool is made of.
+type MachineTemplate struct {
+	// resourcePool is the MAAS resource pool the pool's machines come from.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	ResourcePool string `json:"resourcePool,omitempty"`
+
+	// zones the pool's machines are spread across, round-robin. Empty means any zone.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=256
+	// +listType=set
+	// +optional
+	Zones []string `json:"zones,omitempty"`
+
+	MachineConstraints `json:",inline"`
+}
+
+// NodePool is a group of identical worker machines.
+type NodePool struct {
+	// name of the pool, unique within the cluster.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	Name string `json:"name"`
+
+	// size is the number of machines in the pool.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	// +required
+	Size int32 `json:"size"`
+
+	MachineTemplate `json:",inline"`
+
+	// rollingUpdate says how machines are replaced when the template or the
+	// cluster profile changes.
+	// +kubebuilder:default=ExpandFirst
+	// +optional
+	RollingUpdate RollingUpdateStrategy `json:"rollingUpdate,omitempty"`
+}
+
+// ControlPlanePool is the pool of control-plane machines of a tenant cluster.
+type ControlPlanePool struct {
+	// size is the number of control-plane machines: 1, 3 or 5 (etcd needs an odd count).
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:XValidation:rule="self == 1 || self == 3 || self == 5",message="control-plane size must be 1, 3 or 5 (etcd needs an odd number of members)"
+	// +optional
+	Size int32 `json:"size,omitempty"`
+
+	// allowWorkloads removes the control-plane NoSchedule taint so ordinary pods
+	// may run on control-plane machines.
+	// +optional
+	AllowWorkloads bool `json:"allowWorkloads,omitempty"`
+
+	MachineTemplate `json:",inline"`
+
+	// rollingUpdate says how control-plane machines are replaced.
+	// +kubebuilder:default=ExpandFirst
+	// +optional
+	RollingUpdate RollingUpdateStrategy `json:"rollingUpdate,omitempty"`
+}
+
+// PoolStatus is the observed size of one pool.
+type PoolStatus struct {
+	// name of the pool; the control-plane pool is called "control-plane".
+	Name string `json:"name"`
+	// desired number of machines.
+	Desired int32 `json:"desired"`
+	// ready is the number of machines deployed and current.
+	Ready int32 `json:"ready"`
+	// updated is the number of machines on the current template.
+	// +optional
+	Updated int32 `json:"updated,omitempty"`
+}
+
+// MachineStatus is what MAAS says of one machine the operator owns.
+type MachineStatus struct {
+	// systemID is the MAAS system ID.
+	SystemID string `json:"systemID"`
+	// hostname as MAAS knows it.
+	// +optional
+	Hostname string `json:"hostname,omitempty"`
+	// pool the machine belongs to.
+	// +optional
+	Pool string `json:"pool,omitempty"`
+	// zone the machine is in.
+	// +optional
+	Zone string `json:"zone,omitempty"`
+	// state is MAAS's status name, e.g. Allocated, Deploying, Deployed, Failed deployment.
+	// +optional
+	State string `json:"state,omitempty"`
+	// message is MAAS's newest status message for the machine.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// addresses are the machine's IP addresses.
+	// +optional
+	// +listType=atomic
+	Addresses []string `json:"addresses,omitempty"`
+	// release (gateway) or template hash (tenant pools) the machine was deployed with.
+	// +optional
+	Template string `json:"template,omitempty"`
+}

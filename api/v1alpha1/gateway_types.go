@@ -1,0 +1,245 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Gateway condition types, beside Ready.
+const (
+	// GatewayMAASReachable is True when the gateway's MAAS answers with its credentials.
+	GatewayMAASReachable = "MAASReachable"
+	// GatewayResized is True when the gateway has as many Ready nodes as spec.replicas asks.
+	GatewayResized = "Resized"
+	// GatewayUpgraded is True when every node and component runs spec.release.
+	GatewayUpgraded = "Upgraded"
+	// GatewayUpgrading is True while nodes are being rolled onto a new release.
+	GatewayUpgrading = "Upgrading"
+)
+
+// GatewayPhase is a one-word summary of a Gateway.
+// +kubebuilder:validation:Enum=Provisioning;Ready;Resizing;Upgrading;Degraded;Deleting
+type GatewayPhase string
+
+const (
+	GatewayPhaseProvisioning GatewayPhase = "Provisioning"
+	GatewayPhaseReady        GatewayPhase = "Ready"
+	GatewayPhaseResizing     GatewayPhase = "Resizing"
+	GatewayPhaseUpgrading    GatewayPhase = "Upgrading"
+	GatewayPhaseDegraded     GatewayPhase = "Degraded"
+	GatewayPhaseDeleting     GatewayPhase = "Deleting"
+)
+
+// Release is a gateway release: the OS image its nodes run and the versions of
+// Kubernetes and of the gateway's own components. Releases are published in
+// the release catalog the Helm chart installs; setting spec.release to a newer
+// one starts an upgrade.
+type Release struct {
+	// version of the release in the catalog, e.g. 1.2.0.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`
+	// +required
+	Version string `json:"version"`
+
+	// osImage overrides the catalog's OS image: a MAAS boot resource as
+	// osystem/distro_series (ubuntu/jammy) or a custom image name.
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[a-z0-9][-a-z0-9_.]*(/[-a-z0-9_.]+)?$`
+	// +optional
+	OSImage string `json:"osImage,omitempty"`
+
+	// kubernetesVersion overrides the catalog's Kubernetes version, e.g. v1.34.2.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^v[0-9]+\.[0-9]+\.[0-9]+$`
+	// +optional
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+}
+
+// ComponentVersion is the version of one gateway component as observed running.
+type ComponentVersion struct {
+	// name of the component, e.g. manager.
+	Name string `json:"name"`
+	// version running.
+	Version string `json:"version"`
+}
+
+// GatewaySpec is the desired state of the gateway cluster.
+// +kubebuilder:validation:XValidation:rule="!has(self.controlPlaneEndpoint) || !has(self.environment) || !has(self.environment.podCIDR) || !cidr(self.environment.podCIDR).containsIP(self.controlPlaneEndpoint)",message="controlPlaneEndpoint must lie outside podCIDR"
+// +kubebuilder:validation:XValidation:rule="!has(self.controlPlaneEndpoint) || !has(self.environment) || !has(self.environment.serviceCIDR) || !cidr(self.environment.serviceCIDR).containsIP(self.controlPlaneEndpoint)",message="controlPlaneEndpoint must lie outside serviceCIDR"
+type GatewaySpec struct {
+	// replicas is the number of gateway nodes: 1, or 3 for production.
+	// A 1-node gateway is resized with kubectl scale mgw/NAME --replicas=3;
+	// 3 back to 1 is refused (the etcd cluster would lose quorum).
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:XValidation:rule="self == 1 || self == 3",message="replicas must be 1 or 3"
+	// +kubebuilder:validation:XValidation:rule="!(oldSelf == 3 && self == 1)",message="a 3-node gateway cannot be shrunk to 1 node: etcd would lose quorum"
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+
+	// maas is the MAAS region the gateway's own nodes come from; its default
+	// CloudAccount uses the same endpoint and credentials.
+	// +required
+	MAAS MAASConnection `json:"maas"`
+
+	// placement of the gateway's nodes in MAAS.
+	// +optional
+	Placement Placement `json:"placement,omitempty"`
+
+	// environment holds the proxies and address ranges written to every node
+	// the gateway deploys, and the defaults of tenant clusters.
+	// +optional
+	Environment Environment `json:"environment,omitempty"`
+
+	// controlPlaneEndpoint is the virtual IP of the gateway's API server.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="controlPlaneEndpoint must be an IP address"
+	// +optional
+	ControlPlaneEndpoint string `json:"controlPlaneEndpoint,omitempty"`
+
+	// release the gateway should run. Changing it starts a rolling upgrade,
+	// one node at a time. status.availableUpgrade announces newer releases.
+	// +optional
+	Release *Release `json:"release,omitempty"`
+
+	// adoptMachines are MAAS system IDs of machines that already are gateway
+	// nodes (the machine helm install ran on), tracked and upgraded like the rest.
+	// +kubebuilder:validation:MaxItems=3
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]{1,32}$`
+	// +listType=set
+	// +optional
+	AdoptMachines []string `json:"adoptMachines,omitempty"`
+}
+
+// GatewayNode is one node of the gateway cluster and the MAAS machine behind it.
+type GatewayNode struct {
+	MachineStatus `json:",inline"`
+
+	// nodeName is the name of the Kubernetes Node the machine joined as.
+	// +optional
+	NodeName string `json:"nodeName,omitempty"`
+	// ready is true when the Node is Ready.
+	// +optional
+	Ready bool `json:"ready,omitempty"`
+	// adopted is true for machines named in spec.adoptMachines.
+	// +optional
+	Adopted bool `json:"adopted,omitempty"`
+}
+
+// GatewayStatus is the observed state of the gateway cluster.
+type GatewayStatus struct {
+	// phase summarises the gateway.
+	// +optional
+	Phase GatewayPhase `json:"phase,omitempty"`
+
+	// observedGeneration is the spec generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// readyReplicas is the number of Ready gateway nodes.
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+
+	// selector selects the gateway's Nodes (for the scale subresource).
+	// +optional
+	Selector string `json:"selector,omitempty"`
+
+	// nodes of the gateway cluster.
+	// +listType=map
+	// +listMapKey=systemID
+	// +optional
+	Nodes []GatewayNode `json:"nodes,omitempty"`
+
+	// currentRelease is the release every node and component runs.
+	// +optional
+	CurrentRelease *Release `json:"currentRelease,omitempty"`
+
+	// availableUpgrade is the newest release in the catalog newer than the
+	// current one: the upgrade notification. Apply it by setting spec.release.
+	// +optional
+	AvailableUpgrade *Release `json:"availableUpgrade,omitempty"`
+
+	// components are the gateway components observed running, with their versions.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Components []ComponentVersion `json:"components,omitempty"`
+
+	// failedDeployments counts MAAS deployments of gateway nodes that failed.
+	// +optional
+	FailedDeployments int32 `json:"failedDeployments,omitempty"`
+
+	// defaultCloudAccount is the name of the CloudAccount created with the gateway.
+	// +optional
+	DefaultCloudAccount string `json:"defaultCloudAccount,omitempty"`
+
+	// conditions: Ready, MAASReachable, Resized, Upgraded, Upgrading.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.readyReplicas,selectorpath=.status.selector
+// +kubebuilder:resource:shortName=mgw,categories=maas
+// +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.spec.replicas`
+// +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyReplicas`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.spec.controlPlaneEndpoint`
+// +kubebuilder:printcolumn:name="Release",type=string,JSONPath=`.status.currentRelease.version`
+// +kubebuilder:printcolumn:name="Upgrade",type=string,JSONPath=`.status.availableUpgrade.version`
+// +kubebuilder:printcolumn:name="MAAS",type=string,JSONPath=`.spec.maas.endpoint`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// Gateway is the gateway cluster itself: its 1 or 3 nodes are MAAS machines
+// the operator deploys and upgrades, and its default CloudAccount lets tenant
+// clusters be provisioned from the same MAAS. One per cluster.
+type Gateway struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is a standard object metadata
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec is the desired state of the gateway.
+	// +required
+	Spec GatewaySpec `json:"spec"`
+
+	// status is the observed state of the gateway.
+	// +optional
+	Status GatewayStatus `json:"status,omitzero"`
+}
+
+// +kubebuilder:object:root=true
+
+// GatewayList contains a list of Gateway
+type GatewayList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []Gateway `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(func(s *runtime.Scheme) error {
+		s.AddKnownTypes(SchemeGroupVersion, &Gateway{}, &GatewayList{})
+		return nil
+	})
+}
