@@ -31,6 +31,15 @@ if have_all; then
 fi
 mkdir -p "$DEST"
 
+# Several test runs may ask at once; one builds while the others wait for it.
+if [ -z "${ENVTEST_ASSETS_LOCKED:-}" ] && command -v flock >/dev/null; then
+	exec env ENVTEST_ASSETS_LOCKED=1 flock "$ENVTEST_CACHE/.lock" "$0" "$@"
+fi
+if have_all; then
+	echo "$DEST"
+	exit 0
+fi
+
 try_setup_envtest() {
 	local dir
 	dir=$(timeout 60 go run sigs.k8s.io/controller-runtime/tools/setup-envtest@release-0.22 \
