@@ -1,0 +1,233 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package bootstrap
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/version"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/util/cert"
+	"k8s.io/client-go/util/keyutil"
+)
+
+// Groups an admin client certificate can carry.
+const (
+	// GroupClusterAdmins is bound to cluster-admin by the ClusterRoleBinding
+	// kubeadm init creates since Kubernetes 1.29: admin rights that RBAC grants,
+	// and so can revoke.
+	GroupClusterAdmins = "kubeadm:cluster-admins"
+	// GroupSystemMasters bypasses RBAC altogether and cannot be revoked short
+	// of rotating the CA; kubeadm keeps it for its break-glass super-admin.conf.
+	GroupSystemMasters = "system:masters"
+)
+
+const (
+	adminCommonName = "kubernetes-admin"
+	// adminCertValidity matches the one year kubeadm gives the certificates
+	// it signs; the controller renews the kubeconfig well before it ends.
+	adminCertValidity = 365 * 24 * time.Hour
+	// clockSkew backdates certificates so a node or client whose clock runs
+	// a little behind the operator's accepts them at once.
+	clockSkew = 5 * time.Minute
+)
+
+// clusterAdminsSince is the first Kubernetes version whose kubeadm creates the
+// kubeadm:cluster-admins binding.
+var clusterAdminsSince = version.MajorMinor(1, 29)
+
+// AdminGroup returns the group the admin kubeconfig of a cluster running
+// kubernetesVersion (e.g. "v1.34.2") should carry: kubeadm:cluster-admins
+// where kubeadm binds it to cluster-admin (1.29 and later), otherwise
+// system:masters. A kubeconfig that leaves the cluster (it is kept in a Secret
+// of the gateway) should hold rights that can be revoked.
+func AdminGroup(kubernetesVersion string) (string, error) {
+	v, err := parseKubernetesVersion(kubernetesVersion)
+	if err != nil {
+		return "", err
+	}
+	if v.AtLeast(clusterAdminsSince) {
+		return GroupClusterAdmins, nil
+	}
+	return GroupSystemMasters, nil
+}
+
+// AdminKubeconfigConfig says which admin kubeconfig AdminKubeconfig writes.
+type AdminKubeconfigConfig struct {
+	// ClusterName names the cluster, user and context in the kubeconfig.
+	ClusterName string
+	// ControlPlaneEndpoint is the VIP of the cluster's API server.
+	ControlPlaneEndpoint string
+	// Port is the API server port; 0 means 6443.
+	Port int32
+	// KubernetesVersion picks the admin group (see AdminGroup).
+	KubernetesVersion string
+	// CA is the cluster CA that signs the client certificate.
+	CA KeyPair
+	// Now is the time the certificate becomes valid (less a clock-skew margin).
+	Now time.Time
+}
+
+// AdminKubeconfig returns a kubeconfig for https://<VIP>:<port> that trusts
+// the cluster CA and authenticates with a new client certificate (CN
+// kubernetes-admin, O AdminGroup) signed by it, valid one year from Now.
+func AdminKubeconfig(cfg AdminKubeconfigConfig) ([]byte, error) {
+	if errs := validateDNSSubdomain(cfg.ClusterName); errs != "" {
+		return nil, fmt.Errorf("invalid cluster name %q: %s", cfg.ClusterName, errs)
+	}
+	vip, err := parseVIP(cfg.ControlPlaneEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	port, err := apiServerPort(cfg.Port)
+	if err != nil {
+		return nil, err
+	}
+	group, err := AdminGroup(cfg.KubernetesVersion)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Now.IsZero() {
+		return nil, errors.New("now is required to date the client certificate")
+	}
+	if err := validateCA(cfg.CA); err != nil {
+		return nil, fmt.Errorf("cluster CA: %w", err)
+	}
+	certPEM, keyPEM, err := signClientCert(cfg.CA, adminCommonName, []string{group}, cfg.Now)
+	if err != nil {
+		return nil, fmt.Errorf("signing the admin client certificate: %w", err)
+	}
+
+	user := adminCommonName
+	context := user + "@" + cfg.ClusterName
+	kc := clientcmdapi.Config{
+		Clusters: map[string]*clientcmdapi.Cluster{cfg.ClusterName: {
+			Server:                   "https://" + net.JoinHostPort(vip.String(), strconv.Itoa(int(port))),
+			CertificateAuthorityData: cfg.CA.Cert,
+		}},
+		AuthInfos: map[string]*clientcmdapi.AuthInfo{user: {
+			ClientCertificateData: certPEM,
+			ClientKeyData:         keyPEM,
+		}},
+		Contexts: map[string]*clientcmdapi.Context{context: {
+			Cluster:  cfg.ClusterName,
+			AuthInfo: user,
+		}},
+		CurrentContext: context,
+	}
+	out, err := clientcmd.Write(kc)
+	if err != nil {
+		return nil, fmt.Errorf("encoding kubeconfig: %w", err)
+	}
+	return out, nil
+}
+
+// signClientCert returns a new key and a client-auth certificate for it,
+// signed by ca.
+func signClientCert(ca KeyPair, commonName string, groups []string, now time.Time) (certPEM, keyPEM []byte, err error) {
+	caCert, err := parseCertificate(ca.Cert)
+	if err != nil {
+		return nil, nil, err
+	}
+	caKey, err := parseSigner(ca.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := rsa.GenerateKey(rand.Reader, rsaKeyBits)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generating key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(math.MaxInt64))
+	if err != nil {
+		return nil, nil, fmt.Errorf("generating serial number: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		// Serial numbers must be positive.
+		SerialNumber: serial.Add(serial, big.NewInt(1)),
+		Subject:      pkix.Name{CommonName: commonName, Organization: groups},
+		NotBefore:    now.Add(-clockSkew).UTC(),
+		NotAfter:     now.Add(adminCertValidity).UTC(),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, key.Public(), caKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating certificate: %w", err)
+	}
+	crt, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parsing the new certificate: %w", err)
+	}
+	certPEM, err = cert.EncodeCertificates(crt)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding certificate: %w", err)
+	}
+	keyPEM, err = keyutil.MarshalPrivateKeyToPEM(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding key: %w", err)
+	}
+	return certPEM, keyPEM, nil
+}
+
+// parseVIP parses the control-plane endpoint, which must be a plain unicast
+// IP address: kube-vip holds it by ARP, and it names the API server in every
+// kubeconfig and certificate.
+func parseVIP(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("control-plane endpoint %q is not an IP address", s)
+	}
+	if a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() {
+		return netip.Addr{}, fmt.Errorf("control-plane endpoint %q must be a unicast, non-loopback IP address without zone", s)
+	}
+	return a.Unmap(), nil
+}
+
+func apiServerPort(p int32) (int32, error) {
+	switch {
+	case p == 0:
+		return defaultAPIServerPort, nil
+	case p < 1 || p > 65535:
+		return 0, fmt.Errorf("API server port %d is out of range 1-65535", p)
+	}
+	return p, nil
+}
+
+// parseKubernetesVersion parses a release version as kubeadm takes it: "v"
+// and a semantic version, e.g. v1.34.2.
+func parseKubernetesVersion(s string) (*version.Version, error) {
+	if len(s) < 2 || s[0] != 'v' {
+		return nil, fmt.Errorf("kubernetes version %q must look like v1.34.2", s)
+	}
+	v, err := version.ParseSemantic(s)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes version %q must look like v1.34.2", s)
+	}
+	return v, nil
+}

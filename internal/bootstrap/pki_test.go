@@ -1,0 +1,379 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package bootstrap
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/cert"
+	"k8s.io/client-go/util/keyutil"
+)
+
+// fixtureCAHash is the hash of testdata/pki/ca.crt as kubeadm's documentation
+// computes it, independently of this package:
+//
+//	openssl x509 -pubkey -noout -in ca.crt | openssl rsa -pubin -outform der |
+//	  openssl dgst -sha256 -hex
+const fixtureCAHash = "sha256:af9beb61ac93c608af2ebb882586e785edb1b09ef066ce679b6df8f254454be5"
+
+func TestGeneratePKI(t *testing.T) {
+	p, err := GeneratePKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatalf("fresh PKI does not validate: %v", err)
+	}
+	for _, c := range []struct {
+		kp KeyPair
+		cn string
+	}{
+		{p.CA, "kubernetes"},
+		{p.EtcdCA, "etcd-ca"},
+		{p.FrontProxyCA, "front-proxy-ca"},
+	} {
+		crt := mustParseCert(t, c.kp.Cert)
+		if crt.Subject.CommonName != c.cn || !crt.IsCA || !crt.BasicConstraintsValid || crt.KeyUsage&x509.KeyUsageCertSign == 0 {
+			t.Errorf("%s: CN %q, CA %v, usage %v", c.cn, crt.Subject.CommonName, crt.IsCA, crt.KeyUsage)
+		}
+		// Self-signed: it verifies against a pool holding only itself.
+		pool := x509.NewCertPool()
+		pool.AddCert(crt)
+		if _, err := crt.Verify(x509.VerifyOptions{Roots: pool}); err != nil {
+			t.Errorf("%s does not verify against itself: %v", c.cn, err)
+		}
+		if pub, ok := crt.PublicKey.(*rsa.PublicKey); !ok || pub.N.BitLen() != 2048 {
+			t.Errorf("%s: key is not RSA 2048", c.cn)
+		}
+		if crt.NotAfter.Sub(crt.NotBefore) < 9*365*24*time.Hour {
+			t.Errorf("%s valid only until %s", c.cn, crt.NotAfter)
+		}
+		if !strings.Contains(string(c.kp.Key), "RSA PRIVATE KEY") {
+			t.Errorf("%s key is not PEM PKCS#1", c.cn)
+		}
+	}
+	pubs, err := keyutil.ParsePublicKeysPEM(p.ServiceAccount.Cert)
+	if err != nil || len(pubs) != 1 {
+		t.Fatalf("sa.pub: %v", err)
+	}
+
+	other, err := GeneratePKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.DeepEqual(p.CA.Key, other.CA.Key) {
+		t.Error("two generated PKIs share a CA key")
+	}
+}
+
+func TestCACertHash(t *testing.T) {
+	got, err := testPKI(t).CACertHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != fixtureCAHash {
+		t.Errorf("CACertHash = %s, want %s (openssl)", got, fixtureCAHash)
+	}
+	if _, err := CACertHash([]byte("not PEM")); err == nil {
+		t.Error("CACertHash accepted garbage")
+	}
+	twoCerts := append(append([]byte(nil), testPKI(t).CA.Cert...), testPKI(t).EtcdCA.Cert...)
+	if _, err := CACertHash(twoCerts); err == nil {
+		t.Error("CACertHash accepted two certificates")
+	}
+}
+
+func TestSecretDataRoundTrip(t *testing.T) {
+	p := testPKI(t)
+	data := p.SecretData()
+	if len(data) != 4 {
+		t.Fatalf("want 4 secrets, got %d", len(data))
+	}
+	if string(data[PurposeCA][corev1.TLSCertKey]) != string(p.CA.Cert) ||
+		string(data[PurposeServiceAccount][corev1.TLSPrivateKeyKey]) != string(p.ServiceAccount.Key) {
+		t.Error("secret data does not hold the PKI under tls.crt/tls.key")
+	}
+	back, err := PKIFromSecretData(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, p) {
+		t.Error("round trip changed the PKI")
+	}
+	data[PurposeCA][corev1.TLSCertKey][0] ^= 0xff
+	if string(p.CA.Cert) != string(back.CA.Cert) {
+		t.Error("SecretData shares memory with the PKI")
+	}
+	if got := SecretName("prod", PurposeFrontProxy); got != "prod-proxy" {
+		t.Errorf("SecretName = %q", got)
+	}
+}
+
+func TestPKIFromSecretDataRejects(t *testing.T) {
+	p := testPKI(t)
+	leaf := signLeaf(t, p.CA, "leaf")
+	cases := []struct {
+		name   string
+		mutate func(map[SecretPurpose]map[string][]byte)
+		want   string
+	}{
+		{"missing secret", func(d map[SecretPurpose]map[string][]byte) { delete(d, PurposeEtcd) }, `no "etcd" secret data`},
+		{"missing key", func(d map[SecretPurpose]map[string][]byte) { delete(d[PurposeCA], corev1.TLSPrivateKeyKey) }, "lacks"},
+		{"swapped keys", func(d map[SecretPurpose]map[string][]byte) {
+			d[PurposeCA][corev1.TLSPrivateKeyKey] = p.FrontProxyCA.Key
+		}, "cluster CA: private key does not match"},
+		{"not a CA", func(d map[SecretPurpose]map[string][]byte) {
+			d[PurposeFrontProxy] = map[string][]byte{corev1.TLSCertKey: leaf.Cert, corev1.TLSPrivateKeyKey: leaf.Key}
+		}, "front-proxy CA: certificate is not a CA"},
+		{"garbage key", func(d map[SecretPurpose]map[string][]byte) {
+			d[PurposeServiceAccount][corev1.TLSPrivateKeyKey] = []byte("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n")
+		}, "service-account key pair: parsing private key"},
+		{"sa mismatch", func(d map[SecretPurpose]map[string][]byte) {
+			d[PurposeServiceAccount][corev1.TLSPrivateKeyKey] = p.CA.Key
+		}, "service-account key pair: private key does not match"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := p.SecretData()
+			tc.mutate(d)
+			_, err := PKIFromSecretData(d)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "BEGIN") || strings.Contains(err.Error(), "MII") {
+				t.Errorf("error leaks key material: %v", err)
+			}
+		})
+	}
+}
+
+func TestAdminGroup(t *testing.T) {
+	for v, want := range map[string]string{
+		"v1.28.9": GroupSystemMasters,
+		"v1.29.0": GroupClusterAdmins,
+		"v1.34.2": GroupClusterAdmins,
+	} {
+		got, err := AdminGroup(v)
+		if err != nil || got != want {
+			t.Errorf("AdminGroup(%s) = %q, %v; want %q", v, got, err, want)
+		}
+	}
+	if _, err := AdminGroup("1.34"); err == nil {
+		t.Error("AdminGroup accepted a version without v")
+	}
+}
+
+func TestAdminKubeconfig(t *testing.T) {
+	p := testPKI(t)
+	now := time.Now()
+	out, err := AdminKubeconfig(AdminKubeconfigConfig{
+		ClusterName: "prod", ControlPlaneEndpoint: fixtureVIP, KubernetesVersion: fixtureVersion, CA: p.CA, Now: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := clientcmd.Load(out)
+	if err != nil {
+		t.Fatalf("clientcmd cannot load the kubeconfig: %v", err)
+	}
+	if err := clientcmd.Validate(*kc); err != nil {
+		t.Fatalf("kubeconfig invalid: %v", err)
+	}
+	ctx := kc.Contexts[kc.CurrentContext]
+	cluster, user := kc.Clusters[ctx.Cluster], kc.AuthInfos[ctx.AuthInfo]
+	if kc.CurrentContext != "kubernetes-admin@prod" || cluster.Server != "https://10.0.0.10:6443" || string(cluster.CertificateAuthorityData) != string(p.CA.Cert) {
+		t.Errorf("context %q, server %q", kc.CurrentContext, cluster.Server)
+	}
+
+	crt := mustParseCert(t, user.ClientCertificateData)
+	roots := x509.NewCertPool()
+	roots.AddCert(mustParseCert(t, p.CA.Cert))
+	if _, err := crt.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: now}); err != nil {
+		t.Errorf("client certificate does not verify against the cluster CA: %v", err)
+	}
+	if crt.Subject.CommonName != "kubernetes-admin" || !reflect.DeepEqual(crt.Subject.Organization, []string{GroupClusterAdmins}) {
+		t.Errorf("subject = %v", crt.Subject)
+	}
+	if crt.IsCA {
+		t.Error("client certificate is a CA")
+	}
+	if !crt.NotBefore.Before(now) || crt.NotAfter.Sub(now) < 364*24*time.Hour {
+		t.Errorf("validity %s – %s", crt.NotBefore, crt.NotAfter)
+	}
+	if _, err := tls.X509KeyPair(user.ClientCertificateData, user.ClientKeyData); err != nil {
+		t.Errorf("client key does not match its certificate: %v", err)
+	}
+
+	old, err := AdminKubeconfig(AdminKubeconfigConfig{
+		ClusterName: "prod", ControlPlaneEndpoint: fixtureVIP, KubernetesVersion: "v1.28.0", CA: p.CA, Now: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKC, _ := clientcmd.Load(old)
+	if o := mustParseCert(t, oldKC.AuthInfos["kubernetes-admin"].ClientCertificateData).Subject.Organization; !reflect.DeepEqual(o, []string{GroupSystemMasters}) {
+		t.Errorf("v1.28 admin group = %v", o)
+	}
+}
+
+// TestAdminKubeconfigAuthenticates serves TLS on loopback with a certificate
+// of the cluster CA, requiring client certificates of that CA, and calls it
+// with client-go configured from the kubeconfig.
+func TestAdminKubeconfigAuthenticates(t *testing.T) {
+	p := testPKI(t)
+	out, err := AdminKubeconfig(AdminKubeconfigConfig{
+		ClusterName: "prod", ControlPlaneEndpoint: fixtureVIP, Port: 443, KubernetesVersion: fixtureVersion, CA: p.CA, Now: time.Now(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCAs := x509.NewCertPool()
+	clientCAs.AddCert(mustParseCert(t, p.CA.Cert))
+	serving := signLeaf(t, p.CA, "kube-apiserver")
+	servingPair, err := tls.X509KeyPair(serving.Cert, serving.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := r.TLS.PeerCertificates[0]
+		_, _ = io.WriteString(w, c.Subject.CommonName+"/"+strings.Join(c.Subject.Organization, ","))
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{servingPair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientCAs}
+	srv.StartTLS()
+	defer srv.Close()
+
+	rc, err := clientcmd.RESTConfigFromKubeConfig(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Host != "https://10.0.0.10:443" {
+		t.Errorf("host = %q", rc.Host)
+	}
+	rc.Host = srv.URL // the VIP is not here; the loopback server stands in for it
+	hc, err := rest.HTTPClientFor(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("TLS with the kubeconfig's credentials failed: %v", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "kubernetes-admin/"+GroupClusterAdmins {
+		t.Errorf("server saw %q", body)
+	}
+}
+
+func TestAdminKubeconfigRejects(t *testing.T) {
+	p := testPKI(t)
+	good := AdminKubeconfigConfig{ClusterName: "prod", ControlPlaneEndpoint: fixtureVIP, KubernetesVersion: fixtureVersion, CA: p.CA, Now: time.Now()}
+	for name, mutate := range map[string]func(*AdminKubeconfigConfig){
+		"no cluster name": func(c *AdminKubeconfigConfig) { c.ClusterName = "" },
+		"hostname":        func(c *AdminKubeconfigConfig) { c.ControlPlaneEndpoint = "api" },
+		"bad version":     func(c *AdminKubeconfigConfig) { c.KubernetesVersion = "latest" },
+		"no time":         func(c *AdminKubeconfigConfig) { c.Now = time.Time{} },
+		"mismatched CA":   func(c *AdminKubeconfigConfig) { c.CA.Key = p.EtcdCA.Key },
+		"bad port":        func(c *AdminKubeconfigConfig) { c.Port = -1 },
+	} {
+		c := good
+		mutate(&c)
+		if _, err := AdminKubeconfig(c); err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if strings.Contains(err.Error(), "PRIVATE") {
+			t.Errorf("%s: error leaks the key: %v", name, err)
+		}
+	}
+}
+
+func mustParseCert(t *testing.T, pemBytes []byte) *x509.Certificate {
+	t.Helper()
+	c, err := parseCertificate(pemBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// signLeaf signs a serving certificate for 127.0.0.1 with ca, for tests.
+func signLeaf(t *testing.T, ca KeyPair, cn string) KeyPair {
+	t.Helper()
+	caCert := mustParseCert(t, ca.Cert)
+	caKey, err := parseSigner(ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, key.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crt, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := cert.EncodeCertificates(crt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return KeyPair{Cert: certPEM, Key: keyPEM}
+}
+
+func TestPKINeverPrintsKeys(t *testing.T) {
+	p := testPKI(t)
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []any{p, *p, p.CA} {
+			s := fmt.Sprintf(format, v)
+			if strings.Contains(s, "PRIVATE") || strings.Contains(s, "45 45 45") || !strings.Contains(s, "redacted") {
+				t.Errorf("%s of %T: %.200s", format, v, s)
+			}
+		}
+	}
+}
