@@ -1,0 +1,162 @@
+// Command maas-sim serves a simulated MAAS 2.0 API for development, demos
+// and end-to-end tests: machines with MAAS's states and timings, OAuth API
+// keys, fault injection, request counters (/metrics) and an admin API
+// (/sim/). See package internal/maassim.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/maas-gateway/maas-gateway/internal/maassim"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// listFlag is a repeatable flag whose values may also be comma-separated.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for p := range strings.SplitSeq(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+// say writes a line of output; there is nothing useful to do when the
+// terminal is gone.
+func say(w io.Writer, format string, args ...any) {
+	_, _ = fmt.Fprintf(w, format, args...)
+}
+
+// run is the whole program; it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("maas-sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		listen       = fs.String("listen", "127.0.0.1:5240", "address to serve on")
+		inventory    = fs.String("inventory", "", "YAML inventory file (default: the built-in 24 machines)")
+		generate     = fs.Int("generate", 0, "generate this many machines instead of an inventory")
+		seed         = fs.Int64("seed", 1, "seed for every random choice")
+		adminUser    = fs.String("admin-user", "admin", "name of the admin user")
+		adminKey     = fs.String("admin-key", maassim.DefaultAPIKey, "API key of the admin user (consumer:token:secret)")
+		maasVersion  = fs.String("maas-version", maassim.DefaultMAASVersion, "MAAS version to report")
+		showVersion  = fs.Bool("version", false, "print the version and exit")
+		users        listFlag
+		zones, pools listFlag
+		failDeploy   listFlag
+		stuckRelease listFlag
+		t            maassim.Timings
+		f            maassim.Faults
+	)
+	fs.Var(&users, "user", "extra non-admin user (repeatable); its generated key is printed")
+	fs.Var(&zones, "zone", "extra zone to create (repeatable)")
+	fs.Var(&pools, "pool", "extra resource pool to create (repeatable)")
+	fs.DurationVar(&t.DeployTime, "deploy-time", 30*time.Second, "time a deployment takes")
+	fs.DurationVar(&t.DeployJitter, "deploy-jitter", 10*time.Second, "deployments vary by up to this much either way")
+	fs.DurationVar(&t.ReleaseTime, "release-time", 5*time.Second, "time a release takes when the machine must power off")
+	fs.DurationVar(&t.ReleaseJitter, "release-jitter", time.Second, "release time varies by up to this much either way")
+	fs.DurationVar(&t.EraseTime, "erase-time", time.Minute, "time a full disk erase takes")
+	fs.DurationVar(&t.QuickEraseTime, "quick-erase-time", 10*time.Second, "time a quick disk erase takes")
+	eraseOnRelease := fs.Bool("erase-on-release", false, "erase disks on every release")
+	fs.DurationVar(&f.Latency, "latency", 0, "added latency on every API request")
+	fs.Float64Var(&f.ErrorRate, "error-rate", 0, "probability that an API request fails")
+	fs.IntVar(&f.ErrorStatus, "error-status", 503, "HTTP status of injected failures")
+	fs.IntVar(&f.RetryAfter, "retry-after", 0, "Retry-After seconds sent with injected failures (0: none)")
+	fs.Float64Var(&f.FailDeployRate, "fail-deploy-rate", 0, "probability that a deployment fails")
+	fs.Var(&failDeploy, "fail-deploy", "machines (hostname or system ID) whose deployments fail")
+	fs.Float64Var(&f.StuckReleaseRate, "stuck-release-rate", 0, "probability that a release never completes")
+	fs.Var(&stuckRelease, "stuck-release", "machines whose releases never complete")
+	fs.BoolVar(&f.StuckReleaseFails, "stuck-release-fails", false,
+		"stuck releases end in 'Releasing failed' instead of staying Releasing")
+	fs.BoolVar(&f.ExhaustCapacity, "exhaust", false, "answer every allocation with 409 as if nothing matched")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		say(stderr, "maas-sim: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if *showVersion {
+		say(stdout, "maas-sim %s (simulates MAAS %s)\n", version, *maasVersion)
+		return 0
+	}
+	f.FailDeploy, f.StuckRelease = failDeploy, stuckRelease
+
+	cfg := maassim.Config{
+		Zones: zones, Pools: pools, Timings: t, EraseOnRelease: *eraseOnRelease,
+		Faults: f, Seed: *seed, MAASVersion: *maasVersion,
+		Users: []maassim.User{{Name: *adminUser, Admin: true, APIKey: *adminKey}},
+	}
+	for _, u := range users {
+		cfg.Users = append(cfg.Users, maassim.User{Name: u})
+	}
+	switch {
+	case *inventory != "" && *generate > 0:
+		say(stderr, "maas-sim: use either -inventory or -generate\n")
+		return 2
+	case *inventory != "":
+		inv, err := maassim.LoadInventory(*inventory)
+		if err != nil {
+			say(stderr, "maas-sim: %v\n", err)
+			return 1
+		}
+		cfg.Inventory = inv
+	case *generate > 0:
+		cfg.Inventory = maassim.GenerateInventory(*generate, *seed)
+	default:
+		cfg.Inventory = maassim.DefaultInventory()
+	}
+
+	sim, err := maassim.New(cfg)
+	if err != nil {
+		say(stderr, "maas-sim: %v\n", err)
+		return 1
+	}
+	defer sim.Close()
+	srv, err := maassim.Serve(sim, *listen)
+	if err != nil {
+		say(stderr, "maas-sim: %v\n", err)
+		return 1
+	}
+	say(stdout, "maas-sim %s: MAAS API at %s (%d machines)\n", version, srv.URL, len(sim.Machines()))
+	say(stdout, "maas-sim: metrics at http://%s/metrics, admin API at http://%s/sim/\n", srv.Addr(), srv.Addr())
+	// The keys are the simulator's own test credentials; printing them is
+	// how a developer gets one.
+	for _, u := range cfg.Users {
+		key, _ := sim.APIKey(u.Name)
+		say(stdout, "maas-sim: API key for %s: %s\n", u.Name, key)
+	}
+
+	<-ctx.Done()
+	say(stdout, "maas-sim: shutting down\n")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		say(stderr, "maas-sim: shutdown: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,122 @@
+package maassim
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// serveMetrics writes the request counters and machine counts in the
+// Prometheus text format.
+func (s *Sim) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	counts := s.Counts()
+	var b strings.Builder
+	b.WriteString("# HELP maassim_requests_total MAAS API requests received, by method, endpoint pattern and op.\n")
+	b.WriteString("# TYPE maassim_requests_total counter\n")
+	for _, k := range sortedKeys(counts) {
+		fmt.Fprintf(&b, "maassim_requests_total{method=%q,endpoint=%q,op=%q} %d\n", k.Method, k.Endpoint, k.Op, counts[k])
+	}
+	byStatus := map[Status]int{}
+	s.mu.RLock()
+	for _, m := range s.machines {
+		byStatus[m.status]++
+	}
+	s.mu.RUnlock()
+	b.WriteString("# HELP maassim_machines Simulated machines, by status.\n")
+	b.WriteString("# TYPE maassim_machines gauge\n")
+	for st := range statusNames {
+		if n := byStatus[Status(st)]; n > 0 {
+			fmt.Fprintf(&b, "maassim_machines{status=%q} %d\n", Status(st).String(), n)
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	_, _ = io.WriteString(w, b.String())
+}
+
+// serveAdmin serves the simulator's own endpoints (no authentication; they
+// exist for tests, demos and debugging):
+//
+//	GET    /sim/machines         every machine, with agent name and decoded user data
+//	GET    /sim/machines/{id}    one machine
+//	GET    /sim/faults           the active faults
+//	PUT    /sim/faults           replace the faults (JSON, see Faults)
+//	DELETE /sim/faults           clear the faults
+//	GET    /sim/counts           request counters as a JSON list
+//	DELETE /sim/counts           reset the counters
+//	POST   /sim/users            {"name": "...", "admin": false} -> {"name", "apiKey"}
+func (s *Sim) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	path := strings.Trim(strings.TrimPrefix(r.URL.Path, "/sim/"), "/")
+	switch {
+	case path == collMachines && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.Machines())
+	case strings.HasPrefix(path, "machines/") && r.Method == http.MethodGet:
+		m, ok := s.Machine(strings.TrimPrefix(path, "machines/"))
+		if !ok {
+			writeText(w, http.StatusNotFound, "no such machine")
+			return
+		}
+		writeJSON(w, http.StatusOK, m)
+	case path == "faults":
+		s.serveFaults(w, r)
+	case path == "counts" && r.Method == http.MethodGet:
+		counts := s.Counts()
+		type row struct {
+			RequestKey
+			Count int `json:"count"`
+		}
+		out := []row{}
+		for _, k := range sortedKeys(counts) {
+			out = append(out, row{k, counts[k]})
+		}
+		writeJSON(w, http.StatusOK, out)
+	case path == "counts" && r.Method == http.MethodDelete:
+		s.ResetCounts()
+		w.WriteHeader(http.StatusNoContent)
+	case path == collUsers && r.Method == http.MethodPost:
+		var req struct {
+			Name  string `json:"name"`
+			Admin bool   `json:"admin"`
+		}
+		data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err == nil {
+			err = strictUnmarshal(data, &req)
+		}
+		if err != nil || req.Name == "" {
+			writeText(w, http.StatusBadRequest, "want {\"name\": \"...\", \"admin\": false}")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{fieldName: req.Name, "apiKey": s.AddUser(req.Name, req.Admin)})
+	default:
+		writeText(w, http.StatusNotFound, "unknown simulator endpoint "+r.Method+" "+r.URL.Path)
+	}
+}
+
+func (s *Sim) serveFaults(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		writeJSON(w, http.StatusOK, s.Faults())
+	case http.MethodPut, http.MethodPost:
+		data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			writeText(w, http.StatusBadRequest, "reading faults: "+err.Error())
+			return
+		}
+		var f Faults
+		if err := f.UnmarshalJSON(data); err != nil {
+			writeText(w, http.StatusBadRequest, "faults: "+err.Error())
+			return
+		}
+		if err := f.validate(); err != nil {
+			writeText(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		s.SetFaults(f)
+		writeJSON(w, http.StatusOK, s.Faults())
+	case http.MethodDelete:
+		s.SetFaults(Faults{})
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		writeText(w, http.StatusMethodNotAllowed, "use GET, PUT or DELETE")
+	}
+}
