@@ -113,6 +113,14 @@ type GatewaySpec struct {
 	// +optional
 	ControlPlaneEndpoint string `json:"controlPlaneEndpoint,omitempty"`
 
+	// vipInterface is the network interface of the machines that holds the
+	// control-plane VIP (kube-vip answers ARP for it there), as MAAS names
+	// the boot interface of the deployed OS.
+	// +kubebuilder:default=eth0
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9._-]{1,15}$`
+	// +optional
+	VIPInterface string `json:"vipInterface,omitempty"`
+
 	// release the gateway should run. Changing it starts a rolling upgrade,
 	// one node at a time. status.availableUpgrade announces newer releases.
 	// +optional

@@ -163,6 +163,13 @@ type TenantClusterSpec struct {
 	// +required
 	ControlPlaneEndpoint string `json:"controlPlaneEndpoint"`
 
+	// vipInterface is the network interface of the control-plane machines
+	// that holds the control-plane VIP, as MAAS names it in the deployed OS.
+	// +kubebuilder:default=eth0
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9._-]{1,15}$`
+	// +optional
+	VIPInterface string `json:"vipInterface,omitempty"`
+
 	// network ranges of the cluster; empty fields take the gateway's.
 	// +optional
 	Network *ClusterNetwork `json:"network,omitempty"`

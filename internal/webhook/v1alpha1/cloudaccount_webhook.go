@@ -18,84 +18,132 @@ package v1alpha1
 
 import (
 	"context"
+	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	infrav1alpha1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/dependents"
 )
 
-// nolint:unused
-// log is for logging in this package.
-var cloudaccountlog = logf.Log.WithName("cloudaccount-resource")
-
-// SetupCloudAccountWebhookWithManager registers the webhook for CloudAccount in the manager.
+// SetupCloudAccountWebhookWithManager registers the CloudAccount webhooks.
+// The deletion guard reads the indexes of dependents.SetupIndexes, which must
+// be set up on the same manager.
 func SetupCloudAccountWebhookWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewWebhookManagedBy(mgr, &infrav1alpha1.CloudAccount{}).
-		WithValidator(&CloudAccountValidator{}).
+		WithValidator(&CloudAccountValidator{readers: newReaders(mgr)}).
 		WithDefaulter(&CloudAccountDefaulter{}).
 		Complete()
 }
 
-// TODO(user): EDIT THIS FILE!  THIS IS SCAFFOLDING FOR YOU TO OWN!
+// +kubebuilder:webhook:path=/mutate-infra-maasgateway-io-v1alpha1-cloudaccount,mutating=true,failurePolicy=fail,sideEffects=None,timeoutSeconds=5,groups=infra.maasgateway.io,resources=cloudaccounts,verbs=create;update,versions=v1alpha1,name=mcloudaccount-v1alpha1.kb.io,admissionReviewVersions=v1
 
-// +kubebuilder:webhook:path=/mutate-infra-maasgateway-io-v1alpha1-cloudaccount,mutating=true,failurePolicy=fail,sideEffects=None,groups=infra.maasgateway.io,resources=cloudaccounts,verbs=create;update,versions=v1alpha1,name=mcloudaccount-v1alpha1.kb.io,admissionReviewVersions=v1
+// CloudAccountDefaulter fills the credentials key.
+type CloudAccountDefaulter struct{}
 
-// CloudAccountDefaulter struct is responsible for setting default values on the custom resource of the
-// Kind CloudAccount when those are created or updated.
-//
-// NOTE: The +kubebuilder:object:generate=false marker prevents controller-gen from generating DeepCopy methods,
-// as it is used only for temporary operations and does not need to be deeply copied.
-type CloudAccountDefaulter struct {
-	// TODO(user): Add more fields as needed for defaulting
-}
-
-// Default implements admission.Defaulter so a webhook will be registered for the Kind CloudAccount.
-func (d *CloudAccountDefaulter) Default(_ context.Context, obj *infrav1alpha1.CloudAccount) error {
-	cloudaccountlog.Info("Defaulting for CloudAccount", "name", obj.GetName())
-
-	// TODO(user): fill in your defaulting logic.
-
+// Default implements admission.Defaulter.
+func (d *CloudAccountDefaulter) Default(_ context.Context, ca *infrav1alpha1.CloudAccount) error {
+	if ca.Spec.CredentialsSecretRef.Key == "" {
+		ca.Spec.CredentialsSecretRef.Key = infrav1alpha1.DefaultAPIKeyKey
+	}
 	return nil
 }
 
-// TODO(user): change verbs to "verbs=create;update;delete" if you want to enable deletion validation.
-// NOTE: If you want to customise the 'path', use the flags '--defaulting-path' or '--validation-path'.
-// +kubebuilder:webhook:path=/validate-infra-maasgateway-io-v1alpha1-cloudaccount,mutating=false,failurePolicy=fail,sideEffects=None,groups=infra.maasgateway.io,resources=cloudaccounts,verbs=create;update,versions=v1alpha1,name=vcloudaccount-v1alpha1.kb.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-infra-maasgateway-io-v1alpha1-cloudaccount,mutating=false,failurePolicy=fail,sideEffects=None,timeoutSeconds=5,groups=infra.maasgateway.io,resources=cloudaccounts,verbs=create;update;delete,versions=v1alpha1,name=vcloudaccount-v1alpha1.kb.io,admissionReviewVersions=v1
 
-// CloudAccountValidator struct is responsible for validating the CloudAccount resource
-// when it is created, updated, or deleted.
-//
-// NOTE: The +kubebuilder:object:generate=false marker prevents controller-gen from generating DeepCopy methods,
-// as this struct is used only for temporary operations and does not need to be deeply copied.
+// CloudAccountValidator checks that an account's Gateway and credentials
+// exist, and keeps an account that TenantClusters use.
 type CloudAccountValidator struct {
-	// TODO(user): Add more fields as needed for validation
+	readers
 }
 
-// ValidateCreate implements admission.Validator so a webhook will be registered for the type CloudAccount.
-func (v *CloudAccountValidator) ValidateCreate(_ context.Context, obj *infrav1alpha1.CloudAccount) (admission.Warnings, error) {
-	cloudaccountlog.Info("Validation for CloudAccount upon creation", "name", obj.GetName())
+// ValidateCreate implements admission.Validator.
+func (v *CloudAccountValidator) ValidateCreate(ctx context.Context, ca *infrav1alpha1.CloudAccount) (admission.Warnings, error) {
+	errs, warns := checkMAASConnection(specPath, ca.Spec.MAASConnection)
+	gwErrs, err := v.checkGateway(ctx, ca)
+	if err != nil {
+		return warns, err
+	}
+	credErrs, err := v.checkCredentials(ctx, specPath.Child("credentialsSecretRef"), ca.Namespace,
+		ca.Spec.CredentialsSecretRef)
+	if err != nil {
+		return warns, err
+	}
+	return warns, invalid("CloudAccount", ca.Name, append(append(errs, gwErrs...), credErrs...))
+}
 
-	// TODO(user): fill in your validation logic upon object creation.
+// ValidateUpdate implements admission.Validator. As for Gateways, updates
+// that leave the spec alone and updates of an account being deleted pass.
+func (v *CloudAccountValidator) ValidateUpdate(ctx context.Context, oldCA, ca *infrav1alpha1.CloudAccount) (admission.Warnings, error) {
+	if ca.DeletionTimestamp != nil || equality.Semantic.DeepEqual(oldCA.Spec, ca.Spec) {
+		return nil, nil
+	}
+	errs, warns := checkMAASConnection(specPath, ca.Spec.MAASConnection)
 
+	movedGateway := dependents.GatewayOf(oldCA) != dependents.GatewayOf(ca)
+	if movedGateway || oldCA.Spec.Endpoint != ca.Spec.Endpoint {
+		// The clusters' machines belong to the old MAAS and the old gateway
+		// tracks them; only an unused account may point elsewhere.
+		deps, err := v.finder().OfCloudAccount(ctx, client.ObjectKeyFromObject(ca))
+		if err != nil {
+			return warns, unavailable("finding the TenantClusters that use this CloudAccount", err)
+		}
+		if len(deps) > 0 {
+			return warns, inUse(fmt.Sprintf("CloudAccount %s/%s", ca.Namespace, ca.Name), deps,
+				"its endpoint and gatewayRef cannot change while clusters have machines in that MAAS; "+
+					"create another CloudAccount for new clusters instead")
+		}
+	}
+	if movedGateway {
+		gwErrs, err := v.checkGateway(ctx, ca)
+		if err != nil {
+			return warns, err
+		}
+		errs = append(errs, gwErrs...)
+	}
+	if oldCA.Spec.CredentialsSecretRef != ca.Spec.CredentialsSecretRef {
+		credErrs, err := v.checkCredentials(ctx, specPath.Child("credentialsSecretRef"), ca.Namespace,
+			ca.Spec.CredentialsSecretRef)
+		if err != nil {
+			return warns, err
+		}
+		errs = append(errs, credErrs...)
+	}
+	return warns, invalid("CloudAccount", ca.Name, errs)
+}
+
+// ValidateDelete implements admission.Validator: the deletion guard.
+func (v *CloudAccountValidator) ValidateDelete(ctx context.Context, ca *infrav1alpha1.CloudAccount) (admission.Warnings, error) {
+	deps, err := v.finder().OfCloudAccount(ctx, client.ObjectKeyFromObject(ca))
+	if err != nil {
+		return nil, unavailable("finding the TenantClusters that use this CloudAccount", err)
+	}
+	if len(deps) > 0 {
+		return nil, inUse(fmt.Sprintf("CloudAccount %s/%s", ca.Namespace, ca.Name), deps,
+			"their machines are released with its credentials; delete these TenantClusters first, then retry")
+	}
 	return nil, nil
 }
 
-// ValidateUpdate implements admission.Validator so a webhook will be registered for the type CloudAccount.
-func (v *CloudAccountValidator) ValidateUpdate(_ context.Context, oldObj, newObj *infrav1alpha1.CloudAccount) (admission.Warnings, error) {
-	cloudaccountlog.Info("Validation for CloudAccount upon update", "name", newObj.GetName())
-
-	// TODO(user): fill in your validation logic upon object update.
-
-	return nil, nil
-}
-
-// ValidateDelete implements admission.Validator so a webhook will be registered for the type CloudAccount.
-func (v *CloudAccountValidator) ValidateDelete(_ context.Context, obj *infrav1alpha1.CloudAccount) (admission.Warnings, error) {
-	cloudaccountlog.Info("Validation for CloudAccount upon deletion", "name", obj.GetName())
-
-	// TODO(user): fill in your validation logic upon object deletion.
-
+func (v *CloudAccountValidator) checkGateway(ctx context.Context, ca *infrav1alpha1.CloudAccount) (field.ErrorList, error) {
+	key := dependents.GatewayOf(ca)
+	var gw infrav1alpha1.Gateway
+	err := v.get(ctx, key, &gw)
+	switch {
+	case apierrors.IsNotFound(err):
+		return field.ErrorList{field.Invalid(specPath.Child("gatewayRef"), key.String(),
+			fmt.Sprintf("Gateway %s not found (an empty gatewayRef.namespace means the CloudAccount's own, %s)",
+				key, ca.Namespace))}, nil
+	case err != nil:
+		return nil, unavailable(fmt.Sprintf("reading Gateway %s", key), err)
+	case gw.DeletionTimestamp != nil:
+		return field.ErrorList{field.Invalid(specPath.Child("gatewayRef"), key.String(),
+			fmt.Sprintf("Gateway %s is being deleted", key))}, nil
+	}
 	return nil, nil
 }

@@ -18,84 +18,202 @@ package v1alpha1
 
 import (
 	"context"
+	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	infrav1alpha1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 )
 
-// nolint:unused
-// log is for logging in this package.
-var gatewaylog = logf.Log.WithName("gateway-resource")
-
-// SetupGatewayWebhookWithManager registers the webhook for Gateway in the manager.
+// SetupGatewayWebhookWithManager registers the Gateway webhooks. The deletion
+// guard reads the indexes of dependents.SetupIndexes, which must be set up on
+// the same manager.
 func SetupGatewayWebhookWithManager(mgr ctrl.Manager) error {
+	r := newReaders(mgr)
 	return ctrl.NewWebhookManagedBy(mgr, &infrav1alpha1.Gateway{}).
-		WithValidator(&GatewayValidator{}).
+		WithValidator(&GatewayValidator{readers: r}).
 		WithDefaulter(&GatewayDefaulter{}).
 		Complete()
 }
 
-// TODO(user): EDIT THIS FILE!  THIS IS SCAFFOLDING FOR YOU TO OWN!
+// +kubebuilder:webhook:path=/mutate-infra-maasgateway-io-v1alpha1-gateway,mutating=true,failurePolicy=fail,sideEffects=None,timeoutSeconds=5,groups=infra.maasgateway.io,resources=gateways,verbs=create;update,versions=v1alpha1,name=mgateway-v1alpha1.kb.io,admissionReviewVersions=v1
 
-// +kubebuilder:webhook:path=/mutate-infra-maasgateway-io-v1alpha1-gateway,mutating=true,failurePolicy=fail,sideEffects=None,groups=infra.maasgateway.io,resources=gateways,verbs=create;update,versions=v1alpha1,name=mgateway-v1alpha1.kb.io,admissionReviewVersions=v1
+// GatewayDefaulter fills what a Gateway leaves out: one replica, the default
+// address ranges, the credentials key.
+type GatewayDefaulter struct{}
 
-// GatewayDefaulter struct is responsible for setting default values on the custom resource of the
-// Kind Gateway when those are created or updated.
-//
-// NOTE: The +kubebuilder:object:generate=false marker prevents controller-gen from generating DeepCopy methods,
-// as it is used only for temporary operations and does not need to be deeply copied.
-type GatewayDefaulter struct {
-	// TODO(user): Add more fields as needed for defaulting
-}
-
-// Default implements admission.Defaulter so a webhook will be registered for the Kind Gateway.
-func (d *GatewayDefaulter) Default(_ context.Context, obj *infrav1alpha1.Gateway) error {
-	gatewaylog.Info("Defaulting for Gateway", "name", obj.GetName())
-
-	// TODO(user): fill in your defaulting logic.
-
+// Default implements admission.Defaulter.
+func (d *GatewayDefaulter) Default(_ context.Context, gw *infrav1alpha1.Gateway) error {
+	if gw.Spec.Replicas == 0 {
+		gw.Spec.Replicas = 1
+	}
+	if gw.Spec.MAAS.CredentialsSecretRef.Key == "" {
+		gw.Spec.MAAS.CredentialsSecretRef.Key = infrav1alpha1.DefaultAPIKeyKey
+	}
+	if gw.Spec.Environment.PodCIDR == "" {
+		gw.Spec.Environment.PodCIDR = DefaultPodCIDR
+	}
+	if gw.Spec.Environment.ServiceCIDR == "" {
+		gw.Spec.Environment.ServiceCIDR = DefaultServiceCIDR
+	}
 	return nil
 }
 
-// TODO(user): change verbs to "verbs=create;update;delete" if you want to enable deletion validation.
-// NOTE: If you want to customise the 'path', use the flags '--defaulting-path' or '--validation-path'.
-// +kubebuilder:webhook:path=/validate-infra-maasgateway-io-v1alpha1-gateway,mutating=false,failurePolicy=fail,sideEffects=None,groups=infra.maasgateway.io,resources=gateways,verbs=create;update,versions=v1alpha1,name=vgateway-v1alpha1.kb.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/validate-infra-maasgateway-io-v1alpha1-gateway,mutating=false,failurePolicy=fail,sideEffects=None,timeoutSeconds=5,groups=infra.maasgateway.io,resources=gateways,verbs=create;update;delete,versions=v1alpha1,name=vgateway-v1alpha1.kb.io,admissionReviewVersions=v1
 
-// GatewayValidator struct is responsible for validating the Gateway resource
-// when it is created, updated, or deleted.
-//
-// NOTE: The +kubebuilder:object:generate=false marker prevents controller-gen from generating DeepCopy methods,
-// as this struct is used only for temporary operations and does not need to be deeply copied.
+// GatewayValidator admits one Gateway per cluster, refuses changes a running
+// gateway cannot make, and refuses its deletion while TenantClusters use it.
 type GatewayValidator struct {
-	// TODO(user): Add more fields as needed for validation
+	readers
 }
 
-// ValidateCreate implements admission.Validator so a webhook will be registered for the type Gateway.
-func (v *GatewayValidator) ValidateCreate(_ context.Context, obj *infrav1alpha1.Gateway) (admission.Warnings, error) {
-	gatewaylog.Info("Validation for Gateway upon creation", "name", obj.GetName())
+// ValidateCreate implements admission.Validator.
+func (v *GatewayValidator) ValidateCreate(ctx context.Context, gw *infrav1alpha1.Gateway) (admission.Warnings, error) {
+	errs, warns := validateGatewaySpec(&gw.Spec, gw.Name)
+	onlyErrs, err := v.checkOnlyGateway(ctx, gw)
+	if err != nil {
+		return warns, err
+	}
+	credErrs, err := v.checkCredentials(ctx, specPath.Child("maas", "credentialsSecretRef"), gw.Namespace,
+		gw.Spec.MAAS.CredentialsSecretRef)
+	if err != nil {
+		return warns, err
+	}
+	return warns, invalid("Gateway", gw.Name, append(append(onlyErrs, errs...), credErrs...))
+}
 
-	// TODO(user): fill in your validation logic upon object creation.
+// ValidateUpdate implements admission.Validator. Updates that leave the spec
+// alone (finalizers, labels) and updates of a Gateway being deleted pass
+// unchecked, so a controller is never stopped by a check on what it did not touch.
+func (v *GatewayValidator) ValidateUpdate(ctx context.Context, oldGW, gw *infrav1alpha1.Gateway) (admission.Warnings, error) {
+	if gw.DeletionTimestamp != nil || equality.Semantic.DeepEqual(oldGW.Spec, gw.Spec) {
+		return nil, nil
+	}
+	errs := validateGatewayTransition(&oldGW.Spec, &gw.Spec)
+	specErrs, warns := validateGatewaySpec(&gw.Spec, gw.Name)
+	errs = append(errs, specErrs...)
+	if oldGW.Spec.MAAS.CredentialsSecretRef != gw.Spec.MAAS.CredentialsSecretRef {
+		credErrs, err := v.checkCredentials(ctx, specPath.Child("maas", "credentialsSecretRef"), gw.Namespace,
+			gw.Spec.MAAS.CredentialsSecretRef)
+		if err != nil {
+			return warns, err
+		}
+		errs = append(errs, credErrs...)
+	}
+	return warns, invalid("Gateway", gw.Name, errs)
+}
 
+// ValidateDelete implements admission.Validator: the deletion guard.
+func (v *GatewayValidator) ValidateDelete(ctx context.Context, gw *infrav1alpha1.Gateway) (admission.Warnings, error) {
+	deps, err := v.finder().OfGateway(ctx, client.ObjectKeyFromObject(gw))
+	if err != nil {
+		return nil, unavailable("finding the TenantClusters that use this Gateway", err)
+	}
+	if len(deps) > 0 {
+		return nil, inUse(fmt.Sprintf("Gateway %s/%s", gw.Namespace, gw.Name), deps,
+			"its CloudAccounts provision them; delete these TenantClusters first, then retry")
+	}
 	return nil, nil
 }
 
-// ValidateUpdate implements admission.Validator so a webhook will be registered for the type Gateway.
-func (v *GatewayValidator) ValidateUpdate(_ context.Context, oldObj, newObj *infrav1alpha1.Gateway) (admission.Warnings, error) {
-	gatewaylog.Info("Validation for Gateway upon update", "name", newObj.GetName())
-
-	// TODO(user): fill in your validation logic upon object update.
-
+// checkOnlyGateway refuses a second Gateway. It asks the API server, not the
+// cache, so two Gateways created a moment apart are still seen; two creates
+// racing within one request's time can both pass, and the Gateway controller
+// reports the second as Degraded.
+func (v *GatewayValidator) checkOnlyGateway(ctx context.Context, gw *infrav1alpha1.Gateway) (field.ErrorList, error) {
+	var list infrav1alpha1.GatewayList
+	if err := v.live.List(ctx, &list); err != nil {
+		return nil, unavailable("listing Gateways", err)
+	}
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.Namespace == gw.Namespace && other.Name == gw.Name {
+			continue
+		}
+		state := "already exists"
+		if other.DeletionTimestamp != nil {
+			state = "is still being deleted; retry once it is gone"
+		}
+		return field.ErrorList{field.Forbidden(field.NewPath("metadata", "name"),
+			fmt.Sprintf("only one Gateway may exist per cluster, and Gateway %s/%s %s", other.Namespace, other.Name, state))}, nil
+	}
 	return nil, nil
 }
 
-// ValidateDelete implements admission.Validator so a webhook will be registered for the type Gateway.
-func (v *GatewayValidator) ValidateDelete(_ context.Context, obj *infrav1alpha1.Gateway) (admission.Warnings, error) {
-	gatewaylog.Info("Validation for Gateway upon deletion", "name", obj.GetName())
+// validateGatewayTransition refuses the changes a running gateway cannot
+// make. A field that was empty may still be set once.
+func validateGatewayTransition(oldSpec, spec *infrav1alpha1.GatewaySpec) field.ErrorList {
+	var errs field.ErrorList
+	if oldSpec.Replicas == 3 && spec.Replicas == 1 {
+		errs = append(errs, field.Forbidden(specPath.Child("replicas"),
+			"a 3-node gateway cannot be shrunk to 1 node: removing two of three etcd members loses quorum and the gateway's data"))
+	}
+	immutable := []struct {
+		path     *field.Path
+		old, new string
+		why      string
+	}{
+		{specPath.Child("maas", "endpoint"), oldSpec.MAAS.Endpoint, spec.MAAS.Endpoint,
+			"a gateway cannot move to another MAAS: its nodes are machines of this one"},
+		{specPath.Child("environment", "podCIDR"), oldSpec.Environment.PodCIDR, spec.Environment.PodCIDR,
+			"the pod range of a running cluster cannot change"},
+		{specPath.Child("environment", "serviceCIDR"), oldSpec.Environment.ServiceCIDR, spec.Environment.ServiceCIDR,
+			"the service range of a running cluster cannot change"},
+		{specPath.Child("controlPlaneEndpoint"), oldSpec.ControlPlaneEndpoint, spec.ControlPlaneEndpoint,
+			"the API server's certificates and every node's kubeconfig name this address"},
+	}
+	for _, f := range immutable {
+		if f.old != "" && f.new != f.old {
+			errs = append(errs, field.Forbidden(f.path, fmt.Sprintf("is immutable once set (was %q): %s", f.old, f.why)))
+		}
+	}
+	return errs
+}
 
-	// TODO(user): fill in your validation logic upon object deletion.
+// validateGatewaySpec checks what a Gateway says by itself.
+func validateGatewaySpec(spec *infrav1alpha1.GatewaySpec, name string) (field.ErrorList, admission.Warnings) {
+	var errs field.ErrorList
+	var warns admission.Warnings
+	switch spec.Replicas {
+	case 1:
+		warns = append(warns, fmt.Sprintf("spec.replicas is 1: a 1-node gateway is not recommended for production; "+
+			"resize it with kubectl scale mgw/%s --replicas=3", name))
+	case 3:
+		if spec.ControlPlaneEndpoint == "" {
+			warns = append(warns, "spec.controlPlaneEndpoint is empty: without a virtual IP the gateway's API server "+
+				"is lost with the node that serves it")
+		}
+	default:
+		errs = append(errs, field.Invalid(specPath.Child("replicas"), spec.Replicas,
+			"must be 1 or 3: 3 for production, 1 to start small and scale to 3 later"))
+	}
 
-	return nil, nil
+	env := specPath.Child("environment")
+	minor := 0
+	if spec.Release != nil {
+		minor = kubernetesMinor(spec.Release.KubernetesVersion)
+	}
+	netErrs, netWarns := gatewayNetwork(env, spec, int(spec.Replicas), minor)
+	errs, warns = append(errs, netErrs...), append(warns, netWarns...)
+
+	connErrs, connWarns := checkMAASConnection(specPath.Child("maas"), spec.MAAS)
+	errs, warns = append(errs, connErrs...), append(warns, connWarns...)
+	warns = append(warns, checkProxy(env, spec.Environment.ProxySettings, spec.MAAS.Endpoint)...)
+	return errs, warns
+}
+
+// gatewayNetwork checks the gateway's own ranges and its virtual IP. The
+// gateway adds a node before removing one while it upgrades, hence the spare.
+func gatewayNetwork(env *field.Path, spec *infrav1alpha1.GatewaySpec, replicas, minor int) (field.ErrorList, admission.Warnings) {
+	pod, svc, errs, warns := checkNetwork(networkPaths{pod: env.Child("podCIDR"), service: env.Child("serviceCIDR")},
+		spec.Environment.PodCIDR, spec.Environment.ServiceCIDR, replicas+1, minor)
+	if spec.ControlPlaneEndpoint != "" {
+		_, vipErrs := checkVIP(specPath.Child("controlPlaneEndpoint"), spec.ControlPlaneEndpoint, pod, svc)
+		errs = append(errs, vipErrs...)
+	}
+	return errs, warns
 }

@@ -18,84 +18,421 @@ package v1alpha1
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	infrav1alpha1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/dependents"
 )
 
-// nolint:unused
-// log is for logging in this package.
-var tenantclusterlog = logf.Log.WithName("tenantcluster-resource")
+// DefaultOSImage is the MAAS boot resource tenant machines get when the
+// profile names none; the CRD schema defaults to the same.
+const DefaultOSImage = "ubuntu/jammy"
 
-// SetupTenantClusterWebhookWithManager registers the webhook for TenantCluster in the manager.
+// maxKnownListed bounds the inventory a refusal lists as "known: …".
+const maxKnownListed = 10
+
+// SetupTenantClusterWebhookWithManager registers the TenantCluster webhooks
+// and the index they find a cluster's VIP by.
 func SetupTenantClusterWebhookWithManager(mgr ctrl.Manager) error {
+	if err := indexVIPs(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	r := newReaders(mgr)
 	return ctrl.NewWebhookManagedBy(mgr, &infrav1alpha1.TenantCluster{}).
-		WithValidator(&TenantClusterValidator{}).
-		WithDefaulter(&TenantClusterDefaulter{}).
+		WithValidator(&TenantClusterValidator{readers: r}).
+		WithDefaulter(&TenantClusterDefaulter{readers: r}).
 		Complete()
 }
 
-// TODO(user): EDIT THIS FILE!  THIS IS SCAFFOLDING FOR YOU TO OWN!
+// vipField indexes TenantClusters by their control-plane endpoint in
+// canonical form, so "fd00::0:5" and "fd00::5" are one address.
+const vipField = "spec.controlPlaneEndpoint"
 
-// +kubebuilder:webhook:path=/mutate-infra-maasgateway-io-v1alpha1-tenantcluster,mutating=true,failurePolicy=fail,sideEffects=None,groups=infra.maasgateway.io,resources=tenantclusters,verbs=create;update,versions=v1alpha1,name=mtenantcluster-v1alpha1.kb.io,admissionReviewVersions=v1
-
-// TenantClusterDefaulter struct is responsible for setting default values on the custom resource of the
-// Kind TenantCluster when those are created or updated.
-//
-// NOTE: The +kubebuilder:object:generate=false marker prevents controller-gen from generating DeepCopy methods,
-// as it is used only for temporary operations and does not need to be deeply copied.
-type TenantClusterDefaulter struct {
-	// TODO(user): Add more fields as needed for defaulting
-}
-
-// Default implements admission.Defaulter so a webhook will be registered for the Kind TenantCluster.
-func (d *TenantClusterDefaulter) Default(_ context.Context, obj *infrav1alpha1.TenantCluster) error {
-	tenantclusterlog.Info("Defaulting for TenantCluster", "name", obj.GetName())
-
-	// TODO(user): fill in your defaulting logic.
-
+func indexVIPs(ctx context.Context, indexer client.FieldIndexer) error {
+	err := indexer.IndexField(ctx, &infrav1alpha1.TenantCluster{}, vipField, func(o client.Object) []string {
+		if a, err := netip.ParseAddr(o.(*infrav1alpha1.TenantCluster).Spec.ControlPlaneEndpoint); err == nil {
+			return []string{a.Unmap().String()}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("indexing TenantClusters by %s: %w", vipField, err)
+	}
 	return nil
 }
 
-// TODO(user): change verbs to "verbs=create;update;delete" if you want to enable deletion validation.
-// NOTE: If you want to customise the 'path', use the flags '--defaulting-path' or '--validation-path'.
-// +kubebuilder:webhook:path=/validate-infra-maasgateway-io-v1alpha1-tenantcluster,mutating=false,failurePolicy=fail,sideEffects=None,groups=infra.maasgateway.io,resources=tenantclusters,verbs=create;update,versions=v1alpha1,name=vtenantcluster-v1alpha1.kb.io,admissionReviewVersions=v1
+// +kubebuilder:webhook:path=/mutate-infra-maasgateway-io-v1alpha1-tenantcluster,mutating=true,failurePolicy=fail,sideEffects=None,timeoutSeconds=5,groups=infra.maasgateway.io,resources=tenantclusters,verbs=create;update,versions=v1alpha1,name=mtenantcluster-v1alpha1.kb.io,admissionReviewVersions=v1
 
-// TenantClusterValidator struct is responsible for validating the TenantCluster resource
-// when it is created, updated, or deleted.
-//
-// NOTE: The +kubebuilder:object:generate=false marker prevents controller-gen from generating DeepCopy methods,
-// as this struct is used only for temporary operations and does not need to be deeply copied.
+// TenantClusterDefaulter fills a TenantCluster's network and proxy from the
+// Gateway behind its CloudAccount, and the pools' update strategy and OS image.
+type TenantClusterDefaulter struct {
+	readers
+}
+
+// Default implements admission.Defaulter.
+func (d *TenantClusterDefaulter) Default(ctx context.Context, tc *infrav1alpha1.TenantCluster) error {
+	spec := &tc.Spec
+	if spec.Profile.OSImage == "" {
+		spec.Profile.OSImage = DefaultOSImage
+	}
+	if spec.ControlPlane.Size == 0 {
+		spec.ControlPlane.Size = 1
+	}
+	if spec.ControlPlane.RollingUpdate == "" {
+		spec.ControlPlane.RollingUpdate = infrav1alpha1.ExpandFirst
+	}
+	for i := range spec.Workers {
+		if spec.Workers[i].RollingUpdate == "" {
+			spec.Workers[i].RollingUpdate = infrav1alpha1.ExpandFirst
+		}
+	}
+
+	needNetwork := spec.Network == nil || spec.Network.PodCIDR == "" || spec.Network.ServiceCIDR == ""
+	if !needNetwork && spec.Proxy != nil {
+		return nil
+	}
+	env, err := d.gatewayEnvironment(ctx, tc)
+	if err != nil {
+		// The ranges cannot change later: better no cluster now than one
+		// with the built-in ranges where the gateway has others.
+		return err
+	}
+	if needNetwork {
+		if spec.Network == nil {
+			spec.Network = &infrav1alpha1.ClusterNetwork{}
+		}
+		spec.Network.PodCIDR = firstNonEmpty(spec.Network.PodCIDR, env.PodCIDR, DefaultPodCIDR)
+		spec.Network.ServiceCIDR = firstNonEmpty(spec.Network.ServiceCIDR, env.ServiceCIDR, DefaultServiceCIDR)
+	}
+	if spec.Proxy == nil && (env.HTTPProxy != "" || env.HTTPSProxy != "") {
+		spec.Proxy = env.ProxySettings.DeepCopy()
+	}
+	return nil
+}
+
+// gatewayEnvironment returns the environment of the Gateway behind the
+// cluster's CloudAccount; an empty one when either is missing, which the
+// validator reports.
+func (d *TenantClusterDefaulter) gatewayEnvironment(ctx context.Context, tc *infrav1alpha1.TenantCluster) (infrav1alpha1.Environment, error) {
+	ca, gw, err := d.accountAndGateway(ctx, tc)
+	if err != nil || ca == nil || gw == nil {
+		return infrav1alpha1.Environment{}, err
+	}
+	return gw.Spec.Environment, nil
+}
+
+// accountAndGateway reads the cluster's CloudAccount and its Gateway; either
+// is nil when not found.
+func (r readers) accountAndGateway(ctx context.Context, tc *infrav1alpha1.TenantCluster) (
+	*infrav1alpha1.CloudAccount, *infrav1alpha1.Gateway, error) {
+	var ca infrav1alpha1.CloudAccount
+	key := client.ObjectKey{Namespace: tc.Namespace, Name: tc.Spec.CloudAccountRef.Name}
+	if err := r.get(ctx, key, &ca); apierrors.IsNotFound(err) {
+		return nil, nil, nil
+	} else if err != nil {
+		return nil, nil, unavailable(fmt.Sprintf("reading CloudAccount %s", key), err)
+	}
+	var gw infrav1alpha1.Gateway
+	gwKey := dependents.GatewayOf(&ca)
+	if err := r.get(ctx, gwKey, &gw); apierrors.IsNotFound(err) {
+		return &ca, nil, nil
+	} else if err != nil {
+		return nil, nil, unavailable(fmt.Sprintf("reading Gateway %s", gwKey), err)
+	}
+	return &ca, &gw, nil
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// +kubebuilder:webhook:path=/validate-infra-maasgateway-io-v1alpha1-tenantcluster,mutating=false,failurePolicy=fail,sideEffects=None,timeoutSeconds=5,groups=infra.maasgateway.io,resources=tenantclusters,verbs=create;update,versions=v1alpha1,name=vtenantcluster-v1alpha1.kb.io,admissionReviewVersions=v1
+
+// TenantClusterValidator checks a TenantCluster against its CloudAccount
+// (which must exist, and whose MAAS inventory the pools must fit) and the
+// Gateway (whose addresses its ranges must leave reachable).
 type TenantClusterValidator struct {
-	// TODO(user): Add more fields as needed for validation
+	readers
 }
 
-// ValidateCreate implements admission.Validator so a webhook will be registered for the type TenantCluster.
-func (v *TenantClusterValidator) ValidateCreate(_ context.Context, obj *infrav1alpha1.TenantCluster) (admission.Warnings, error) {
-	tenantclusterlog.Info("Validation for TenantCluster upon creation", "name", obj.GetName())
+// ValidateCreate implements admission.Validator.
+func (v *TenantClusterValidator) ValidateCreate(ctx context.Context, tc *infrav1alpha1.TenantCluster) (admission.Warnings, error) {
+	return v.validate(ctx, nil, tc)
+}
 
-	// TODO(user): fill in your validation logic upon object creation.
+// ValidateUpdate implements admission.Validator. Updates that leave the spec
+// alone (finalizers, the force-delete annotation) and updates of a cluster
+// being deleted pass unchecked: its finalizer must always be removable.
+func (v *TenantClusterValidator) ValidateUpdate(ctx context.Context, oldTC, tc *infrav1alpha1.TenantCluster) (admission.Warnings, error) {
+	if tc.DeletionTimestamp != nil || equality.Semantic.DeepEqual(oldTC.Spec, tc.Spec) {
+		return nil, nil
+	}
+	return v.validate(ctx, &oldTC.Spec, tc)
+}
 
+// ValidateDelete implements admission.Validator; deleting a cluster is never refused.
+func (v *TenantClusterValidator) ValidateDelete(context.Context, *infrav1alpha1.TenantCluster) (admission.Warnings, error) {
 	return nil, nil
 }
 
-// ValidateUpdate implements admission.Validator so a webhook will be registered for the type TenantCluster.
-func (v *TenantClusterValidator) ValidateUpdate(_ context.Context, oldObj, newObj *infrav1alpha1.TenantCluster) (admission.Warnings, error) {
-	tenantclusterlog.Info("Validation for TenantCluster upon update", "name", newObj.GetName())
+// validate checks a new cluster (oldSpec nil) or a changed one.
+func (v *TenantClusterValidator) validate(ctx context.Context, oldSpec *infrav1alpha1.TenantClusterSpec,
+	tc *infrav1alpha1.TenantCluster) (admission.Warnings, error) {
+	checked := validateTenantSpec(&tc.Spec)
+	errs, warns := checked.errs, checked.warns
+	if oldSpec != nil {
+		errs = append(errs, validateTenantTransition(oldSpec, &tc.Spec)...)
+	}
 
-	// TODO(user): fill in your validation logic upon object update.
+	ca, gw, err := v.accountAndGateway(ctx, tc)
+	if err != nil {
+		return warns, err
+	}
+	if ca == nil {
+		errs = append(errs, field.Invalid(specPath.Child("cloudAccountRef", "name"), tc.Spec.CloudAccountRef.Name,
+			fmt.Sprintf("CloudAccount %s/%s not found: a TenantCluster uses a CloudAccount of its own namespace",
+				tc.Namespace, tc.Spec.CloudAccountRef.Name)))
+		return warns, invalid("TenantCluster", tc.Name, errs)
+	}
+	if ca.DeletionTimestamp != nil && oldSpec == nil {
+		errs = append(errs, field.Invalid(specPath.Child("cloudAccountRef", "name"), ca.Name,
+			fmt.Sprintf("CloudAccount %s/%s is being deleted", ca.Namespace, ca.Name)))
+	}
+	invErrs, invWarns := checkInventory(ca, oldSpec, &tc.Spec)
+	errs, warns = append(errs, invErrs...), append(warns, invWarns...)
+	if tc.Spec.Proxy != nil {
+		warns = append(warns, checkProxy(specPath.Child("proxy"), *tc.Spec.Proxy, ca.Spec.Endpoint)...)
+	}
+	errs = append(errs, checkReachable(checked, ca, gw)...)
+	if oldSpec == nil && checked.vip.IsValid() {
+		vipErrs, err := v.checkVIPFree(ctx, tc, checked.vip)
+		if err != nil {
+			return warns, err
+		}
+		errs = append(errs, vipErrs...)
+	}
+	return warns, invalid("TenantCluster", tc.Name, errs)
+}
 
+// checkVIPFree refuses a control-plane endpoint another TenantCluster
+// already has: every cluster of this gateway shares its MAAS networks, so
+// two clusters with one VIP would take each other's API server down.
+func (v *TenantClusterValidator) checkVIPFree(ctx context.Context, tc *infrav1alpha1.TenantCluster, vip netip.Addr) (field.ErrorList, error) {
+	var list infrav1alpha1.TenantClusterList
+	if err := v.cache.List(ctx, &list, client.MatchingFields{vipField: vip.String()}); err != nil {
+		return nil, unavailable("listing TenantClusters by control-plane endpoint", err)
+	}
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.Namespace == tc.Namespace && other.Name == tc.Name {
+			continue
+		}
+		return field.ErrorList{field.Invalid(specPath.Child("controlPlaneEndpoint"), tc.Spec.ControlPlaneEndpoint,
+			fmt.Sprintf("already the control-plane endpoint of TenantCluster %s/%s", other.Namespace, other.Name))}, nil
+	}
 	return nil, nil
 }
 
-// ValidateDelete implements admission.Validator so a webhook will be registered for the type TenantCluster.
-func (v *TenantClusterValidator) ValidateDelete(_ context.Context, obj *infrav1alpha1.TenantCluster) (admission.Warnings, error) {
-	tenantclusterlog.Info("Validation for TenantCluster upon deletion", "name", obj.GetName())
+// tenantChecked is what validateTenantSpec found: the errors and warnings,
+// and the parsed ranges and VIP for the checks against other objects.
+type tenantChecked struct {
+	errs     field.ErrorList
+	warns    admission.Warnings
+	pod, svc netip.Prefix
+	vip      netip.Addr
+}
 
-	// TODO(user): fill in your validation logic upon object deletion.
+var tenantNetworkPaths = networkPaths{
+	pod:     specPath.Child("network", "podCIDR"),
+	service: specPath.Child("network", "serviceCIDR"),
+}
 
-	return nil, nil
+// validateTenantSpec checks what a TenantCluster says by itself, after defaulting.
+func validateTenantSpec(spec *infrav1alpha1.TenantClusterSpec) tenantChecked {
+	var c tenantChecked
+	cp := specPath.Child("controlPlane")
+	switch spec.ControlPlane.Size {
+	case 1:
+		c.warns = append(c.warns, "spec.controlPlane.size is 1: the API server and etcd have no redundancy; "+
+			"use 3 for production")
+		if spec.ControlPlane.RollingUpdate == infrav1alpha1.ContractFirst {
+			c.warns = append(c.warns, "spec.controlPlane.rollingUpdate is ContractFirst with one control-plane "+
+				"machine: the API server is down while it is replaced; ExpandFirst avoids that")
+		}
+	case 3, 5:
+	default:
+		c.errs = append(c.errs, field.Invalid(cp.Child("size"), spec.ControlPlane.Size,
+			"must be 1, 3 or 5: etcd needs an odd number of members to keep a quorum"))
+	}
+
+	machines := int(spec.ControlPlane.Size)
+	workerMachines := 0
+	for i, w := range spec.Workers {
+		if w.Size < 0 {
+			c.errs = append(c.errs, field.Invalid(specPath.Child("workers").Index(i).Child("size"), w.Size,
+				"must be 0 or more"))
+			continue
+		}
+		workerMachines += int(w.Size)
+	}
+	machines += workerMachines
+	if workerMachines == 0 && !spec.ControlPlane.AllowWorkloads {
+		c.warns = append(c.warns, "no worker pool has machines and spec.controlPlane.allowWorkloads is false: "+
+			"ordinary pods will have nowhere to run")
+	}
+
+	pod, svc := "", ""
+	if spec.Network != nil {
+		pod, svc = spec.Network.PodCIDR, spec.Network.ServiceCIDR
+	}
+	// One machine more than the pools hold: a rolling update adds the new
+	// machine before it removes the old.
+	var netErrs field.ErrorList
+	var netWarns []string
+	c.pod, c.svc, netErrs, netWarns = checkNetwork(tenantNetworkPaths, pod, svc, machines+1,
+		kubernetesMinor(spec.Profile.KubernetesVersion))
+	c.errs, c.warns = append(c.errs, netErrs...), append(c.warns, netWarns...)
+	var vipErrs field.ErrorList
+	c.vip, vipErrs = checkVIP(specPath.Child("controlPlaneEndpoint"), spec.ControlPlaneEndpoint, c.pod, c.svc)
+	c.errs = append(c.errs, vipErrs...)
+	return c
+}
+
+// validateTenantTransition refuses the changes a running cluster cannot make.
+func validateTenantTransition(oldSpec, spec *infrav1alpha1.TenantClusterSpec) field.ErrorList {
+	if oldSpec.Network == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	var pod, svc string
+	if spec.Network != nil {
+		pod, svc = spec.Network.PodCIDR, spec.Network.ServiceCIDR
+	}
+	for _, f := range []struct {
+		path     *field.Path
+		old, new string
+	}{
+		{tenantNetworkPaths.pod, oldSpec.Network.PodCIDR, pod},
+		{tenantNetworkPaths.service, oldSpec.Network.ServiceCIDR, svc},
+	} {
+		if f.old != "" && f.new != f.old {
+			errs = append(errs, field.Forbidden(f.path, fmt.Sprintf(
+				"is immutable once set (was %q): the address ranges of a running cluster cannot change", f.old)))
+		}
+	}
+	return errs
+}
+
+// checkReachable refuses ranges that would swallow the addresses the
+// cluster's machines must reach, and a VIP that is the gateway's.
+func checkReachable(c tenantChecked, ca *infrav1alpha1.CloudAccount, gw *infrav1alpha1.Gateway) field.ErrorList {
+	var errs field.ErrorList
+	vipPath := specPath.Child("controlPlaneEndpoint")
+	if _, addr, ok := hostOf(ca.Spec.Endpoint); ok && addr.IsValid() {
+		errs = append(errs, checkOutside(tenantNetworkPaths, c.pod, c.svc, addr, "the MAAS endpoint")...)
+		if c.vip == addr {
+			errs = append(errs, field.Invalid(vipPath, c.vip.String(), "is the address of the MAAS endpoint"))
+		}
+	}
+	if gw == nil {
+		return errs
+	}
+	gatewayAddrs := map[netip.Addr]string{}
+	if a, err := netip.ParseAddr(gw.Spec.ControlPlaneEndpoint); err == nil {
+		gatewayAddrs[a.Unmap()] = "the gateway's control-plane endpoint"
+	}
+	for _, n := range gw.Status.Nodes {
+		for _, s := range n.Addresses {
+			if a, err := netip.ParseAddr(s); err == nil {
+				gatewayAddrs[a.Unmap()] = "the address of gateway node " + n.Hostname
+			}
+		}
+	}
+	addrs := make([]netip.Addr, 0, len(gatewayAddrs))
+	for a := range gatewayAddrs {
+		addrs = append(addrs, a)
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	for _, a := range addrs {
+		errs = append(errs, checkOutside(tenantNetworkPaths, c.pod, c.svc, a, gatewayAddrs[a])...)
+		if c.vip == a {
+			errs = append(errs, field.Invalid(vipPath, c.vip.String(), "is "+gatewayAddrs[a]))
+		}
+	}
+	return errs
+}
+
+// checkInventory checks the pools, domain and OS image against what the
+// CloudAccount found in MAAS. Before the account is validated there is
+// nothing to check against, so it warns instead. On an update only what
+// changed is checked: a zone removed from MAAS since must not block scaling.
+func checkInventory(ca *infrav1alpha1.CloudAccount, oldSpec, spec *infrav1alpha1.TenantClusterSpec) (field.ErrorList, admission.Warnings) {
+	account := ca.Namespace + "/" + ca.Name
+	if !meta.IsStatusConditionTrue(ca.Status.Conditions, infrav1alpha1.CloudAccountCredentialsValid) {
+		return nil, admission.Warnings{fmt.Sprintf("CloudAccount %s has not been validated against MAAS yet "+
+			"(no CredentialsValid=True): the zones, resource pools, domain and OS image of this cluster were not checked", account)}
+	}
+	var errs field.ErrorList
+	check := func(path *field.Path, what, value string, known []string) {
+		if value == "" || len(known) == 0 || slices.Contains(known, value) {
+			return
+		}
+		if what == "OS image" && slices.Contains(known, "custom/"+value) {
+			return
+		}
+		errs = append(errs, field.Invalid(path, value, fmt.Sprintf("no %s %q in the MAAS of CloudAccount %s (known: %s)",
+			what, value, account, listSome(known))))
+	}
+
+	oldPools := map[string]infrav1alpha1.MachineTemplate{}
+	if oldSpec != nil {
+		oldPools[infrav1alpha1.ControlPlanePoolName] = oldSpec.ControlPlane.MachineTemplate
+		for _, w := range oldSpec.Workers {
+			oldPools[w.Name] = w.MachineTemplate
+		}
+	}
+	checkPool := func(path *field.Path, name string, t infrav1alpha1.MachineTemplate) {
+		if old, ok := oldPools[name]; ok && old.ResourcePool == t.ResourcePool && slices.Equal(old.Zones, t.Zones) {
+			return
+		}
+		check(path.Child("resourcePool"), "resource pool", t.ResourcePool, ca.Status.ResourcePools)
+		for i, z := range t.Zones {
+			check(path.Child("zones").Index(i), "zone", z, ca.Status.Zones)
+		}
+	}
+	checkPool(specPath.Child("controlPlane"), infrav1alpha1.ControlPlanePoolName, spec.ControlPlane.MachineTemplate)
+	for i, w := range spec.Workers {
+		checkPool(specPath.Child("workers").Index(i), w.Name, w.MachineTemplate)
+	}
+	if oldSpec == nil || oldSpec.Domain != spec.Domain {
+		check(specPath.Child("domain"), "domain", spec.Domain, ca.Status.Domains)
+	}
+	if oldSpec == nil || oldSpec.Profile.OSImage != spec.Profile.OSImage {
+		check(specPath.Child("profile", "osImage"), "OS image", spec.Profile.OSImage, ca.Status.OSImages)
+	}
+	return errs, nil
+}
+
+// listSome joins the first maxKnownListed values and counts the rest.
+func listSome(values []string) string {
+	if len(values) <= maxKnownListed {
+		return strings.Join(values, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(values[:maxKnownListed], ", "), len(values)-maxKnownListed)
 }

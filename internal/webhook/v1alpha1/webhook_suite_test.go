@@ -21,15 +21,18 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"k8s.io/client-go/kubernetes/scheme"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -40,131 +43,284 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	infrav1alpha1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
-	// +kubebuilder:scaffold:imports
+	"github.com/maas-gateway/maas-gateway/internal/dependents"
+	projectenvtest "github.com/maas-gateway/maas-gateway/test/envtest"
 )
 
-// These tests use Ginkgo (BDD-style Go testing framework). Refer to
-// http://onsi.github.io/ginkgo/ to learn more about Ginkgo.
-
+// The suite serves the webhooks from a manager, as main.go does, and installs
+// config/webhook's configurations into a real kube-apiserver, so every
+// request below goes through the API server's admission chain: defaulting
+// webhooks, schema and CEL validation, then validating webhooks.
 var (
-	ctx       context.Context
-	cancel    context.CancelFunc
-	k8sClient client.Client
-	cfg       *rest.Config
-	testEnv   *envtest.Environment
+	ctx        context.Context
+	cancel     context.CancelFunc
+	testEnv    *envtest.Environment
+	restConfig *rest.Config
+	scheme     = runtime.NewScheme()
+	k8sClient  client.Client // records the warnings and errors it gets
+	mgrCache   client.Reader // what the webhooks read through
+	warnings   = &recorder{}
 )
 
 func TestAPIs(t *testing.T) {
 	RegisterFailHandler(Fail)
-
 	RunSpecs(t, "Webhook Suite")
+}
+
+// recorder keeps every warning the API server returns and every admission
+// error a test saw, so the suite can check that none repeats an API key.
+type recorder struct {
+	mu       sync.Mutex
+	pending  []string
+	messages []string
+}
+
+func (r *recorder) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pending = append(r.pending, text)
+	r.messages = append(r.messages, text)
+}
+
+// take returns the warnings received since the last call.
+func (r *recorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := r.pending
+	r.pending = nil
+	return w
+}
+
+func (r *recorder) seen(err error) error {
+	if err != nil {
+		r.mu.Lock()
+		r.messages = append(r.messages, err.Error())
+		r.mu.Unlock()
+	}
+	return err
+}
+
+func (r *recorder) all() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.messages...)
 }
 
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-
-	ctx, cancel = context.WithCancel(context.TODO())
+	// The machines these run on are shared and often loaded: waiting for the
+	// webhook server or an informer may take seconds, not milliseconds.
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(20 * time.Millisecond)
+	ctx, cancel = context.WithCancel(context.Background())
+	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+	Expect(infrav1alpha1.AddToScheme(scheme)).To(Succeed())
 
 	var err error
-	err = infrav1alpha1.AddToScheme(scheme.Scheme)
+	testEnv, err = projectenvtest.New(projectenvtest.Options{Webhooks: true})
+	Expect(err).NotTo(HaveOccurred())
+	cfg, err := testEnv.Start()
+	Expect(err).NotTo(HaveOccurred())
+	restConfig = cfg
+
+	clientCfg := rest.CopyConfig(cfg)
+	clientCfg.WarningHandlerWithContext = warnings
+	k8sClient, err = client.New(clientCfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	// +kubebuilder:scaffold:scheme
-
-	By("bootstrapping test environment")
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: false,
-
-		WebhookInstallOptions: envtest.WebhookInstallOptions{
-			Paths: []string{filepath.Join("..", "..", "..", "config", "webhook")},
-		},
-	}
-
-	// Retrieve the first found binary directory to allow running tests from IDEs
-	if getFirstFoundEnvTestBinaryDir() != "" {
-		testEnv.BinaryAssetsDirectory = getFirstFoundEnvTestBinaryDir()
-	}
-
-	// cfg is defined in this file globally.
-	cfg, err = testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	Expect(cfg).NotTo(BeNil())
-
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(k8sClient).NotTo(BeNil())
-
-	// start webhook server using Manager.
-	webhookInstallOptions := &testEnv.WebhookInstallOptions
+	opts := &testEnv.WebhookInstallOptions
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: scheme.Scheme,
+		Scheme: scheme,
 		WebhookServer: webhook.NewServer(webhook.Options{
-			Host:    webhookInstallOptions.LocalServingHost,
-			Port:    webhookInstallOptions.LocalServingPort,
-			CertDir: webhookInstallOptions.LocalServingCertDir,
+			Host: opts.LocalServingHost, Port: opts.LocalServingPort, CertDir: opts.LocalServingCertDir,
 		}),
-		LeaderElection: false,
-		Metrics:        metricsserver.Options{BindAddress: "0"},
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
 	})
 	Expect(err).NotTo(HaveOccurred())
-
-	err = SetupGatewayWebhookWithManager(mgr)
-	Expect(err).NotTo(HaveOccurred())
-
-	err = SetupCloudAccountWebhookWithManager(mgr)
-	Expect(err).NotTo(HaveOccurred())
-
-	err = SetupTenantClusterWebhookWithManager(mgr)
-	Expect(err).NotTo(HaveOccurred())
-
-	// +kubebuilder:scaffold:webhook
+	Expect(dependents.SetupIndexes(ctx, mgr.GetFieldIndexer())).To(Succeed())
+	Expect(SetupGatewayWebhookWithManager(mgr)).To(Succeed())
+	Expect(SetupCloudAccountWebhookWithManager(mgr)).To(Succeed())
+	Expect(SetupTenantClusterWebhookWithManager(mgr)).To(Succeed())
+	mgrCache = mgr.GetClient()
 
 	go func() {
 		defer GinkgoRecover()
-		err = mgr.Start(ctx)
-		Expect(err).NotTo(HaveOccurred())
+		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
-
-	// wait for the webhook server to get ready.
 	dialer := &net.Dialer{Timeout: time.Second}
-	addrPort := fmt.Sprintf("%s:%d", webhookInstallOptions.LocalServingHost, webhookInstallOptions.LocalServingPort)
+	addr := net.JoinHostPort(opts.LocalServingHost, fmt.Sprint(opts.LocalServingPort))
 	Eventually(func() error {
-		conn, err := tls.DialWithDialer(dialer, "tcp", addrPort, &tls.Config{InsecureSkipVerify: true})
+		conn, err := tls.DialWithDialer(dialer, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
 		if err != nil {
 			return err
 		}
-
 		return conn.Close()
 	}).Should(Succeed())
+
+	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gatewayNamespace}})).To(Succeed())
+	createSecrets(gatewayNamespace)
+	Expect(k8sClient.Create(ctx, sharedGateway())).To(Succeed())
+	gatewayCreateWarnings = warnings.take()
 })
 
 var _ = AfterSuite(func() {
-	By("tearing down the test environment")
-	cancel()
-	err := testEnv.Stop()
-	Expect(err).NotTo(HaveOccurred())
-})
-
-// getFirstFoundEnvTestBinaryDir locates the first binary in the specified path.
-// ENVTEST-based tests depend on specific binaries, usually located in paths set by
-// controller-runtime. When running tests directly (e.g., via an IDE) without using
-// Makefile targets, the 'BinaryAssetsDirectory' must be explicitly configured.
-//
-// This function streamlines the process by finding the required binaries, similar to
-// setting the 'KUBEBUILDER_ASSETS' environment variable. To ensure the binaries are
-// properly set up, run 'make setup-envtest' beforehand.
-func getFirstFoundEnvTestBinaryDir() string {
-	basePath := filepath.Join("..", "..", "..", "bin", "k8s")
-	entries, err := os.ReadDir(basePath)
-	if err != nil {
-		logf.Log.Error(err, "Failed to read directory", "path", basePath)
-		return ""
-	}
-	for _, entry := range entries {
-		if entry.IsDir() {
-			return filepath.Join(basePath, entry.Name())
+	By("checking that no admission message repeated an API key")
+	msgs := warnings.all()
+	Expect(msgs).NotTo(BeEmpty())
+	for _, m := range msgs {
+		for _, part := range apiKeyParts {
+			Expect(m).NotTo(ContainSubstring(part))
 		}
 	}
-	return ""
+	cancel()
+	Expect(testEnv.Stop()).To(Succeed())
+})
+
+// Credentials used by the suite. Each part is distinctive so that a message
+// repeating any of them is caught.
+const (
+	goodAPIKey  = "cK3yQ9xZ1mP8rT2vW4:tK7nB5hJ2gF6dS9aL3:sEcReT0123456789abcdefghijKLMNOP"
+	twoPartKey  = "cK3yQ9xZ1mP8rT2vW4:tK7nB5hJ2gF6dS9aL3"
+	shortSecret = "cK3yQ9xZ1mP8rT2vW4:tK7nB5hJ2gF6dS9aL3:shortSecretXYZ"
+)
+
+var apiKeyParts = []string{"cK3yQ9xZ1mP8rT2vW4", "tK7nB5hJ2gF6dS9aL3", "sEcReT0123456789", "shortSecretXYZ"}
+
+const (
+	gatewayNamespace = "maas-system"
+	gatewayName      = "gw"
+	maasEndpoint     = "http://10.11.12.13:5240/MAAS"
+	gatewayVIP       = "10.11.12.50"
+	gatewayPodCIDR   = "172.20.0.0/16"
+	gatewayProxy     = "http://proxy.example.com:3128"
+)
+
+// gatewayCreateWarnings are what creating the shared Gateway returned.
+var gatewayCreateWarnings []string
+
+// createSecrets creates the credentials Secrets every test namespace holds:
+// maas (a good key), maas-two-parts and maas-short (bad keys), maas-custom
+// (a good key under another key name).
+func createSecrets(ns string) {
+	for name, data := range map[string]map[string]string{
+		"maas":           {"apiKey": goodAPIKey},
+		"maas-two-parts": {"apiKey": twoPartKey},
+		"maas-short":     {"apiKey": shortSecret},
+		"maas-custom":    {"maasKey": goodAPIKey + "\n"},
+	} {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, StringData: data}
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+	}
+}
+
+// sharedGateway is the cluster's one Gateway: one replica, a pod range of
+// its own, the default service range, and a proxy whose noProxy misses MAAS.
+func sharedGateway() *infrav1alpha1.Gateway {
+	return &infrav1alpha1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: gatewayNamespace, Name: gatewayName},
+		Spec: infrav1alpha1.GatewaySpec{
+			Replicas: 1,
+			MAAS: infrav1alpha1.MAASConnection{Endpoint: maasEndpoint,
+				CredentialsSecretRef: infrav1alpha1.SecretKeyReference{Name: "maas"}},
+			Environment: infrav1alpha1.Environment{
+				ProxySettings: infrav1alpha1.ProxySettings{HTTPProxy: gatewayProxy, HTTPSProxy: gatewayProxy,
+					NoProxy: []string{".svc"}},
+				ClusterNetwork: infrav1alpha1.ClusterNetwork{PodCIDR: gatewayPodCIDR},
+			},
+			ControlPlaneEndpoint: gatewayVIP,
+		},
+	}
+}
+
+// newNamespace creates a namespace with the credentials Secrets and a
+// validated CloudAccount "acct" of the shared Gateway.
+func newNamespace() string {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "t-"}}
+	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
+	createSecrets(ns.Name)
+	newAccount(ns.Name, "acct", true)
+	DeferCleanup(func() {
+		// envtest runs no namespace controller: delete the clusters so the
+		// Gateway deletion guard sees only its own test's.
+		Expect(k8sClient.DeleteAllOf(ctx, &infrav1alpha1.TenantCluster{}, client.InNamespace(ns.Name))).To(Succeed())
+	})
+	return ns.Name
+}
+
+func account(ns, name string) *infrav1alpha1.CloudAccount {
+	return &infrav1alpha1.CloudAccount{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: infrav1alpha1.CloudAccountSpec{
+			GatewayRef: infrav1alpha1.GatewayReference{Name: gatewayName, Namespace: gatewayNamespace},
+			MAASConnection: infrav1alpha1.MAASConnection{Endpoint: maasEndpoint,
+				CredentialsSecretRef: infrav1alpha1.SecretKeyReference{Name: "maas"}},
+		},
+	}
+}
+
+// newAccount creates a CloudAccount and, when validated, records in its
+// status what the CloudAccount controller would have found in MAAS.
+func newAccount(ns, name string, validated bool) *infrav1alpha1.CloudAccount {
+	ca := account(ns, name)
+	Expect(k8sClient.Create(ctx, ca)).To(Succeed())
+	warnings.take()
+	if validated {
+		ca.Status = infrav1alpha1.CloudAccountStatus{
+			Zones:         []string{"az1", "az2"},
+			ResourcePools: []string{"default", "gpu"},
+			Domains:       []string{"maas"},
+			OSImages:      []string{"ubuntu/jammy", "ubuntu/noble"},
+			Conditions: []metav1.Condition{{Type: infrav1alpha1.CloudAccountCredentialsValid, Status: metav1.ConditionTrue,
+				Reason: infrav1alpha1.ReasonValid, Message: "MAAS accepted the key", LastTransitionTime: metav1.Now()}},
+		}
+		Expect(k8sClient.Status().Update(ctx, ca)).To(Succeed())
+		// The webhooks read the status through the manager's cache.
+		Eventually(func() []string {
+			var seen infrav1alpha1.CloudAccount
+			_ = mgrCache.Get(ctx, client.ObjectKeyFromObject(ca), &seen)
+			return seen.Status.Zones
+		}).ShouldNot(BeEmpty())
+	}
+	return ca
+}
+
+// tenant is a small valid cluster with nothing defaulted: 3 control-plane
+// machines, a worker pool of 2 in zone az1.
+func tenant(ns, name, vip string) *infrav1alpha1.TenantCluster {
+	return &infrav1alpha1.TenantCluster{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: infrav1alpha1.TenantClusterSpec{
+			CloudAccountRef:      infrav1alpha1.LocalObjectReference{Name: "acct"},
+			Profile:              infrav1alpha1.ClusterProfile{KubernetesVersion: "v1.34.2"},
+			ControlPlaneEndpoint: vip,
+			ControlPlane:         infrav1alpha1.ControlPlanePool{Size: 3},
+			Workers: []infrav1alpha1.NodePool{{Name: "w", Size: 2,
+				MachineTemplate: infrav1alpha1.MachineTemplate{Zones: []string{"az1"}}}},
+		},
+	}
+}
+
+// vipCounter hands out distinct VIPs: one cluster's VIP refuses another's.
+var vipCounter = struct {
+	sync.Mutex
+	n int
+}{}
+
+func nextVIP() string {
+	vipCounter.Lock()
+	defer vipCounter.Unlock()
+	vipCounter.n++
+	return fmt.Sprintf("10.11.%d.%d", 100+vipCounter.n/250, 1+vipCounter.n%250)
+}
+
+// missing returns the substrings of want that s lacks.
+func missing(s string, want []string) []string {
+	var out []string
+	for _, w := range want {
+		if !strings.Contains(s, w) {
+			out = append(out, w)
+		}
+	}
+	return out
 }

@@ -1,0 +1,269 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package dependents answers which TenantClusters depend on a Gateway or on a
+// CloudAccount: the question behind the deletion guards of the admission
+// webhook and of the Gateway's finalizer.
+package dependents
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	infrav1alpha1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+)
+
+// Field index names registered by SetupIndexes.
+const (
+	// CloudAccountRefField indexes TenantClusters by spec.cloudAccountRef.name
+	// (the account is always in the cluster's namespace).
+	CloudAccountRefField = "spec.cloudAccountRef.name"
+	// GatewayRefField indexes CloudAccounts by the Gateway they belong to, as
+	// "namespace/name" with an empty gatewayRef.namespace resolved to the
+	// account's own namespace, so one lookup finds accounts of every namespace.
+	GatewayRefField = "spec.gatewayRef"
+)
+
+// pageSize bounds each uncached list, so confirming that nothing depends on
+// an object holds at most this many objects in memory at a time.
+const pageSize = 500
+
+// SetupIndexes registers the field indexes the Finder reads through a cache.
+// Call it once per manager, before the manager starts.
+func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
+	if err := indexer.IndexField(ctx, &infrav1alpha1.TenantCluster{}, CloudAccountRefField,
+		func(o client.Object) []string {
+			if name := o.(*infrav1alpha1.TenantCluster).Spec.CloudAccountRef.Name; name != "" {
+				return []string{name}
+			}
+			return nil
+		}); err != nil {
+		return fmt.Errorf("indexing TenantClusters by %s: %w", CloudAccountRefField, err)
+	}
+	if err := indexer.IndexField(ctx, &infrav1alpha1.CloudAccount{}, GatewayRefField,
+		func(o client.Object) []string {
+			ca := o.(*infrav1alpha1.CloudAccount)
+			if ca.Spec.GatewayRef.Name == "" {
+				return nil
+			}
+			return []string{GatewayOf(ca).String()}
+		}); err != nil {
+		return fmt.Errorf("indexing CloudAccounts by %s: %w", GatewayRefField, err)
+	}
+	return nil
+}
+
+// GatewayOf is the Gateway a CloudAccount belongs to: gatewayRef, whose empty
+// namespace means the account's own.
+func GatewayOf(ca *infrav1alpha1.CloudAccount) types.NamespacedName {
+	ns := ca.Spec.GatewayRef.Namespace
+	if ns == "" {
+		ns = ca.Namespace
+	}
+	return types.NamespacedName{Namespace: ns, Name: ca.Spec.GatewayRef.Name}
+}
+
+// Dependent is a TenantCluster that keeps a Gateway or CloudAccount in use.
+type Dependent struct {
+	Namespace string
+	Name      string
+	// Deleting is true when the cluster is already being deleted: its
+	// finalizer still needs the account to release its machines.
+	Deleting bool
+}
+
+// String is namespace/name, marked when the cluster is already being deleted.
+func (d Dependent) String() string {
+	if d.Deleting {
+		return d.Namespace + "/" + d.Name + " (deleting)"
+	}
+	return d.Namespace + "/" + d.Name
+}
+
+// Summary lists the first max dependents and counts the rest, for messages
+// that must stay short with a thousand clusters: "a/x, a/y and 3 more".
+func Summary(deps []Dependent, maxNamed int) string {
+	n := min(len(deps), maxNamed)
+	names := make([]string, n)
+	for i := range n {
+		names[i] = deps[i].String()
+	}
+	s := strings.Join(names, ", ")
+	if rest := len(deps) - n; rest > 0 {
+		s += fmt.Sprintf(" and %d more", rest)
+	}
+	return s
+}
+
+// Finder finds the TenantClusters that depend on a Gateway or a CloudAccount.
+type Finder struct {
+	// Cache is a cached reader with the indexes of SetupIndexes, read first.
+	Cache client.Reader
+	// Live, when not nil, is an uncached reader (the manager's API reader)
+	// that confirms an empty answer from Cache. An informer lags the API
+	// server by milliseconds, so a TenantCluster created just before a delete
+	// may be missing from Cache; asking the API server before saying
+	// "nothing depends on it" closes that gap. A non-empty answer from Cache
+	// is final: it is right save for clusters deleted in the last
+	// milliseconds, and the caller is told to retry anyway.
+	Live client.Reader
+}
+
+// OfCloudAccount returns the TenantClusters in the account's namespace that
+// reference it, sorted by name.
+func (f Finder) OfCloudAccount(ctx context.Context, account types.NamespacedName) ([]Dependent, error) {
+	deps, err := f.cachedOfAccounts(ctx, []types.NamespacedName{account})
+	if err != nil || len(deps) > 0 || f.Live == nil {
+		return deps, err
+	}
+	return liveOfAccounts(ctx, f.Live, []types.NamespacedName{account})
+}
+
+// OfGateway returns the TenantClusters that use the Gateway through any of
+// its CloudAccounts, sorted by namespace and name.
+func (f Finder) OfGateway(ctx context.Context, gateway types.NamespacedName) ([]Dependent, error) {
+	accounts, err := cachedAccountsOf(ctx, f.Cache, gateway)
+	if err != nil {
+		return nil, err
+	}
+	deps, err := f.cachedOfAccounts(ctx, accounts)
+	if err != nil || len(deps) > 0 || f.Live == nil {
+		return deps, err
+	}
+	if accounts, err = liveAccountsOf(ctx, f.Live, gateway); err != nil {
+		return nil, err
+	}
+	return liveOfAccounts(ctx, f.Live, accounts)
+}
+
+// CloudAccountsOf returns the CloudAccounts that belong to the Gateway, read
+// from Cache, sorted by namespace and name.
+func (f Finder) CloudAccountsOf(ctx context.Context, gateway types.NamespacedName) ([]types.NamespacedName, error) {
+	return cachedAccountsOf(ctx, f.Cache, gateway)
+}
+
+func cachedAccountsOf(ctx context.Context, r client.Reader, gateway types.NamespacedName) ([]types.NamespacedName, error) {
+	var list infrav1alpha1.CloudAccountList
+	if err := r.List(ctx, &list, client.MatchingFields{GatewayRefField: gateway.String()}); err != nil {
+		return nil, fmt.Errorf("listing CloudAccounts of Gateway %s: %w", gateway, err)
+	}
+	accounts := make([]types.NamespacedName, 0, len(list.Items))
+	for i := range list.Items {
+		accounts = append(accounts, client.ObjectKeyFromObject(&list.Items[i]))
+	}
+	sortKeys(accounts)
+	return accounts, nil
+}
+
+func (f Finder) cachedOfAccounts(ctx context.Context, accounts []types.NamespacedName) ([]Dependent, error) {
+	var deps []Dependent
+	for _, account := range accounts {
+		var list infrav1alpha1.TenantClusterList
+		if err := f.Cache.List(ctx, &list, client.InNamespace(account.Namespace),
+			client.MatchingFields{CloudAccountRefField: account.Name}); err != nil {
+			return nil, fmt.Errorf("listing TenantClusters of CloudAccount %s: %w", account, err)
+		}
+		deps = appendDependents(deps, list.Items, nil)
+	}
+	sortDependents(deps)
+	return deps, nil
+}
+
+// liveAccountsOf lists every CloudAccount from the API server, page by page:
+// custom resources offer no field selector on spec fields, so the filter runs here.
+func liveAccountsOf(ctx context.Context, r client.Reader, gateway types.NamespacedName) ([]types.NamespacedName, error) {
+	var accounts []types.NamespacedName
+	opts := []client.ListOption{client.Limit(pageSize)}
+	for {
+		var list infrav1alpha1.CloudAccountList
+		if err := r.List(ctx, &list, opts...); err != nil {
+			return nil, fmt.Errorf("listing CloudAccounts of Gateway %s: %w", gateway, err)
+		}
+		for i := range list.Items {
+			if GatewayOf(&list.Items[i]) == gateway {
+				accounts = append(accounts, client.ObjectKeyFromObject(&list.Items[i]))
+			}
+		}
+		if list.Continue == "" {
+			break
+		}
+		opts = []client.ListOption{client.Limit(pageSize), client.Continue(list.Continue)}
+	}
+	sortKeys(accounts)
+	return accounts, nil
+}
+
+// liveOfAccounts lists the TenantClusters of each namespace holding one of
+// the accounts once, page by page, and keeps those referencing an account.
+func liveOfAccounts(ctx context.Context, r client.Reader, accounts []types.NamespacedName) ([]Dependent, error) {
+	byNamespace := map[string]map[string]bool{}
+	for _, a := range accounts {
+		if byNamespace[a.Namespace] == nil {
+			byNamespace[a.Namespace] = map[string]bool{}
+		}
+		byNamespace[a.Namespace][a.Name] = true
+	}
+	var deps []Dependent
+	for ns, names := range byNamespace {
+		opts := []client.ListOption{client.InNamespace(ns), client.Limit(pageSize)}
+		for {
+			var list infrav1alpha1.TenantClusterList
+			if err := r.List(ctx, &list, opts...); err != nil {
+				return nil, fmt.Errorf("listing TenantClusters in namespace %s: %w", ns, err)
+			}
+			deps = appendDependents(deps, list.Items, names)
+			if list.Continue == "" {
+				break
+			}
+			opts = []client.ListOption{client.InNamespace(ns), client.Limit(pageSize), client.Continue(list.Continue)}
+		}
+	}
+	sortDependents(deps)
+	return deps, nil
+}
+
+// appendDependents appends the clusters whose account is in accounts, or
+// every cluster when accounts is nil (the list was already filtered).
+func appendDependents(deps []Dependent, items []infrav1alpha1.TenantCluster, accounts map[string]bool) []Dependent {
+	for i := range items {
+		tc := &items[i]
+		if accounts != nil && !accounts[tc.Spec.CloudAccountRef.Name] {
+			continue
+		}
+		deps = append(deps, Dependent{Namespace: tc.Namespace, Name: tc.Name, Deleting: tc.DeletionTimestamp != nil})
+	}
+	return deps
+}
+
+func sortKeys(keys []types.NamespacedName) {
+	slices.SortFunc(keys, func(a, b types.NamespacedName) int {
+		return strings.Compare(a.String(), b.String())
+	})
+}
+
+func sortDependents(deps []Dependent) {
+	slices.SortFunc(deps, func(a, b Dependent) int {
+		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+}

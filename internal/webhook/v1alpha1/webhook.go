@@ -1,0 +1,220 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package v1alpha1 holds the admission webhooks of the infra.maasgateway.io
+// kinds: defaulting, the checks that need other objects (Secrets, the
+// CloudAccount behind a TenantCluster, the one Gateway), and the deletion
+// guards that keep a Gateway or CloudAccount while TenantClusters use it.
+// What the CRD schema can say (enums, formats, CEL rules) it says; the checks
+// here may repeat a schema rule only to give a clearer message.
+package v1alpha1
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	infrav1alpha1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/dependents"
+	"github.com/maas-gateway/maas-gateway/internal/maas"
+)
+
+// The webhooks read the kinds they check and the credentials Secrets.
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=gateways;cloudaccounts;tenantclusters,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+
+// specPath is where every message about a spec field starts.
+var specPath = field.NewPath("spec")
+
+// maxNamed is how many dependent TenantClusters a refusal names before it
+// only counts the rest.
+const maxNamed = 5
+
+// readers are the two ways a webhook reads other objects.
+type readers struct {
+	// cache is the manager's cached client: cheap, indexed, and behind the
+	// API server by the milliseconds an informer takes to see a change.
+	cache client.Reader
+	// live reads the API server itself.
+	live client.Reader
+}
+
+func newReaders(mgr ctrl.Manager) readers {
+	return readers{cache: mgr.GetClient(), live: mgr.GetAPIReader()}
+}
+
+func (r readers) finder() dependents.Finder {
+	return dependents.Finder{Cache: r.cache, Live: r.live}
+}
+
+// get reads through the cache and asks the API server only when the cache
+// has not seen the object: `kubectl apply -f` of a CloudAccount and a
+// TenantCluster in one file creates them milliseconds apart, and the second
+// must not be refused for a reference the informer has yet to deliver.
+func (r readers) get(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+	err := r.cache.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		err = r.live.Get(ctx, key, obj)
+	}
+	return err
+}
+
+// unavailable turns a failed lookup into a 503, so clients retry rather than
+// take the refusal as a verdict on the object.
+func unavailable(what string, err error) error {
+	return apierrors.NewServiceUnavailable(fmt.Sprintf("%s: %v", what, err))
+}
+
+func invalid(kind, name string, errs field.ErrorList) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return apierrors.NewInvalid(infrav1alpha1.GroupVersion.WithKind(kind).GroupKind(), name, errs)
+}
+
+// inUse is the refusal of the deletion guards and of changes that would
+// strand dependent clusters.
+func inUse(what string, deps []dependents.Dependent, action string) error {
+	noun := "TenantClusters depend"
+	if len(deps) == 1 {
+		noun = "TenantCluster depends"
+	}
+	return fmt.Errorf("%s is in use: %d %s on it: %s; %s",
+		what, len(deps), noun, dependents.Summary(deps, maxNamed), action)
+}
+
+// checkCredentials checks that a credentials Secret exists in namespace and
+// that its key holds a MAAS API key. The Secret is read from the API server:
+// secrets are not worth an informer over the whole cluster for a check that
+// runs when a reference changes, and the Secret is usually created just
+// before the object that names it. No message carries the key's value.
+func (r readers) checkCredentials(ctx context.Context, path *field.Path, namespace string,
+	ref infrav1alpha1.SecretKeyReference) (field.ErrorList, error) {
+	key := ref.Key
+	if key == "" {
+		key = infrav1alpha1.DefaultAPIKeyKey
+	}
+	var secret corev1.Secret
+	err := r.live.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, &secret)
+	switch {
+	case apierrors.IsNotFound(err):
+		return field.ErrorList{field.Invalid(path.Child("name"), ref.Name, fmt.Sprintf(
+			"Secret %s/%s not found; create it first: kubectl create secret generic %s -n %s --from-literal=%s=<MAAS API key>",
+			namespace, ref.Name, ref.Name, namespace, key))}, nil
+	case err != nil:
+		return nil, unavailable(fmt.Sprintf("reading Secret %s/%s", namespace, ref.Name), err)
+	}
+	value, ok := secret.Data[key]
+	if !ok {
+		keys := make([]string, 0, len(secret.Data))
+		for k := range secret.Data {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		return field.ErrorList{field.Invalid(path.Child("key"), key, fmt.Sprintf(
+			"Secret %s/%s has no key %q (its keys: %s)", namespace, ref.Name, key, strings.Join(keys, ", ")))}, nil
+	}
+	if _, err := maas.ParseAPIKey(string(value)); err != nil {
+		// ParseAPIKey's errors name the faulty part, never its content.
+		return field.ErrorList{field.Invalid(path.Child("key"), key, fmt.Sprintf(
+			"key %q of Secret %s/%s does not hold a MAAS API key (consumer_key:token_key:token_secret, as the MAAS UI shows it): %v",
+			key, namespace, ref.Name, err))}, nil
+	}
+	return nil, nil
+}
+
+// checkMAASConnection checks what a MAAS connection says by itself: the CA
+// bundle parses, and is not set where it cannot be used.
+func checkMAASConnection(path *field.Path, c infrav1alpha1.MAASConnection) (field.ErrorList, admission.Warnings) {
+	if c.CABundle == "" {
+		return nil, nil
+	}
+	if err := checkCABundle(c.CABundle); err != nil {
+		return field.ErrorList{field.Invalid(path.Child("caBundle"), "(PEM data)", err.Error())}, nil
+	}
+	if strings.HasPrefix(strings.ToLower(c.Endpoint), "http://") {
+		return nil, admission.Warnings{fmt.Sprintf("%s is ignored: the endpoint is plain http://", path.Child("caBundle"))}
+	}
+	return nil, nil
+}
+
+// checkCABundle accepts one or more PEM certificates and nothing else.
+func checkCABundle(bundle string) error {
+	rest := []byte(bundle)
+	n := 0
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return fmt.Errorf("holds a PEM block of type %q; only CERTIFICATE blocks belong in a CA bundle", block.Type)
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return fmt.Errorf("certificate %d does not parse: %w", n+1, err)
+		}
+		n++
+	}
+	if strings.TrimSpace(string(rest)) != "" {
+		if n == 0 {
+			return errors.New("is not PEM: expected -----BEGIN CERTIFICATE----- blocks")
+		}
+		return fmt.Errorf("has data after certificate %d that is not a PEM certificate", n)
+	}
+	if n == 0 {
+		return errors.New("holds no certificate")
+	}
+	return nil
+}
+
+// checkProxy warns about proxy settings that are legal but will hurt: the
+// MAAS endpoint reached through the proxy, credentials stored in plain text,
+// noProxy entries the proxy clients will skip.
+func checkProxy(path *field.Path, p infrav1alpha1.ProxySettings, maasEndpoint string) admission.Warnings {
+	var warns admission.Warnings
+	if p.HTTPProxy == "" && p.HTTPSProxy == "" {
+		return nil
+	}
+	for _, f := range []struct {
+		name, value string
+	}{{"httpProxy", p.HTTPProxy}, {"httpsProxy", p.HTTPSProxy}} {
+		if hasUserinfo(f.value) {
+			warns = append(warns, fmt.Sprintf("%s embeds credentials: they are stored in plain text in this object "+
+				"and in every node's user data", path.Child(f.name)))
+		}
+	}
+	if host, _, ok := hostOf(maasEndpoint); ok && !noProxyCovers(p.NoProxy, host) {
+		warns = append(warns, fmt.Sprintf("%s does not include the MAAS endpoint host %s: nodes would reach MAAS "+
+			"through the proxy; add %s to %s", path.Child("noProxy"), host, host, path.Child("noProxy")))
+	}
+	if bad := invalidNoProxyEntries(p.NoProxy); len(bad) > 0 {
+		warns = append(warns, fmt.Sprintf("%s entries %s are not valid CIDRs and will be ignored",
+			path.Child("noProxy"), strings.Join(bad, ", ")))
+	}
+	return warns
+}
