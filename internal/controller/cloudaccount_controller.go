@@ -18,46 +18,353 @@ package controller
 
 import (
 	"context"
+	"fmt"
+	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
-	infrav1alpha1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/dependents"
+	"github.com/maas-gateway/maas-gateway/internal/maas"
 )
 
-// CloudAccountReconciler reconciles a CloudAccount object
+// CloudAccountFinalizer keeps a CloudAccount, and so the credentials its
+// tenant clusters need to release their machines, until none uses it.
+const CloudAccountFinalizer = "infra.maasgateway.io/cloudaccount"
+
+// accountKind is the kind the inventory names accounts by in its events.
+const accountKind = "CloudAccount"
+
+// credentialsSecretField indexes CloudAccounts by the Secret holding their key,
+// so a changed Secret re-validates exactly the accounts that use it.
+const credentialsSecretField = "spec.credentialsSecretRef.name"
+
+// AccountRegistry is where validated accounts are made known to the shared
+// MAAS inventory, which polls each registered account once per interval.
+type AccountRegistry interface {
+	Register(account string, c *maas.Client, agentName string) error
+	Unregister(account string)
+	Snapshot(account string) (*maas.Snapshot, bool)
+	Release(ctx context.Context, account, systemID string, p maas.ReleaseParams) (maas.Machine, error)
+	// Events tells of accounts whose unclaimed machines changed.
+	Events(kind string) <-chan event.GenericEvent
+}
+
+// AccountKey is how the inventory names a CloudAccount.
+func AccountKey(account types.NamespacedName) string { return account.String() }
+
+// CloudAccountReconciler validates CloudAccounts against MAAS and registers
+// valid ones with the shared inventory.
 type CloudAccountReconciler struct {
 	client.Client
-	Scheme *runtime.Scheme
+	Recorder  Recorder
+	MAAS      *maas.Factory
+	Inventory AccountRegistry
+	Finder    dependents.Finder
+
+	// RevalidateInterval is how often a valid account is checked again.
+	RevalidateInterval time.Duration
+	// RetryInterval is how soon an unreachable MAAS is tried again.
+	RetryInterval time.Duration
+	// UnclaimedGrace is how long a machine allocated with this installation's
+	// agent_name may stay without an owner annotation (its allocator crashed
+	// between the two calls) before it is released. The allocating object
+	// adopts it well within that time when it still wants it.
+	UnclaimedGrace time.Duration
 }
 
-// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile is part of the main kubernetes reconciliation loop which aims to
-// move the current state of the cluster closer to the desired state.
-// TODO(user): Modify the Reconcile function to compare the state specified by
-// the CloudAccount object against the actual cluster state, and then
-// perform operations to make the cluster state reflect the state specified by
-// the user.
-//
-// For more details, check Reconcile and its Result here:
-// - https://pkg.go.dev/sigs.k8s.io/controller-runtime@v0.25.0/pkg/reconcile
+// Reconcile validates one CloudAccount.
 func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	_ = logf.FromContext(ctx)
+	account := &infrav1.CloudAccount{}
+	if err := r.Get(ctx, req.NamespacedName, account); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Inventory.Unregister(AccountKey(req.NamespacedName))
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !account.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, account)
+	}
+	if controllerutil.AddFinalizer(account, CloudAccountFinalizer) {
+		if err := r.Update(ctx, account); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 
-	// TODO(user): your logic here
-
-	return ctrl.Result{}, nil
+	before := account.Status.DeepCopy()
+	result, verdict := r.validate(ctx, account)
+	account.Status.ObservedGeneration = account.Generation
+	if verdict.credentials != "" {
+		setCondition(&account.Status.Conditions, account.Generation, infrav1.CloudAccountCredentialsValid, verdict.credentials, verdict.reason, verdict.message)
+	}
+	setCondition(&account.Status.Conditions, account.Generation, infrav1.ConditionReady, verdict.ready, verdict.reason, verdict.message)
+	r.announce(account, before, verdict)
+	if err := r.Status().Update(ctx, account); err != nil {
+		return ctrl.Result{}, err
+	}
+	if verdict.ready == metav1.ConditionTrue {
+		next, err := r.releaseUnclaimed(ctx, account)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if next > 0 && next < result.RequeueAfter {
+			result.RequeueAfter = next
+		}
+	}
+	return result, nil
 }
 
-// SetupWithManager sets up the controller with the Manager.
-func (r *CloudAccountReconciler) SetupWithManager(mgr ctrl.Manager) error {
+// releaseUnclaimed releases the account's machines that carry this
+// installation's agent_name but have had no owner for the grace period, and
+// says when the next one will have waited long enough (0: none waiting).
+func (r *CloudAccountReconciler) releaseUnclaimed(ctx context.Context, account *infrav1.CloudAccount) (time.Duration, error) {
+	key := AccountKey(client.ObjectKeyFromObject(account))
+	snap, ok := r.Inventory.Snapshot(key)
+	if !ok {
+		return 0, nil
+	}
+	now := time.Now()
+	unclaimed := snap.Unclaimed()
+	for _, m := range maas.ReleasableUnclaimed(unclaimed, now, r.UnclaimedGrace) {
+		if _, err := r.Inventory.Release(ctx, key, m.SystemID, maas.ReleaseParams{
+			Comment: "maas-gateway: allocated but never claimed by an object",
+		}); err != nil && !maas.IsNotFound(err) {
+			return 0, fmt.Errorf("releasing unclaimed machine %s: %w", m.SystemID, err)
+		}
+		r.Recorder.Eventf(account, nil, corev1.EventTypeWarning, "ReleasedUnclaimed", "Release",
+			"released machine %s (%s): allocated with this installation's agent name but claimed by no object for %s",
+			m.SystemID, m.Hostname, r.UnclaimedGrace)
+	}
+	var next time.Duration
+	for _, u := range unclaimed {
+		if wait := r.UnclaimedGrace - now.Sub(u.Since); wait > 0 && (next == 0 || wait < next) {
+			next = wait
+		}
+	}
+	return next, nil
+}
+
+// verdict is the outcome of one validation, as conditions say it.
+type verdict struct {
+	// credentials is empty when the validation learnt nothing of the key.
+	credentials metav1.ConditionStatus
+	ready       metav1.ConditionStatus
+	reason      string
+	message     string
+}
+
+func (r *CloudAccountReconciler) validate(ctx context.Context, account *infrav1.CloudAccount) (ctrl.Result, verdict) {
+	key := types.NamespacedName{Namespace: account.Namespace, Name: account.Name}
+	refused := func(reason, message string) (ctrl.Result, verdict) {
+		r.Inventory.Unregister(AccountKey(key))
+		// The Secret and Gateway watches bring the account back when they change;
+		// the periodic revalidation covers a key fixed on the MAAS side.
+		return ctrl.Result{RequeueAfter: r.RevalidateInterval}, verdict{metav1.ConditionFalse, metav1.ConditionFalse, reason, message}
+	}
+
+	gw := &infrav1.Gateway{}
+	if err := r.Get(ctx, dependents.GatewayOf(account), gw); err != nil {
+		if apierrors.IsNotFound(err) {
+			return refused(infrav1.ReasonGatewayNotFound, fmt.Sprintf("Gateway %s does not exist", dependents.GatewayOf(account)))
+		}
+		return ctrl.Result{}, verdict{metav1.ConditionUnknown, metav1.ConditionFalse, infrav1.ReasonValidationFailed, err.Error()}
+	}
+
+	cfg, reason, err := credentials(ctx, r.Client, account.Namespace, account.Spec.MAASConnection)
+	if err != nil {
+		return refused(reason, err.Error())
+	}
+	mc, err := r.MAAS.Client(cfg)
+	if err != nil {
+		return refused(infrav1.ReasonValidationFailed, err.Error())
+	}
+	v, err := maas.Validate(ctx, mc)
+	switch {
+	case err == nil:
+	case maas.IsUnauthorized(err):
+		return refused(infrav1.ReasonUnauthorized, "MAAS refused the API key: "+err.Error())
+	case maas.IsTransient(err):
+		// Unreachable says nothing of the key: CredentialsValid keeps what was
+		// last known of it. The inventory keeps polling (its snapshot carries
+		// the error), so machines reappear as soon as MAAS answers again.
+		var creds metav1.ConditionStatus
+		if meta.FindStatusCondition(account.Status.Conditions, infrav1.CloudAccountCredentialsValid) == nil {
+			creds = metav1.ConditionUnknown
+		}
+		return ctrl.Result{RequeueAfter: r.RetryInterval},
+			verdict{creds, metav1.ConditionFalse, infrav1.ReasonUnreachable, "MAAS is not reachable: " + err.Error()}
+	default:
+		return refused(infrav1.ReasonValidationFailed, err.Error())
+	}
+
+	now := metav1.Now()
+	account.Status.MAASVersion = v.Version
+	account.Status.User = v.User
+	account.Status.Zones = v.Zones
+	account.Status.ResourcePools = v.ResourcePools
+	account.Status.Domains = v.Domains
+	account.Status.OSImages = v.BootResources
+	account.Status.LastValidated = &now
+	if err := r.Inventory.Register(AccountKey(key), mc, AgentName(gw)); err != nil {
+		return refused(infrav1.ReasonValidationFailed, err.Error())
+	}
+	return ctrl.Result{RequeueAfter: r.RevalidateInterval}, verdict{metav1.ConditionTrue, metav1.ConditionTrue, infrav1.ReasonValid,
+		fmt.Sprintf("MAAS %s accepted the API key of user %s", v.Version, v.User)}
+}
+
+// announce records an event when the account's validity changes, not on
+// every periodic revalidation.
+func (r *CloudAccountReconciler) announce(account *infrav1.CloudAccount, before *infrav1.CloudAccountStatus, v verdict) {
+	prev := meta.FindStatusCondition(before.Conditions, infrav1.ConditionReady)
+	if prev != nil && prev.Status == v.ready && prev.Reason == v.reason {
+		return
+	}
+	eventType := corev1.EventTypeNormal
+	if v.ready != metav1.ConditionTrue {
+		eventType = corev1.EventTypeWarning
+	}
+	r.Recorder.Eventf(account, nil, eventType, v.reason, "Validate", "%s", v.message)
+}
+
+func (r *CloudAccountReconciler) reconcileDelete(ctx context.Context, account *infrav1.CloudAccount) (ctrl.Result, error) {
+	key := types.NamespacedName{Namespace: account.Namespace, Name: account.Name}
+	if !controllerutil.ContainsFinalizer(account, CloudAccountFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	deps, err := r.Finder.OfCloudAccount(ctx, key)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if len(deps) > 0 {
+		// Tenant clusters still need these credentials to release their machines.
+		msg := "waiting for TenantClusters to be deleted first: " + dependents.Summary(deps, 5)
+		setCondition(&account.Status.Conditions, account.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "InUse", msg)
+		if err := r.Status().Update(ctx, account); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
+	}
+	r.Inventory.Unregister(AccountKey(key))
+	controllerutil.RemoveFinalizer(account, CloudAccountFinalizer)
+	return ctrl.Result{}, r.Update(ctx, account)
+}
+
+// credentials reads the API key from the connection's Secret. The returned
+// error never contains the key; reason is the condition reason to report.
+func credentials(ctx context.Context, c client.Client, namespace string, conn infrav1.MAASConnection) (maas.Config, string, error) {
+	ref := conn.CredentialsSecretRef
+	keyName := ref.Key
+	if keyName == "" {
+		keyName = infrav1.DefaultAPIKeyKey
+	}
+	secret := &corev1.Secret{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return maas.Config{}, infrav1.ReasonSecretNotFound, fmt.Errorf("Secret %s/%s does not exist", namespace, ref.Name)
+		}
+		return maas.Config{}, infrav1.ReasonValidationFailed, fmt.Errorf("reading Secret %s/%s: %w", namespace, ref.Name, err)
+	}
+	raw, ok := secret.Data[keyName]
+	if !ok {
+		return maas.Config{}, infrav1.ReasonInvalidAPIKey, fmt.Errorf("Secret %s/%s has no key %q", namespace, ref.Name, keyName)
+	}
+	key, err := maas.ParseAPIKey(string(raw))
+	if err != nil {
+		return maas.Config{}, infrav1.ReasonInvalidAPIKey, fmt.Errorf("Secret %s/%s key %q: %w", namespace, ref.Name, keyName, err)
+	}
+	return maas.Config{Endpoint: conn.Endpoint, APIKey: key, CABundle: []byte(conn.CABundle)}, "", nil
+}
+
+// SetupWithManager watches CloudAccounts, the Secrets holding their keys and
+// the Gateways they belong to.
+func (r *CloudAccountReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if r.RevalidateInterval == 0 {
+		r.RevalidateInterval = 5 * time.Minute
+	}
+	if r.RetryInterval == 0 {
+		r.RetryInterval = 15 * time.Second
+	}
+	if r.UnclaimedGrace == 0 {
+		r.UnclaimedGrace = 5 * time.Minute
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &infrav1.CloudAccount{}, credentialsSecretField, func(o client.Object) []string {
+		return []string{o.(*infrav1.CloudAccount).Spec.CredentialsSecretRef.Name}
+	}); err != nil {
+		return fmt.Errorf("indexing CloudAccounts by Secret: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&infrav1alpha1.CloudAccount{}).
+		For(&infrav1.CloudAccount{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{},
+			predicate.AnnotationChangedPredicate{}))).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.accountsUsingSecret),
+			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		Watches(&infrav1.Gateway{}, handler.EnqueueRequestsFromMapFunc(r.accountsOfGateway),
+			builder.WithPredicates(gatewayIdentityChanged())).
+		WatchesRawSource(source.Channel(r.Inventory.Events(accountKind), &handler.EnqueueRequestForObject{})).
 		Named("cloudaccount").
 		Complete(r)
+}
+
+func (r *CloudAccountReconciler) accountsUsingSecret(ctx context.Context, o client.Object) []ctrl.Request {
+	list := &infrav1.CloudAccountList{}
+	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{credentialsSecretField: o.GetName()}); err != nil {
+		logf.FromContext(ctx).Error(err, "listing CloudAccounts of a Secret", "secret", client.ObjectKeyFromObject(o))
+		return nil
+	}
+	return requestsFor(list.Items)
+}
+
+func (r *CloudAccountReconciler) accountsOfGateway(ctx context.Context, o client.Object) []ctrl.Request {
+	accounts, err := r.Finder.CloudAccountsOf(ctx, client.ObjectKeyFromObject(o))
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "listing CloudAccounts of a Gateway", "gateway", client.ObjectKeyFromObject(o))
+		return nil
+	}
+	reqs := make([]ctrl.Request, 0, len(accounts))
+	for _, a := range accounts {
+		reqs = append(reqs, ctrl.Request{NamespacedName: a})
+	}
+	return reqs
+}
+
+func requestsFor(accounts []infrav1.CloudAccount) []ctrl.Request {
+	reqs := make([]ctrl.Request, 0, len(accounts))
+	for i := range accounts {
+		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&accounts[i])})
+	}
+	return reqs
+}
+
+// gatewayIdentityChanged passes the creation and deletion of Gateways, the
+// events that change an account's agent name or the existence of its gateway,
+// and none of their frequent status updates.
+func gatewayIdentityChanged() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(event.UpdateEvent) bool { return false },
+	}
+}
+
+// AgentName is the MAAS agent_name of the installation a Gateway stands for:
+// every machine the operator allocates for the gateway or its tenant clusters
+// carries it, and the inventory lists machines by it.
+func AgentName(gw *infrav1.Gateway) string {
+	return "maas-gateway-" + string(gw.UID)
 }

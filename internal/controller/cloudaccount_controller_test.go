@@ -1,0 +1,171 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller_test
+
+import (
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/controller"
+	"github.com/maas-gateway/maas-gateway/internal/maassim"
+)
+
+var _ = Describe("CloudAccount controller", func() {
+	var (
+		ns  string
+		sim *maassim.Server
+	)
+
+	BeforeEach(func() {
+		ns = newNamespace()
+		sim = startSimulator(nil)
+		_, stop := startOperator(fastOptions)
+		DeferCleanup(stop)
+		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "maas", sim.DefaultAPIKey()))).To(Succeed())
+		Expect(k8s.Create(suiteCtx, newGateway(ns, "gw", sim.URL, "maas"))).To(Succeed())
+	})
+
+	account := func(name string) func(Gomega) *infrav1.CloudAccount {
+		return func(g Gomega) *infrav1.CloudAccount {
+			a := &infrav1.CloudAccount{}
+			g.Expect(k8s.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: name}, a)).To(Succeed())
+			return a
+		}
+	}
+	haveCondition := func(t string, status metav1.ConditionStatus, reason string) OmegaMatcher {
+		return WithTransform(func(a *infrav1.CloudAccount) *metav1.Condition {
+			return conditionOf(a.Status.Conditions, t)
+		}, And(Not(BeNil()), HaveField("Status", status), HaveField("Reason", reason)))
+	}
+
+	It("becomes Ready with what MAAS reports", func() {
+		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "acct", "gw", sim.URL, "maas"))).To(Succeed())
+
+		Eventually(account("acct")).Should(And(
+			haveCondition(infrav1.CloudAccountCredentialsValid, metav1.ConditionTrue, infrav1.ReasonValid),
+			haveCondition(infrav1.ConditionReady, metav1.ConditionTrue, infrav1.ReasonValid),
+		))
+		a := account("acct")(Default)
+		Expect(a.Status.Zones).To(ContainElements("zone-a", "zone-b", "zone-c"))
+		Expect(a.Status.ResourcePools).To(ContainElement("default"))
+		Expect(len(a.Status.ResourcePools)).To(BeNumerically(">=", 2))
+		Expect(a.Status.Domains).NotTo(BeEmpty())
+		Expect(a.Status.OSImages).To(ContainElement("ubuntu/jammy"))
+		Expect(a.Status.MAASVersion).NotTo(BeEmpty())
+		Expect(a.Status.LastValidated).NotTo(BeNil())
+		Expect(a.Finalizers).To(ContainElement(controller.CloudAccountFinalizer))
+	})
+
+	It("reports a refused key, and heals when the Secret is fixed, without a restart", func() {
+		bad := "aaaaaaaaaaaaaaaaaa:bbbbbbbbbbbbbbbbbb:cccccccccccccccccccccccccccccccc"
+		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "wrong", bad))).To(Succeed())
+		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "acct", "gw", sim.URL, "wrong"))).To(Succeed())
+
+		Eventually(account("acct")).Should(And(
+			haveCondition(infrav1.CloudAccountCredentialsValid, metav1.ConditionFalse, infrav1.ReasonUnauthorized),
+			haveCondition(infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonUnauthorized),
+		))
+		a := account("acct")(Default)
+		for _, c := range a.Status.Conditions {
+			Expect(c.Message).NotTo(ContainSubstring("cccccccccccccccc"), "condition %s leaks the token secret", c.Type)
+		}
+		Eventually(func(g Gomega) []string {
+			return eventReasons(g, ns, "acct")
+		}).Should(ContainElement(infrav1.ReasonUnauthorized))
+
+		secret := &corev1.Secret{}
+		Expect(k8s.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: "wrong"}, secret)).To(Succeed())
+		secret.Data = map[string][]byte{infrav1.DefaultAPIKeyKey: []byte(sim.DefaultAPIKey())}
+		Expect(k8s.Update(suiteCtx, secret)).To(Succeed())
+
+		// Faster than the revalidation interval: the Secret watch brought it back.
+		Eventually(account("acct")).WithTimeout(fastOptions.RevalidateInterval).Should(
+			haveCondition(infrav1.ConditionReady, metav1.ConditionTrue, infrav1.ReasonValid))
+	})
+
+	It("says what is wrong with a missing Secret or a malformed key", func() {
+		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "nosecret", "gw", sim.URL, "absent"))).To(Succeed())
+		Eventually(account("nosecret")).Should(haveCondition(infrav1.CloudAccountCredentialsValid, metav1.ConditionFalse, infrav1.ReasonSecretNotFound))
+
+		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "malformed", "only-two:parts-here-secretvalue"))).To(Succeed())
+		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "malformed", "gw", sim.URL, "malformed"))).To(Succeed())
+		Eventually(account("malformed")).Should(haveCondition(infrav1.CloudAccountCredentialsValid, metav1.ConditionFalse, infrav1.ReasonInvalidAPIKey))
+		a := account("malformed")(Default)
+		Expect(conditionOf(a.Status.Conditions, infrav1.CloudAccountCredentialsValid).Message).NotTo(ContainSubstring("secretvalue"))
+	})
+
+	It("reports an unreachable MAAS and recovers when it is back", func() {
+		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "acct", "gw", sim.URL, "maas"))).To(Succeed())
+		Eventually(account("acct")).Should(haveCondition(infrav1.ConditionReady, metav1.ConditionTrue, infrav1.ReasonValid))
+
+		sim.Stop()
+		// Revalidation finds MAAS gone; the key itself is still believed good.
+		Eventually(account("acct")).Should(And(
+			haveCondition(infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonUnreachable),
+			haveCondition(infrav1.CloudAccountCredentialsValid, metav1.ConditionTrue, infrav1.ReasonValid),
+		))
+
+		Expect(sim.Restart()).To(Succeed())
+		Eventually(account("acct")).Should(haveCondition(infrav1.ConditionReady, metav1.ConditionTrue, infrav1.ReasonValid))
+	})
+
+	It("refuses to finish deleting an account while a TenantCluster uses it", func() {
+		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "acct", "gw", sim.URL, "maas"))).To(Succeed())
+		Eventually(account("acct")).Should(haveCondition(infrav1.ConditionReady, metav1.ConditionTrue, infrav1.ReasonValid))
+		tc := &infrav1.TenantCluster{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tc"},
+			Spec: infrav1.TenantClusterSpec{
+				CloudAccountRef:      infrav1.LocalObjectReference{Name: "acct"},
+				Profile:              infrav1.ClusterProfile{KubernetesVersion: "v1.34.2"},
+				ControlPlaneEndpoint: "10.0.0.10",
+			},
+		}
+		Expect(k8s.Create(suiteCtx, tc)).To(Succeed())
+
+		Expect(k8s.Delete(suiteCtx, account("acct")(Default))).To(Succeed())
+		Eventually(account("acct")).Should(haveCondition(infrav1.ConditionReady, metav1.ConditionFalse, "InUse"))
+		Consistently(account("acct")).WithTimeout(time.Second).Should(HaveField("DeletionTimestamp", Not(BeNil())))
+
+		Expect(k8s.Delete(suiteCtx, tc)).To(Succeed())
+		Eventually(func() bool {
+			err := k8s.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: "acct"}, &infrav1.CloudAccount{})
+			return err != nil && strings.Contains(err.Error(), "not found")
+		}).Should(BeTrue())
+	})
+})
+
+// eventReasons lists the reasons of the events recorded about an object
+// (any object of the namespace when name is empty).
+func eventReasons(g Gomega, ns, name string) []string {
+	list := &eventsv1.EventList{}
+	g.Expect(k8s.List(suiteCtx, list, client.InNamespace(ns))).To(Succeed())
+	var reasons []string
+	for _, e := range list.Items {
+		if name == "" || e.Regarding.Name == name {
+			reasons = append(reasons, e.Reason)
+		}
+	}
+	return reasons
+}

@@ -1,0 +1,695 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
+	"github.com/maas-gateway/maas-gateway/internal/dependents"
+	"github.com/maas-gateway/maas-gateway/internal/maas"
+	"github.com/maas-gateway/maas-gateway/internal/rollout"
+)
+
+const (
+	// GatewayFinalizer keeps a Gateway until no TenantCluster depends on it
+	// and the machines it allocated are released.
+	GatewayFinalizer = "infra.maasgateway.io/gateway"
+
+	gatewayKind = "Gateway"
+	// gatewayPool is the name of the gateway's single pool of nodes.
+	gatewayPool = "gateway"
+	// defaultOSImage is deployed when the gateway names no release.
+	defaultOSImage = "ubuntu/jammy"
+	// tokenRenewBefore is how long before expiry a bootstrap token is replaced,
+	// so a node deploying for the usual 5–20 minutes can still join with it.
+	tokenRenewBefore = 45 * time.Minute
+)
+
+// GatewayInventory is what the Gateway controller needs of the MAAS inventory.
+type GatewayInventory interface {
+	MachineInventory
+	Events(kind string) <-chan event.GenericEvent
+	Machine(ctx context.Context, account, systemID string) (maas.Machine, error)
+}
+
+// GatewayReconciler manages the gateway cluster's own nodes as MAAS machines,
+// and its default CloudAccount.
+type GatewayReconciler struct {
+	client.Client
+	Recorder  Recorder
+	Inventory GatewayInventory
+	Finder    dependents.Finder
+	Nodes     NodeRemover
+	// ClusterVersion is the Kubernetes version of the gateway cluster, which
+	// joining nodes install unless the release names another.
+	ClusterVersion func(ctx context.Context) (string, error)
+	// JoinTimeout is how long a deployed machine may take to join as a Ready
+	// Node before it is replaced.
+	JoinTimeout time.Duration
+	// TokenTTL is the lifetime of the bootstrap tokens nodes join with.
+	TokenTTL time.Duration
+	// RequeueInterval is the safety net while machines are on their way;
+	// inventory and Node events normally come first.
+	RequeueInterval time.Duration
+}
+
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=gateways,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=gateways/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=gateways/finalizers,verbs=update
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts,verbs=create
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
+// +kubebuilder:rbac:groups="",resources=pods/eviction,verbs=create
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=create;delete
+
+// Reconcile brings the gateway's nodes to spec.replicas.
+func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	gw := &infrav1.Gateway{}
+	if err := r.Get(ctx, req.NamespacedName, gw); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !gw.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, gw)
+	}
+	if controllerutil.AddFinalizer(gw, GatewayFinalizer) {
+		if err := r.Update(ctx, gw); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	account, err := r.ensureDefaultAccount(ctx, gw)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+
+	before := gw.Status.DeepCopy()
+	result, err := r.reconcileNodes(ctx, gw, account)
+	gw.Status.ObservedGeneration = gw.Generation
+	gw.Status.DefaultCloudAccount = account.Name
+	gw.Status.Selector = infrav1.LabelGateway + "=" + gw.Name
+	summarizeGateway(gw)
+	if !equalStatus(before, &gw.Status) {
+		if uerr := r.Status().Update(ctx, gw); uerr != nil {
+			return ctrl.Result{}, uerr
+		}
+	}
+	return result, err
+}
+
+// ensureDefaultAccount creates the gateway's default CloudAccount, owned by
+// it, and keeps its MAAS connection the gateway's.
+func (r *GatewayReconciler) ensureDefaultAccount(ctx context.Context, gw *infrav1.Gateway) (*infrav1.CloudAccount, error) {
+	account := &infrav1.CloudAccount{ObjectMeta: metav1.ObjectMeta{Namespace: gw.Namespace, Name: DefaultAccountName(gw)}}
+	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, account, func() error {
+		if account.Labels == nil {
+			account.Labels = map[string]string{}
+		}
+		account.Labels[infrav1.LabelGateway] = gw.Name
+		account.Spec.GatewayRef = infrav1.GatewayReference{Name: gw.Name}
+		account.Spec.MAASConnection = gw.Spec.MAAS
+		return controllerutil.SetControllerReference(gw, account, r.Scheme())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("default CloudAccount %s: %w", account.Name, err)
+	}
+	if op == controllerutil.OperationResultCreated {
+		r.Recorder.Eventf(gw, account, corev1.EventTypeNormal, "CloudAccountCreated", "Create",
+			"created the default CloudAccount %s for the gateway's MAAS", account.Name)
+	}
+	return account, nil
+}
+
+// DefaultAccountName is the name of a Gateway's default CloudAccount.
+func DefaultAccountName(gw *infrav1.Gateway) string { return gw.Name + "-default" }
+
+// gatewayView is what one reconcile observed of the gateway's nodes.
+type gatewayView struct {
+	account string
+	snap    *maas.Snapshot
+	owned   []maas.Machine
+	// nodes by MAAS system ID.
+	nodes map[string]*corev1.Node
+	// adopted are the records of the machines named in spec.adoptMachines.
+	adopted []infrav1.GatewayNode
+}
+
+func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gateway, account *infrav1.CloudAccount) (ctrl.Result, error) {
+	ready := meta.FindStatusCondition(account.Status.Conditions, infrav1.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionTrue {
+		reason, msg := "CloudAccountNotReady", "waiting for the default CloudAccount "+account.Name+" to be validated"
+		if ready != nil {
+			reason, msg = ready.Reason, "default CloudAccount "+account.Name+": "+ready.Message
+		}
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayMAASReachable, metav1.ConditionFalse, reason, msg)
+		return ctrl.Result{}, nil // the account's status change brings us back
+	}
+	key := AccountKey(client.ObjectKeyFromObject(account))
+	snap, ok := r.Inventory.Snapshot(key)
+	if !ok || snap.PolledAt.IsZero() {
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayMAASReachable, metav1.ConditionUnknown, "Polling", "waiting for the first list of machines from MAAS")
+		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
+	}
+	if snap.Err != nil {
+		// Acting on a stale list could allocate twice: wait for MAAS.
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayMAASReachable, metav1.ConditionFalse, infrav1.ReasonUnreachable, snap.Err.Error())
+		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
+	}
+	setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayMAASReachable, metav1.ConditionTrue, infrav1.ReasonValid, "MAAS answers")
+
+	view, err := r.observe(ctx, gw, key, snap)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	template := gatewayTemplate(gw)
+	pool := rollout.Pool{
+		Name:          gatewayPool,
+		Kind:          rollout.KindControlPlane,
+		Size:          int(gw.Spec.Replicas),
+		Template:      template,
+		Strategy:      rollout.ExpandFirst,
+		MinReady:      int(gw.Spec.Replicas) - 1,
+		NodeReadiness: true,
+		Initialised:   true,
+		MaxFailures:   1 << 20, // halting belongs to upgrades; a resize keeps trying
+	}
+	if pool.MinReady < 1 {
+		pool.MinReady = 1
+	}
+	if gw.Spec.Placement.Zone != "" {
+		pool.Zones = []string{gw.Spec.Placement.Zone}
+	}
+	machines := make([]rollout.Machine, 0, len(view.owned)+len(view.adopted))
+	for _, m := range view.owned {
+		machines = append(machines, plannerMachine(m, nodeState(view.nodes[m.SystemID])))
+	}
+	for i, a := range view.adopted {
+		machines = append(machines, rollout.Machine{
+			SystemID: a.SystemID, Pool: gatewayPool, Slot: i, Zone: a.Zone, Template: template,
+			State: rollout.StateDeployed, Status: "Deployed", Node: nodeState(view.nodes[a.SystemID]),
+		})
+	}
+	plan, err := rollout.Plan([]rollout.Pool{pool}, machines, rollout.Options{Now: time.Now(), JoinTimeout: r.JoinTimeout})
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("planning the gateway's nodes: %w", err)
+	}
+
+	actions := slices.DeleteFunc(plan.Actions, func(a rollout.Action) bool {
+		// Adopted machines are not ours in MAAS: never released through us.
+		return a.Kind != rollout.ActionAllocate && slices.Contains(gw.Spec.AdoptMachines, a.SystemID)
+	})
+	var done executed
+	if len(actions) > 0 {
+		exec, blocked := r.executor(ctx, gw, key, snap, view)
+		if blocked != "" && (hasKind(actions, rollout.ActionDeploy) || hasKind(actions, rollout.ActionAllocate)) {
+			// A machine that cannot join is not worth taking from MAAS.
+			setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionFalse, "CannotJoin", blocked)
+			actions = slices.DeleteFunc(actions, func(a rollout.Action) bool {
+				return a.Kind == rollout.ActionDeploy || a.Kind == rollout.ActionAllocate
+			})
+		}
+		done, err = exec.run(ctx, actions)
+		r.announce(gw, done)
+	}
+	gw.Status.Nodes = gatewayNodes(gw, view, r.snapshotAfter(key, snap))
+	gw.Status.ReadyReplicas = 0
+	for _, n := range gw.Status.Nodes {
+		if n.Ready {
+			gw.Status.ReadyReplicas++
+		}
+	}
+	summary := plan.Pools[0]
+	gw.Status.FailedDeployments = max(gw.Status.FailedDeployments, int32(summary.Failures))
+	resized(gw, summary, done)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !summary.Done || len(actions) > 0 {
+		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+func hasKind(actions []rollout.Action, k rollout.ActionKind) bool {
+	return slices.ContainsFunc(actions, func(a rollout.Action) bool { return a.Kind == k })
+}
+
+// snapshotAfter is the inventory after this reconcile's steps (the inventory
+// records what it did at once), falling back to the one planned from.
+func (r *GatewayReconciler) snapshotAfter(key string, planned *maas.Snapshot) *maas.Snapshot {
+	if s, ok := r.Inventory.Snapshot(key); ok {
+		return s
+	}
+	return planned
+}
+
+// observe reads the gateway's machines from the inventory, the adopted
+// machines from MAAS (once: their record is kept in status), and the Nodes.
+func (r *GatewayReconciler) observe(ctx context.Context, gw *infrav1.Gateway, key string, snap *maas.Snapshot) (*gatewayView, error) {
+	v := &gatewayView{account: key, snap: snap, owned: ownedBy(snap, gatewayKind, gw), nodes: map[string]*corev1.Node{}}
+	for _, id := range gw.Spec.AdoptMachines {
+		i := slices.IndexFunc(gw.Status.Nodes, func(n infrav1.GatewayNode) bool { return n.SystemID == id && n.Hostname != "" })
+		if i >= 0 {
+			v.adopted = append(v.adopted, gw.Status.Nodes[i])
+			continue
+		}
+		m, err := r.Inventory.Machine(ctx, key, id)
+		if err != nil {
+			return nil, fmt.Errorf("reading adopted machine %s: %w", id, err)
+		}
+		rec := infrav1.GatewayNode{MachineStatus: machineStatus(m), Adopted: true}
+		rec.Pool = gatewayPool
+		v.adopted = append(v.adopted, rec)
+	}
+
+	nodes := &corev1.NodeList{}
+	if err := r.List(ctx, nodes); err != nil {
+		return nil, fmt.Errorf("listing Nodes: %w", err)
+	}
+	byHost := map[string]string{}
+	for _, a := range v.adopted {
+		byHost[a.Hostname] = a.SystemID
+	}
+	for i := range nodes.Items {
+		n := &nodes.Items[i]
+		if id := systemIDOf(n); id != "" {
+			v.nodes[id] = n
+		} else if id, ok := byHost[n.Name]; ok {
+			v.nodes[id] = n
+		}
+	}
+	return v, nil
+}
+
+// systemIDOf is the MAAS system ID a Node says it runs on.
+func systemIDOf(n *corev1.Node) string {
+	if id := n.Labels[infrav1.LabelSystemID]; id != "" {
+		return id
+	}
+	if id, ok := strings.CutPrefix(n.Spec.ProviderID, "maas://"); ok {
+		return strings.TrimPrefix(id, "/")
+	}
+	return ""
+}
+
+// gatewayTemplate names what the gateway's nodes are deployed with.
+func gatewayTemplate(gw *infrav1.Gateway) string {
+	release := infrav1.Release{}
+	if gw.Spec.Release != nil {
+		release = *gw.Spec.Release
+	}
+	p := gw.Spec.Placement
+	return templateHash(release, p.ResourcePool, p.MachineConstraints)
+}
+
+// osImage is the image gateway nodes are deployed with.
+func osImage(gw *infrav1.Gateway) string {
+	if gw.Spec.Release != nil && gw.Spec.Release.OSImage != "" {
+		return gw.Spec.Release.OSImage
+	}
+	return defaultOSImage
+}
+
+// executor prepares the steps on the gateway's machines. blocked says why
+// no machine can be deployed to join the gateway yet ("" when one can).
+func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, key string, snap *maas.Snapshot, view *gatewayView) (*poolExecutor, string) {
+	e := &poolExecutor{
+		inv:     r.Inventory,
+		account: key,
+		owner:   maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: string(gw.UID)},
+		snap:    snap,
+		constraints: func(string) maas.Constraints {
+			p := gw.Spec.Placement
+			return constraintsOf(p.Zone, p.ResourcePool, p.MachineConstraints)
+		},
+		template: func(string) string { return gatewayTemplate(gw) },
+		beforeRelease: func(ctx context.Context, systemID string) error {
+			if n := view.nodes[systemID]; n != nil {
+				return r.Nodes.RemoveNode(ctx, n)
+			}
+			return nil
+		},
+		assignSlot: func(ctx context.Context, systemID string, slot int) error {
+			owner := maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: string(gw.UID),
+				Pool: gatewayPool, Slot: fmt.Sprint(slot), Template: gatewayTemplate(gw)}
+			_, err := r.Inventory.Adopt(ctx, key, systemID, owner)
+			return err
+		},
+	}
+	join, blocked := r.joinConfig(ctx, gw)
+	e.deploy = func(_ context.Context, m maas.Machine, _ rollout.Role) (maas.DeployParams, error) {
+		if join == nil {
+			return maas.DeployParams{}, fmt.Errorf("cannot join: %s", blocked)
+		}
+		cfg := *join
+		cfg.SystemID = m.SystemID
+		userData, err := bootstrap.Render(cfg)
+		if err != nil {
+			return maas.DeployParams{}, fmt.Errorf("rendering user data: %w", err)
+		}
+		osystem, series := splitImage(osImage(gw))
+		return maas.DeployParams{OSystem: osystem, DistroSeries: series, UserData: userData,
+			Comment: fmt.Sprintf("maas-gateway: node of Gateway %s/%s", gw.Namespace, gw.Name)}, nil
+	}
+	return e, blocked
+}
+
+// joinConfig is the bootstrap configuration of a node joining the gateway
+// cluster as a control-plane member, or why there can be none yet.
+func (r *GatewayReconciler) joinConfig(ctx context.Context, gw *infrav1.Gateway) (*bootstrap.NodeConfig, string) {
+	if gw.Spec.ControlPlaneEndpoint == "" {
+		return nil, "spec.controlPlaneEndpoint (the gateway's API server VIP) must be set for nodes to join"
+	}
+	pki, missing, err := r.gatewayPKI(ctx, gw)
+	if err != nil {
+		return nil, err.Error()
+	}
+	if missing != "" {
+		return nil, missing
+	}
+	hash, err := pki.CACertHash()
+	if err != nil {
+		return nil, "the gateway's CA certificate: " + err.Error()
+	}
+	token, err := r.ensureToken(ctx, gw)
+	if err != nil {
+		return nil, "bootstrap token: " + err.Error()
+	}
+	version := ""
+	if gw.Spec.Release != nil {
+		version = gw.Spec.Release.KubernetesVersion
+	}
+	if version == "" {
+		if version, err = r.ClusterVersion(ctx); err != nil {
+			return nil, "reading the gateway's Kubernetes version: " + err.Error()
+		}
+	}
+	env := gw.Spec.Environment
+	return &bootstrap.NodeConfig{
+		Role:                 bootstrap.RoleJoinControlPlane,
+		ClusterName:          gw.Name,
+		KubernetesVersion:    version,
+		ControlPlaneEndpoint: gw.Spec.ControlPlaneEndpoint,
+		PodCIDR:              env.PodCIDR,
+		ServiceCIDR:          env.ServiceCIDR,
+		Proxy:                bootstrap.Proxy{HTTPProxy: env.HTTPProxy, HTTPSProxy: env.HTTPSProxy, NoProxy: env.NoProxy},
+		Token:                token,
+		CACertHashes:         []string{hash},
+		PKI:                  pki,
+		Labels:               map[string]string{infrav1.LabelGateway: gw.Name},
+		KubeVIPInterface:     gw.Spec.VIPInterface,
+	}, ""
+}
+
+// gatewayPKI reads the gateway cluster's CAs and service-account key, which
+// new control-plane members need. They come from the first node's
+// /etc/kubernetes/pki (see the README); missing says which Secret is absent.
+func (r *GatewayReconciler) gatewayPKI(ctx context.Context, gw *infrav1.Gateway) (*bootstrap.ClusterPKI, string, error) {
+	data := map[bootstrap.SecretPurpose]map[string][]byte{}
+	for _, p := range []bootstrap.SecretPurpose{bootstrap.PurposeCA, bootstrap.PurposeEtcd, bootstrap.PurposeFrontProxy, bootstrap.PurposeServiceAccount} {
+		s := &corev1.Secret{}
+		name := bootstrap.SecretName(gw.Name, p)
+		if err := r.Get(ctx, types.NamespacedName{Namespace: gw.Namespace, Name: name}, s); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, fmt.Sprintf("Secret %s/%s with the gateway cluster's %s key pair is missing (see the README: resizing a gateway)", gw.Namespace, name, p), nil
+			}
+			return nil, "", err
+		}
+		data[p] = s.Data
+	}
+	pki, err := bootstrap.PKIFromSecretData(data)
+	if err != nil {
+		return nil, "", fmt.Errorf("the gateway's PKI Secrets: %w", err)
+	}
+	return pki, "", nil
+}
+
+// ensureToken returns a bootstrap token of the gateway cluster valid long
+// enough for a node to deploy and join, creating one when there is none.
+func (r *GatewayReconciler) ensureToken(ctx context.Context, gw *infrav1.Gateway) (bootstrap.BootstrapToken, error) {
+	secrets := &corev1.SecretList{}
+	if err := r.List(ctx, secrets, client.InNamespace(metav1.NamespaceSystem), client.MatchingLabels{infrav1.LabelGateway: gw.Name}); err != nil {
+		return bootstrap.BootstrapToken{}, err
+	}
+	now := time.Now()
+	for _, s := range secrets.Items {
+		if s.Type != corev1.SecretTypeBootstrapToken {
+			continue
+		}
+		exp, err := time.Parse(time.RFC3339, string(s.Data["expiration"]))
+		if err != nil || exp.Before(now.Add(tokenRenewBefore)) {
+			continue
+		}
+		if t, err := bootstrap.ParseBootstrapToken(string(s.Data["token-id"]) + "." + string(s.Data["token-secret"])); err == nil {
+			return t, nil
+		}
+	}
+	t, err := bootstrap.GenerateBootstrapToken()
+	if err != nil {
+		return bootstrap.BootstrapToken{}, err
+	}
+	ts, err := t.Secret(r.TokenTTL, now)
+	if err != nil {
+		return bootstrap.BootstrapToken{}, err
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ts.Namespace, Name: ts.Name, Labels: map[string]string{infrav1.LabelGateway: gw.Name}},
+		Type:       ts.Type,
+		Data:       ts.Data,
+	}
+	if err := r.Create(ctx, secret); err != nil {
+		return bootstrap.BootstrapToken{}, err
+	}
+	r.Recorder.Eventf(gw, nil, corev1.EventTypeNormal, "TokenCreated", "Create",
+		"created bootstrap token %s for joining nodes, valid for %s", t.ID(), r.TokenTTL)
+	return t, nil
+}
+
+func splitImage(image string) (osystem, series string) {
+	if o, s, ok := strings.Cut(image, "/"); ok {
+		return o, s
+	}
+	return "", image
+}
+
+// gatewayNodes is status.nodes: the adopted machines and the owned ones.
+func gatewayNodes(gw *infrav1.Gateway, v *gatewayView, snap *maas.Snapshot) []infrav1.GatewayNode {
+	var out []infrav1.GatewayNode
+	add := func(rec infrav1.GatewayNode) {
+		if n := v.nodes[rec.SystemID]; n != nil {
+			rec.NodeName = n.Name
+			rec.Ready = nodeState(n) == rollout.NodeReady
+		}
+		out = append(out, rec)
+	}
+	for _, a := range v.adopted {
+		add(a)
+	}
+	for _, m := range ownedBy(snap, gatewayKind, gw) {
+		add(infrav1.GatewayNode{MachineStatus: machineStatus(m)})
+	}
+	slices.SortFunc(out, func(a, b infrav1.GatewayNode) int { return strings.Compare(a.SystemID, b.SystemID) })
+	return out
+}
+
+// announce records an event per step taken.
+func (r *GatewayReconciler) announce(gw *infrav1.Gateway, done executed) {
+	for _, id := range done.allocated {
+		r.Recorder.Eventf(gw, nil, corev1.EventTypeNormal, "MachineAllocated", "Allocate", "allocated machine %s for a gateway node", id)
+	}
+	for _, id := range done.deployed {
+		r.Recorder.Eventf(gw, nil, corev1.EventTypeNormal, "MachineDeploying", "Deploy", "deploying machine %s to join the gateway", id)
+	}
+	for _, id := range done.released {
+		r.Recorder.Eventf(gw, nil, corev1.EventTypeNormal, "MachineReleased", "Release", "released machine %s", id)
+	}
+	for pool, why := range done.noCapacity {
+		r.Recorder.Eventf(gw, nil, corev1.EventTypeWarning, "NoCapacity", "Allocate", "no MAAS machine for pool %s: %s", pool, why)
+	}
+}
+
+// resized sets the Resized condition from the plan's summary.
+func resized(gw *infrav1.Gateway, s rollout.PoolSummary, done executed) {
+	if why, ok := done.noCapacity[gatewayPool]; ok {
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionFalse, "NoCapacity",
+			"MAAS has no machine matching the gateway's placement: "+why)
+		return
+	}
+	if c := meta.FindStatusCondition(gw.Status.Conditions, infrav1.GatewayResized); c != nil && c.Reason == "CannotJoin" && c.ObservedGeneration == gw.Generation && !s.Done {
+		return
+	}
+	if s.Done && gw.Status.ReadyReplicas >= gw.Spec.Replicas {
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionTrue, "Resized",
+			fmt.Sprintf("%d of %d nodes Ready", gw.Status.ReadyReplicas, gw.Spec.Replicas))
+		return
+	}
+	msg := fmt.Sprintf("%d of %d nodes Ready", gw.Status.ReadyReplicas, gw.Spec.Replicas)
+	if s.Waiting != "" {
+		msg += "; " + s.Waiting
+	}
+	setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionFalse, "Resizing", msg)
+}
+
+// summarizeGateway sets phase and Ready from the other conditions.
+func summarizeGateway(gw *infrav1.Gateway) {
+	reach := meta.FindStatusCondition(gw.Status.Conditions, infrav1.GatewayMAASReachable)
+	size := meta.FindStatusCondition(gw.Status.Conditions, infrav1.GatewayResized)
+	switch {
+	case size != nil && size.Status == metav1.ConditionTrue:
+		gw.Status.Phase = infrav1.GatewayPhaseReady
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.ConditionReady, metav1.ConditionTrue, "Ready", size.Message)
+		return
+	case gw.Status.ReadyReplicas == 0:
+		gw.Status.Phase = infrav1.GatewayPhaseProvisioning
+	case gw.Status.ReadyReplicas < gw.Spec.Replicas && len(gw.Status.Nodes) > int(gw.Status.ReadyReplicas):
+		gw.Status.Phase = infrav1.GatewayPhaseResizing
+	default:
+		gw.Status.Phase = infrav1.GatewayPhaseDegraded
+	}
+	reason, msg := "NotReady", "gateway nodes are not all Ready"
+	if reach != nil && reach.Status != metav1.ConditionTrue {
+		reason, msg = reach.Reason, reach.Message
+	} else if size != nil {
+		reason, msg = size.Reason, size.Message
+	}
+	setCondition(&gw.Status.Conditions, gw.Generation, infrav1.ConditionReady, metav1.ConditionFalse, reason, msg)
+}
+
+// reconcileDelete refuses while TenantClusters depend on the gateway (the
+// webhook says so at once; this holds when it is bypassed), then releases
+// the machines the gateway allocated and lets the object go. Adopted
+// machines are not the operator's to release.
+func (r *GatewayReconciler) reconcileDelete(ctx context.Context, gw *infrav1.Gateway) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(gw, GatewayFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	gw.Status.Phase = infrav1.GatewayPhaseDeleting
+	deps, err := r.Finder.OfGateway(ctx, client.ObjectKeyFromObject(gw))
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if len(deps) > 0 {
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "InUse",
+			"deletion waits for these TenantClusters to be deleted first: "+dependents.Summary(deps, 5))
+		return ctrl.Result{RequeueAfter: r.RequeueInterval}, r.Status().Update(ctx, gw)
+	}
+	key := AccountKey(types.NamespacedName{Namespace: gw.Namespace, Name: DefaultAccountName(gw)})
+	if snap, ok := r.Inventory.Snapshot(key); ok {
+		owned := ownedBy(snap, gatewayKind, gw)
+		if len(owned) > 0 {
+			nodes := &corev1.NodeList{}
+			if err := r.List(ctx, nodes); err != nil {
+				return ctrl.Result{}, err
+			}
+			for _, m := range owned {
+				for i := range nodes.Items {
+					if systemIDOf(&nodes.Items[i]) == m.SystemID {
+						if err := r.Nodes.RemoveNode(ctx, &nodes.Items[i]); err != nil {
+							return ctrl.Result{RequeueAfter: r.RequeueInterval}, client.IgnoreNotFound(ignoreWaiting(err))
+						}
+					}
+				}
+				if _, err := r.Inventory.Release(ctx, key, m.SystemID, maas.ReleaseParams{Comment: "maas-gateway: Gateway deleted"}); err != nil && !maas.IsNotFound(err) {
+					return ctrl.Result{}, fmt.Errorf("releasing %s: %w", m.SystemID, err)
+				}
+				r.Recorder.Eventf(gw, nil, corev1.EventTypeNormal, "MachineReleased", "Release", "released machine %s: the gateway is deleted", m.SystemID)
+			}
+		}
+	}
+	controllerutil.RemoveFinalizer(gw, GatewayFinalizer)
+	return ctrl.Result{}, r.Update(ctx, gw)
+}
+
+// SetupWithManager watches Gateways, their default CloudAccounts, the Nodes
+// that carry their label, and the inventory's news of their machines.
+func (r *GatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.JoinTimeout == 0 {
+		r.JoinTimeout = 45 * time.Minute
+	}
+	if r.TokenTTL == 0 {
+		r.TokenTTL = 2 * time.Hour
+	}
+	if r.RequeueInterval == 0 {
+		r.RequeueInterval = 30 * time.Second
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&infrav1.Gateway{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&infrav1.CloudAccount{}).
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfNode), builder.WithPredicates(nodeReadinessChanged())).
+		WatchesRawSource(source.Channel(r.Inventory.Events(gatewayKind), &handler.EnqueueRequestForObject{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
+		Named("gateway").
+		Complete(r)
+}
+
+// gatewaysOfNode maps a Node to the Gateways of its namespace-less world:
+// there is one Gateway per cluster, so every Gateway is asked.
+func (r *GatewayReconciler) gatewaysOfNode(ctx context.Context, _ client.Object) []ctrl.Request {
+	list := &infrav1.GatewayList{}
+	if err := r.List(ctx, list); err != nil {
+		return nil
+	}
+	reqs := make([]ctrl.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}
+
+// nodeReadinessChanged passes Node creations, deletions and changes of
+// readiness or identity, not the heartbeats in between.
+func nodeReadinessChanged() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, n := e.ObjectOld.(*corev1.Node), e.ObjectNew.(*corev1.Node)
+			return nodeState(o) != nodeState(n) || systemIDOf(o) != systemIDOf(n) || o.Spec.Unschedulable != n.Spec.Unschedulable
+		},
+	}
+}
+
+func ignoreWaiting(err error) error {
+	if errors.Is(err, errWaiting) {
+		return nil
+	}
+	return err
+}
+
+// equalStatus reports whether a reconcile changed nothing worth writing.
+func equalStatus(a, b *infrav1.GatewayStatus) bool {
+	return apiequality.Semantic.DeepEqual(a, b)
+}

@@ -1,0 +1,259 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/maas"
+	"github.com/maas-gateway/maas-gateway/internal/rollout"
+)
+
+// MachineInventory is what the controllers need of the shared MAAS inventory.
+type MachineInventory interface {
+	Snapshot(account string) (*maas.Snapshot, bool)
+	Allocate(ctx context.Context, account string, owner maas.Owner, c maas.Constraints) (maas.Machine, error)
+	Adopt(ctx context.Context, account, systemID string, owner maas.Owner) (maas.Machine, error)
+	Deploy(ctx context.Context, account, systemID string, p maas.DeployParams) (maas.Machine, error)
+	Release(ctx context.Context, account, systemID string, p maas.ReleaseParams) (maas.Machine, error)
+}
+
+// templateHash names what a machine is deployed with, so that a change of
+// any of it makes the planner replace the machine.
+func templateHash(parts ...any) string {
+	b, _ := json.Marshal(parts)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:6])
+}
+
+// ownedBy returns the machines of the snapshot that belong to obj (same
+// kind, namespace, name and UID): a machine of an earlier object of the same
+// name is not this object's.
+func ownedBy(snap *maas.Snapshot, kind string, obj client.Object) []maas.Machine {
+	var out []maas.Machine
+	for _, m := range snap.ByOwner(kind, obj.GetNamespace(), obj.GetName()) {
+		if m.Owner != nil && m.Owner.UID == string(obj.GetUID()) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// plannerMachine is what the planner sees of an owned machine.
+func plannerMachine(m maas.Machine, node rollout.NodeState) rollout.Machine {
+	slot := rollout.NoSlot
+	if m.Owner != nil {
+		if n, err := strconv.Atoi(m.Owner.Slot); err == nil && n >= 0 {
+			slot = n
+		}
+	}
+	pm := rollout.Machine{
+		SystemID: m.SystemID,
+		Zone:     m.Zone,
+		Slot:     slot,
+		State:    rollout.ParseState(m.StatusName),
+		Status:   m.StatusName,
+		Node:     node,
+	}
+	if m.Owner != nil {
+		pm.Pool = m.Owner.Pool
+		pm.Template = m.Owner.Template
+		pm.Init = m.Owner.Init
+	}
+	return pm
+}
+
+// machineStatus is the status record of a machine.
+func machineStatus(m maas.Machine) infrav1.MachineStatus {
+	s := infrav1.MachineStatus{
+		SystemID:  m.SystemID,
+		Hostname:  m.Hostname,
+		Zone:      m.Zone,
+		State:     m.StatusName,
+		Message:   m.StatusMessage,
+		Addresses: m.Addresses,
+	}
+	if m.Owner != nil {
+		s.Pool = m.Owner.Pool
+		s.Template = m.Owner.Template
+	}
+	return s
+}
+
+// nodeState is what Kubernetes says of a Node, for the planner.
+func nodeState(n *corev1.Node) rollout.NodeState {
+	if n == nil {
+		return rollout.NodeAbsent
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+			return rollout.NodeReady
+		}
+	}
+	return rollout.NodeNotReady
+}
+
+// poolExecutor carries out the planner's actions for one object's pools.
+type poolExecutor struct {
+	inv     MachineInventory
+	account string
+	// owner names the object; Pool, Slot, Template and Init are set per machine.
+	owner maas.Owner
+	snap  *maas.Snapshot
+	// constraints are the allocation constraints of a pool.
+	constraints func(pool string) maas.Constraints
+	// template is the current template hash of a pool.
+	template func(pool string) string
+	// deploy renders what a machine is deployed with.
+	deploy func(ctx context.Context, m maas.Machine, role rollout.Role) (maas.DeployParams, error)
+	// beforeRelease runs before a deployed machine is released (drain and
+	// remove its Node); nil for none.
+	beforeRelease func(ctx context.Context, systemID string) error
+	// assignSlot records a slot for a machine that carries none.
+	assignSlot func(ctx context.Context, systemID string, slot int) error
+}
+
+// executed says what running a plan did, for status and events.
+type executed struct {
+	allocated, deployed, released []string
+	// noCapacity is MAAS's answer when a pool found no machine, by pool.
+	noCapacity map[string]string
+}
+
+// errWaiting marks an action that cannot go on yet (a drain blocked by a
+// PodDisruptionBudget): the plan is retried later, not failed.
+var errWaiting = errors.New("waiting")
+
+func (e *poolExecutor) run(ctx context.Context, actions []rollout.Action) (executed, error) {
+	var out executed
+	var errs []error
+	for _, a := range actions {
+		switch a.Kind {
+		case rollout.ActionAllocate:
+			id, capacity, err := e.allocate(ctx, a)
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case capacity != "":
+				if out.noCapacity == nil {
+					out.noCapacity = map[string]string{}
+				}
+				out.noCapacity[a.Pool] = capacity
+			default:
+				out.allocated = append(out.allocated, id)
+			}
+		case rollout.ActionDeploy:
+			m, ok := e.snap.Machine(a.SystemID)
+			if !ok {
+				continue
+			}
+			p, err := e.deploy(ctx, m, a.Role)
+			if err == nil {
+				_, err = e.inv.Deploy(ctx, e.account, a.SystemID, p)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("deploying %s: %w", a.SystemID, err))
+				continue
+			}
+			out.deployed = append(out.deployed, a.SystemID)
+		case rollout.ActionRelease:
+			if e.beforeRelease != nil {
+				if err := e.beforeRelease(ctx, a.SystemID); err != nil {
+					if !errors.Is(err, errWaiting) {
+						errs = append(errs, fmt.Errorf("removing the node of %s: %w", a.SystemID, err))
+					}
+					continue
+				}
+			}
+			if _, err := e.inv.Release(ctx, e.account, a.SystemID, maas.ReleaseParams{
+				Comment: fmt.Sprintf("maas-gateway: %s (%s)", a.Reason, e.owner),
+			}); err != nil && !maas.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("releasing %s: %w", a.SystemID, err))
+				continue
+			}
+			out.released = append(out.released, a.SystemID)
+		case rollout.ActionAssignSlot:
+			if err := e.assignSlot(ctx, a.SystemID, a.Slot); err != nil {
+				errs = append(errs, fmt.Errorf("recording the slot of %s: %w", a.SystemID, err))
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// allocate takes a machine for a slot: first one of the installation's
+// unclaimed machines that fits (left by an allocation interrupted before it
+// was annotated, possibly this very slot's), else a new one from MAAS. It
+// returns the system ID, or MAAS's reason when no machine matches.
+func (e *poolExecutor) allocate(ctx context.Context, a rollout.Action) (string, string, error) {
+	owner := e.owner
+	owner.Pool = a.Pool
+	owner.Slot = strconv.Itoa(a.Slot)
+	owner.Template = e.template(a.Pool)
+	owner.Init = a.Role == rollout.RoleInit
+	c := e.constraints(a.Pool)
+	if a.Zone != "" {
+		c.Zone = a.Zone
+	}
+	for _, u := range e.snap.Unclaimed() {
+		if !u.Machine.Satisfies(c) {
+			continue
+		}
+		m, err := e.inv.Adopt(ctx, e.account, u.Machine.SystemID, owner)
+		if err == nil {
+			return m.SystemID, "", nil
+		}
+		if !maas.IsConflict(err) {
+			return "", "", fmt.Errorf("adopting unclaimed machine %s: %w", u.Machine.SystemID, err)
+		}
+	}
+	m, err := e.inv.Allocate(ctx, e.account, owner, c)
+	if err != nil {
+		if maas.IsNoCapacity(err) {
+			return "", err.Error(), nil
+		}
+		if m.SystemID != "" {
+			// Allocated but not annotated: it is unclaimed now, and the next
+			// reconcile adopts it.
+			return m.SystemID, "", nil
+		}
+		return "", "", fmt.Errorf("allocating a machine for pool %s: %w", a.Pool, err)
+	}
+	return m.SystemID, "", nil
+}
+
+// constraintsOf turns API placement into allocation constraints.
+func constraintsOf(zone, resourcePool string, mc infrav1.MachineConstraints) maas.Constraints {
+	return maas.Constraints{
+		Zone:         zone,
+		Pool:         resourcePool,
+		Tags:         mc.Tags,
+		MinCPU:       int(mc.MinCPU),
+		MinMemoryMiB: mc.MinMemoryMiB,
+		MinDiskGiB:   mc.MinDiskGiB,
+	}
+}

@@ -1,0 +1,137 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package operator wires the operator into a controller-runtime manager:
+// the shared MAAS inventory, field indexes, controllers and webhooks. The
+// manager binary, the integration suites, the demo and the benchmarks all
+// set the operator up through Setup, so they run exactly the same wiring.
+package operator
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/client-go/discovery"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/maas-gateway/maas-gateway/internal/controller"
+	"github.com/maas-gateway/maas-gateway/internal/dependents"
+	"github.com/maas-gateway/maas-gateway/internal/maas"
+	webhookv1alpha1 "github.com/maas-gateway/maas-gateway/internal/webhook/v1alpha1"
+)
+
+// Options configure the operator. Zero values take the defaults.
+type Options struct {
+	// MAAS tunes the MAAS clients (timeouts, retries, rate limit).
+	MAAS maas.Options
+	// PollInterval is how often each cloud account's machines are listed.
+	PollInterval time.Duration
+	// RevalidateInterval is how often a valid CloudAccount is checked again.
+	RevalidateInterval time.Duration
+	// RetryInterval is how soon an unreachable MAAS is tried again.
+	RetryInterval time.Duration
+	// UnclaimedGrace is how long an allocated machine may stay without an
+	// owner annotation before it is released.
+	UnclaimedGrace time.Duration
+	// JoinTimeout is how long a deployed machine may take to join as a Ready Node.
+	JoinTimeout time.Duration
+	// RequeueInterval is the safety-net requeue while machines are on their way.
+	RequeueInterval time.Duration
+	// Webhooks registers the admission webhooks with the manager's webhook server.
+	Webhooks bool
+}
+
+// Operator is what Setup added to the manager, for callers that look inside
+// (tests, benchmarks).
+type Operator struct {
+	Inventory *maas.Inventory
+	MAAS      *maas.Factory
+}
+
+// Setup adds the operator to mgr. Call it before mgr.Start.
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, error) {
+	op := &Operator{
+		Inventory: maas.NewInventory(maas.InventoryOptions{Interval: opts.PollInterval}),
+		MAAS:      maas.NewFactory(opts.MAAS),
+	}
+	if err := mgr.Add(op.Inventory); err != nil {
+		return nil, fmt.Errorf("adding the MAAS inventory: %w", err)
+	}
+	if err := dependents.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+		return nil, fmt.Errorf("indexing dependents: %w", err)
+	}
+	finder := dependents.Finder{Cache: mgr.GetClient(), Live: mgr.GetAPIReader()}
+
+	if err := (&controller.CloudAccountReconciler{
+		Client:             mgr.GetClient(),
+		Recorder:           mgr.GetEventRecorder("cloudaccount-controller"),
+		MAAS:               op.MAAS,
+		Inventory:          op.Inventory,
+		Finder:             finder,
+		RevalidateInterval: opts.RevalidateInterval,
+		RetryInterval:      opts.RetryInterval,
+		UnclaimedGrace:     opts.UnclaimedGrace,
+	}).SetupWithManager(ctx, mgr); err != nil {
+		return nil, fmt.Errorf("setting up the CloudAccount controller: %w", err)
+	}
+
+	version, err := clusterVersion(mgr)
+	if err != nil {
+		return nil, err
+	}
+	if err := (&controller.GatewayReconciler{
+		Client:          mgr.GetClient(),
+		Recorder:        mgr.GetEventRecorder("gateway-controller"),
+		Inventory:       op.Inventory,
+		Finder:          finder,
+		Nodes:           controller.DrainingNodeRemover{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()},
+		ClusterVersion:  version,
+		JoinTimeout:     opts.JoinTimeout,
+		RequeueInterval: opts.RequeueInterval,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the Gateway controller: %w", err)
+	}
+
+	if opts.Webhooks {
+		for name, setup := range map[string]func(ctrl.Manager) error{
+			"Gateway":       webhookv1alpha1.SetupGatewayWebhookWithManager,
+			"CloudAccount":  webhookv1alpha1.SetupCloudAccountWebhookWithManager,
+			"TenantCluster": webhookv1alpha1.SetupTenantClusterWebhookWithManager,
+		} {
+			if err := setup(mgr); err != nil {
+				return nil, fmt.Errorf("setting up the %s webhook: %w", name, err)
+			}
+		}
+	}
+	return op, nil
+}
+
+// clusterVersion reads the Kubernetes version of the cluster the operator
+// runs in (the gateway), which nodes joining it install.
+func clusterVersion(mgr ctrl.Manager) (func(context.Context) (string, error), error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
+	if err != nil {
+		return nil, fmt.Errorf("discovery client: %w", err)
+	}
+	return func(context.Context) (string, error) {
+		v, err := dc.ServerVersion()
+		if err != nil {
+			return "", err
+		}
+		return v.GitVersion, nil
+	}, nil
+}
