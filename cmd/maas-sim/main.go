@@ -1,7 +1,9 @@
 // Command maas-sim serves a simulated MAAS 2.0 API for development, demos
 // and end-to-end tests: machines with MAAS's states and timings, OAuth API
 // keys, fault injection, request counters (/metrics) and an admin API
-// (/sim/). See package internal/maassim.
+// (/sim/). See package internal/maassim. With -join-kubeconfig, deployed
+// machines whose user data asks to join a cluster appear as Nodes in it
+// (package internal/joinemu).
 package main
 
 import (
@@ -16,6 +18,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/maas-gateway/maas-gateway/internal/joinemu"
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
 )
 
@@ -67,6 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		stuckRelease listFlag
 		t            maassim.Timings
 		f            maassim.Faults
+		join         joinOptions
 	)
 	fs.Var(&users, "user", "extra non-admin user (repeatable); its generated key is printed")
 	fs.Var(&zones, "zone", "extra zone to create (repeatable)")
@@ -89,6 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.StuckReleaseFails, "stuck-release-fails", false,
 		"stuck releases end in 'Releasing failed' instead of staying Releasing")
 	fs.BoolVar(&f.ExhaustCapacity, "exhaust", false, "answer every allocation with 409 as if nothing matched")
+	join.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -97,6 +106,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		say(stderr, "maas-sim: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if err := join.check(fs); err != nil {
+		say(stderr, "maas-sim: %v\n", err)
 		return 2
 	}
 	if *showVersion {
@@ -136,6 +149,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer sim.Close()
+	if join.kubeconfig != "" {
+		stopJoin, err := join.attach(sim, stderr)
+		if err != nil {
+			say(stderr, "maas-sim: %v\n", err)
+			return 1
+		}
+		defer stopJoin()
+	}
 	srv, err := maassim.Serve(sim, *listen)
 	if err != nil {
 		say(stderr, "maas-sim: %v\n", err)
@@ -159,4 +180,61 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// joinOptions are the flags of the kubelet-join emulator.
+type joinOptions struct {
+	kubeconfig, endpoint, cluster string
+	delay                         time.Duration
+	notReady, never               listFlag
+}
+
+func (o *joinOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.kubeconfig, "join-kubeconfig", "",
+		"kubeconfig of a cluster in which deployed machines whose user data asks to join appear as Nodes (default: off)")
+	fs.StringVar(&o.endpoint, "join-endpoint", "", "answer only joins to this control-plane endpoint (IP:port)")
+	fs.StringVar(&o.cluster, "join-cluster", "", "answer only joins to this cluster name")
+	fs.DurationVar(&o.delay, "join-delay", 0, "time from Deployed to the Node appearing")
+	fs.Var(&o.notReady, "join-not-ready", "machines (hostname or system ID) whose Node never becomes Ready")
+	fs.Var(&o.never, "join-never", "machines (hostname or system ID) whose Node never appears")
+}
+
+// check refuses the other -join flags without -join-kubeconfig, where they
+// would silently do nothing.
+func (o *joinOptions) check(fs *flag.FlagSet) error {
+	if o.kubeconfig != "" {
+		return nil
+	}
+	var orphan string
+	fs.Visit(func(f *flag.Flag) {
+		if strings.HasPrefix(f.Name, "join-") && orphan == "" {
+			orphan = f.Name
+		}
+	})
+	if orphan != "" {
+		return fmt.Errorf("-%s needs -join-kubeconfig", orphan)
+	}
+	return nil
+}
+
+// attach runs the emulator on sim against the cluster of o.kubeconfig,
+// logging to logs.
+func (o *joinOptions) attach(sim *maassim.Sim, logs io.Writer) (stop func(), err error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("join: loading %s: %w", o.kubeconfig, err)
+	}
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("join: client for %s: %w", cfg.Host, err)
+	}
+	log := funcr.New(func(prefix, args string) { say(logs, "maas-sim: %s %s\n", prefix, args) }, funcr.Options{})
+	e, err := joinemu.New(joinemu.Config{
+		Client: c, Endpoint: o.endpoint, ClusterName: o.cluster, Delay: o.delay,
+		NotReady: o.notReady, NeverJoin: o.never, Log: log.WithName("join"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.Attach(sim), nil
 }

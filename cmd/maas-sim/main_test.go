@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,8 +17,17 @@ import (
 
 	"github.com/canonical/gomaasclient/client"
 	"github.com/canonical/gomaasclient/entity"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
+	"github.com/maas-gateway/maas-gateway/test/envtest"
 )
 
 // lineWriter collects output and tells when a line matching re arrives.
@@ -110,6 +121,8 @@ func TestRunServesAndShutsDown(t *testing.T) {
 }
 
 func TestRunFlags(t *testing.T) {
+	// A kubeconfig that loads; nothing listens at its server.
+	unreachable := writeKubeconfig(t, &rest.Config{Host: "https://127.0.0.1:1"})
 	tests := []struct {
 		name string
 		args []string
@@ -125,6 +138,11 @@ func TestRunFlags(t *testing.T) {
 		{"bad key", []string{"-admin-key", "nope", "-listen", "127.0.0.1:0"}, 1, ""},
 		{"bad error rate", []string{"-error-rate", "3", "-listen", "127.0.0.1:0"}, 1, ""},
 		{"port in use", []string{"-listen", "256.0.0.1:1"}, 1, ""},
+		{"join filter without kubeconfig", []string{"-join-cluster", "gw"}, 2, ""},
+		{"join delay without kubeconfig", []string{"-join-delay", "1s"}, 2, ""},
+		{"missing kubeconfig", []string{"-join-kubeconfig", "/nonexistent/kubeconfig", "-listen", "127.0.0.1:0"}, 1, ""},
+		{"bad join endpoint", []string{"-join-kubeconfig", unreachable, "-join-endpoint", "vip:6443", "-listen", "127.0.0.1:0"}, 1, ""},
+		{"join against unreachable cluster", []string{"-join-kubeconfig", unreachable, "-listen", "127.0.0.1:0"}, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,4 +177,143 @@ func TestExampleInventoryLoads(t *testing.T) {
 	if len(specs) != 4 {
 		t.Fatalf("%d machines", len(specs))
 	}
+}
+
+// writeKubeconfig writes a kubeconfig for cfg, as a user of maas-sim would
+// have one.
+func writeKubeconfig(t *testing.T, cfg *rest.Config) string {
+	t.Helper()
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["test"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
+	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
+	kc.CurrentContext = "test"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The -join flags reach the emulator: a machine deployed with user data
+// joining the named cluster appears as a Node of the kubeconfig's cluster
+// (not Ready, as -join-not-ready asks); one joining another cluster, and
+// one named by -join-never, do not.
+func TestRunJoinsNodes(t *testing.T) {
+	env, err := envtest.New(envtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.CRDDirectoryPaths, env.ErrorIfCRDPathMissing = nil, false // Nodes are built in
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	k8s, err := ctrlclient.New(cfg, ctrlclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	inv := filepath.Join(t.TempDir(), "inv.yaml")
+	if err := os.WriteFile(inv, []byte("machines:\n"+
+		"- {hostname: join-01, systemID: jn0001, cpu: 4, memoryMiB: 8192, ips: [127.0.3.1]}\n"+
+		"- {hostname: join-02, systemID: jn0002, cpu: 4, memoryMiB: 8192, ips: [127.0.3.2]}\n"+
+		"- {hostname: join-03, systemID: jn0003, cpu: 4, memoryMiB: 8192, ips: [127.0.3.3]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := &lineWriter{re: regexp.MustCompile(`MAAS API at (\S+) `), match: make(chan []string, 1)}
+	errOut := &lineWriter{re: regexp.MustCompile(`node joined`), match: make(chan []string, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-inventory", inv, "-deploy-time", "10ms", "-deploy-jitter", "0s",
+			"-join-kubeconfig", writeKubeconfig(t, cfg), "-join-endpoint", "10.11.12.100:6443", "-join-cluster", "gw",
+			"-join-delay", "10ms", "-join-not-ready", "join-01", "-join-never", "jn0003"}, out, errOut)
+	}()
+	var url string
+	select {
+	case m := <-out.match:
+		url = m[1]
+	case code := <-done:
+		t.Fatalf("run exited with %d: %s", code, errOut.String())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no start banner: %s", out.String())
+	}
+	c, err := client.GetClient(url, maassim.DefaultAPIKey, "2.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// join-02 asks for another cluster at the same endpoint. It and join-03
+	// are Deployed before join-01 deploys, so by the time join-01 has
+	// joined, they have been passed over.
+	for _, m := range []struct{ systemID, cluster string }{{"jn0002", "tenant"}, {"jn0003", "gw"}, {"jn0001", "gw"}} {
+		ud := joinUserData(t, m.systemID, m.cluster)
+		if _, err := c.Machines.Allocate(&entity.MachineAllocateParams{SystemID: m.systemID}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Machine.Deploy(m.systemID, &entity.MachineDeployParams{UserData: base64.StdEncoding.EncodeToString(ud)}); err != nil {
+			t.Fatal(err)
+		}
+		NewWithT(t).Eventually(func() (string, error) {
+			got, err := c.Machine.Get(m.systemID)
+			if err != nil {
+				return "", err
+			}
+			return got.StatusName, nil
+		}).WithTimeout(30 * time.Second).WithPolling(10 * time.Millisecond).Should(Equal("Deployed"))
+	}
+
+	select {
+	case <-errOut.match:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no node joined: %s", errOut.String())
+	}
+	node := &corev1.Node{}
+	if err := k8s.Get(ctx, ctrlclient.ObjectKey{Name: "join-01"}, node); err != nil {
+		t.Fatal(err)
+	}
+	if node.Spec.ProviderID != "maas://jn0001" {
+		t.Fatalf("providerID %q", node.Spec.ProviderID)
+	}
+	if !slices.ContainsFunc(node.Status.Conditions, func(c corev1.NodeCondition) bool {
+		return c.Type == corev1.NodeReady && c.Status == corev1.ConditionFalse
+	}) {
+		t.Fatalf("join-01 is not NotReady despite -join-not-ready: %v", node.Status.Conditions)
+	}
+	for _, name := range []string{"join-02", "join-03"} {
+		if err := k8s.Get(ctx, ctrlclient.ObjectKey{Name: name}, &corev1.Node{}); !apierrors.IsNotFound(err) {
+			t.Fatalf("%s joined: %v", name, err)
+		}
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no shutdown")
+	}
+}
+
+// joinUserData renders a worker's user data joining cluster at the VIP
+// 10.11.12.100 (data, never dialled).
+func joinUserData(t *testing.T, systemID, cluster string) []byte {
+	t.Helper()
+	tok, err := bootstrap.GenerateBootstrapToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ud, err := bootstrap.Render(bootstrap.NodeConfig{
+		Role: bootstrap.RoleJoinWorker, ClusterName: cluster, SystemID: systemID, KubernetesVersion: "v1.34.2",
+		ControlPlaneEndpoint: "10.11.12.100", PodCIDR: "192.168.0.0/16", ServiceCIDR: "10.96.0.0/12", Token: tok,
+		CACertHashes: []string{"sha256:" + strings.Repeat("ab", 32)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ud
 }

@@ -279,17 +279,17 @@ func credentials(ctx context.Context, c client.Client, namespace string, conn in
 	secret := &corev1.Secret{}
 	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			return maas.Config{}, infrav1.ReasonSecretNotFound, fmt.Errorf("Secret %s/%s does not exist", namespace, ref.Name)
+			return maas.Config{}, infrav1.ReasonSecretNotFound, fmt.Errorf("the Secret %s/%s does not exist", namespace, ref.Name)
 		}
 		return maas.Config{}, infrav1.ReasonValidationFailed, fmt.Errorf("reading Secret %s/%s: %w", namespace, ref.Name, err)
 	}
 	raw, ok := secret.Data[keyName]
 	if !ok {
-		return maas.Config{}, infrav1.ReasonInvalidAPIKey, fmt.Errorf("Secret %s/%s has no key %q", namespace, ref.Name, keyName)
+		return maas.Config{}, infrav1.ReasonInvalidAPIKey, fmt.Errorf("the Secret %s/%s has no key %q", namespace, ref.Name, keyName)
 	}
 	key, err := maas.ParseAPIKey(string(raw))
 	if err != nil {
-		return maas.Config{}, infrav1.ReasonInvalidAPIKey, fmt.Errorf("Secret %s/%s key %q: %w", namespace, ref.Name, keyName, err)
+		return maas.Config{}, infrav1.ReasonInvalidAPIKey, fmt.Errorf("the Secret %s/%s, key %q: %w", namespace, ref.Name, keyName, err)
 	}
 	return maas.Config{Endpoint: conn.Endpoint, APIKey: key, CABundle: []byte(conn.CABundle)}, "", nil
 }

@@ -61,7 +61,7 @@ var _ = Describe("CloudAccount controller", func() {
 	}
 
 	It("becomes Ready with what MAAS reports", func() {
-		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "acct", "gw", sim.URL, "maas"))).To(Succeed())
+		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "acct", sim.URL, "maas"))).To(Succeed())
 
 		Eventually(account("acct")).Should(And(
 			haveCondition(infrav1.CloudAccountCredentialsValid, metav1.ConditionTrue, infrav1.ReasonValid),
@@ -81,7 +81,7 @@ var _ = Describe("CloudAccount controller", func() {
 	It("reports a refused key, and heals when the Secret is fixed, without a restart", func() {
 		bad := "aaaaaaaaaaaaaaaaaa:bbbbbbbbbbbbbbbbbb:cccccccccccccccccccccccccccccccc"
 		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "wrong", bad))).To(Succeed())
-		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "acct", "gw", sim.URL, "wrong"))).To(Succeed())
+		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "acct", sim.URL, "wrong"))).To(Succeed())
 
 		Eventually(account("acct")).Should(And(
 			haveCondition(infrav1.CloudAccountCredentialsValid, metav1.ConditionFalse, infrav1.ReasonUnauthorized),
@@ -106,18 +106,18 @@ var _ = Describe("CloudAccount controller", func() {
 	})
 
 	It("says what is wrong with a missing Secret or a malformed key", func() {
-		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "nosecret", "gw", sim.URL, "absent"))).To(Succeed())
+		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "nosecret", sim.URL, "absent"))).To(Succeed())
 		Eventually(account("nosecret")).Should(haveCondition(infrav1.CloudAccountCredentialsValid, metav1.ConditionFalse, infrav1.ReasonSecretNotFound))
 
 		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "malformed", "only-two:parts-here-secretvalue"))).To(Succeed())
-		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "malformed", "gw", sim.URL, "malformed"))).To(Succeed())
+		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "malformed", sim.URL, "malformed"))).To(Succeed())
 		Eventually(account("malformed")).Should(haveCondition(infrav1.CloudAccountCredentialsValid, metav1.ConditionFalse, infrav1.ReasonInvalidAPIKey))
 		a := account("malformed")(Default)
 		Expect(conditionOf(a.Status.Conditions, infrav1.CloudAccountCredentialsValid).Message).NotTo(ContainSubstring("secretvalue"))
 	})
 
 	It("reports an unreachable MAAS and recovers when it is back", func() {
-		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "acct", "gw", sim.URL, "maas"))).To(Succeed())
+		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "acct", sim.URL, "maas"))).To(Succeed())
 		Eventually(account("acct")).Should(haveCondition(infrav1.ConditionReady, metav1.ConditionTrue, infrav1.ReasonValid))
 
 		sim.Stop()
@@ -132,7 +132,7 @@ var _ = Describe("CloudAccount controller", func() {
 	})
 
 	It("refuses to finish deleting an account while a TenantCluster uses it", func() {
-		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "acct", "gw", sim.URL, "maas"))).To(Succeed())
+		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "acct", sim.URL, "maas"))).To(Succeed())
 		Eventually(account("acct")).Should(haveCondition(infrav1.ConditionReady, metav1.ConditionTrue, infrav1.ReasonValid))
 		tc := &infrav1.TenantCluster{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tc"},

@@ -82,7 +82,7 @@ var _ = Describe("Shared MAAS inventory", func() {
 		for i := range 3 {
 			user := fmt.Sprintf("user%d", i)
 			Expect(k8s.Create(suiteCtx, apiKeySecret(ns, user, sim.AddUser(user, true)))).To(Succeed())
-			Expect(k8s.Create(suiteCtx, newCloudAccount(ns, user, "gw", sim.URL, user))).To(Succeed())
+			Expect(k8s.Create(suiteCtx, newCloudAccount(ns, user, sim.URL, user))).To(Succeed())
 		}
 		op, stop := startOperator(fastOptions)
 		DeferCleanup(stop)
@@ -125,7 +125,7 @@ var _ = Describe("Shared MAAS inventory", func() {
 		orphan, err := gc.Machines.Allocate(&entity.MachineAllocateParams{AgentName: controller.AgentName(gw)})
 		Expect(err).NotTo(HaveOccurred())
 
-		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "acct", "gw", sim.URL, "maas"))).To(Succeed())
+		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "acct", sim.URL, "maas"))).To(Succeed())
 		key := controller.AccountKey(ctrlclient.ObjectKey{Namespace: ns, Name: "acct"})
 
 		patient := fastOptions

@@ -152,11 +152,12 @@ func newGateway(ns, name, endpoint, secret string) *infrav1.Gateway {
 	}
 }
 
-func newCloudAccount(ns, name, gateway, endpoint, secret string) *infrav1.CloudAccount {
+// newCloudAccount makes an account of the test's Gateway "gw".
+func newCloudAccount(ns, name, endpoint, secret string) *infrav1.CloudAccount {
 	return &infrav1.CloudAccount{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: infrav1.CloudAccountSpec{
-			GatewayRef: infrav1.GatewayReference{Name: gateway},
+			GatewayRef: infrav1.GatewayReference{Name: "gw"},
 			MAASConnection: infrav1.MAASConnection{
 				Endpoint: endpoint, CredentialsSecretRef: infrav1.SecretKeyReference{Name: secret},
 			},
