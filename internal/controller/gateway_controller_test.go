@@ -222,6 +222,33 @@ var _ = Describe("Gateway controller", func() {
 		}
 	})
 
+	It("holds its deletion while a TenantCluster depends on it, even when the webhook is bypassed", func() {
+		createGateway(nil)
+		Eventually(gateway).Should(HaveField("Status.Phase", infrav1.GatewayPhaseReady))
+		tc := &infrav1.TenantCluster{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tc"},
+			Spec: infrav1.TenantClusterSpec{
+				CloudAccountRef:      infrav1.LocalObjectReference{Name: "gw-default"},
+				Profile:              infrav1.ClusterProfile{KubernetesVersion: "v1.34.2"},
+				ControlPlaneEndpoint: "10.30.0.10",
+				ControlPlane:         infrav1.ControlPlanePool{Size: 1},
+			},
+		}
+		Expect(k8s.Create(suiteCtx, tc)).To(Succeed())
+
+		// No webhook runs in this suite: the finalizer is what holds.
+		Expect(k8s.Delete(suiteCtx, gateway(Default))).To(Succeed())
+		Eventually(func(g Gomega) *metav1.Condition {
+			return conditionOf(gateway(g).Status.Conditions, infrav1.ConditionReady)
+		}).Should(And(HaveField("Reason", "InUse"), HaveField("Message", ContainSubstring(ns+"/tc"))))
+		Consistently(gateway).Should(HaveField("DeletionTimestamp", Not(BeNil())))
+
+		Expect(k8s.Delete(suiteCtx, tc)).To(Succeed())
+		Eventually(func() error {
+			return k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "gw"}, &infrav1.Gateway{})
+		}).Should(MatchError(ContainSubstring("not found")))
+	})
+
 	It("allocates no extra machine when restarted in the middle of a resize", func() {
 		createGateway(nil)
 		Eventually(gateway).Should(HaveField("Status.Phase", infrav1.GatewayPhaseReady))
