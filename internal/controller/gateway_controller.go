@@ -254,7 +254,7 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 		}
 	}
 	summary := plan.Pools[0]
-	gw.Status.FailedDeployments = max(gw.Status.FailedDeployments, int32(summary.Failures))
+	gw.Status.FailedDeployments += int32(done.failedDeployments)
 	resized(gw, summary, done)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -140,6 +140,8 @@ type poolExecutor struct {
 // executed says what running a plan did, for status and events.
 type executed struct {
 	allocated, deployed, released []string
+	// failedDeployments counts machines released because their deployment failed.
+	failedDeployments int
 	// noCapacity is MAAS's answer when a pool found no machine, by pool.
 	noCapacity map[string]string
 }
@@ -196,6 +198,9 @@ func (e *poolExecutor) run(ctx context.Context, actions []rollout.Action) (execu
 				continue
 			}
 			out.released = append(out.released, a.SystemID)
+			if a.Reason == rollout.ReasonDeployFailed {
+				out.failedDeployments++
+			}
 		case rollout.ActionAssignSlot:
 			if err := e.assignSlot(ctx, a.SystemID, a.Slot); err != nil {
 				errs = append(errs, fmt.Errorf("recording the slot of %s: %w", a.SystemID, err))
