@@ -40,10 +40,11 @@ const (
 )
 
 // testOpts lets tests run at simulator speed: no rate limit worth the
-// name, millisecond backoff.
+// name, millisecond backoff, and a timeout generous enough for a loaded
+// machine running the race detector.
 func testOpts() maas.Options {
 	return maas.Options{
-		RequestTimeout: 10 * time.Second,
+		RequestTimeout: time.Minute,
 		MaxAttempts:    3,
 		BackoffBase:    time.Millisecond,
 		BackoffMax:     5 * time.Millisecond,

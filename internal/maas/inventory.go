@@ -42,6 +42,9 @@ type InventoryOptions struct {
 	// AccountKind is the kind of the object an account key names; it is
 	// told when the account's unclaimed machines change. Default CloudAccount.
 	AccountKind string
+	// Logger records polls that start failing (or fail differently);
+	// default: discard.
+	Logger logr.Logger
 }
 
 // DefaultPollInterval is how often each account is listed unless told otherwise.
@@ -56,6 +59,9 @@ func (o InventoryOptions) withDefaults() InventoryOptions {
 	}
 	if o.AccountKind == "" {
 		o.AccountKind = "CloudAccount"
+	}
+	if o.Logger.GetSink() == nil {
+		o.Logger = logr.Discard()
 	}
 	return o
 }
@@ -270,7 +276,9 @@ func (inv *Inventory) poll(ctx context.Context, a *account) {
 		}
 		a.snap.Store(prev.failed(err, now))
 		a.mu.Unlock()
-		logr.FromContextOrDiscard(ctx).Info("MAAS inventory poll failed", "account", a.key, "error", err.Error())
+		if prev.Err == nil || prev.Err.Error() != err.Error() {
+			inv.opts.Logger.Info("MAAS inventory poll failed", "account", a.key, "class", Classify(err).String(), "error", err.Error())
+		}
 		return
 	}
 	machines = a.reapplyPatchesLocked(machines, started)
