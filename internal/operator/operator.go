@@ -51,6 +51,11 @@ type Options struct {
 	JoinTimeout time.Duration
 	// RequeueInterval is the safety-net requeue while machines are on their way.
 	RequeueInterval time.Duration
+	// ForceDeleteAfter is how long a TenantCluster must have been deleting
+	// before the force-delete annotation is honoured; default 14 minutes.
+	ForceDeleteAfter time.Duration
+	// TenantClusterConcurrency is how many TenantClusters reconcile at once; default 4.
+	TenantClusterConcurrency int
 	// Webhooks registers the admission webhooks with the manager's webhook server.
 	Webhooks bool
 }
@@ -65,7 +70,7 @@ type Operator struct {
 // Setup adds the operator to mgr. Call it before mgr.Start.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, error) {
 	op := &Operator{
-		Inventory: maas.NewInventory(maas.InventoryOptions{Interval: opts.PollInterval}),
+		Inventory: maas.NewInventory(maas.InventoryOptions{Interval: opts.PollInterval, Logger: mgr.GetLogger().WithName("inventory")}),
 		MAAS:      maas.NewFactory(opts.MAAS),
 	}
 	if err := mgr.Add(op.Inventory); err != nil {
@@ -104,6 +109,19 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		RequeueInterval: opts.RequeueInterval,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Gateway controller: %w", err)
+	}
+
+	if err := (&controller.TenantClusterReconciler{
+		Client:                  mgr.GetClient(),
+		Recorder:                mgr.GetEventRecorder("tenantcluster-controller"),
+		Inventory:               op.Inventory,
+		Finder:                  finder,
+		ForceDeleteAfter:        opts.ForceDeleteAfter,
+		RequeueInterval:         opts.RequeueInterval,
+		ReleaseCheckInterval:    opts.PollInterval,
+		MaxConcurrentReconciles: opts.TenantClusterConcurrency,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the TenantCluster controller: %w", err)
 	}
 
 	if opts.Webhooks {

@@ -1,0 +1,986 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
+	"github.com/maas-gateway/maas-gateway/internal/dependents"
+	"github.com/maas-gateway/maas-gateway/internal/maas"
+	"github.com/maas-gateway/maas-gateway/internal/rollout"
+)
+
+const (
+	// TenantClusterFinalizer keeps a TenantCluster until every MAAS machine
+	// it allocated is back in MAAS's free pool (or it is force-deleted).
+	TenantClusterFinalizer = "infra.maasgateway.io/tenantcluster"
+
+	// LabelTenantCluster and LabelTenantPool are put on every Node of a
+	// tenant cluster, naming the cluster and the pool the machine serves.
+	LabelTenantCluster = "infra.maasgateway.io/tenant-cluster"
+	LabelTenantPool    = "infra.maasgateway.io/pool"
+
+	// DefaultForceDeleteAfter is how long a cluster must have been deleting
+	// before the force-delete annotation is honoured (the reference's figure).
+	DefaultForceDeleteAfter = 14 * time.Minute
+
+	tenantKind = "TenantCluster"
+	// Used when neither the cluster nor its gateway names a range: Calico's
+	// default pod range and kubeadm's default service range.
+	defaultPodCIDR     = "192.168.0.0/16"
+	defaultServiceCIDR = "10.96.0.0/12"
+	defaultVIPIface    = "eth0"
+	// tokenSecretKey and tokenExpiryKey are the keys of the
+	// <cluster>-bootstrap-token Secret.
+	tokenSecretKey = "token"
+	tokenExpiryKey = "expiration"
+)
+
+// TenantInventory is what the TenantCluster controller needs of the MAAS
+// inventory: the pool executor's operations, news of the clusters'
+// machines, and single reads of machines that left the installation while
+// their release completes.
+type TenantInventory interface {
+	MachineInventory
+	Events(kind string) <-chan event.GenericEvent
+	Machine(ctx context.Context, account, systemID string) (maas.Machine, error)
+}
+
+// TenantClusterReconciler provisions, updates and deletes bare-metal
+// Kubernetes clusters whose nodes are MAAS machines.
+type TenantClusterReconciler struct {
+	client.Client
+	Recorder  Recorder
+	Inventory TenantInventory
+	Finder    dependents.Finder
+	// ForceDeleteAfter is how long after deletion began the force-delete
+	// annotation is honoured; default DefaultForceDeleteAfter.
+	ForceDeleteAfter time.Duration
+	// TokenTTL is the lifetime of the bootstrap token nodes join with;
+	// default bootstrap.DefaultTokenTTL.
+	TokenTTL time.Duration
+	// RequeueInterval is the safety net while machines are on their way;
+	// inventory events normally come first.
+	RequeueInterval time.Duration
+	// ReleaseCheckInterval is how often a deleting cluster reads each
+	// machine whose release began (it has left the installation's list, so
+	// the shared poll no longer sees it) until MAAS has it back; default
+	// the inventory's poll interval.
+	ReleaseCheckInterval time.Duration
+	// MaxConcurrentReconciles is how many clusters reconcile at once; default 4.
+	MaxConcurrentReconciles int
+}
+
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=tenantclusters,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=tenantclusters/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=tenantclusters/finalizers,verbs=update
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts;gateways,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile takes one step towards the cluster's spec, or its deletion.
+func (r *TenantClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	tc := &infrav1.TenantCluster{}
+	if err := r.Get(ctx, req.NamespacedName, tc); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !tc.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, tc)
+	}
+	if controllerutil.AddFinalizer(tc, TenantClusterFinalizer) {
+		if err := r.Update(ctx, tc); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	before := tc.Status.DeepCopy()
+	result, err := r.reconcileCluster(ctx, tc, before)
+	tc.Status.ObservedGeneration = tc.Generation
+	if !apiequality.Semantic.DeepEqual(before, &tc.Status) {
+		if uerr := r.Status().Update(ctx, tc); uerr != nil {
+			return ctrl.Result{}, uerr
+		}
+	}
+	return result, err
+}
+
+// pending sets phase Pending and Ready=False: the cluster cannot start yet.
+func pending(tc *infrav1.TenantCluster, reason, msg string) {
+	tc.Status.Phase = infrav1.TenantPhasePending
+	setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, reason, msg)
+}
+
+// resolve finds the cluster's CloudAccount, which must be Ready, and its
+// Gateway; when either is missing it says why as reason and message.
+func (r *TenantClusterReconciler) resolve(ctx context.Context, tc *infrav1.TenantCluster) (*infrav1.CloudAccount, *infrav1.Gateway, string, string, error) {
+	account := &infrav1.CloudAccount{}
+	key := types.NamespacedName{Namespace: tc.Namespace, Name: tc.Spec.CloudAccountRef.Name}
+	if err := r.Get(ctx, key, account); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil, "CloudAccountNotFound", fmt.Sprintf("CloudAccount %s does not exist", key), nil
+		}
+		return nil, nil, "", "", err
+	}
+	if ready := meta.FindStatusCondition(account.Status.Conditions, infrav1.ConditionReady); ready == nil || ready.Status != metav1.ConditionTrue {
+		msg := fmt.Sprintf("waiting for CloudAccount %s to be validated", key)
+		if ready != nil {
+			msg = fmt.Sprintf("CloudAccount %s is not Ready: %s", key, ready.Message)
+		}
+		return account, nil, "CloudAccountNotReady", msg, nil
+	}
+	gw := &infrav1.Gateway{}
+	if err := r.Get(ctx, dependents.GatewayOf(account), gw); err != nil {
+		if apierrors.IsNotFound(err) {
+			return account, nil, infrav1.ReasonGatewayNotFound, fmt.Sprintf("Gateway %s of CloudAccount %s does not exist", dependents.GatewayOf(account), key), nil
+		}
+		return nil, nil, "", "", err
+	}
+	return account, gw, "", "", nil
+}
+
+func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infrav1.TenantCluster, before *infrav1.TenantClusterStatus) (ctrl.Result, error) {
+	account, gw, reason, msg, err := r.resolve(ctx, tc)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if reason != "" {
+		pending(tc, reason, msg)
+		return ctrl.Result{}, nil // the account and gateway watches bring us back
+	}
+	key := AccountKey(client.ObjectKeyFromObject(account))
+	snap, ok := r.Inventory.Snapshot(key)
+	if !ok || snap.PolledAt.IsZero() {
+		if tc.Status.Phase == "" {
+			tc.Status.Phase = infrav1.TenantPhasePending
+		}
+		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "Polling", "waiting for the first list of machines from MAAS")
+		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
+	}
+	if snap.Err != nil {
+		// Acting on a stale list could allocate twice: wait for MAAS.
+		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonUnreachable, snap.Err.Error())
+		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
+	}
+
+	owned := ownedBy(snap, tenantKind, tc)
+	if len(owned) == 0 && meta.IsStatusConditionTrue(gw.Status.Conditions, infrav1.GatewayUpgrading) {
+		tc.Status.Phase = infrav1.TenantPhaseQueued
+		msg := fmt.Sprintf("provisioning is queued while Gateway %s/%s upgrades; it resumes when the upgrade completes", gw.Namespace, gw.Name)
+		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantQueued, metav1.ConditionTrue, "GatewayUpgrading", msg)
+		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "Queued", msg)
+		if !meta.IsStatusConditionTrue(before.Conditions, infrav1.TenantQueued) {
+			r.Recorder.Eventf(tc, gw, corev1.EventTypeNormal, "Queued", "Provision", "%s", msg)
+		}
+		return ctrl.Result{}, nil // the Gateway watch brings us back
+	}
+	if meta.FindStatusCondition(tc.Status.Conditions, infrav1.TenantQueued) != nil {
+		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantQueued, metav1.ConditionFalse, "NotQueued", "provisioning is not waiting for the gateway")
+	}
+
+	pools := tenantPools(tc)
+	machines := make([]rollout.Machine, 0, len(owned))
+	for _, m := range owned {
+		machines = append(machines, plannerMachine(m, rollout.NodeAbsent))
+	}
+	pools[0].Initialised = initialised(owned)
+	plan, err := rollout.Plan(pools, machines, rollout.Options{Now: time.Now()})
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("planning the machines of TenantCluster %s/%s: %w", tc.Namespace, tc.Name, err)
+	}
+
+	var done executed
+	var runErr error
+	if len(plan.Actions) > 0 {
+		exec, blocked, err := r.executor(ctx, tc, gw, key, snap)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if blocked != "" {
+			tc.Status.Phase = infrav1.TenantPhaseFailed
+			setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "InvalidConfiguration", blocked)
+			return ctrl.Result{}, nil // a spec change brings us back
+		}
+		done, runErr = exec.run(ctx, plan.Actions)
+		r.announce(tc, done, plan)
+	} else if err := r.ensureCredentials(ctx, tc); err != nil {
+		// Nothing to deploy, but the kubeconfig Secret may have been deleted.
+		return ctrl.Result{}, err
+	}
+	for _, p := range plan.Pools {
+		for _, id := range p.Failed {
+			if slices.Contains(done.released, id) {
+				tc.Status.FailedDeployments++
+			}
+		}
+	}
+	after := ownedBy(r.snapshotAfter(key, snap), tenantKind, tc)
+	tc.Status.Machines = tenantMachines(after)
+	r.announceDeployed(tc, before.Machines)
+	tenantStatus(tc, plan, done)
+	if runErr != nil {
+		return ctrl.Result{}, runErr
+	}
+	if !plan.Done() {
+		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// initialised derives from MAAS alone whether the control plane was ever
+// initialised: the init machine, or any control-plane machine, is Deployed.
+// Status is not consulted, so a restart or a restore without status never
+// makes a second init node.
+func initialised(owned []maas.Machine) bool {
+	for _, m := range owned {
+		if m.Owner != nil && m.Owner.Pool == infrav1.ControlPlanePoolName && rollout.ParseState(m.StatusName) == rollout.StateDeployed {
+			return true
+		}
+	}
+	return false
+}
+
+// tenantPools is the planner's view of the spec: the control plane first.
+func tenantPools(tc *infrav1.TenantCluster) []rollout.Pool {
+	cp := tc.Spec.ControlPlane
+	size := int(cp.Size)
+	if size == 0 {
+		size = 1
+	}
+	pools := []rollout.Pool{{
+		Name:     infrav1.ControlPlanePoolName,
+		Kind:     rollout.KindControlPlane,
+		Size:     size,
+		Zones:    cp.Zones,
+		Template: tenantTemplate(tc, cp.MachineTemplate),
+		Strategy: rollout.Strategy(cp.RollingUpdate),
+		// etcd keeps quorum: a release never leaves fewer than a majority.
+		MinReady:    size/2 + 1,
+		MaxFailures: 1 << 20, // a cluster keeps trying; failures are counted in status
+	}}
+	for _, w := range tc.Spec.Workers {
+		pools = append(pools, rollout.Pool{
+			Name:        w.Name,
+			Kind:        rollout.KindWorker,
+			Size:        int(w.Size),
+			Zones:       w.Zones,
+			Template:    tenantTemplate(tc, w.MachineTemplate),
+			Strategy:    rollout.Strategy(w.RollingUpdate),
+			MaxFailures: 1 << 20,
+		})
+	}
+	return pools
+}
+
+// tenantTemplate names what a pool's machines are allocated and deployed
+// with: a change of any of it replaces them.
+func tenantTemplate(tc *infrav1.TenantCluster, t infrav1.MachineTemplate) string {
+	return templateHash(tenantOSImage(tc), tc.Spec.Profile.KubernetesVersion, t.ResourcePool, t.MachineConstraints)
+}
+
+func tenantOSImage(tc *infrav1.TenantCluster) string {
+	if tc.Spec.Profile.OSImage != "" {
+		return tc.Spec.Profile.OSImage
+	}
+	return defaultOSImage
+}
+
+// poolTemplate is the spec's template of the named pool.
+func poolTemplate(tc *infrav1.TenantCluster, pool string) (infrav1.MachineTemplate, bool) {
+	if pool == infrav1.ControlPlanePoolName {
+		return tc.Spec.ControlPlane.MachineTemplate, true
+	}
+	for _, w := range tc.Spec.Workers {
+		if w.Name == pool {
+			return w.MachineTemplate, true
+		}
+	}
+	return infrav1.MachineTemplate{}, false
+}
+
+// snapshotAfter is the inventory after this reconcile's steps, falling back
+// to the one planned from.
+func (r *TenantClusterReconciler) snapshotAfter(key string, planned *maas.Snapshot) *maas.Snapshot {
+	if s, ok := r.Inventory.Snapshot(key); ok {
+		return s
+	}
+	return planned
+}
+
+// executor prepares the steps on the cluster's machines. blocked says why
+// no user data can be rendered (a configuration error the user must fix).
+func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.TenantCluster, gw *infrav1.Gateway, key string, snap *maas.Snapshot) (*poolExecutor, string, error) {
+	owner := maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: string(tc.UID)}
+	cfg, err := r.nodeConfig(ctx, tc, gw)
+	if err != nil {
+		return nil, "", err
+	}
+	// Render once up front, so a bad spec stops before any machine is taken.
+	probe := *cfg
+	probe.Role, probe.SystemID = bootstrap.RoleInitControlPlane, "probe"
+	if _, err := bootstrap.Render(probe); err != nil {
+		return nil, err.Error(), nil
+	}
+	e := &poolExecutor{
+		inv:     r.Inventory,
+		account: key,
+		owner:   owner,
+		snap:    snap,
+		constraints: func(pool string) maas.Constraints {
+			t, _ := poolTemplate(tc, pool)
+			return constraintsOf("", t.ResourcePool, t.MachineConstraints)
+		},
+		template: func(pool string) string {
+			t, _ := poolTemplate(tc, pool)
+			return tenantTemplate(tc, t)
+		},
+		assignSlot: func(ctx context.Context, systemID string, slot int) error {
+			o := owner
+			o.Slot = fmt.Sprint(slot)
+			if m, ok := snap.Machine(systemID); ok && m.Owner != nil {
+				o.Pool, o.Template, o.Init = m.Owner.Pool, m.Owner.Template, m.Owner.Init
+			}
+			_, err := r.Inventory.Adopt(ctx, key, systemID, o)
+			return err
+		},
+	}
+	e.deploy = func(ctx context.Context, m maas.Machine, role rollout.Role) (maas.DeployParams, error) {
+		if role == rollout.RoleInit && (m.Owner == nil || !m.Owner.Init) {
+			// Mark the init node in MAAS before it is deployed as one: after
+			// a crash between the two, the mark still names the only one.
+			o := owner
+			if m.Owner != nil {
+				o = *m.Owner
+			}
+			o.Init = true
+			if _, err := r.Inventory.Adopt(ctx, key, m.SystemID, o); err != nil {
+				return maas.DeployParams{}, fmt.Errorf("marking the init node: %w", err)
+			}
+		}
+		node := *cfg
+		node.SystemID = m.SystemID
+		pool := ""
+		if m.Owner != nil {
+			pool = m.Owner.Pool
+		}
+		node.Labels = map[string]string{LabelTenantCluster: tc.Name, LabelTenantPool: pool}
+		switch role {
+		case rollout.RoleInit:
+			node.Role = bootstrap.RoleInitControlPlane
+		case rollout.RoleControlPlane:
+			node.Role = bootstrap.RoleJoinControlPlane
+		default:
+			// A worker never holds the cluster's CA keys.
+			node.Role, node.PKI, node.AllowWorkloads = bootstrap.RoleJoinWorker, nil, false
+		}
+		userData, err := bootstrap.Render(node)
+		if err != nil {
+			return maas.DeployParams{}, fmt.Errorf("rendering user data: %w", err)
+		}
+		osystem, series := splitImage(tenantOSImage(tc))
+		return maas.DeployParams{OSystem: osystem, DistroSeries: series, UserData: userData,
+			Comment: fmt.Sprintf("maas-gateway: %s node of TenantCluster %s/%s", pool, tc.Namespace, tc.Name)}, nil
+	}
+	return e, "", nil
+}
+
+// nodeConfig is what every node of the cluster is deployed with, before
+// its role, system ID and labels are set.
+func (r *TenantClusterReconciler) nodeConfig(ctx context.Context, tc *infrav1.TenantCluster, gw *infrav1.Gateway) (*bootstrap.NodeConfig, error) {
+	pki, err := r.ensurePKI(ctx, tc)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.ensureKubeconfig(ctx, tc, pki); err != nil {
+		return nil, err
+	}
+	hash, err := pki.CACertHash()
+	if err != nil {
+		return nil, fmt.Errorf("hashing the CA certificate of TenantCluster %s/%s: %w", tc.Namespace, tc.Name, err)
+	}
+	token, expires, err := r.ensureToken(ctx, tc)
+	if err != nil {
+		return nil, err
+	}
+	env := gw.Spec.Environment
+	proxy := env.ProxySettings
+	if tc.Spec.Proxy != nil {
+		proxy = *tc.Spec.Proxy
+	}
+	network := infrav1.ClusterNetwork{}
+	if tc.Spec.Network != nil {
+		network = *tc.Spec.Network
+	}
+	iface := tc.Spec.VIPInterface
+	if iface == "" {
+		iface = defaultVIPIface
+	}
+	return &bootstrap.NodeConfig{
+		ClusterName:          tc.Name,
+		KubernetesVersion:    tc.Spec.Profile.KubernetesVersion,
+		ControlPlaneEndpoint: tc.Spec.ControlPlaneEndpoint,
+		PodCIDR:              firstOf(network.PodCIDR, env.PodCIDR, defaultPodCIDR),
+		ServiceCIDR:          firstOf(network.ServiceCIDR, env.ServiceCIDR, defaultServiceCIDR),
+		Proxy:                bootstrap.Proxy{HTTPProxy: proxy.HTTPProxy, HTTPSProxy: proxy.HTTPSProxy, NoProxy: proxy.NoProxy},
+		Token:                token,
+		// The init node creates the token in the new cluster: make it
+		// expire when the stored one does.
+		TokenTTL:         max(time.Until(expires).Round(time.Second), time.Second),
+		CACertHashes:     []string{hash},
+		PKI:              pki,
+		AllowWorkloads:   tc.Spec.ControlPlane.AllowWorkloads,
+		KubeVIPInterface: iface,
+	}, nil
+}
+
+func firstOf(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// ensureCredentials makes sure the PKI and kubeconfig Secrets exist.
+func (r *TenantClusterReconciler) ensureCredentials(ctx context.Context, tc *infrav1.TenantCluster) error {
+	pki, err := r.ensurePKI(ctx, tc)
+	if err != nil {
+		return err
+	}
+	return r.ensureKubeconfig(ctx, tc, pki)
+}
+
+var pkiPurposes = []bootstrap.SecretPurpose{bootstrap.PurposeCA, bootstrap.PurposeEtcd, bootstrap.PurposeFrontProxy, bootstrap.PurposeServiceAccount}
+
+// ensurePKI reads the cluster's CAs and service-account key from their
+// Secrets, generating them the first time. A cluster whose control plane
+// runs already never gets new ones: its machines trust the old.
+func (r *TenantClusterReconciler) ensurePKI(ctx context.Context, tc *infrav1.TenantCluster) (*bootstrap.ClusterPKI, error) {
+	data := map[bootstrap.SecretPurpose]map[string][]byte{}
+	var missing []bootstrap.SecretPurpose
+	for _, p := range pkiPurposes {
+		s := &corev1.Secret{}
+		err := r.Get(ctx, types.NamespacedName{Namespace: tc.Namespace, Name: bootstrap.SecretName(tc.Name, p)}, s)
+		switch {
+		case apierrors.IsNotFound(err):
+			missing = append(missing, p)
+		case err != nil:
+			return nil, fmt.Errorf("reading Secret %s: %w", bootstrap.SecretName(tc.Name, p), err)
+		default:
+			data[p] = s.Data
+		}
+	}
+	if len(missing) > 0 {
+		if len(missing) < len(pkiPurposes) && len(tc.Status.Machines) > 0 {
+			return nil, fmt.Errorf("Secret %s/%s of a running cluster is missing: restore it from a backup; a new key pair would not be trusted by the cluster's machines",
+				tc.Namespace, bootstrap.SecretName(tc.Name, missing[0]))
+		}
+		fresh, err := bootstrap.GeneratePKI()
+		if err != nil {
+			return nil, err
+		}
+		generated := fresh.SecretData()
+		for _, p := range missing {
+			if err := r.createOwnedSecret(ctx, tc, bootstrap.SecretName(tc.Name, p), generated[p]); err != nil {
+				return nil, err
+			}
+			data[p] = generated[p]
+		}
+		r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "PKIGenerated", "Generate",
+			"generated the cluster's certificate authorities and service-account key pair")
+	}
+	pki, err := bootstrap.PKIFromSecretData(data)
+	if err != nil {
+		return nil, fmt.Errorf("the PKI Secrets of TenantCluster %s/%s: %w", tc.Namespace, tc.Name, err)
+	}
+	return pki, nil
+}
+
+// createOwnedSecret creates a Secret owned by the cluster, so it goes with it.
+func (r *TenantClusterReconciler) createOwnedSecret(ctx context.Context, tc *infrav1.TenantCluster, name string, data map[string][]byte) error {
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: tc.Namespace, Name: name, Labels: map[string]string{LabelTenantCluster: tc.Name}},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	}
+	if err := controllerutil.SetControllerReference(tc, s, r.Scheme()); err != nil {
+		return err
+	}
+	if err := r.Create(ctx, s); err != nil {
+		// AlreadyExists: an earlier reconcile created it and the cache has
+		// not seen it yet; the error requeues until it has.
+		return fmt.Errorf("creating Secret %s/%s: %w", tc.Namespace, name, err)
+	}
+	return nil
+}
+
+// ensureKubeconfig creates the admin kubeconfig Secret once and points status at it.
+func (r *TenantClusterReconciler) ensureKubeconfig(ctx context.Context, tc *infrav1.TenantCluster, pki *bootstrap.ClusterPKI) error {
+	name := bootstrap.SecretName(tc.Name, bootstrap.PurposeKubeconfig)
+	s := &corev1.Secret{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: tc.Namespace, Name: name}, s)
+	if apierrors.IsNotFound(err) {
+		kubeconfig, kerr := bootstrap.AdminKubeconfig(bootstrap.AdminKubeconfigConfig{
+			ClusterName:          tc.Name,
+			ControlPlaneEndpoint: tc.Spec.ControlPlaneEndpoint,
+			KubernetesVersion:    tc.Spec.Profile.KubernetesVersion,
+			CA:                   pki.CA,
+			Now:                  time.Now(),
+		})
+		if kerr != nil {
+			return fmt.Errorf("writing the admin kubeconfig of TenantCluster %s/%s: %w", tc.Namespace, tc.Name, kerr)
+		}
+		err = r.createOwnedSecret(ctx, tc, name, map[string][]byte{bootstrap.KubeconfigSecretKey: kubeconfig})
+	}
+	if err != nil {
+		return fmt.Errorf("kubeconfig Secret %s/%s: %w", tc.Namespace, name, err)
+	}
+	tc.Status.KubeconfigSecretRef = &infrav1.LocalObjectReference{Name: name}
+	return nil
+}
+
+// ensureToken returns the cluster's bootstrap token and when it expires,
+// replacing it when it is about to: a node deploying now must still be
+// able to join with it.
+func (r *TenantClusterReconciler) ensureToken(ctx context.Context, tc *infrav1.TenantCluster) (bootstrap.BootstrapToken, time.Time, error) {
+	name := tc.Name + "-bootstrap-token"
+	now := time.Now()
+	s := &corev1.Secret{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: tc.Namespace, Name: name}, s)
+	found := err == nil
+	switch {
+	case found:
+		exp, perr := time.Parse(time.RFC3339, string(s.Data[tokenExpiryKey]))
+		t, terr := bootstrap.ParseBootstrapToken(string(s.Data[tokenSecretKey]))
+		if perr == nil && terr == nil && exp.After(now.Add(tokenRenewBefore)) {
+			return t, exp, nil
+		}
+	case !apierrors.IsNotFound(err):
+		return bootstrap.BootstrapToken{}, time.Time{}, fmt.Errorf("reading Secret %s/%s: %w", tc.Namespace, name, err)
+	}
+	t, err := bootstrap.GenerateBootstrapToken()
+	if err != nil {
+		return bootstrap.BootstrapToken{}, time.Time{}, err
+	}
+	exp := now.Add(r.TokenTTL).UTC().Truncate(time.Second)
+	data := map[string][]byte{tokenSecretKey: []byte(t.Value()), tokenExpiryKey: []byte(exp.Format(time.RFC3339))}
+	if found {
+		s.Data = data
+		if err := r.Update(ctx, s); err != nil {
+			return bootstrap.BootstrapToken{}, time.Time{}, fmt.Errorf("renewing the bootstrap token in Secret %s/%s: %w", tc.Namespace, name, err)
+		}
+	} else if err := r.createOwnedSecret(ctx, tc, name, data); err != nil {
+		return bootstrap.BootstrapToken{}, time.Time{}, err
+	}
+	r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "TokenCreated", "Create",
+		"created bootstrap token %s for joining nodes, valid until %s", t.ID(), exp.Format(time.RFC3339))
+	return t, exp, nil
+}
+
+// tenantMachines is status.machines, sorted by system ID.
+func tenantMachines(owned []maas.Machine) []infrav1.MachineStatus {
+	out := make([]infrav1.MachineStatus, 0, len(owned))
+	for _, m := range owned {
+		out = append(out, machineStatus(m))
+	}
+	slices.SortFunc(out, func(a, b infrav1.MachineStatus) int { return strings.Compare(a.SystemID, b.SystemID) })
+	return out
+}
+
+// announce records an event per step taken.
+func (r *TenantClusterReconciler) announce(tc *infrav1.TenantCluster, done executed, plan rollout.Result) {
+	for _, id := range done.allocated {
+		r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "MachineAllocated", "Allocate", "allocated machine %s", id)
+	}
+	for _, id := range done.deployed {
+		r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "MachineDeploying", "Deploy", "deploying machine %s", id)
+	}
+	failed := map[string]bool{}
+	for _, p := range plan.Pools {
+		for _, id := range p.Failed {
+			failed[id] = true
+			r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "DeploymentFailed", "Deploy",
+				"MAAS failed to deploy machine %s of pool %s; it is released and replaced", id, p.Name)
+		}
+	}
+	for _, id := range done.released {
+		if !failed[id] {
+			r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "MachineReleased", "Release", "released machine %s", id)
+		}
+	}
+	for pool, why := range done.noCapacity {
+		r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "NoCapacity", "Allocate", "no MAAS machine for pool %s: %s", pool, why)
+	}
+}
+
+// announceDeployed records an event for each machine newly Deployed.
+func (r *TenantClusterReconciler) announceDeployed(tc *infrav1.TenantCluster, before []infrav1.MachineStatus) {
+	was := map[string]string{}
+	for _, m := range before {
+		was[m.SystemID] = m.State
+	}
+	for _, m := range tc.Status.Machines {
+		if m.State == "Deployed" && was[m.SystemID] != "Deployed" {
+			r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "MachineDeployed", "Deploy",
+				"machine %s (%s) of pool %s is deployed", m.SystemID, m.Hostname, m.Pool)
+		}
+	}
+}
+
+// tenantStatus sets pools, counts, conditions and phase from the plan.
+func tenantStatus(tc *infrav1.TenantCluster, plan rollout.Result, done executed) {
+	st := &tc.Status
+	st.Pools = st.Pools[:0]
+	st.ReadyMachines, st.DesiredMachines = 0, 0
+	var waiting []string
+	outdated := false
+	for _, p := range plan.Pools {
+		st.Pools = append(st.Pools, infrav1.PoolStatus{Name: p.Name, Desired: int32(p.Desired), Ready: int32(p.Ready), Updated: int32(p.Updated)})
+		st.ReadyMachines += int32(p.Ready)
+		st.DesiredMachines += int32(p.Desired)
+		if p.Outdated > 0 {
+			outdated = true
+		}
+		if !p.Done && p.Waiting != "" {
+			waiting = append(waiting, p.Name+": "+p.Waiting)
+		}
+	}
+	gen := tc.Generation
+	var capacity []string
+	for _, pool := range slices.Sorted(maps.Keys(done.noCapacity)) {
+		capacity = append(capacity, fmt.Sprintf("pool %s: %s", pool, done.noCapacity[pool]))
+	}
+
+	cp := plan.Pools[0]
+	if cp.Done {
+		setCondition(&st.Conditions, gen, infrav1.TenantControlPlaneReady, metav1.ConditionTrue, "Deployed",
+			fmt.Sprintf("%d of %d control-plane machines deployed", cp.Ready, cp.Desired))
+	} else {
+		setCondition(&st.Conditions, gen, infrav1.TenantControlPlaneReady, metav1.ConditionFalse, "Deploying",
+			fmt.Sprintf("%d of %d control-plane machines deployed; %s", cp.Ready, cp.Desired, cp.Waiting))
+	}
+	machinesReason, machinesMsg := "Deploying", strings.Join(waiting, "; ")
+	switch {
+	case plan.Done():
+		setCondition(&st.Conditions, gen, infrav1.TenantMachinesReady, metav1.ConditionTrue, "Deployed",
+			fmt.Sprintf("%d of %d machines deployed", st.ReadyMachines, st.DesiredMachines))
+	case len(capacity) > 0:
+		machinesReason = "NoCapacity"
+		machinesMsg = "MAAS has no machine matching " + strings.Join(capacity, "; ")
+		fallthrough
+	default:
+		setCondition(&st.Conditions, gen, infrav1.TenantMachinesReady, metav1.ConditionFalse, machinesReason, machinesMsg)
+	}
+
+	switch {
+	case plan.Done():
+		st.Phase = infrav1.TenantPhaseRunning
+		setCondition(&st.Conditions, gen, infrav1.ConditionReady, metav1.ConditionTrue, "Running",
+			fmt.Sprintf("%d of %d machines deployed on the current template", st.ReadyMachines, st.DesiredMachines))
+		return
+	case outdated || st.Phase == infrav1.TenantPhaseRunning || st.Phase == infrav1.TenantPhaseUpdating:
+		st.Phase = infrav1.TenantPhaseUpdating
+	default:
+		st.Phase = infrav1.TenantPhaseProvisioning
+	}
+	reason, msg := machinesReason, "waiting for machines: "+machinesMsg
+	if !cp.Done && machinesReason != "NoCapacity" {
+		reason, msg = "WaitingForControlPlane", "waiting for the control plane: "+cp.Waiting
+	}
+	setCondition(&st.Conditions, gen, infrav1.ConditionReady, metav1.ConditionFalse, reason, msg)
+}
+
+// reconcileDelete releases every machine of the cluster (aborting those
+// still deploying: MAAS powers them off), waits until MAAS has them all
+// back, and lets the object go; or, when asked with the force-delete
+// annotation once the delay has passed, lets it go at once.
+func (r *TenantClusterReconciler) reconcileDelete(ctx context.Context, tc *infrav1.TenantCluster) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(tc, TenantClusterFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	before := tc.Status.DeepCopy()
+	allowedAt := metav1.NewTime(tc.DeletionTimestamp.Add(r.ForceDeleteAfter))
+	tc.Status.Phase = infrav1.TenantPhaseDeleting
+	tc.Status.ForceDeleteAllowedAt = &allowedAt
+
+	if tc.Annotations[infrav1.AnnotationForceDelete] == "true" {
+		if now := time.Now(); now.Before(allowedAt.Time) {
+			msg := fmt.Sprintf("force delete is refused until %s (%s after deletion began); the annotation is honoured from then on",
+				allowedAt.UTC().Format(time.RFC3339), r.ForceDeleteAfter)
+			if c := meta.FindStatusCondition(tc.Status.Conditions, infrav1.TenantForceDeleted); c == nil || c.Reason != "TooEarly" {
+				r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "ForceDeleteRefused", "ForceDelete", "%s", msg)
+			}
+			setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantForceDeleted, metav1.ConditionFalse, "TooEarly", msg)
+			// Go on releasing meanwhile; come back when force is allowed.
+			res, err := r.releaseAll(ctx, tc, before)
+			if err == nil && (res.RequeueAfter == 0 || res.RequeueAfter > allowedAt.Sub(now)) {
+				res.RequeueAfter = allowedAt.Sub(now) + 10*time.Millisecond
+			}
+			return res, err
+		}
+		return r.forceDelete(ctx, tc)
+	}
+	return r.releaseAll(ctx, tc, before)
+}
+
+// forceDelete drops the finalizer, recording which machines MAAS may still hold.
+func (r *TenantClusterReconciler) forceDelete(ctx context.Context, tc *infrav1.TenantCluster) (ctrl.Result, error) {
+	ids := map[string]bool{}
+	for _, m := range tc.Status.Machines {
+		ids[m.SystemID] = true
+	}
+	if account, _, err := r.deleteAccount(ctx, tc); err == nil && account != "" {
+		if snap, ok := r.Inventory.Snapshot(account); ok {
+			for _, m := range ownedBy(snap, tenantKind, tc) {
+				ids[m.SystemID] = true
+			}
+		}
+	}
+	left := slices.Sorted(maps.Keys(ids))
+	msg := "force-deleted without waiting for MAAS; no machine was left"
+	if len(left) > 0 {
+		msg = fmt.Sprintf("force-deleted without waiting for MAAS; these machines may be left allocated or releasing in MAAS: %s", strings.Join(left, ", "))
+	}
+	r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "ForceDeleted", "ForceDelete", "%s", msg)
+	setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantForceDeleted, metav1.ConditionTrue, "ForceDeleted", msg)
+	if err := r.Status().Update(ctx, tc); err != nil {
+		return ctrl.Result{}, err
+	}
+	controllerutil.RemoveFinalizer(tc, TenantClusterFinalizer)
+	return ctrl.Result{}, r.Update(ctx, tc)
+}
+
+// deleteAccount is the inventory key of the cluster's account, "" when the
+// account is gone, and whether the account is Ready. An account being
+// deleted with its clusters (a namespace deletion) is not Ready, yet stays
+// registered until they are gone, so its machines can still be released.
+func (r *TenantClusterReconciler) deleteAccount(ctx context.Context, tc *infrav1.TenantCluster) (string, bool, error) {
+	account := &infrav1.CloudAccount{}
+	key := types.NamespacedName{Namespace: tc.Namespace, Name: tc.Spec.CloudAccountRef.Name}
+	if err := r.Get(ctx, key, account); err != nil {
+		return "", false, client.IgnoreNotFound(err)
+	}
+	return AccountKey(key), meta.IsStatusConditionTrue(account.Status.Conditions, infrav1.ConditionReady), nil
+}
+
+// releaseAll is one step of an orderly deletion.
+func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.TenantCluster, before *infrav1.TenantClusterStatus) (ctrl.Result, error) {
+	account, ready, err := r.deleteAccount(ctx, tc)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	var snap *maas.Snapshot
+	ok := false
+	if account != "" {
+		snap, ok = r.Inventory.Snapshot(account)
+	}
+	if !ok {
+		if !ready && len(tc.Status.Machines) == 0 {
+			// The account never let the cluster provision: nothing to release.
+			return r.dropFinalizer(ctx, tc, before)
+		}
+		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "CloudAccountNotReady",
+			fmt.Sprintf("deletion waits for CloudAccount %s to be Ready to release %d machines", tc.Spec.CloudAccountRef.Name, len(tc.Status.Machines)))
+		return r.writeDeleting(ctx, tc, before, ctrl.Result{RequeueAfter: r.RequeueInterval}, nil)
+	}
+	if snap.PolledAt.IsZero() || snap.Err != nil {
+		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "Polling",
+			"deletion waits for a current list of machines from MAAS")
+		return r.writeDeleting(ctx, tc, before, ctrl.Result{RequeueAfter: r.RequeueInterval}, nil)
+	}
+	owned := ownedBy(snap, tenantKind, tc)
+	machines := make([]rollout.Machine, 0, len(owned))
+	for _, m := range owned {
+		machines = append(machines, plannerMachine(m, rollout.NodeAbsent))
+	}
+	plan := rollout.PlanDelete(machines)
+	exec := &poolExecutor{inv: r.Inventory, account: account, snap: snap,
+		owner: maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: string(tc.UID)}}
+	done, runErr := exec.run(ctx, plan.Actions)
+	for _, id := range done.released {
+		r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "MachineReleased", "Release", "released machine %s: the cluster is deleted", id)
+	}
+
+	// Machines whose release began have left the installation's list; they
+	// are followed one by one until MAAS has them back, from status.
+	left := map[string]infrav1.MachineStatus{}
+	for _, m := range ownedBy(r.snapshotAfter(account, snap), tenantKind, tc) {
+		left[m.SystemID] = machineStatus(m)
+	}
+	for _, m := range tc.Status.Machines {
+		if _, ok := left[m.SystemID]; ok {
+			continue
+		}
+		if slices.Contains(done.released, m.SystemID) {
+			m.State = "Releasing"
+			left[m.SystemID] = m
+			continue
+		}
+		now, err := r.Inventory.Machine(ctx, account, m.SystemID)
+		switch {
+		case maas.IsNotFound(err):
+			continue
+		case err != nil:
+			runErr = fmt.Errorf("reading machine %s: %w", m.SystemID, err)
+			left[m.SystemID] = m
+		case now.Owner != nil && now.Owner.UID == string(tc.UID) && rollout.ParseState(now.StatusName) != rollout.StateReleased:
+			left[m.SystemID] = machineStatus(now)
+		}
+	}
+	for _, id := range done.released {
+		if _, ok := left[id]; !ok {
+			left[id] = infrav1.MachineStatus{SystemID: id, State: "Releasing"}
+		}
+	}
+	tc.Status.Machines = make([]infrav1.MachineStatus, 0, len(left))
+	for _, id := range slices.Sorted(maps.Keys(left)) {
+		tc.Status.Machines = append(tc.Status.Machines, left[id])
+	}
+	if len(left) == 0 && runErr == nil {
+		return r.dropFinalizer(ctx, tc, before)
+	}
+	ids := make([]string, 0, len(tc.Status.Machines))
+	for _, m := range tc.Status.Machines {
+		ids = append(ids, m.SystemID+" ("+m.State+")")
+	}
+	setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "Deleting",
+		fmt.Sprintf("waiting for MAAS to release %d machines: %s; force delete is allowed from %s",
+			len(ids), strings.Join(ids, ", "), tc.Status.ForceDeleteAllowedAt.UTC().Format(time.RFC3339)))
+	return r.writeDeleting(ctx, tc, before, ctrl.Result{RequeueAfter: r.ReleaseCheckInterval}, runErr)
+}
+
+func (r *TenantClusterReconciler) writeDeleting(ctx context.Context, tc *infrav1.TenantCluster, before *infrav1.TenantClusterStatus, res ctrl.Result, err error) (ctrl.Result, error) {
+	if !apiequality.Semantic.DeepEqual(before, &tc.Status) {
+		if uerr := r.Status().Update(ctx, tc); uerr != nil {
+			return ctrl.Result{}, uerr
+		}
+	}
+	return res, err
+}
+
+func (r *TenantClusterReconciler) dropFinalizer(ctx context.Context, tc *infrav1.TenantCluster, before *infrav1.TenantClusterStatus) (ctrl.Result, error) {
+	if _, err := r.writeDeleting(ctx, tc, before, ctrl.Result{}, nil); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "Deleted", "Delete", "every machine is back in MAAS's free pool")
+	controllerutil.RemoveFinalizer(tc, TenantClusterFinalizer)
+	return ctrl.Result{}, r.Update(ctx, tc)
+}
+
+// SetupWithManager watches TenantClusters, the inventory's news of their
+// machines, their CloudAccounts and Gateways, and the Secrets they own.
+func (r *TenantClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.ForceDeleteAfter == 0 {
+		r.ForceDeleteAfter = DefaultForceDeleteAfter
+	}
+	if r.TokenTTL == 0 {
+		r.TokenTTL = bootstrap.DefaultTokenTTL
+	}
+	if r.RequeueInterval == 0 {
+		r.RequeueInterval = 30 * time.Second
+	}
+	if r.ReleaseCheckInterval == 0 {
+		r.ReleaseCheckInterval = maas.DefaultPollInterval
+	}
+	if r.MaxConcurrentReconciles == 0 {
+		r.MaxConcurrentReconciles = 4
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&infrav1.TenantCluster{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&corev1.Secret{}).
+		Watches(&infrav1.CloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.clustersOfAccount), builder.WithPredicates(readinessChanged())).
+		Watches(&infrav1.Gateway{}, handler.EnqueueRequestsFromMapFunc(r.clustersOfGateway), builder.WithPredicates(upgradingChanged())).
+		WatchesRawSource(source.Channel(r.Inventory.Events(tenantKind), &handler.EnqueueRequestForObject{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
+		Named("tenantcluster").
+		Complete(r)
+}
+
+func (r *TenantClusterReconciler) clustersOfAccount(ctx context.Context, o client.Object) []ctrl.Request {
+	return r.clustersUsing(ctx, []types.NamespacedName{client.ObjectKeyFromObject(o)})
+}
+
+func (r *TenantClusterReconciler) clustersOfGateway(ctx context.Context, o client.Object) []ctrl.Request {
+	accounts, err := r.Finder.CloudAccountsOf(ctx, client.ObjectKeyFromObject(o))
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "listing CloudAccounts of a Gateway", "gateway", client.ObjectKeyFromObject(o))
+		return nil
+	}
+	return r.clustersUsing(ctx, accounts)
+}
+
+func (r *TenantClusterReconciler) clustersUsing(ctx context.Context, accounts []types.NamespacedName) []ctrl.Request {
+	var reqs []ctrl.Request
+	for _, a := range accounts {
+		list := &infrav1.TenantClusterList{}
+		if err := r.List(ctx, list, client.InNamespace(a.Namespace), client.MatchingFields{dependents.CloudAccountRefField: a.Name}); err != nil {
+			logf.FromContext(ctx).Error(err, "listing TenantClusters of a CloudAccount", "cloudAccount", a)
+			continue
+		}
+		for i := range list.Items {
+			reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return reqs
+}
+
+// readinessChanged passes CloudAccount changes of generation or of the
+// Ready condition, not the periodic revalidations in between.
+func readinessChanged() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, n := e.ObjectOld.(*infrav1.CloudAccount), e.ObjectNew.(*infrav1.CloudAccount)
+			return o.Generation != n.Generation ||
+				meta.IsStatusConditionTrue(o.Status.Conditions, infrav1.ConditionReady) != meta.IsStatusConditionTrue(n.Status.Conditions, infrav1.ConditionReady)
+		},
+	}
+}
+
+// upgradingChanged passes Gateway changes of the Upgrading condition (which
+// queues and releases new clusters) and of the environment clusters inherit.
+func upgradingChanged() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, n := e.ObjectOld.(*infrav1.Gateway), e.ObjectNew.(*infrav1.Gateway)
+			return o.Generation != n.Generation ||
+				meta.IsStatusConditionTrue(o.Status.Conditions, infrav1.GatewayUpgrading) != meta.IsStatusConditionTrue(n.Status.Conditions, infrav1.GatewayUpgrading)
+		},
+	}
+}

@@ -1,0 +1,526 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller_test
+
+import (
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/retry"
+	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
+
+	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
+	"github.com/maas-gateway/maas-gateway/internal/controller"
+	"github.com/maas-gateway/maas-gateway/internal/maas"
+	"github.com/maas-gateway/maas-gateway/internal/maassim"
+	"github.com/maas-gateway/maas-gateway/internal/operator"
+)
+
+const (
+	tenantVIP     = "10.30.0.100"
+	tenantVersion = "v1.34.2"
+)
+
+// tenantOptions are fastOptions with a short safety-net requeue (releases
+// are followed by it) and the 2 s force-delete delay the tests wait out.
+func tenantOptions() operator.Options {
+	o := fastOptions
+	o.RequeueInterval = 300 * time.Millisecond
+	o.ForceDeleteAfter = 2 * time.Second
+	return o
+}
+
+var _ = Describe("TenantCluster controller", func() {
+	var (
+		ns   string
+		sim  *maassim.Server
+		stop func()
+	)
+
+	// setup starts a simulator (mutated as a test needs), the operator and a
+	// Gateway whose default CloudAccount the clusters provision with. The
+	// Gateway has no control-plane endpoint, so it takes no machine itself.
+	setup := func(mutate func(*maassim.Config)) {
+		GinkgoHelper()
+		ns = newNamespace()
+		sim = startSimulator(mutate)
+		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "maas", sim.DefaultAPIKey()))).To(Succeed())
+		_, stop = startOperator(tenantOptions())
+		DeferCleanup(func() { stop() })
+		gw := newGateway(ns, "gw", sim.URL, "maas")
+		gw.Spec.Environment.ClusterNetwork = infrav1.ClusterNetwork{PodCIDR: "172.20.0.0/16", ServiceCIDR: "172.21.0.0/16"}
+		Expect(k8s.Create(suiteCtx, gw)).To(Succeed())
+		Eventually(func(g Gomega) {
+			account := &infrav1.CloudAccount{}
+			g.Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "gw-default"}, account)).To(Succeed())
+			g.Expect(meta.IsStatusConditionTrue(account.Status.Conditions, infrav1.ConditionReady)).To(BeTrue())
+		}).Should(Succeed())
+	}
+
+	AfterEach(func() {
+		if ns == "" {
+			return
+		}
+		// Delete while the operator still runs, so finalizers release
+		// what was allocated.
+		for _, obj := range []ctrlclient.Object{&infrav1.TenantCluster{}, &infrav1.Gateway{}} {
+			name := "tc"
+			if _, ok := obj.(*infrav1.Gateway); ok {
+				name = "gw"
+			}
+			if err := k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: name}, obj); err == nil {
+				Expect(ctrlclient.IgnoreNotFound(k8s.Delete(suiteCtx, obj))).To(Succeed())
+				Eventually(func() error {
+					return k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: name}, obj)
+				}).Should(MatchError(ContainSubstring("not found")))
+			}
+		}
+		ns = ""
+	})
+
+	cluster := func(g Gomega) *infrav1.TenantCluster {
+		tc := &infrav1.TenantCluster{}
+		g.Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "tc"}, tc)).To(Succeed())
+		return tc
+	}
+	gateway := func() *infrav1.Gateway {
+		gw := &infrav1.Gateway{}
+		Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "gw"}, gw)).To(Succeed())
+		return gw
+	}
+	// ours lists the simulator's machines carrying the installation's agent_name.
+	ours := func() []maassim.Machine {
+		agent := controller.AgentName(gateway())
+		var out []maassim.Machine
+		for _, m := range sim.Machines() {
+			if m.AgentName == agent {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	createCluster := func(mutate func(*infrav1.TenantCluster)) {
+		GinkgoHelper()
+		tc := &infrav1.TenantCluster{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tc"},
+			Spec: infrav1.TenantClusterSpec{
+				CloudAccountRef:      infrav1.LocalObjectReference{Name: "gw-default"},
+				Profile:              infrav1.ClusterProfile{KubernetesVersion: tenantVersion},
+				ControlPlaneEndpoint: tenantVIP,
+				// The control plane takes gateway-pool machines and the
+				// workers tenant-pool ones, so a test can tell them apart.
+				ControlPlane: infrav1.ControlPlanePool{Size: 1, MachineTemplate: infrav1.MachineTemplate{ResourcePool: "gateway"}},
+				Workers: []infrav1.NodePool{{
+					Name: "workers", Size: 2,
+					MachineTemplate: infrav1.MachineTemplate{ResourcePool: "tenants", Zones: []string{"zone-a", "zone-b"}},
+				}},
+			},
+		}
+		if mutate != nil {
+			mutate(tc)
+		}
+		Expect(k8s.Create(suiteCtx, tc)).To(Succeed())
+	}
+	update := func(mutate func(*infrav1.TenantCluster)) {
+		GinkgoHelper()
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			tc := cluster(Default)
+			mutate(tc)
+			return k8s.Update(suiteCtx, tc)
+		})).To(Succeed())
+	}
+	running := func(ready int) types.GomegaMatcher {
+		return And(
+			HaveField("Status.Phase", infrav1.TenantPhaseRunning),
+			HaveField("Status.ReadyMachines", BeEquivalentTo(ready)),
+			HaveField("Status.DesiredMachines", BeEquivalentTo(ready)),
+		)
+	}
+	setUpgrading := func(status metav1.ConditionStatus) {
+		GinkgoHelper()
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			gw := gateway()
+			meta.SetStatusCondition(&gw.Status.Conditions, metav1.Condition{
+				Type: infrav1.GatewayUpgrading, Status: status, Reason: "Test", Message: "set by the test",
+			})
+			return k8s.Status().Update(suiteCtx, gw)
+		})).To(Succeed())
+	}
+	eventsOf := func(reason string) []eventsv1.Event {
+		list := &eventsv1.EventList{}
+		Expect(k8s.List(suiteCtx, list, ctrlclient.InNamespace(ns))).To(Succeed())
+		var out []eventsv1.Event
+		for _, e := range list.Items {
+			if e.Regarding.Kind == "TenantCluster" && e.Regarding.Name == "tc" && e.Reason == reason {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	deleteCluster := func() {
+		GinkgoHelper()
+		Expect(k8s.Delete(suiteCtx, cluster(Default))).To(Succeed())
+	}
+	gone := func() error {
+		return k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "tc"}, &infrav1.TenantCluster{})
+	}
+
+	It("provisions one control plane and two workers over two zones, with PKI, token and kubeconfig", func() {
+		setup(nil)
+		createCluster(nil)
+		Eventually(cluster).Should(running(3))
+		tc := cluster(Default)
+
+		machines := ours()
+		Expect(machines).To(HaveLen(3), "no machine is allocated that the cluster does not use")
+		inits, zones := 0, map[string]bool{}
+		for _, m := range machines {
+			Expect(m.StatusName).To(Equal("Deployed"))
+			Expect(m.Annotations).To(HaveKeyWithValue(maas.AnnotationOwnerKind, "TenantCluster"))
+			Expect(m.Annotations).To(HaveKeyWithValue(maas.AnnotationOwnerNamespace, ns))
+			Expect(m.Annotations).To(HaveKeyWithValue(maas.AnnotationOwnerName, "tc"))
+			Expect(m.Annotations).To(HaveKeyWithValue(maas.AnnotationOwnerUID, string(tc.UID)))
+			Expect(m.Annotations).To(HaveKey(maas.AnnotationSlot))
+			Expect(m.Annotations).To(HaveKey(maas.AnnotationTemplate))
+			intent, err := bootstrap.Parse(m.UserData)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(intent.ClusterName).To(Equal("tc"))
+			Expect(intent.ControlPlaneEndpoint).To(Equal(tenantVIP + ":6443"))
+			Expect(intent.KubernetesVersion).To(Equal(tenantVersion))
+			switch m.Annotations[maas.AnnotationPool] {
+			case infrav1.ControlPlanePoolName:
+				Expect(m.Pool).To(Equal("gateway"))
+				Expect(m.Annotations).To(HaveKeyWithValue(maas.AnnotationInit, "true"))
+				Expect(intent.Labels).To(HaveKeyWithValue(controller.LabelTenantPool, infrav1.ControlPlanePoolName))
+				Expect(string(m.UserData)).To(ContainSubstring("172.20.0.0/16"), "the gateway's pod CIDR is the default")
+			case "workers":
+				Expect(m.Pool).To(Equal("tenants"))
+				Expect(intent.Role).To(Equal(bootstrap.RoleJoinWorker))
+				Expect(string(m.UserData)).NotTo(ContainSubstring("PRIVATE KEY"), "a worker never receives a CA key")
+				zones[m.Zone] = true
+			default:
+				Fail("machine " + m.SystemID + " has no pool mark")
+			}
+			Expect(intent.Labels).To(HaveKeyWithValue(controller.LabelTenantCluster, "tc"))
+			if intent.Role == bootstrap.RoleInitControlPlane {
+				inits++
+			}
+		}
+		Expect(inits).To(Equal(1))
+		Expect(zones).To(HaveLen(2), "the worker pool spreads over its two zones")
+
+		Expect(tc.Status.Pools).To(ConsistOf(
+			infrav1.PoolStatus{Name: infrav1.ControlPlanePoolName, Desired: 1, Ready: 1, Updated: 1},
+			infrav1.PoolStatus{Name: "workers", Desired: 2, Ready: 2, Updated: 2},
+		))
+		Expect(tc.Status.Machines).To(HaveLen(3))
+		for _, c := range []string{infrav1.ConditionReady, infrav1.TenantMachinesReady, infrav1.TenantControlPlaneReady} {
+			Expect(meta.IsStatusConditionTrue(tc.Status.Conditions, c)).To(BeTrue(), c)
+		}
+
+		Expect(tc.Status.KubeconfigSecretRef).NotTo(BeNil())
+		kc := &corev1.Secret{}
+		Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: tc.Status.KubeconfigSecretRef.Name}, kc)).To(Succeed())
+		Expect(metav1.IsControlledBy(kc, tc)).To(BeTrue())
+		loaded, err := clientcmd.Load(kc.Data[bootstrap.KubeconfigSecretKey])
+		Expect(err).NotTo(HaveOccurred())
+		Expect(loaded.Clusters).To(HaveKeyWithValue("tc", HaveField("Server", "https://"+tenantVIP+":6443")))
+		for _, p := range []bootstrap.SecretPurpose{bootstrap.PurposeCA, bootstrap.PurposeEtcd, bootstrap.PurposeFrontProxy, bootstrap.PurposeServiceAccount} {
+			s := &corev1.Secret{}
+			Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: bootstrap.SecretName("tc", p)}, s)).To(Succeed())
+			Expect(metav1.IsControlledBy(s, tc)).To(BeTrue())
+		}
+
+		// No secret in status or events: not the token, not a key.
+		token := &corev1.Secret{}
+		Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "tc-bootstrap-token"}, token)).To(Succeed())
+		secretValue := string(token.Data["token"])
+		Expect(secretValue).NotTo(BeEmpty())
+		_, tokenSecret, _ := strings.Cut(secretValue, ".")
+		status, err := json.Marshal(tc.Status)
+		Expect(err).NotTo(HaveOccurred())
+		list := &eventsv1.EventList{}
+		Expect(k8s.List(suiteCtx, list, ctrlclient.InNamespace(ns))).To(Succeed())
+		events, err := json.Marshal(list)
+		Expect(err).NotTo(HaveOccurred())
+		for _, text := range []string{string(status), string(events)} {
+			Expect(text).NotTo(ContainSubstring(tokenSecret))
+			Expect(text).NotTo(ContainSubstring("PRIVATE KEY"))
+		}
+		for _, reason := range []string{"MachineAllocated", "MachineDeploying", "MachineDeployed"} {
+			Expect(eventsOf(reason)).NotTo(BeEmpty(), reason)
+		}
+	})
+
+	It("scales a worker pool up and down", func() {
+		setup(nil)
+		createCluster(nil)
+		Eventually(cluster).Should(running(3))
+		update(func(tc *infrav1.TenantCluster) { tc.Spec.Workers[0].Size = 3 })
+		Eventually(cluster).Should(running(4))
+		Expect(ours()).To(HaveLen(4))
+		update(func(tc *infrav1.TenantCluster) { tc.Spec.Workers[0].Size = 1 })
+		Eventually(cluster).Should(running(2))
+		Eventually(ours).Should(HaveLen(2))
+		// Events of one reason are folded into a series, so count is not asserted.
+		Eventually(func() []eventsv1.Event { return eventsOf("MachineReleased") }).ShouldNot(BeEmpty())
+	})
+
+	for _, strategy := range []infrav1.RollingUpdateStrategy{infrav1.ExpandFirst, infrav1.ContractFirst} {
+		It("replaces every machine on a Kubernetes version change, "+string(strategy), func() {
+			setup(nil)
+			createCluster(func(tc *infrav1.TenantCluster) { tc.Spec.Workers[0].RollingUpdate = strategy })
+			Eventually(cluster).Should(running(3))
+			w := watchPool(sim, controller.AgentName(gateway()), "tenants")
+			update(func(tc *infrav1.TenantCluster) { tc.Spec.Profile.KubernetesVersion = "v1.34.3" })
+			Eventually(func(g Gomega) {
+				tc := cluster(g)
+				g.Expect(tc.Status.ObservedGeneration).To(Equal(tc.Generation))
+				g.Expect(tc).To(running(3))
+			}).WithTimeout(60 * time.Second).Should(Succeed())
+			after := ours()
+			Expect(after).To(HaveLen(3))
+			for _, m := range after {
+				intent, err := bootstrap.Parse(m.UserData)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(intent.KubernetesVersion).To(Equal("v1.34.3"))
+			}
+			minDeployed, maxOwned := w.stop()
+			if strategy == infrav1.ExpandFirst {
+				Expect(minDeployed).To(BeNumerically(">=", 2), "ExpandFirst never has fewer than size machines deployed")
+				Expect(maxOwned).To(BeNumerically("<=", 3), "ExpandFirst never holds more than size+1 machines")
+			} else {
+				Expect(maxOwned).To(BeNumerically("<=", 2), "ContractFirst never holds more than size machines")
+			}
+		})
+	}
+
+	It("releases every machine on delete, and lets the object go", func() {
+		setup(nil)
+		createCluster(nil)
+		Eventually(cluster).Should(running(3))
+		ids := ours()
+		deleteCluster()
+		Eventually(gone).Should(MatchError(ContainSubstring("not found")))
+		for _, m := range ids {
+			now, _ := sim.Machine(m.SystemID)
+			Expect(now.StatusName).To(Equal("Ready"), "machine %s", m.SystemID)
+			Expect(now.Annotations).To(BeEmpty())
+		}
+		Expect(ours()).To(BeEmpty())
+	})
+
+	It("aborts a cluster still provisioning: machines still deploying are released too", func() {
+		setup(func(c *maassim.Config) { c.DeployTime = 20 * time.Second })
+		createCluster(nil)
+		Eventually(func(g Gomega) {
+			g.Expect(ours()).To(HaveLen(3))
+			for _, m := range ours() {
+				g.Expect(m.StatusName).To(Equal("Deploying"))
+			}
+		}).Should(Succeed())
+		Expect(cluster(Default).Status.Phase).To(Equal(infrav1.TenantPhaseProvisioning))
+		ids := ours()
+		deleteCluster()
+		Eventually(gone).Should(MatchError(ContainSubstring("not found")))
+		for _, m := range ids {
+			now, _ := sim.Machine(m.SystemID)
+			Expect(now.StatusName).To(Equal("Ready"), "machine %s", m.SystemID)
+		}
+	})
+
+	stuckCluster := func() []string {
+		GinkgoHelper()
+		createCluster(func(tc *infrav1.TenantCluster) { tc.Spec.Workers = nil })
+		Eventually(cluster).Should(running(1))
+		var ids []string
+		for _, m := range ours() {
+			ids = append(ids, m.SystemID)
+		}
+		f := sim.Faults()
+		f.StuckRelease = ids
+		sim.SetFaults(f)
+		return ids
+	}
+
+	It("stays Deleting while MAAS does not release, and is force-deleted on request after the delay", func() {
+		setup(nil)
+		ids := stuckCluster()
+		deleteCluster()
+		Eventually(cluster).Should(And(
+			HaveField("Status.Phase", infrav1.TenantPhaseDeleting),
+			HaveField("Status.ForceDeleteAllowedAt", Not(BeNil())),
+			HaveField("Status.Machines", ConsistOf(HaveField("State", "Releasing"))),
+		))
+		// Past the delay, without the annotation, nothing is forced.
+		Consistently(cluster).WithTimeout(3 * time.Second).Should(HaveField("Status.Phase", infrav1.TenantPhaseDeleting))
+		update(func(tc *infrav1.TenantCluster) {
+			tc.Annotations = map[string]string{infrav1.AnnotationForceDelete: "true"}
+		})
+		Eventually(gone).Should(MatchError(ContainSubstring("not found")))
+		forced := eventsOf("ForceDeleted")
+		Expect(forced).To(HaveLen(1))
+		Expect(forced[0].Type).To(Equal(corev1.EventTypeWarning))
+		Expect(forced[0].Note).To(ContainSubstring(ids[0]))
+		m, _ := sim.Machine(ids[0])
+		Expect(m.StatusName).To(Equal("Releasing"), "the machine is left to MAAS")
+	})
+
+	It("refuses force delete before the delay, saying when it is allowed", func() {
+		setup(nil)
+		stuckCluster()
+		deleteCluster()
+		update(func(tc *infrav1.TenantCluster) {
+			tc.Annotations = map[string]string{infrav1.AnnotationForceDelete: "true"}
+		})
+		var allowedAt time.Time
+		Eventually(func(g Gomega) {
+			tc := cluster(g)
+			g.Expect(tc.Status.ForceDeleteAllowedAt).NotTo(BeNil())
+			allowedAt = tc.Status.ForceDeleteAllowedAt.Time
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			refused := eventsOf("ForceDeleteRefused")
+			g.Expect(refused).NotTo(BeEmpty())
+			g.Expect(refused[0].Note).To(ContainSubstring(allowedAt.UTC().Format(time.RFC3339)))
+		}).Should(Succeed())
+		Eventually(gone).Should(MatchError(ContainSubstring("not found")))
+		Expect(time.Now()).To(BeTemporally(">=", allowedAt), "the finalizer went only once force delete was allowed")
+		Expect(eventsOf("ForceDeleted")).To(HaveLen(1))
+	})
+
+	It("queues provisioning while the gateway upgrades, and provisions after", func() {
+		setup(nil)
+		setUpgrading(metav1.ConditionTrue)
+		createCluster(nil)
+		Eventually(func(g Gomega) {
+			tc := cluster(g)
+			g.Expect(tc.Status.Phase).To(Equal(infrav1.TenantPhaseQueued))
+			c := meta.FindStatusCondition(tc.Status.Conditions, infrav1.TenantQueued)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(c.Reason).To(Equal("GatewayUpgrading"))
+			g.Expect(c.Message).To(ContainSubstring("resumes when the upgrade completes"))
+		}).Should(Succeed())
+		Consistently(ours).WithTimeout(time.Second).Should(BeEmpty())
+
+		setUpgrading(metav1.ConditionFalse)
+		Eventually(cluster).Should(running(3))
+		Expect(meta.IsStatusConditionFalse(cluster(Default).Status.Conditions, infrav1.TenantQueued)).To(BeTrue())
+
+		// A running cluster is not touched by the next upgrade.
+		setUpgrading(metav1.ConditionTrue)
+		Consistently(cluster).WithTimeout(time.Second).Should(running(3))
+		setUpgrading(metav1.ConditionFalse)
+	})
+
+	It("says which constraint MAAS could not satisfy", func() {
+		setup(nil)
+		createCluster(func(tc *infrav1.TenantCluster) { tc.Spec.Workers[0].MinCPU = 4000 })
+		Eventually(func(g Gomega) string {
+			c := meta.FindStatusCondition(cluster(g).Status.Conditions, infrav1.TenantMachinesReady)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Reason).To(Equal("NoCapacity"))
+			return c.Message
+		}).Should(ContainSubstring("cpu_count"))
+		Expect(meta.FindStatusCondition(cluster(Default).Status.Conditions, infrav1.ConditionReady).Message).To(ContainSubstring("cpu_count"))
+		Expect(eventsOf("NoCapacity")).NotTo(BeEmpty())
+		update(func(tc *infrav1.TenantCluster) { tc.Spec.Workers[0].MinCPU = 0 })
+		Eventually(cluster).Should(running(3))
+	})
+
+	It("converges after a restart mid-provisioning with no duplicate or orphaned machine", func() {
+		setup(func(c *maassim.Config) { c.DeployTime = 2 * time.Second })
+		createCluster(nil)
+		Eventually(ours).Should(Not(BeEmpty()))
+		stop()
+		_, stop = startOperator(tenantOptions())
+		Eventually(cluster).Should(running(3))
+		Consistently(func() int { return len(ours()) }).WithTimeout(time.Second).Should(Equal(3))
+		inits := 0
+		for _, m := range ours() {
+			Expect(m.Annotations).To(HaveKeyWithValue(maas.AnnotationOwnerName, "tc"), "machine %s is orphaned", m.SystemID)
+			if intent, err := bootstrap.Parse(m.UserData); err == nil && intent.Role == bootstrap.RoleInitControlPlane {
+				inits++
+			}
+		}
+		Expect(inits).To(Equal(1))
+	})
+})
+
+// poolWatch follows, from the simulator's event hook, the machines of one
+// MAAS resource pool that carry agent: the fewest Deployed and the most
+// held at any moment.
+type poolWatch struct {
+	mu                    sync.Mutex
+	agent, pool           string
+	state                 map[string]maassim.Machine
+	minDeployed, maxOwned int
+	cancel                func()
+}
+
+func watchPool(sim *maassim.Server, agent, pool string) *poolWatch {
+	w := &poolWatch{agent: agent, pool: pool, state: map[string]maassim.Machine{}, minDeployed: 1 << 30}
+	w.cancel = sim.Subscribe(func(e maassim.Event) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.state[e.Machine.SystemID] = e.Machine
+		w.count()
+	})
+	w.mu.Lock()
+	for _, m := range sim.Machines() {
+		if _, seen := w.state[m.SystemID]; !seen {
+			w.state[m.SystemID] = m
+		}
+	}
+	w.count()
+	w.mu.Unlock()
+	return w
+}
+
+func (w *poolWatch) count() {
+	deployed, owned := 0, 0
+	for _, m := range w.state {
+		if m.Pool != w.pool || m.AgentName != w.agent {
+			continue
+		}
+		owned++
+		if m.StatusName == "Deployed" {
+			deployed++
+		}
+	}
+	w.minDeployed = min(w.minDeployed, deployed)
+	w.maxOwned = max(w.maxOwned, owned)
+}
+
+func (w *poolWatch) stop() (minDeployed, maxOwned int) {
+	w.cancel()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.minDeployed, w.maxOwned
+}
