@@ -76,7 +76,8 @@ func main() {
 	flag.DurationVar(&opts.RetryInterval, "maas-retry-interval", 15*time.Second,
 		"How soon an unreachable MAAS is tried again.")
 	flag.DurationVar(&opts.ForceDeleteAfter, "force-delete-after", 14*time.Minute,
-		"How long a TenantCluster must have been deleting before the infra.maasgateway.io/force-delete annotation drops its finalizer.")
+		"How long a TenantCluster must have been deleting before the "+
+			"infra.maasgateway.io/force-delete annotation may drop its finalizer.")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")

@@ -189,7 +189,7 @@ func decodeKubeadm(t testing.TB, files map[string]cloudFile) kubeadmDocs {
 		t.Fatalf("no %s", kubeadmConfig)
 	}
 	var docs kubeadmDocs
-	for _, doc := range strings.Split(f.Content, "\n---\n") {
+	for doc := range strings.SplitSeq(f.Content, "\n---\n") {
 		var meta struct {
 			APIVersion string `json:"apiVersion"`
 			Kind       string `json:"kind"`

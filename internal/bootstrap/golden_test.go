@@ -18,6 +18,7 @@ package bootstrap
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -168,9 +169,7 @@ func checkUserData(t *testing.T, cfg NodeConfig, out []byte) {
 
 func mergedLabels(cfg NodeConfig) map[string]string {
 	m := map[string]string{LabelSystemID: cfg.SystemID}
-	for k, v := range cfg.Labels {
-		m[k] = v
-	}
+	maps.Copy(m, cfg.Labels)
 	return m
 }
 

@@ -127,7 +127,7 @@ func Parse(userData []byte) (*NodeIntent, error) {
 	if doc.APIVersion != intentAPIVersion || doc.Kind != intentKind {
 		return nil, fmt.Errorf("%s is a %s %s; want %s %s", IntentPath, doc.APIVersion, doc.Kind, intentAPIVersion, intentKind)
 	}
-	if err := doc.NodeIntent.validate(); err != nil {
+	if err := doc.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", IntentPath, err)
 	}
 	return &doc.NodeIntent, nil

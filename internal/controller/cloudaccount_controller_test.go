@@ -44,7 +44,7 @@ var _ = Describe("CloudAccount controller", func() {
 		_, stop := startOperator(fastOptions)
 		DeferCleanup(stop)
 		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "maas", sim.DefaultAPIKey()))).To(Succeed())
-		Expect(k8s.Create(suiteCtx, newGateway(ns, "gw", sim.URL, "maas"))).To(Succeed())
+		Expect(k8s.Create(suiteCtx, newGateway(ns, sim.URL))).To(Succeed())
 	})
 
 	account := func(name string) func(Gomega) *infrav1.CloudAccount {

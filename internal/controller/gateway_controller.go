@@ -246,7 +246,7 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 		done, err = exec.run(ctx, actions)
 		r.announce(gw, done)
 	}
-	gw.Status.Nodes = gatewayNodes(gw, view, r.snapshotAfter(key, snap))
+	gw.Status.Nodes = gatewayNodes(gw, view, snapshotAfter(r.Inventory, key, snap))
 	gw.Status.ReadyReplicas = 0
 	for _, n := range gw.Status.Nodes {
 		if n.Ready {
@@ -267,15 +267,6 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 
 func hasKind(actions []rollout.Action, k rollout.ActionKind) bool {
 	return slices.ContainsFunc(actions, func(a rollout.Action) bool { return a.Kind == k })
-}
-
-// snapshotAfter is the inventory after this reconcile's steps (the inventory
-// records what it did at once), falling back to the one planned from.
-func (r *GatewayReconciler) snapshotAfter(key string, planned *maas.Snapshot) *maas.Snapshot {
-	if s, ok := r.Inventory.Snapshot(key); ok {
-		return s
-	}
-	return planned
 }
 
 // observe reads the gateway's machines from the inventory, the adopted

@@ -105,7 +105,7 @@ var _ = Describe("Gateway controller", func() {
 	}
 	createGateway := func(mutate func(*infrav1.Gateway)) {
 		GinkgoHelper()
-		gw := newGateway(ns, "gw", sim.URL, "maas")
+		gw := newGateway(ns, sim.URL)
 		gw.Spec.AdoptMachines = []string{adopted}
 		gw.Spec.ControlPlaneEndpoint = gatewayVIP
 		gw.Spec.Placement = infrav1.Placement{Zone: "zone-b", ResourcePool: "gateway"}

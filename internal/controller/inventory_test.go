@@ -44,7 +44,7 @@ var _ = Describe("Shared MAAS inventory", func() {
 		ns = newNamespace()
 		sim = startSimulator(func(c *maassim.Config) { c.Inventory = maassim.GenerateInventory(240, 7) })
 		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "maas", sim.DefaultAPIKey()))).To(Succeed())
-		gw = newGateway(ns, "gw", sim.URL, "maas")
+		gw = newGateway(ns, sim.URL)
 		Expect(k8s.Create(suiteCtx, gw)).To(Succeed())
 	})
 

@@ -63,6 +63,15 @@ func ownedBy(snap *maas.Snapshot, kind string, obj client.Object) []maas.Machine
 	return out
 }
 
+// snapshotAfter is the inventory after a reconcile's steps (the inventory
+// records what it did at once), falling back to the one planned from.
+func snapshotAfter(inv MachineInventory, key string, planned *maas.Snapshot) *maas.Snapshot {
+	if s, ok := inv.Snapshot(key); ok {
+		return s
+	}
+	return planned
+}
+
 // plannerMachine is what the planner sees of an owned machine.
 func plannerMachine(m maas.Machine, node rollout.NodeState) rollout.Machine {
 	slot := rollout.NoSlot

@@ -143,11 +143,12 @@ func apiKeySecret(ns, name, key string) *corev1.Secret {
 	}
 }
 
-func newGateway(ns, name, endpoint, secret string) *infrav1.Gateway {
+// newGateway makes the test's Gateway "gw", whose API key is in Secret "maas".
+func newGateway(ns, endpoint string) *infrav1.Gateway {
 	return &infrav1.Gateway{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "gw"},
 		Spec: infrav1.GatewaySpec{
-			MAAS: infrav1.MAASConnection{Endpoint: endpoint, CredentialsSecretRef: infrav1.SecretKeyReference{Name: secret}},
+			MAAS: infrav1.MAASConnection{Endpoint: endpoint, CredentialsSecretRef: infrav1.SecretKeyReference{Name: "maas"}},
 		},
 	}
 }

@@ -250,7 +250,7 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 			}
 		}
 	}
-	after := ownedBy(r.snapshotAfter(key, snap), tenantKind, tc)
+	after := ownedBy(snapshotAfter(r.Inventory, key, snap), tenantKind, tc)
 	tc.Status.Machines = tenantMachines(after)
 	r.announceDeployed(tc, before.Machines)
 	tenantStatus(tc, plan, done)
@@ -322,25 +322,16 @@ func tenantOSImage(tc *infrav1.TenantCluster) string {
 }
 
 // poolTemplate is the spec's template of the named pool.
-func poolTemplate(tc *infrav1.TenantCluster, pool string) (infrav1.MachineTemplate, bool) {
+func poolTemplate(tc *infrav1.TenantCluster, pool string) infrav1.MachineTemplate {
 	if pool == infrav1.ControlPlanePoolName {
-		return tc.Spec.ControlPlane.MachineTemplate, true
+		return tc.Spec.ControlPlane.MachineTemplate
 	}
 	for _, w := range tc.Spec.Workers {
 		if w.Name == pool {
-			return w.MachineTemplate, true
+			return w.MachineTemplate
 		}
 	}
-	return infrav1.MachineTemplate{}, false
-}
-
-// snapshotAfter is the inventory after this reconcile's steps, falling back
-// to the one planned from.
-func (r *TenantClusterReconciler) snapshotAfter(key string, planned *maas.Snapshot) *maas.Snapshot {
-	if s, ok := r.Inventory.Snapshot(key); ok {
-		return s
-	}
-	return planned
+	return infrav1.MachineTemplate{}
 }
 
 // executor prepares the steps on the cluster's machines. blocked says why
@@ -363,11 +354,11 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 		owner:   owner,
 		snap:    snap,
 		constraints: func(pool string) maas.Constraints {
-			t, _ := poolTemplate(tc, pool)
+			t := poolTemplate(tc, pool)
 			return constraintsOf("", t.ResourcePool, t.MachineConstraints)
 		},
 		template: func(pool string) string {
-			t, _ := poolTemplate(tc, pool)
+			t := poolTemplate(tc, pool)
 			return tenantTemplate(tc, t)
 		},
 		assignSlot: func(ctx context.Context, systemID string, slot int) error {
@@ -509,7 +500,7 @@ func (r *TenantClusterReconciler) ensurePKI(ctx context.Context, tc *infrav1.Ten
 	}
 	if len(missing) > 0 {
 		if len(missing) < len(pkiPurposes) && len(tc.Status.Machines) > 0 {
-			return nil, fmt.Errorf("Secret %s/%s of a running cluster is missing: restore it from a backup; a new key pair would not be trusted by the cluster's machines",
+			return nil, fmt.Errorf("the Secret %s/%s of a running cluster is missing: restore it from a backup; a new key pair would not be trusted by the cluster's machines",
 				tc.Namespace, bootstrap.SecretName(tc.Name, missing[0]))
 		}
 		fresh, err := bootstrap.GeneratePKI()
@@ -841,7 +832,7 @@ func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.Te
 	// Machines whose release began have left the installation's list; they
 	// are followed one by one until MAAS has them back, from status.
 	left := map[string]infrav1.MachineStatus{}
-	for _, m := range ownedBy(r.snapshotAfter(account, snap), tenantKind, tc) {
+	for _, m := range ownedBy(snapshotAfter(r.Inventory, account, snap), tenantKind, tc) {
 		left[m.SystemID] = machineStatus(m)
 	}
 	for _, m := range tc.Status.Machines {

@@ -72,7 +72,7 @@ var _ = Describe("TenantCluster controller", func() {
 		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "maas", sim.DefaultAPIKey()))).To(Succeed())
 		_, stop = startOperator(tenantOptions())
 		DeferCleanup(func() { stop() })
-		gw := newGateway(ns, "gw", sim.URL, "maas")
+		gw := newGateway(ns, sim.URL)
 		gw.Spec.Environment.ClusterNetwork = infrav1.ClusterNetwork{PodCIDR: "172.20.0.0/16", ServiceCIDR: "172.21.0.0/16"}
 		Expect(k8s.Create(suiteCtx, gw)).To(Succeed())
 		Eventually(func(g Gomega) {
