@@ -349,6 +349,7 @@ func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, k
 			return constraintsOf(p.Zone, p.ResourcePool, p.MachineConstraints)
 		},
 		template: func(string) string { return gatewayTemplate(gw) },
+		domain:   gw.Spec.Placement.Domain,
 		beforeRelease: func(ctx context.Context, systemID string) error {
 			if n := view.nodes[systemID]; n != nil {
 				return r.Nodes.RemoveNode(ctx, n)

@@ -52,7 +52,7 @@ var _ = Describe("Gateway controller", func() {
 
 	BeforeEach(func() {
 		ns = newNamespace()
-		sim = startSimulator(nil)
+		sim = startSimulator(func(c *maassim.Config) { c.Domains = []string{"gateway.example"} })
 		// The emulated kubelets join the envtest API server, which stands for
 		// the gateway cluster itself.
 		em, err := joinemu.New(joinemu.Config{Client: k8s, Endpoint: gatewayVIP + ":6443"})
@@ -108,7 +108,7 @@ var _ = Describe("Gateway controller", func() {
 		gw := newGateway(ns, sim.URL)
 		gw.Spec.AdoptMachines = []string{adopted}
 		gw.Spec.ControlPlaneEndpoint = gatewayVIP
-		gw.Spec.Placement = infrav1.Placement{Zone: "zone-b", ResourcePool: "gateway"}
+		gw.Spec.Placement = infrav1.Placement{Zone: "zone-b", ResourcePool: "gateway", Domain: "gateway.example"}
 		gw.Spec.Environment = infrav1.Environment{
 			ProxySettings:  infrav1.ProxySettings{HTTPProxy: proxyURL, HTTPSProxy: proxyURL, NoProxy: []string{"maas.example.com"}},
 			ClusterNetwork: infrav1.ClusterNetwork{PodCIDR: "172.20.0.0/16", ServiceCIDR: "172.21.0.0/16"},
@@ -164,6 +164,7 @@ var _ = Describe("Gateway controller", func() {
 		for _, m := range owned {
 			Expect(m.Zone).To(Equal("zone-b"))
 			Expect(m.Pool).To(Equal("gateway"))
+			Expect(m.Domain).To(Equal("gateway.example"))
 			Expect(m.StatusName).To(Equal("Deployed"))
 			ud := string(m.UserData)
 			Expect(ud).To(HavePrefix("#cloud-config"))

@@ -40,6 +40,7 @@ type MachineInventory interface {
 	Adopt(ctx context.Context, account, systemID string, owner maas.Owner) (maas.Machine, error)
 	Deploy(ctx context.Context, account, systemID string, p maas.DeployParams) (maas.Machine, error)
 	Release(ctx context.Context, account, systemID string, p maas.ReleaseParams) (maas.Machine, error)
+	SetDomain(ctx context.Context, account, systemID, domain string) (maas.Machine, error)
 }
 
 // templateHash names what a machine is deployed with, so that a change of
@@ -135,6 +136,9 @@ type poolExecutor struct {
 	snap  *maas.Snapshot
 	// constraints are the allocation constraints of a pool.
 	constraints func(pool string) maas.Constraints
+	// domain is the MAAS DNS domain machines are registered in before they
+	// deploy ("" leaves MAAS's default).
+	domain string
 	// template is the current template hash of a pool.
 	template func(pool string) string
 	// deploy renders what a machine is deployed with.
@@ -183,6 +187,9 @@ func (e *poolExecutor) run(ctx context.Context, actions []rollout.Action) (execu
 				continue
 			}
 			p, err := e.deploy(ctx, m, a.Role)
+			if err == nil && e.domain != "" && m.Domain != e.domain {
+				_, err = e.inv.SetDomain(ctx, e.account, a.SystemID, e.domain)
+			}
 			if err == nil {
 				_, err = e.inv.Deploy(ctx, e.account, a.SystemID, p)
 			}

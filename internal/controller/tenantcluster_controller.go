@@ -353,6 +353,7 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 		account: key,
 		owner:   owner,
 		snap:    snap,
+		domain:  tc.Spec.Domain,
 		constraints: func(pool string) maas.Constraints {
 			t := poolTemplate(tc, pool)
 			return constraintsOf("", t.ResourcePool, t.MachineConstraints)

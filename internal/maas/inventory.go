@@ -437,6 +437,26 @@ func (inv *Inventory) Release(ctx context.Context, key, systemID string, p Relea
 	return m, err
 }
 
+// SetDomain moves a machine of account key into a DNS domain (see
+// Client.SetDomain), free when the snapshot shows it there already.
+func (inv *Inventory) SetDomain(ctx context.Context, key, systemID, domain string) (Machine, error) {
+	a, err := inv.accountFor("set domain", key)
+	if err != nil {
+		return Machine{}, err
+	}
+	if s := a.snap.Load(); s != nil {
+		if m, ok := s.Machine(systemID); ok && m.Domain == domain {
+			return m, nil
+		}
+	}
+	cl, agentName := a.current()
+	m, err := cl.SetDomain(ctx, agentName, systemID, domain)
+	if err == nil {
+		a.record(m)
+	}
+	return m, err
+}
+
 // Machine reads one machine of account key from MAAS, whoever owns it: for
 // machines the installation does not own but must know of (a gateway's
 // adopted nodes), read once, never polled.

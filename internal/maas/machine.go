@@ -100,9 +100,11 @@ func (s Status) Failed() bool {
 // handed out by the inventory are shared between readers: do not modify
 // their slices or Owner.
 type Machine struct {
-	SystemID      string
-	Hostname      string
-	FQDN          string
+	SystemID string
+	Hostname string
+	FQDN     string
+	// Domain is the DNS domain the machine's hostname is registered in.
+	Domain        string
 	Zone          string
 	Pool          string
 	Status        Status
@@ -163,6 +165,7 @@ func machineFromEntity(e *entity.Machine) Machine {
 		SystemID:      e.SystemID,
 		Hostname:      e.Hostname,
 		FQDN:          e.FQDN,
+		Domain:        e.Domain.Name,
 		Zone:          e.Zone.Name,
 		Pool:          e.Pool.Name,
 		Status:        Status(e.Status),
@@ -207,6 +210,9 @@ type machineJSON struct {
 	Zone          struct {
 		Name string `json:"name"`
 	} `json:"zone"`
+	Domain struct {
+		Name string `json:"name"`
+	} `json:"domain"`
 	Pool struct {
 		Name string `json:"name"`
 	} `json:"pool"`
@@ -223,6 +229,7 @@ func (j *machineJSON) machine() Machine {
 		SystemID:      j.SystemID,
 		Hostname:      j.Hostname,
 		FQDN:          j.FQDN,
+		Domain:        j.Domain.Name,
 		Zone:          j.Zone.Name,
 		Pool:          j.Pool.Name,
 		Status:        Status(j.Status),

@@ -185,6 +185,28 @@ func (c *Client) annotate(ctx context.Context, systemID string, owner Owner) (Ma
 	return machineFromEntity(out), nil
 }
 
+// SetDomain registers an owned machine's hostname in the DNS domain
+// (placement's domain: MAAS's allocate cannot choose it). Nothing is sent
+// when the machine is already there. It needs a key allowed to edit
+// machines (MAAS admins).
+func (c *Client) SetDomain(ctx context.Context, agentName, systemID, domain string) (Machine, error) {
+	const op = "set domain"
+	m, err := c.requireOwned(ctx, op, agentName, systemID)
+	if err != nil || m.Domain == domain {
+		return m, err
+	}
+	var out *entity.Machine
+	err = c.call(ctx, callSpec{op: op, systemID: systemID, idempotent: true}, func(gc *client.Client) error {
+		var err error
+		out, err = gc.Machine.Update(systemID, &entity.MachineUpdateParams{Domain: domain}, nil)
+		return err
+	})
+	if err != nil {
+		return Machine{}, err
+	}
+	return machineFromEntity(out), nil
+}
+
 // DeployParams say what to install on a machine.
 type DeployParams struct {
 	// OSystem ("ubuntu", "custom", …) and DistroSeries ("jammy", or a

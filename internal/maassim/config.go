@@ -53,6 +53,9 @@ type Config struct {
 	// the inventory uses ("default" always exists).
 	Zones []string
 	Pools []string
+	// Domains names DNS domains to create besides those the inventory uses
+	// ("maas" always exists).
+	Domains []string
 	// Users are the MAAS users; at least one is needed.
 	Users []User
 	// BootResources are the deployable images; empty means Ubuntu jammy and

@@ -289,6 +289,13 @@ func updateMachine(c *call) *apiError {
 	if v, ok := c.form.get("description"); ok {
 		m.description = v
 	}
+	if v, ok := c.form.get("domain"); ok {
+		d := s.domainByName[v]
+		if d == nil {
+			return validationError(map[string][]string{"domain": {"Select a valid choice. That choice is not one of the available choices."}})
+		}
+		m.domain = d
+	}
 	s.render(m)
 	c.reply(m.json)
 	return nil

@@ -513,6 +513,15 @@ func TestOtherUsersMachines(t *testing.T) {
 	if r.status != 200 || !strings.Contains(r.body, `"swap_size":0`) || !strings.Contains(r.body, `"resource_uri"`) {
 		t.Fatalf("admin PUT: %d", r.status)
 	}
+	// Placement's domain is set with PUT; an unknown one is a form error.
+	r = newRaw(t, srv, srv.DefaultAPIKey()).do("PUT", "machines/"+id+"/", nil, url.Values{"domain": {"nowhere.example"}})
+	if r.status != 400 || !strings.Contains(r.body, `"domain"`) {
+		t.Fatalf("PUT unknown domain: %d %s", r.status, r.body)
+	}
+	r = newRaw(t, srv, srv.DefaultAPIKey()).do("PUT", "machines/"+id+"/", nil, url.Values{"domain": {"maas"}})
+	if m, _ := srv.Machine(id); r.status != 200 || m.Domain != "maas" {
+		t.Fatalf("PUT domain maas: %d, machine in %q", r.status, m.Domain)
+	}
 }
 
 func mustKey(t *testing.T, srv *Server, name string) string {

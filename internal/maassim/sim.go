@@ -198,6 +198,9 @@ func New(cfg Config) (*Sim, error) {
 	for _, z := range cfg.Zones {
 		s.addZone(z, "")
 	}
+	for _, d := range cfg.Domains {
+		s.domainFor(d)
+	}
 	for _, p := range cfg.Pools {
 		s.addPool(p, "")
 	}
