@@ -64,8 +64,11 @@ func TestWorkerJoinsAndLeaves(t *testing.T) {
 	g.Expect(node.Status.Capacity.Cpu().Equal(resource.MustParse("8"))).To(BeTrue())
 	g.Expect(node.Status.Capacity.Memory().Equal(resource.MustParse("16Gi"))).To(BeTrue())
 
+	// The lease follows the Node's registration, as a kubelet's does.
 	lease := &coordinationv1.Lease{}
-	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: corev1.NamespaceNodeLease, Name: name}, lease)).To(Succeed())
+	g.Eventually(func() error {
+		return k8s.Get(context.Background(), client.ObjectKey{Namespace: corev1.NamespaceNodeLease, Name: name}, lease)
+	}).WithTimeout(30 * time.Second).Should(Succeed())
 	g.Expect(lease.Spec.HolderIdentity).To(HaveValue(Equal(name)))
 	g.Expect(lease.OwnerReferences).To(ConsistOf(HaveField("UID", node.UID)))
 

@@ -21,8 +21,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	goruntime "runtime"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/onsi/gomega"
@@ -237,9 +240,48 @@ func runHandler(b *testing.B, h admission.Handler, req admission.Request, wantAl
 		b.Fatalf("allowed = %v, want %v: %v", resp.Allowed, wantAllowed, resp.Result)
 	}
 	b.ReportAllocs()
+	lat := make([]time.Duration, 0, 1024)
 	for b.Loop() {
+		start := time.Now()
 		h.Handle(ctx, req)
+		lat = append(lat, time.Since(start))
 	}
+	reportPercentiles(b, lat)
+}
+
+// runHandlerConcurrently answers req from concurrent callers, as the webhook
+// server does under load (DESIGN.md §6 budgets p99 at 100 concurrent
+// requests), and reports the latency percentiles callers saw.
+func runHandlerConcurrently(b *testing.B, h admission.Handler, req admission.Request, callers int) {
+	b.Helper()
+	ctx := context.Background()
+	var mu sync.Mutex
+	var lat []time.Duration
+	b.SetParallelism(max(1, callers/goruntime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		mine := make([]time.Duration, 0, 256)
+		for pb.Next() {
+			start := time.Now()
+			h.Handle(ctx, req)
+			mine = append(mine, time.Since(start))
+		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
+	})
+	reportPercentiles(b, lat)
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	at := func(q float64) float64 { return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Nanoseconds()) }
+	b.ReportMetric(at(0.50), "p50-ns")
+	b.ReportMetric(at(0.99), "p99-ns")
 }
 
 func BenchmarkDefaultGateway(b *testing.B) {
@@ -346,4 +388,24 @@ func BenchmarkValidateTenantClusterUpdate(b *testing.B) {
 	tc.Spec.Workers[0].Size = 10
 	runHandler(b, admission.WithValidator(benchScheme(b), &TenantClusterValidator{readers: f.readers}),
 		request(b, admissionv1.Update, tc, oldTC), true)
+}
+
+// BenchmarkValidateTenantClusterConcurrent100 is the budget's case: 100
+// callers at once validating a TenantCluster.
+func BenchmarkValidateTenantClusterConcurrent100(b *testing.B) {
+	f := benchEnv(b)
+	tc := f.tenant.DeepCopy()
+	if err := (&TenantClusterDefaulter{readers: f.readers}).Default(context.Background(), tc); err != nil {
+		b.Fatal(err)
+	}
+	tc.Spec.Proxy.NoProxy = append(tc.Spec.Proxy.NoProxy, "10.11.12.13")
+	runHandlerConcurrently(b, admission.WithValidator(benchScheme(b), &TenantClusterValidator{readers: f.readers}),
+		request(b, admissionv1.Create, tc, nil), 100)
+}
+
+// BenchmarkDefaultTenantClusterConcurrent100 is the same for the defaulting webhook.
+func BenchmarkDefaultTenantClusterConcurrent100(b *testing.B) {
+	f := benchEnv(b)
+	runHandlerConcurrently(b, admission.WithDefaulter(benchScheme(b), &TenantClusterDefaulter{readers: f.readers}),
+		request(b, admissionv1.Create, f.tenant.DeepCopy(), nil), 100)
 }
