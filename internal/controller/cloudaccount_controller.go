@@ -329,7 +329,7 @@ func (r *CloudAccountReconciler) accountsUsingSecret(ctx context.Context, o clie
 		logf.FromContext(ctx).Error(err, "listing CloudAccounts of a Secret", "secret", client.ObjectKeyFromObject(o))
 		return nil
 	}
-	return requestsFor(list.Items)
+	return requestsOf(list.Items)
 }
 
 func (r *CloudAccountReconciler) accountsOfGateway(ctx context.Context, o client.Object) []ctrl.Request {
@@ -345,10 +345,14 @@ func (r *CloudAccountReconciler) accountsOfGateway(ctx context.Context, o client
 	return reqs
 }
 
-func requestsFor(accounts []infrav1.CloudAccount) []ctrl.Request {
-	reqs := make([]ctrl.Request, 0, len(accounts))
-	for i := range accounts {
-		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&accounts[i])})
+// requestsOf enqueues every object of a list's items.
+func requestsOf[T any, P interface {
+	*T
+	client.Object
+}](items []T) []ctrl.Request {
+	reqs := make([]ctrl.Request, 0, len(items))
+	for i := range items {
+		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(P(&items[i]))})
 	}
 	return reqs
 }

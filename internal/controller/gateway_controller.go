@@ -656,11 +656,7 @@ func (r *GatewayReconciler) gatewaysOfNode(ctx context.Context, _ client.Object)
 	if err := r.List(ctx, list); err != nil {
 		return nil
 	}
-	reqs := make([]ctrl.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return reqs
+	return requestsOf(list.Items)
 }
 
 // nodeReadinessChanged passes Node creations, deletions and changes of

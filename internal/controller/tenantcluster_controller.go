@@ -946,9 +946,7 @@ func (r *TenantClusterReconciler) clustersUsing(ctx context.Context, accounts []
 			logf.FromContext(ctx).Error(err, "listing TenantClusters of a CloudAccount", "cloudAccount", a)
 			continue
 		}
-		for i := range list.Items {
-			reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-		}
+		reqs = append(reqs, requestsOf(list.Items)...)
 	}
 	return reqs
 }
