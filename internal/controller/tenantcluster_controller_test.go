@@ -281,9 +281,9 @@ var _ = Describe("TenantCluster controller", func() {
 		setup(nil)
 		createCluster(nil)
 		Eventually(cluster).Should(running(3))
-		update(func(tc *infrav1.TenantCluster) { tc.Spec.Workers[0].Size = 3 })
-		Eventually(cluster).Should(running(4))
-		Expect(ours()).To(HaveLen(4))
+		update(func(tc *infrav1.TenantCluster) { tc.Spec.Workers[0].Size = 4 })
+		Eventually(cluster).Should(running(5))
+		Expect(ours()).To(HaveLen(5))
 		update(func(tc *infrav1.TenantCluster) { tc.Spec.Workers[0].Size = 1 })
 		Eventually(cluster).Should(running(2))
 		Eventually(ours).Should(HaveLen(2))
@@ -451,6 +451,24 @@ var _ = Describe("TenantCluster controller", func() {
 		Expect(meta.FindStatusCondition(cluster(Default).Status.Conditions, infrav1.ConditionReady).Message).To(ContainSubstring("cpu_count"))
 		Expect(eventsOf("NoCapacity")).NotTo(BeEmpty())
 		update(func(tc *infrav1.TenantCluster) { tc.Spec.Workers[0].MinCPU = 0 })
+		Eventually(cluster).Should(running(3))
+	})
+
+	It("waits while MAAS has no free machine, and proceeds when capacity returns", func() {
+		setup(nil)
+		f := sim.Faults()
+		f.ExhaustCapacity = true
+		sim.SetFaults(f)
+		createCluster(nil)
+		Eventually(func(g Gomega) string {
+			c := meta.FindStatusCondition(cluster(g).Status.Conditions, infrav1.TenantMachinesReady)
+			g.Expect(c).NotTo(BeNil())
+			return c.Reason
+		}).Should(Equal("NoCapacity"))
+		Expect(ours()).To(BeEmpty())
+
+		f.ExhaustCapacity = false
+		sim.SetFaults(f)
 		Eventually(cluster).Should(running(3))
 	})
 
