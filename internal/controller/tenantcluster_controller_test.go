@@ -18,6 +18,8 @@ package controller_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -470,6 +472,59 @@ var _ = Describe("TenantCluster controller", func() {
 		f.ExhaustCapacity = false
 		sim.SetFaults(f)
 		Eventually(cluster).Should(running(3))
+	})
+
+	It("converges when restarted at several points while provisioning several clusters", func() {
+		setup(func(c *maassim.Config) { c.DeployTime = time.Second; c.DeployJitter = 500 * time.Millisecond })
+		names := []string{"tc-a", "tc-b", "tc-c"}
+		for i, name := range names {
+			createCluster(func(tc *infrav1.TenantCluster) {
+				tc.Name = name
+				tc.Spec.ControlPlaneEndpoint = fmt.Sprintf("10.40.0.%d", 10+i)
+				tc.Spec.Workers[0].Size = 1
+			})
+		}
+		inState := func(state string) func() bool {
+			return func() bool {
+				return slices.ContainsFunc(ours(), func(m maassim.Machine) bool { return m.StatusName == state })
+			}
+		}
+		// Crash while machines are being allocated, while they deploy, and
+		// once some are deployed and others not.
+		for _, moment := range []func() bool{
+			func() bool { return len(ours()) > 0 }, inState("Deploying"), inState("Deployed"),
+		} {
+			Eventually(moment).Should(BeTrue())
+			stop()
+			_, stop = startOperator(tenantOptions())
+		}
+		for _, name := range names {
+			Eventually(func(g Gomega) *infrav1.TenantCluster {
+				tc := &infrav1.TenantCluster{}
+				g.Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: name}, tc)).To(Succeed())
+				return tc
+			}).Should(running(2), "cluster %s", name)
+		}
+		Consistently(func() int { return len(ours()) }).Should(Equal(6))
+		inits := map[string]int{}
+		for _, m := range ours() {
+			owner := m.Annotations[maas.AnnotationOwnerName]
+			Expect(names).To(ContainElement(owner), "machine %s is orphaned", m.SystemID)
+			if intent, err := bootstrap.Parse(m.UserData); err == nil && intent.Role == bootstrap.RoleInitControlPlane {
+				inits[owner]++
+			}
+		}
+		Expect(inits).To(Equal(map[string]int{"tc-a": 1, "tc-b": 1, "tc-c": 1}))
+
+		for _, name := range names {
+			Expect(k8s.Delete(suiteCtx, &infrav1.TenantCluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}})).To(Succeed())
+		}
+		Eventually(ours).Should(BeEmpty())
+		for _, name := range names {
+			Eventually(func() error {
+				return k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: name}, &infrav1.TenantCluster{})
+			}).Should(MatchError(ContainSubstring("not found")))
+		}
 	})
 
 	It("converges after a restart mid-provisioning with no duplicate or orphaned machine", func() {
