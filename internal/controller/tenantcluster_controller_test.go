@@ -19,6 +19,7 @@ package controller_test
 import (
 	"encoding/json"
 	"fmt"
+	clocktesting "k8s.io/utils/clock/testing"
 	"slices"
 	"strings"
 	"sync"
@@ -391,6 +392,30 @@ var _ = Describe("TenantCluster controller", func() {
 		Expect(forced[0].Note).To(ContainSubstring(ids[0]))
 		m, _ := sim.Machine(ids[0])
 		Expect(m.StatusName).To(Equal("Releasing"), "the machine is left to MAAS")
+	})
+
+	It("judges the real 14-minute delay by an injectable clock", func() {
+		setup(nil)
+		fake := clocktesting.NewFakePassiveClock(time.Now())
+		opts := tenantOptions()
+		opts.ForceDeleteAfter = controller.DefaultForceDeleteAfter
+		opts.Clock = fake
+		stop()
+		_, stop = startOperator(opts)
+		stuckCluster()
+		deleteCluster()
+		update(func(tc *infrav1.TenantCluster) {
+			tc.Annotations = map[string]string{infrav1.AnnotationForceDelete: "true"}
+		})
+		Eventually(func() []eventsv1.Event { return eventsOf("ForceDeleteRefused") }).ShouldNot(BeEmpty())
+		allowedAt := cluster(Default).Status.ForceDeleteAllowedAt.Time
+		Expect(allowedAt.Sub(cluster(Default).DeletionTimestamp.Time)).To(Equal(14 * time.Minute))
+		Consistently(gone).Should(Succeed(), "force delete honoured before 14 minutes")
+
+		fake.SetTime(allowedAt.Add(time.Second))
+		update(func(tc *infrav1.TenantCluster) { tc.Annotations["example.com/nudge"] = "1" })
+		Eventually(gone).Should(MatchError(ContainSubstring("not found")))
+		Expect(eventsOf("ForceDeleted")).To(HaveLen(1))
 	})
 
 	It("refuses force delete before the delay, saying when it is allowed", func() {

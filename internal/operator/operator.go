@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/discovery"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/maas-gateway/maas-gateway/internal/controller"
@@ -54,6 +55,8 @@ type Options struct {
 	// ForceDeleteAfter is how long a TenantCluster must have been deleting
 	// before the force-delete annotation is honoured; default 14 minutes.
 	ForceDeleteAfter time.Duration
+	// Clock judges force-delete delays; nil means the real clock.
+	Clock clock.PassiveClock
 	// TenantClusterConcurrency is how many TenantClusters reconcile at once; default 4.
 	TenantClusterConcurrency int
 	// Webhooks registers the admission webhooks with the manager's webhook server.
@@ -117,6 +120,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		Inventory:               op.Inventory,
 		Finder:                  finder,
 		ForceDeleteAfter:        opts.ForceDeleteAfter,
+		Clock:                   opts.Clock,
 		RequeueInterval:         opts.RequeueInterval,
 		ReleaseCheckInterval:    opts.PollInterval,
 		MaxConcurrentReconciles: opts.TenantClusterConcurrency,
