@@ -19,11 +19,12 @@ package controller_test
 import (
 	"encoding/json"
 	"fmt"
-	clocktesting "k8s.io/utils/clock/testing"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
