@@ -781,13 +781,18 @@ func (r *TenantClusterReconciler) forceDelete(ctx context.Context, tc *infrav1.T
 	if len(left) > 0 {
 		msg = fmt.Sprintf("force-deleted without waiting for MAAS; these machines may be left allocated or releasing in MAAS: %s", strings.Join(left, ", "))
 	}
-	r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "ForceDeleted", "ForceDelete", "%s", msg)
 	setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantForceDeleted, metav1.ConditionTrue, "ForceDeleted", msg)
 	if err := r.Status().Update(ctx, tc); err != nil {
 		return ctrl.Result{}, err
 	}
 	controllerutil.RemoveFinalizer(tc, TenantClusterFinalizer)
-	return ctrl.Result{}, r.Update(ctx, tc)
+	if err := r.Update(ctx, tc); err != nil {
+		return ctrl.Result{}, err
+	}
+	// Recorded once the finalizer is gone, so a conflict retried by the next
+	// reconcile does not announce the force delete twice.
+	r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "ForceDeleted", "ForceDelete", "%s", msg)
+	return ctrl.Result{}, nil
 }
 
 // deleteAccount is the inventory key of the cluster's account, "" when the

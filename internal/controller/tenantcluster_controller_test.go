@@ -421,6 +421,12 @@ var _ = Describe("TenantCluster controller", func() {
 
 	It("refuses force delete before the delay, saying when it is allowed", func() {
 		setup(nil)
+		// Long enough that the refusal is seen on a loaded machine before
+		// the delay runs out (deletionTimestamp has one-second precision).
+		opts := tenantOptions()
+		opts.ForceDeleteAfter = 8 * time.Second
+		stop()
+		_, stop = startOperator(opts)
 		stuckCluster()
 		deleteCluster()
 		update(func(tc *infrav1.TenantCluster) {
