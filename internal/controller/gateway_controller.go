@@ -62,19 +62,12 @@ const (
 	tokenRenewBefore = 45 * time.Minute
 )
 
-// GatewayInventory is what the Gateway controller needs of the MAAS inventory.
-type GatewayInventory interface {
-	MachineInventory
-	Events(kind string) <-chan event.GenericEvent
-	Machine(ctx context.Context, account, systemID string) (maas.Machine, error)
-}
-
 // GatewayReconciler manages the gateway cluster's own nodes as MAAS machines,
 // and its default CloudAccount.
 type GatewayReconciler struct {
 	client.Client
 	Recorder  Recorder
-	Inventory GatewayInventory
+	Inventory OwnerInventory
 	Finder    dependents.Finder
 	Nodes     NodeRemover
 	// ClusterVersion is the Kubernetes version of the gateway cluster, which

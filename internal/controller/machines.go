@@ -27,6 +27,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
@@ -41,6 +42,17 @@ type MachineInventory interface {
 	Deploy(ctx context.Context, account, systemID string, p maas.DeployParams) (maas.Machine, error)
 	Release(ctx context.Context, account, systemID string, p maas.ReleaseParams) (maas.Machine, error)
 	SetDomain(ctx context.Context, account, systemID, domain string) (maas.Machine, error)
+}
+
+// OwnerInventory is what a controller of machine-owning objects (Gateway,
+// TenantCluster) needs of the inventory: the pool executor's operations,
+// news of its objects' machines, and single reads of machines it does not
+// see in the owned list (adopted gateway nodes, machines whose release has
+// begun).
+type OwnerInventory interface {
+	MachineInventory
+	Events(kind string) <-chan event.GenericEvent
+	Machine(ctx context.Context, account, systemID string) (maas.Machine, error)
 }
 
 // templateHash names what a machine is deployed with, so that a change of

@@ -75,22 +75,12 @@ const (
 	tokenExpiryKey = "expiration"
 )
 
-// TenantInventory is what the TenantCluster controller needs of the MAAS
-// inventory: the pool executor's operations, news of the clusters'
-// machines, and single reads of machines that left the installation while
-// their release completes.
-type TenantInventory interface {
-	MachineInventory
-	Events(kind string) <-chan event.GenericEvent
-	Machine(ctx context.Context, account, systemID string) (maas.Machine, error)
-}
-
 // TenantClusterReconciler provisions, updates and deletes bare-metal
 // Kubernetes clusters whose nodes are MAAS machines.
 type TenantClusterReconciler struct {
 	client.Client
 	Recorder  Recorder
-	Inventory TenantInventory
+	Inventory OwnerInventory
 	Finder    dependents.Finder
 	// ForceDeleteAfter is how long after deletion began the force-delete
 	// annotation is honoured; default DefaultForceDeleteAfter.

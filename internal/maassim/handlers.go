@@ -573,15 +573,22 @@ func whoami(c *call) *apiError {
 	return nil
 }
 
-func listUsers(c *call) *apiError {
+// replyAll answers with the JSON of every item of a collection, read and
+// rendered under the simulator's read lock.
+func replyAll[T, J any](c *call, items func(*Sim) []T, render func(T) J) *apiError {
 	c.s.mu.RLock()
-	out := make([]map[string]any, 0, len(c.s.users))
-	for _, u := range c.s.users {
-		out = append(out, userJSON(u))
+	src := items(c.s)
+	out := make([]J, 0, len(src))
+	for _, x := range src {
+		out = append(out, render(x))
 	}
 	c.s.mu.RUnlock()
 	c.replyJSON(out)
 	return nil
+}
+
+func listUsers(c *call) *apiError {
+	return replyAll(c, func(s *Sim) []*user { return s.users }, userJSON)
 }
 
 func getUser(c *call) *apiError {
@@ -596,14 +603,7 @@ func getUser(c *call) *apiError {
 }
 
 func listZones(c *call) *apiError {
-	c.s.mu.RLock()
-	out := make([]jsonZone, 0, len(c.s.zones))
-	for _, z := range c.s.zones {
-		out = append(out, zoneJSON(z))
-	}
-	c.s.mu.RUnlock()
-	c.replyJSON(out)
-	return nil
+	return replyAll(c, func(s *Sim) []*zone { return s.zones }, zoneJSON)
 }
 
 func getZone(c *call) *apiError {
@@ -618,14 +618,7 @@ func getZone(c *call) *apiError {
 }
 
 func listPools(c *call) *apiError {
-	c.s.mu.RLock()
-	out := make([]jsonPool, 0, len(c.s.pools))
-	for _, p := range c.s.pools {
-		out = append(out, poolJSON(p))
-	}
-	c.s.mu.RUnlock()
-	c.replyJSON(out)
-	return nil
+	return replyAll(c, func(s *Sim) []*pool { return s.pools }, poolJSON)
 }
 
 // getPool serves resourcepool/{id}/, which MAAS resolves by id or name.
@@ -650,14 +643,7 @@ func getPool(c *call) *apiError {
 }
 
 func listDomains(c *call) *apiError {
-	c.s.mu.RLock()
-	out := make([]jsonDomain, 0, len(c.s.domains))
-	for _, d := range c.s.domains {
-		out = append(out, c.s.domainJSON(d))
-	}
-	c.s.mu.RUnlock()
-	c.replyJSON(out)
-	return nil
+	return replyAll(c, func(s *Sim) []*domain { return s.domains }, c.s.domainJSON)
 }
 
 func getDomain(c *call) *apiError {
@@ -721,14 +707,7 @@ func tagJSON(t *tag) map[string]any {
 }
 
 func listTags(c *call) *apiError {
-	c.s.mu.RLock()
-	out := make([]map[string]any, 0, len(c.s.tags))
-	for _, t := range c.s.tags {
-		out = append(out, tagJSON(t))
-	}
-	c.s.mu.RUnlock()
-	c.replyJSON(out)
-	return nil
+	return replyAll(c, func(s *Sim) []*tag { return s.tags }, tagJSON)
 }
 
 func getTag(c *call) *apiError {
