@@ -78,6 +78,20 @@ test: ## Run unit and envtest integration tests (no Docker needed).
 fuzz: ## Run every fuzz target for FUZZTIME each (default 10s).
 	@hack/fuzz.sh $${FUZZTIME:-10s}
 
+##@ Demo, benchmarks and chaos
+
+.PHONY: demo
+demo: ## Walk the whole life cycle on a local control plane, the MAAS simulator and the join emulator.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./test/demo $(DEMO_FLAGS)
+
+.PHONY: bench
+bench: ## Measure MAAS and API requests, convergence, memory and webhook latency at scale (BENCH_FLAGS=-short for a quick run).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" hack/bench.sh $(BENCH_FLAGS)
+
+.PHONY: chaos
+chaos: ## Kill and restart the manager under injected MAAS faults, then audit machines, finalizers and secrets.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" hack/chaos.sh $(CHAOS_FLAGS)
+
 ##@ Build
 
 LDFLAGS = -s -w -X github.com/maas-gateway/maas-gateway/internal/version.Version=$(VERSION) -X github.com/maas-gateway/maas-gateway/internal/version.Commit=$(COMMIT)
@@ -90,6 +104,38 @@ build: ## Build the manager and the MAAS simulator into bin/.
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster in ~/.kube/config.
 	go run ./cmd/manager
+
+.PHONY: docker-build
+docker-build: ## Build the manager and maas-sim images with the local Docker engine (no registry).
+	VERSION=$(VERSION) COMMIT=$(COMMIT) hack/docker-build.sh
+
+.PHONY: bundle
+bundle: manifests ## Generate the OLM bundle under bundle/ from the kustomize output.
+	VERSION=$(VERSION) hack/bundle.sh
+
+.PHONY: bundle-build
+bundle-build: bundle ## Build the OLM bundle image with the local Docker engine.
+	docker build -f bundle.Dockerfile -t maas-gateway-bundle:v$(VERSION) .
+
+##@ kind e2e (needs a Docker engine)
+
+KIND_CLUSTER ?= maas-gateway-e2e
+
+.PHONY: kind-image
+kind-image: ## Build the kind node image offline (cached by a content key).
+	hack/kind/node-image.sh
+
+.PHONY: kind-up
+kind-up: kind-image docker-build ## Create the kind cluster and load the operator and simulator images.
+	KIND_CLUSTER=$(KIND_CLUSTER) VERSION=$(VERSION) hack/kind/up.sh
+
+.PHONY: kind-down
+kind-down: ## Delete the kind cluster.
+	KIND_CLUSTER=$(KIND_CLUSTER) hack/kind/down.sh
+
+.PHONY: test-e2e
+test-e2e: ## kind up, the e2e suite, kind down (KEEP_CLUSTER=1 keeps it on failure).
+	KIND_CLUSTER=$(KIND_CLUSTER) VERSION=$(VERSION) hack/kind/test-e2e.sh
 
 ##@ Dependencies
 
