@@ -29,6 +29,10 @@ const (
 	// for MAAS to release every machine.
 	AnnotationForceDelete = "infra.maasgateway.io/force-delete"
 
+	// AnnotationRetryUpgrade, set on a Gateway whose upgrade halted after
+	// failed deployments, resumes the rollout; the operator removes it.
+	AnnotationRetryUpgrade = "infra.maasgateway.io/retry-upgrade"
+
 	// LabelGateway names the Gateway that owns a Node or a CloudAccount.
 	LabelGateway = "infra.maasgateway.io/gateway"
 	// LabelSystemID carries the MAAS system ID of the machine behind a Node.

@@ -72,6 +72,40 @@ type Release struct {
 	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
 }
 
+// UpgradeStatus is the progress of a rollout of a release onto the gateway's nodes.
+type UpgradeStatus struct {
+	// to is the release being rolled out, as resolved from the catalog;
+	// unset when the nodes are rolled onto the default image (a placement
+	// change on a gateway that names no release).
+	// +optional
+	To *Release `json:"to,omitempty"`
+	// from is the release the nodes ran before, when known.
+	// +optional
+	From *Release `json:"from,omitempty"`
+	// startedAt is when the rollout began.
+	StartedAt metav1.Time `json:"startedAt"`
+	// strategy of the rollout: ExpandFirst, or ContractFirst when MAAS has no
+	// spare machine for a 3-node gateway.
+	// +optional
+	Strategy RollingUpdateStrategy `json:"strategy,omitempty"`
+	// updatedNodes is the number of Ready nodes on the new release.
+	// +optional
+	UpdatedNodes int32 `json:"updatedNodes,omitempty"`
+	// failures counts consecutive failed deployments of new nodes; the
+	// rollout halts at two.
+	// +optional
+	Failures int32 `json:"failures,omitempty"`
+	// countedFailures are the machines already counted in failures.
+	// +listType=set
+	// +optional
+	CountedFailures []string `json:"countedFailures,omitempty"`
+	// halted is true when the rollout stopped after failures: no further
+	// node is touched until the annotation infra.maasgateway.io/retry-upgrade
+	// is set, or spec.release changes (a rollback sets the previous release).
+	// +optional
+	Halted bool `json:"halted,omitempty"`
+}
+
 // ComponentVersion is the version of one gateway component as observed running.
 type ComponentVersion struct {
 	// name of the component, e.g. manager.
@@ -196,6 +230,18 @@ type GatewayStatus struct {
 	// defaultCloudAccount is the name of the CloudAccount created with the gateway.
 	// +optional
 	DefaultCloudAccount string `json:"defaultCloudAccount,omitempty"`
+
+	// upgrade records the rollout of spec.release onto the nodes, so that a
+	// restarted manager resumes it and counts each failure once.
+	// +optional
+	Upgrade *UpgradeStatus `json:"upgrade,omitempty"`
+
+	// retiredMachines are adopted machines whose nodes left the gateway in an
+	// upgrade. The operator did not allocate them and never releases them:
+	// their owner releases them in MAAS.
+	// +listType=set
+	// +optional
+	RetiredMachines []string `json:"retiredMachines,omitempty"`
 
 	// conditions: Ready, MAASReachable, Resized, Upgraded, Upgrading.
 	// +listType=map

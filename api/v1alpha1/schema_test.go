@@ -31,9 +31,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/test/envtest"
@@ -353,5 +355,38 @@ func TestGatewayScaleSubresource(t *testing.T) {
 	}
 	if g.Spec.Replicas != 3 {
 		t.Fatalf("spec.replicas = %d after scaling to 3", g.Spec.Replicas)
+	}
+}
+
+// TestSamplesAreValid creates every object of config/samples with strict
+// field validation: the samples users copy, and the bundle's alm-examples,
+// are objects the API server accepts as they are.
+func TestSamplesAreValid(t *testing.T) {
+	dir := envtest.RepoRoot() + "/config/samples"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "infra_") {
+			continue
+		}
+		data, err := os.ReadFile(dir + "/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj := &unstructured.Unstructured{}
+		if err := yaml.UnmarshalStrict(data, &obj.Object); err != nil {
+			t.Fatalf("%s: %v", e.Name(), err)
+		}
+		obj.SetNamespace("schema")
+		if err := k8s.Create(context.Background(), obj, client.DryRunAll, client.FieldValidation("Strict")); err != nil {
+			t.Errorf("%s is refused: %v", e.Name(), err)
+		}
+		n++
+	}
+	if n != 3 {
+		t.Fatalf("found %d samples, want one per kind", n)
 	}
 }

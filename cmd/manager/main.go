@@ -21,16 +21,22 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	// Import all Kubernetes client auth plugins (e.g. Azure, GCP, OIDC, etc.)
 	// to ensure that exec-entrypoint and run can make use of them.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -67,8 +73,13 @@ func main() {
 	var enableHTTP2 bool
 	var tlsOpts []func(*tls.Config)
 	var showVersion bool
+	var checkURL, releaseCatalog string
 	var opts operator.Options
 	flag.BoolVar(&showVersion, "version", false, "Print the version and exit.")
+	flag.StringVar(&checkURL, "check-url", "",
+		"Only GET this URL (a self-signed certificate is accepted), exit 0 on a 2xx answer and 1 otherwise; for helm test.")
+	flag.StringVar(&releaseCatalog, "release-catalog", "",
+		"NAMESPACE/NAME of the ConfigMap holding the gateway release catalog (key releases.yaml); empty for none.")
 	flag.DurationVar(&opts.PollInterval, "maas-poll-interval", 10*time.Second,
 		"How often the machines of each cloud account are listed from MAAS (one request per account).")
 	flag.DurationVar(&opts.RevalidateInterval, "revalidate-interval", 5*time.Minute,
@@ -103,6 +114,22 @@ func main() {
 	if showVersion {
 		fmt.Println(version.String("maas-gateway-manager"))
 		return
+	}
+	if checkURL != "" {
+		if err := check(checkURL, 10*time.Second); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println("ok:", checkURL)
+		return
+	}
+	if releaseCatalog != "" {
+		ns, name, ok := strings.Cut(releaseCatalog, "/")
+		if !ok || ns == "" || name == "" {
+			fmt.Fprintf(os.Stderr, "--release-catalog %q: want NAMESPACE/NAME\n", releaseCatalog)
+			os.Exit(2)
+		}
+		opts.ReleaseCatalog = types.NamespacedName{Namespace: ns, Name: name}
 	}
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&logOpts)))
@@ -175,7 +202,16 @@ func main() {
 		metricsServerOptions.KeyName = metricsCertKey
 	}
 
+	cacheOpts := cache.Options{}
+	if opts.ReleaseCatalog.Name != "" {
+		// Only the catalog ConfigMap is cached, not every ConfigMap of the cluster.
+		cacheOpts.ByObject = map[client.Object]cache.ByObject{&corev1.ConfigMap{}: {
+			Namespaces: map[string]cache.Config{opts.ReleaseCatalog.Namespace: {}},
+			Field:      fields.OneTermEqualSelector("metadata.name", opts.ReleaseCatalog.Name),
+		}}
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Cache:                  cacheOpts,
 		Scheme:                 scheme,
 		Metrics:                metricsServerOptions,
 		WebhookServer:          webhookServer,
@@ -211,7 +247,13 @@ func main() {
 		setupLog.Error(err, "Failed to set up health check")
 		os.Exit(1)
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	readyz := healthz.Ping
+	if opts.Webhooks {
+		// Ready only once the webhook server listens, so that helm install
+		// --wait creates objects only when admission can answer.
+		readyz = mgr.GetWebhookServer().StartedChecker()
+	}
+	if err := mgr.AddReadyzCheck("readyz", readyz); err != nil {
 		setupLog.Error(err, "Failed to set up ready check")
 		os.Exit(1)
 	}

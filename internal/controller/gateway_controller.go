@@ -81,6 +81,9 @@ type GatewayReconciler struct {
 	// RequeueInterval is the safety net while machines are on their way;
 	// inventory and Node events normally come first.
 	RequeueInterval time.Duration
+	// Catalog is the ConfigMap holding the release catalog (key
+	// releases.yaml); empty Name for none.
+	Catalog types.NamespacedName
 }
 
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=gateways,verbs=get;list;watch;update;patch
@@ -91,6 +94,7 @@ type GatewayReconciler struct {
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
 // +kubebuilder:rbac:groups="",resources=pods/eviction,verbs=create
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=create;delete
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
 
 // Reconcile brings the gateway's nodes to spec.replicas.
 func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -160,6 +164,8 @@ type gatewayView struct {
 	nodes map[string]*corev1.Node
 	// adopted are the records of the machines named in spec.adoptMachines.
 	adopted []infrav1.GatewayNode
+	// release the nodes are to run.
+	release infrav1.Release
 }
 
 func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gateway, account *infrav1.CloudAccount) (ctrl.Result, error) {
@@ -185,11 +191,16 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	}
 	setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayMAASReachable, metav1.ConditionTrue, infrav1.ReasonValid, "MAAS answers")
 
-	view, err := r.observe(ctx, gw, key, snap)
+	rel, err := r.resolveRelease(ctx, gw)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	template := gatewayTemplate(gw)
+	template := gatewayTemplate(gw, rel.target)
+	view, err := r.observe(ctx, gw, key, snap, template)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	view.release = rel.target
 	pool := rollout.Pool{
 		Name:          gatewayPool,
 		Kind:          rollout.KindControlPlane,
@@ -213,20 +224,23 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	}
 	for i, a := range view.adopted {
 		machines = append(machines, rollout.Machine{
-			SystemID: a.SystemID, Pool: gatewayPool, Slot: i, Zone: a.Zone, Template: template,
+			SystemID: a.SystemID, Pool: gatewayPool, Slot: i, Zone: a.Zone, Template: a.Template,
 			State: rollout.StateDeployed, Status: "Deployed", Node: nodeState(view.nodes[a.SystemID]),
 		})
+	}
+	if err := r.rolloutPool(ctx, gw, key, &pool, machines, rel); err != nil {
+		return ctrl.Result{}, err
 	}
 	plan, err := rollout.Plan([]rollout.Pool{pool}, machines, rollout.Options{Now: time.Now(), JoinTimeout: r.JoinTimeout})
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("planning the gateway's nodes: %w", err)
 	}
 
-	actions := slices.DeleteFunc(plan.Actions, func(a rollout.Action) bool {
-		// Adopted machines are not ours in MAAS: never released through us.
-		return a.Kind != rollout.ActionAllocate && slices.Contains(gw.Spec.AdoptMachines, a.SystemID)
-	})
 	var done executed
+	actions, err := r.retireAdopted(ctx, gw, view, plan.Actions)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	if len(actions) > 0 {
 		exec, blocked := r.executor(ctx, gw, key, snap, view)
 		if blocked != "" && (hasKind(actions, rollout.ActionDeploy) || hasKind(actions, rollout.ActionAllocate)) {
@@ -249,6 +263,16 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	summary := plan.Pools[0]
 	gw.Status.FailedDeployments += int32(done.failedDeployments)
 	resized(gw, summary, done)
+	r.recordRollout(gw, summary, done, rel, machines)
+	ids := make([]string, 0, len(machines))
+	for _, m := range machines {
+		ids = append(ids, m.SystemID)
+	}
+	gw.Status.Components = components(view.nodes, ids)
+	r.upgradeConditions(gw, rel)
+	if cerr := r.clearRetry(ctx, gw); cerr != nil {
+		return ctrl.Result{}, cerr
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -264,12 +288,19 @@ func hasKind(actions []rollout.Action, k rollout.ActionKind) bool {
 
 // observe reads the gateway's machines from the inventory, the adopted
 // machines from MAAS (once: their record is kept in status), and the Nodes.
-func (r *GatewayReconciler) observe(ctx context.Context, gw *infrav1.Gateway, key string, snap *maas.Snapshot) (*gatewayView, error) {
+func (r *GatewayReconciler) observe(ctx context.Context, gw *infrav1.Gateway, key string, snap *maas.Snapshot, template string) (*gatewayView, error) {
 	v := &gatewayView{account: key, snap: snap, owned: ownedBy(snap, gatewayKind, gw), nodes: map[string]*corev1.Node{}}
 	for _, id := range gw.Spec.AdoptMachines {
+		if slices.Contains(gw.Status.RetiredMachines, id) {
+			continue
+		}
 		i := slices.IndexFunc(gw.Status.Nodes, func(n infrav1.GatewayNode) bool { return n.SystemID == id && n.Hostname != "" })
 		if i >= 0 {
-			v.adopted = append(v.adopted, gw.Status.Nodes[i])
+			rec := gw.Status.Nodes[i]
+			if rec.Template == "" {
+				rec.Template = template // adopted before templates were recorded
+			}
+			v.adopted = append(v.adopted, rec)
 			continue
 		}
 		m, err := r.Inventory.Machine(ctx, key, id)
@@ -278,6 +309,9 @@ func (r *GatewayReconciler) observe(ctx context.Context, gw *infrav1.Gateway, ke
 		}
 		rec := infrav1.GatewayNode{MachineStatus: machineStatus(m), Adopted: true}
 		rec.Pool = gatewayPool
+		// An adopted node runs what the gateway was installed with: it is
+		// current until the release changes.
+		rec.Template = template
 		v.adopted = append(v.adopted, rec)
 	}
 
@@ -312,19 +346,15 @@ func systemIDOf(n *corev1.Node) string {
 }
 
 // gatewayTemplate names what the gateway's nodes are deployed with.
-func gatewayTemplate(gw *infrav1.Gateway) string {
-	release := infrav1.Release{}
-	if gw.Spec.Release != nil {
-		release = *gw.Spec.Release
-	}
+func gatewayTemplate(gw *infrav1.Gateway, release infrav1.Release) string {
 	p := gw.Spec.Placement
 	return templateHash(release, p.ResourcePool, p.MachineConstraints)
 }
 
 // osImage is the image gateway nodes are deployed with.
-func osImage(gw *infrav1.Gateway) string {
-	if gw.Spec.Release != nil && gw.Spec.Release.OSImage != "" {
-		return gw.Spec.Release.OSImage
+func osImage(release infrav1.Release) string {
+	if release.OSImage != "" {
+		return release.OSImage
 	}
 	return defaultOSImage
 }
@@ -341,7 +371,7 @@ func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, k
 			p := gw.Spec.Placement
 			return constraintsOf(p.Zone, p.ResourcePool, p.MachineConstraints)
 		},
-		template: func(string) string { return gatewayTemplate(gw) },
+		template: func(string) string { return gatewayTemplate(gw, view.release) },
 		domain:   gw.Spec.Placement.Domain,
 		beforeRelease: func(ctx context.Context, systemID string) error {
 			if n := view.nodes[systemID]; n != nil {
@@ -351,12 +381,12 @@ func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, k
 		},
 		assignSlot: func(ctx context.Context, systemID string, slot int) error {
 			owner := maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: string(gw.UID),
-				Pool: gatewayPool, Slot: fmt.Sprint(slot), Template: gatewayTemplate(gw)}
+				Pool: gatewayPool, Slot: fmt.Sprint(slot), Template: gatewayTemplate(gw, view.release)}
 			_, err := r.Inventory.Adopt(ctx, key, systemID, owner)
 			return err
 		},
 	}
-	join, blocked := r.joinConfig(ctx, gw)
+	join, blocked := r.joinConfig(ctx, gw, view.release)
 	e.deploy = func(_ context.Context, m maas.Machine, _ rollout.Role) (maas.DeployParams, error) {
 		if join == nil {
 			return maas.DeployParams{}, fmt.Errorf("cannot join: %s", blocked)
@@ -367,7 +397,7 @@ func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, k
 		if err != nil {
 			return maas.DeployParams{}, fmt.Errorf("rendering user data: %w", err)
 		}
-		osystem, series := splitImage(osImage(gw))
+		osystem, series := splitImage(osImage(view.release))
 		return maas.DeployParams{OSystem: osystem, DistroSeries: series, UserData: userData,
 			Comment: fmt.Sprintf("maas-gateway: node of Gateway %s/%s", gw.Namespace, gw.Name)}, nil
 	}
@@ -376,7 +406,7 @@ func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, k
 
 // joinConfig is the bootstrap configuration of a node joining the gateway
 // cluster as a control-plane member, or why there can be none yet.
-func (r *GatewayReconciler) joinConfig(ctx context.Context, gw *infrav1.Gateway) (*bootstrap.NodeConfig, string) {
+func (r *GatewayReconciler) joinConfig(ctx context.Context, gw *infrav1.Gateway, release infrav1.Release) (*bootstrap.NodeConfig, string) {
 	if gw.Spec.ControlPlaneEndpoint == "" {
 		return nil, "spec.controlPlaneEndpoint (the gateway's API server VIP) must be set for nodes to join"
 	}
@@ -395,10 +425,7 @@ func (r *GatewayReconciler) joinConfig(ctx context.Context, gw *infrav1.Gateway)
 	if err != nil {
 		return nil, "bootstrap token: " + err.Error()
 	}
-	version := ""
-	if gw.Spec.Release != nil {
-		version = gw.Spec.Release.KubernetesVersion
-	}
+	version := release.KubernetesVersion
 	if version == "" {
 		if version, err = r.ClusterVersion(ctx); err != nil {
 			return nil, "reading the gateway's Kubernetes version: " + err.Error()
@@ -554,7 +581,14 @@ func resized(gw *infrav1.Gateway, s rollout.PoolSummary, done executed) {
 func summarizeGateway(gw *infrav1.Gateway) {
 	reach := meta.FindStatusCondition(gw.Status.Conditions, infrav1.GatewayMAASReachable)
 	size := meta.FindStatusCondition(gw.Status.Conditions, infrav1.GatewayResized)
+	upgrading := meta.IsStatusConditionTrue(gw.Status.Conditions, infrav1.GatewayUpgrading)
 	switch {
+	case upgrading && gw.Status.ReadyReplicas > 0:
+		gw.Status.Phase = infrav1.GatewayPhaseUpgrading
+		c := meta.FindStatusCondition(gw.Status.Conditions, infrav1.GatewayUpgrading)
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.ConditionReady, metav1.ConditionTrue, "Upgrading",
+			fmt.Sprintf("%d of %d nodes Ready; %s", gw.Status.ReadyReplicas, gw.Spec.Replicas, c.Message))
+		return
 	case size != nil && size.Status == metav1.ConditionTrue:
 		gw.Status.Phase = infrav1.GatewayPhaseReady
 		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.ConditionReady, metav1.ConditionTrue, "Ready", size.Message)
@@ -632,12 +666,16 @@ func (r *GatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.RequeueInterval == 0 {
 		r.RequeueInterval = 30 * time.Second
 	}
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&infrav1.Gateway{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&infrav1.Gateway{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&infrav1.CloudAccount{}).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfNode), builder.WithPredicates(nodeReadinessChanged())).
-		WatchesRawSource(source.Channel(r.Inventory.Events(gatewayKind), &handler.EnqueueRequestForObject{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
+		WatchesRawSource(source.Channel(r.Inventory.Events(gatewayKind), &handler.EnqueueRequestForObject{}))
+	if r.Catalog.Name != "" {
+		// A helm upgrade that publishes a release is announced at once.
+		b = b.Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfCatalog))
+	}
+	return b.WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
 		Named("gateway").
 		Complete(r)
 }

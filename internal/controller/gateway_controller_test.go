@@ -27,6 +27,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
@@ -35,6 +36,7 @@ import (
 	"github.com/maas-gateway/maas-gateway/internal/joinemu"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
+	"github.com/maas-gateway/maas-gateway/internal/operator"
 )
 
 const (
@@ -78,7 +80,7 @@ var _ = Describe("Gateway controller", func() {
 			})).To(Succeed())
 		}
 		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "maas", sim.DefaultAPIKey()))).To(Succeed())
-		_, stop = startOperator(fastOptions)
+		_, stop = startOperator(gatewayOptions)
 		DeferCleanup(func() { stop() })
 	})
 
@@ -136,6 +138,15 @@ var _ = Describe("Gateway controller", func() {
 		}
 		return out
 	}
+
+	Context("upgrades", func() {
+		upgradeSpecs(func() *gatewayEnv {
+			return &gatewayEnv{
+				ns: ns, sim: sim, adopted: adopted, gateway: gateway, create: createGateway, scaleTo: scaleTo,
+				restart: func() { stop(); _, stop = startOperator(gatewayOptions) },
+			}
+		})
+	})
 
 	It("adopts its first node, creates its default CloudAccount, and resizes 1→3 through the scale subresource", func() {
 		createGateway(nil)
@@ -256,12 +267,19 @@ var _ = Describe("Gateway controller", func() {
 		scaleTo(3)
 		Eventually(allocatedByUs).Should(HaveLen(2))
 		stop()
-		_, stop = startOperator(fastOptions)
+		_, stop = startOperator(gatewayOptions)
 		Eventually(gateway).WithTimeout(60 * 1e9).Should(HaveField("Status.ReadyReplicas", BeEquivalentTo(3)))
 		Expect(allocatedByUs()).To(HaveLen(2))
 		Expect(gateway(Default).Status.Nodes).To(HaveLen(3))
 	})
 })
+
+// gatewayOptions run the operator with the release catalog the upgrade specs publish.
+var gatewayOptions = func() operator.Options {
+	o := fastOptions
+	o.ReleaseCatalog = types.NamespacedName{Namespace: "default", Name: "gateway-releases"}
+	return o
+}()
 
 // deployedByAnother deploys a gateway-pool machine as a user other than the
 // operator's, with no agent name: a machine the operator may track, never touch.

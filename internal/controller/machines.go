@@ -53,6 +53,8 @@ type OwnerInventory interface {
 	MachineInventory
 	Events(kind string) <-chan event.GenericEvent
 	Machine(ctx context.Context, account, systemID string) (maas.Machine, error)
+	// Available reports whether MAAS has a spare machine matching c (a dry-run allocation).
+	Available(ctx context.Context, account string, c maas.Constraints) (bool, error)
 }
 
 // templateHash names what a machine is deployed with, so that a change of

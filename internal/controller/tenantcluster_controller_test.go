@@ -165,10 +165,17 @@ var _ = Describe("TenantCluster controller", func() {
 			HaveField("Status.DesiredMachines", BeEquivalentTo(ready)),
 		)
 	}
+	// setUpgrading puts the Gateway in (or out of) an upgrade. Its nodes
+	// cannot deploy in this suite (it has no control-plane endpoint), so the
+	// Gateway controller keeps an upgrade record in progress as it is.
 	setUpgrading := func(status metav1.ConditionStatus) {
 		GinkgoHelper()
 		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			gw := gateway()
+			gw.Status.Upgrade = nil
+			if status == metav1.ConditionTrue {
+				gw.Status.Upgrade = &infrav1.UpgradeStatus{StartedAt: metav1.Now(), Strategy: infrav1.ExpandFirst}
+			}
 			meta.SetStatusCondition(&gw.Status.Conditions, metav1.Condition{
 				Type: infrav1.GatewayUpgrading, Status: status, Reason: "Test", Message: "set by the test",
 			})
@@ -409,6 +416,8 @@ var _ = Describe("TenantCluster controller", func() {
 			tc.Annotations = map[string]string{infrav1.AnnotationForceDelete: "true"}
 		})
 		Eventually(func() []eventsv1.Event { return eventsOf("ForceDeleteRefused") }).ShouldNot(BeEmpty())
+		// The event may be written before the status that carries the time.
+		Eventually(func(g Gomega) *metav1.Time { return cluster(g).Status.ForceDeleteAllowedAt }).ShouldNot(BeNil())
 		allowedAt := cluster(Default).Status.ForceDeleteAllowedAt.Time
 		Expect(allowedAt.Sub(cluster(Default).DeletionTimestamp.Time)).To(Equal(14 * time.Minute))
 		Consistently(gone).Should(Succeed(), "force delete honoured before 14 minutes")

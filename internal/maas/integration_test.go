@@ -464,3 +464,36 @@ func allocateMany(t *testing.T, c *maas.Client, agentName string, n, perOwner in
 		t.Fatalf("allocating: %v", err)
 	}
 }
+
+func TestAvailableAllocatesNothing(t *testing.T) {
+	srv := startSim(t, nil)
+	c := newClient(t, srv, srv.DefaultAPIKey())
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		name string
+		c    maas.Constraints
+		want bool
+	}{
+		{"any machine", maas.Constraints{}, true},
+		{"gateway pool in zone-b", maas.Constraints{Pool: "gateway", Zone: "zone-b"}, true},
+		{"more CPUs than any machine", maas.Constraints{MinCPU: 4096}, false},
+	} {
+		got, err := c.Available(ctx, tc.c)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: Available = %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+	if _, err := c.Available(ctx, maas.Constraints{Pool: "nowhere"}); err == nil || maas.IsNoCapacity(err) {
+		t.Errorf("unknown pool: %v, want MAAS's refusal, not a missing machine", err)
+	}
+	for _, m := range srv.Machines() {
+		if m.StatusName != "Ready" {
+			t.Fatalf("a dry run changed machine %s to %s", m.SystemID, m.StatusName)
+		}
+	}
+	srv.SetFaults(maassim.Faults{ExhaustCapacity: true})
+	if got, err := c.Available(ctx, maas.Constraints{}); err != nil || got {
+		t.Fatalf("exhausted capacity: Available = %v, %v; want false", got, err)
+	}
+}

@@ -378,6 +378,17 @@ func (inv *Inventory) Allocate(ctx context.Context, key string, owner Owner, c C
 	return m, err
 }
 
+// Available reports whether MAAS could allocate a machine matching c
+// through account key now (see Client.Available).
+func (inv *Inventory) Available(ctx context.Context, key string, c Constraints) (bool, error) {
+	a, err := inv.accountFor("allocate (dry run)", key)
+	if err != nil {
+		return false, err
+	}
+	cl, _ := a.current()
+	return cl.Available(ctx, c)
+}
+
 // Adopt claims an unclaimed machine of account key for owner (see
 // Client.Adopt). Adoptions within one account are serialised, so two
 // reconcilers racing for one machine get one success and one ClassConflict.

@@ -83,6 +83,40 @@ func ValidateAgentName(agentName string) error {
 	return nil
 }
 
+// Available asks MAAS, with a dry-run allocation, whether a machine
+// matching c could be allocated now. Nothing is allocated. Only the
+// operator's own machines are listed by the inventory, so this is how a
+// caller learns whether MAAS has a spare machine.
+func (c *Client) Available(ctx context.Context, k Constraints) (bool, error) {
+	const op = opAllocate // its 409 means no capacity, as for a real allocation
+	if err := k.validate(); err != nil {
+		return false, refusal(ClassInvalid, op, "", err.Error())
+	}
+	params := &entity.MachineAllocateParams{
+		DryRun:    true,
+		Zone:      k.Zone,
+		NotInZone: k.NotInZones,
+		Pool:      k.Pool,
+		Tags:      k.Tags,
+		CPUCount:  k.MinCPU,
+		Mem:       k.MinMemoryMiB,
+	}
+	if k.MinDiskGiB > 0 {
+		params.Storage = []string{k.storageConstraint()}
+	}
+	err := c.call(ctx, callSpec{op: op, idempotent: true}, func(gc *client.Client) error {
+		_, err := gc.Machines.Allocate(params)
+		return err
+	})
+	switch {
+	case err == nil:
+		return true, nil
+	case IsNoCapacity(err):
+		return false, nil
+	}
+	return false, err
+}
+
 // Allocate takes a Ready machine matching req.Constraints, marks it with
 // req.AgentName and a comment, and annotates it with req.Owner at once.
 // No capacity is ClassNoCapacity with MAAS's message naming the constraints.

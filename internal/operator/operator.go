@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -59,6 +60,9 @@ type Options struct {
 	Clock clock.PassiveClock
 	// TenantClusterConcurrency is how many TenantClusters reconcile at once; default 4.
 	TenantClusterConcurrency int
+	// ReleaseCatalog is the ConfigMap the Helm chart publishes the gateway
+	// releases in; empty Name for none.
+	ReleaseCatalog types.NamespacedName
 	// Webhooks registers the admission webhooks with the manager's webhook server.
 	Webhooks bool
 }
@@ -110,6 +114,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		ClusterVersion:  version,
 		JoinTimeout:     opts.JoinTimeout,
 		RequeueInterval: opts.RequeueInterval,
+		Catalog:         opts.ReleaseCatalog,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Gateway controller: %w", err)
 	}
