@@ -37,13 +37,14 @@ help: ## Display this help.
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs, RBAC and webhook configurations from markers.
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	hack/sync-chart.sh
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
 	"$(CONTROLLER_GEN)" object:headerFile="hack/boilerplate.go.txt",year=$(YEAR) paths="./..."
 
 .PHONY: verify-generated
-verify-generated: manifests generate ## Fail when generated code or manifests are stale.
+verify-generated: manifests generate bundle ## Fail when generated code or manifests are stale.
 	@if [ -n "$$(git status --porcelain -- api config internal cmd charts bundle)" ]; then \
 		echo "Generated files are stale; run 'make generate manifests' and commit:"; \
 		git status --porcelain -- api config internal cmd charts bundle; git --no-pager diff --stat; exit 1; \
