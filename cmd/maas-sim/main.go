@@ -24,10 +24,9 @@ import (
 
 	"github.com/maas-gateway/maas-gateway/internal/joinemu"
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
+	"github.com/maas-gateway/maas-gateway/internal/version"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -113,7 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *showVersion {
-		say(stdout, "maas-sim %s (simulates MAAS %s)\n", version, *maasVersion)
+		say(stdout, "%s (simulates MAAS %s)\n", version.String("maas-sim"), *maasVersion)
 		return 0
 	}
 	f.FailDeploy, f.StuckRelease = failDeploy, stuckRelease
@@ -162,7 +161,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		say(stderr, "maas-sim: %v\n", err)
 		return 1
 	}
-	say(stdout, "maas-sim %s: MAAS API at %s (%d machines)\n", version, srv.URL, len(sim.Machines()))
+	say(stdout, "maas-sim %s: MAAS API at %s (%d machines)\n", version.Version, srv.URL, len(sim.Machines()))
 	say(stdout, "maas-sim: metrics at http://%s/metrics, admin API at http://%s/sim/\n", srv.Addr(), srv.Addr())
 	// The keys are the simulator's own test credentials; printing them is
 	// how a developer gets one.

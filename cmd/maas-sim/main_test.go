@@ -129,7 +129,7 @@ func TestRunFlags(t *testing.T) {
 		code int
 		out  string
 	}{
-		{"version", []string{"-version"}, 0, "maas-sim dev (simulates MAAS " + maassim.DefaultMAASVersion + ")\n"},
+		{"version", []string{"-version"}, 0, "maas-sim 0.0.0-dev (commit unknown) (simulates MAAS " + maassim.DefaultMAASVersion + ")\n"},
 		{"help", []string{"-h"}, 0, ""},
 		{"unknown flag", []string{"-bogus"}, 2, ""},
 		{"stray argument", []string{"extra"}, 2, ""},
