@@ -27,7 +27,6 @@ import (
 	"github.com/maas-gateway/maas-gateway/internal/version"
 )
 
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
