@@ -73,6 +73,8 @@ const (
 	// <cluster>-bootstrap-token Secret.
 	tokenSecretKey = "token"
 	tokenExpiryKey = "expiration"
+	// tokenPendingKey marks a renewed token not yet created in the cluster.
+	tokenPendingKey = "pending"
 )
 
 // TenantClusterReconciler provisions, updates and deletes bare-metal
@@ -91,6 +93,9 @@ type TenantClusterReconciler struct {
 	// TokenTTL is the lifetime of the bootstrap token nodes join with;
 	// default bootstrap.DefaultTokenTTL.
 	TokenTTL time.Duration
+	// Tokens creates a renewed bootstrap token inside a running cluster;
+	// default KubeconfigTokenPublisher.
+	Tokens TokenPublisher
 	// RequeueInterval is the safety net while machines are on their way;
 	// inventory events normally come first.
 	RequeueInterval time.Duration
@@ -332,9 +337,15 @@ func poolTemplate(tc *infrav1.TenantCluster, pool string) infrav1.MachineTemplat
 // no user data can be rendered (a configuration error the user must fix).
 func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.TenantCluster, gw *infrav1.Gateway, key string, snap *maas.Snapshot) (*poolExecutor, string, error) {
 	owner := maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: string(tc.UID)}
-	cfg, err := r.nodeConfig(ctx, tc, gw)
+	cfg, pending, err := r.nodeConfig(ctx, tc, gw)
 	if err != nil {
 		return nil, "", err
+	}
+	// A token renewed after the init node was deployed exists only here
+	// until it is created inside the cluster; joiners wait for that.
+	var unpublished error
+	if pending && initialised(ownedBy(snap, tenantKind, tc)) {
+		unpublished = r.publishToken(ctx, tc, cfg.Token)
 	}
 	// Render once up front, so a bad spec stops before any machine is taken.
 	probe := *cfg
@@ -379,6 +390,9 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 				return maas.DeployParams{}, fmt.Errorf("marking the init node: %w", err)
 			}
 		}
+		if role != rollout.RoleInit && unpublished != nil {
+			return maas.DeployParams{}, fmt.Errorf("the renewed join token %s is not in the cluster yet: %w", cfg.Token.ID(), unpublished)
+		}
 		node := *cfg
 		node.SystemID = m.SystemID
 		pool := ""
@@ -408,21 +422,21 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 
 // nodeConfig is what every node of the cluster is deployed with, before
 // its role, system ID and labels are set.
-func (r *TenantClusterReconciler) nodeConfig(ctx context.Context, tc *infrav1.TenantCluster, gw *infrav1.Gateway) (*bootstrap.NodeConfig, error) {
+func (r *TenantClusterReconciler) nodeConfig(ctx context.Context, tc *infrav1.TenantCluster, gw *infrav1.Gateway) (*bootstrap.NodeConfig, bool, error) {
 	pki, err := r.ensurePKI(ctx, tc)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := r.ensureKubeconfig(ctx, tc, pki); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	hash, err := pki.CACertHash()
 	if err != nil {
-		return nil, fmt.Errorf("hashing the CA certificate of TenantCluster %s/%s: %w", tc.Namespace, tc.Name, err)
+		return nil, false, fmt.Errorf("hashing the CA certificate of TenantCluster %s/%s: %w", tc.Namespace, tc.Name, err)
 	}
-	token, expires, err := r.ensureToken(ctx, tc)
+	token, expires, pending, err := r.ensureToken(ctx, tc)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	env := gw.Spec.Environment
 	proxy := env.ProxySettings
@@ -452,7 +466,7 @@ func (r *TenantClusterReconciler) nodeConfig(ctx context.Context, tc *infrav1.Te
 		PKI:              pki,
 		AllowWorkloads:   tc.Spec.ControlPlane.AllowWorkloads,
 		KubeVIPInterface: iface,
-	}, nil
+	}, pending, nil
 }
 
 func firstOf(values ...string) string {
@@ -564,8 +578,9 @@ func (r *TenantClusterReconciler) ensureKubeconfig(ctx context.Context, tc *infr
 
 // ensureToken returns the cluster's bootstrap token and when it expires,
 // replacing it when it is about to: a node deploying now must still be
-// able to join with it.
-func (r *TenantClusterReconciler) ensureToken(ctx context.Context, tc *infrav1.TenantCluster) (bootstrap.BootstrapToken, time.Time, error) {
+// able to join with it. pending is true for a replacement not yet created
+// inside the cluster (the first token travels with the init node).
+func (r *TenantClusterReconciler) ensureToken(ctx context.Context, tc *infrav1.TenantCluster) (_ bootstrap.BootstrapToken, _ time.Time, pending bool, _ error) {
 	name := tc.Name + "-bootstrap-token"
 	now := time.Now()
 	s := &corev1.Secret{}
@@ -576,28 +591,62 @@ func (r *TenantClusterReconciler) ensureToken(ctx context.Context, tc *infrav1.T
 		exp, perr := time.Parse(time.RFC3339, string(s.Data[tokenExpiryKey]))
 		t, terr := bootstrap.ParseBootstrapToken(string(s.Data[tokenSecretKey]))
 		if perr == nil && terr == nil && exp.After(now.Add(tokenRenewBefore)) {
-			return t, exp, nil
+			return t, exp, string(s.Data[tokenPendingKey]) == "true", nil
 		}
 	case !apierrors.IsNotFound(err):
-		return bootstrap.BootstrapToken{}, time.Time{}, fmt.Errorf("reading Secret %s/%s: %w", tc.Namespace, name, err)
+		return bootstrap.BootstrapToken{}, time.Time{}, false, fmt.Errorf("reading Secret %s/%s: %w", tc.Namespace, name, err)
 	}
 	t, err := bootstrap.GenerateBootstrapToken()
 	if err != nil {
-		return bootstrap.BootstrapToken{}, time.Time{}, err
+		return bootstrap.BootstrapToken{}, time.Time{}, false, err
 	}
 	exp := now.Add(r.TokenTTL).UTC().Truncate(time.Second)
 	data := map[string][]byte{tokenSecretKey: []byte(t.Value()), tokenExpiryKey: []byte(exp.Format(time.RFC3339))}
 	if found {
+		data[tokenPendingKey] = []byte("true")
 		s.Data = data
 		if err := r.Update(ctx, s); err != nil {
-			return bootstrap.BootstrapToken{}, time.Time{}, fmt.Errorf("renewing the bootstrap token in Secret %s/%s: %w", tc.Namespace, name, err)
+			return bootstrap.BootstrapToken{}, time.Time{}, false, fmt.Errorf("renewing the bootstrap token in Secret %s/%s: %w", tc.Namespace, name, err)
 		}
 	} else if err := r.createOwnedSecret(ctx, tc, name, data); err != nil {
-		return bootstrap.BootstrapToken{}, time.Time{}, err
+		return bootstrap.BootstrapToken{}, time.Time{}, false, err
 	}
 	r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "TokenCreated", "Create",
 		"created bootstrap token %s for joining nodes, valid until %s", t.ID(), exp.Format(time.RFC3339))
-	return t, exp, nil
+	return t, exp, found, nil
+}
+
+// publishToken creates the cluster's current bootstrap token inside the
+// cluster through its admin kubeconfig, and records that it is there.
+func (r *TenantClusterReconciler) publishToken(ctx context.Context, tc *infrav1.TenantCluster, t bootstrap.BootstrapToken) error {
+	name := tc.Name + "-bootstrap-token"
+	s := &corev1.Secret{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: tc.Namespace, Name: name}, s); err != nil {
+		return err
+	}
+	exp, err := time.Parse(time.RFC3339, string(s.Data[tokenExpiryKey]))
+	if err != nil {
+		return fmt.Errorf("Secret %s/%s: %w", tc.Namespace, name, err)
+	}
+	kc := &corev1.Secret{}
+	kcName := bootstrap.SecretName(tc.Name, bootstrap.PurposeKubeconfig)
+	if err := r.Get(ctx, types.NamespacedName{Namespace: tc.Namespace, Name: kcName}, kc); err != nil {
+		return fmt.Errorf("the cluster's admin kubeconfig: %w", err)
+	}
+	ts, err := t.Secret(time.Until(exp), time.Now())
+	if err != nil {
+		return err
+	}
+	if err := r.Tokens.PublishToken(ctx, kc.Data[bootstrap.KubeconfigSecretKey], ts); err != nil {
+		return err
+	}
+	delete(s.Data, tokenPendingKey)
+	if err := r.Update(ctx, s); err != nil {
+		return fmt.Errorf("recording that token %s is in the cluster: %w", t.ID(), err)
+	}
+	r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "TokenPublished", "Create",
+		"created the renewed bootstrap token %s inside the cluster for the machines that join next", t.ID())
+	return nil
 }
 
 // tenantMachines is status.machines, sorted by system ID.
@@ -910,6 +959,9 @@ func (r *TenantClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.TokenTTL == 0 {
 		r.TokenTTL = bootstrap.DefaultTokenTTL
+	}
+	if r.Tokens == nil {
+		r.Tokens = KubeconfigTokenPublisher{}
 	}
 	if r.RequeueInterval == 0 {
 		r.RequeueInterval = 30 * time.Second

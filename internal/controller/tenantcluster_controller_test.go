@@ -17,7 +17,9 @@ limitations under the License.
 package controller_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -56,6 +58,8 @@ func tenantOptions() operator.Options {
 	o := fastOptions
 	o.RequeueInterval = 300 * time.Millisecond
 	o.ForceDeleteAfter = 2 * time.Second
+	// Tests never contact a tenant cluster's (non-loopback) API server.
+	o.TenantTokens = &recordingTokens{}
 	return o
 }
 
@@ -515,6 +519,53 @@ var _ = Describe("TenantCluster controller", func() {
 		Eventually(cluster).Should(running(3))
 	})
 
+	It("creates a renewed join token inside the running cluster before a machine joins with it", func() {
+		setup(nil)
+		tokens := &recordingTokens{}
+		tokens.setFailure(errors.New("the cluster's API server does not answer"))
+		opts := tenantOptions()
+		opts.TenantTokenTTL = 44 * time.Minute // within the renewal margin: every later join gets a fresh token
+		opts.TenantTokens = tokens
+		stop()
+		_, stop = startOperator(opts)
+		// The first nodes join with the token the init node brings.
+		createCluster(nil)
+		Eventually(cluster).Should(running(3))
+		before := map[string]bool{}
+		for _, m := range ours() {
+			before[m.SystemID] = true
+		}
+
+		update(func(tc *infrav1.TenantCluster) { tc.Spec.Workers[0].Size = 3 })
+		newcomer := func() []maassim.Machine {
+			var out []maassim.Machine
+			for _, m := range ours() {
+				if !before[m.SystemID] {
+					out = append(out, m)
+				}
+			}
+			return out
+		}
+		Eventually(tokens.attempts).Should(BeNumerically(">", 0))
+		Consistently(func() []string {
+			var states []string
+			for _, m := range newcomer() {
+				states = append(states, m.StatusName)
+			}
+			return states
+		}).WithTimeout(2*time.Second).ShouldNot(ContainElement(BeElementOf("Deploying", "Deployed")),
+			"no machine deploys with a token the cluster does not know")
+
+		tokens.setFailure(nil)
+		Eventually(cluster).Should(running(4))
+		added := newcomer()
+		Expect(added).To(HaveLen(1))
+		Expect(tokens.values()).To(ContainElement(Satisfy(func(v string) bool {
+			return strings.Contains(string(added[0].UserData), v)
+		})), "the new worker joins with a token that is in the cluster")
+		Expect(eventsOf("TokenPublished")).NotTo(BeEmpty())
+	})
+
 	It("converges when restarted at several points while provisioning several clusters", func() {
 		setup(func(c *maassim.Config) { c.DeployTime = time.Second; c.DeployJitter = 500 * time.Millisecond })
 		names := []string{"tc-a", "tc-b", "tc-c"}
@@ -637,4 +688,45 @@ func (w *poolWatch) stop() (minDeployed, maxOwned int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.minDeployed, w.maxOwned
+}
+
+// recordingTokens stands for tenant clusters' API servers, which tests
+// never contact: it records the bootstrap tokens created in them.
+type recordingTokens struct {
+	mu      sync.Mutex
+	fail    error
+	tries   int
+	created []string
+}
+
+func (r *recordingTokens) PublishToken(_ context.Context, kubeconfig []byte, t bootstrap.TokenSecret) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tries++
+	if len(kubeconfig) == 0 {
+		return errors.New("no kubeconfig")
+	}
+	if r.fail != nil {
+		return r.fail
+	}
+	r.created = append(r.created, string(t.Data["token-id"])+"."+string(t.Data["token-secret"]))
+	return nil
+}
+
+func (r *recordingTokens) setFailure(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = err
+}
+
+func (r *recordingTokens) attempts() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tries
+}
+
+func (r *recordingTokens) values() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.created)
 }

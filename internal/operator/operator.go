@@ -60,6 +60,12 @@ type Options struct {
 	Clock clock.PassiveClock
 	// TenantClusterConcurrency is how many TenantClusters reconcile at once; default 4.
 	TenantClusterConcurrency int
+	// TenantTokenTTL is the lifetime of tenant clusters' bootstrap tokens;
+	// zero means bootstrap.DefaultTokenTTL.
+	TenantTokenTTL time.Duration
+	// TenantTokens creates renewed bootstrap tokens inside tenant clusters;
+	// nil means through their admin kubeconfig.
+	TenantTokens controller.TokenPublisher
 	// ReleaseCatalog is the ConfigMap the Helm chart publishes the gateway
 	// releases in; empty Name for none.
 	ReleaseCatalog types.NamespacedName
@@ -129,6 +135,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		RequeueInterval:         opts.RequeueInterval,
 		ReleaseCheckInterval:    opts.PollInterval,
 		MaxConcurrentReconciles: opts.TenantClusterConcurrency,
+		TokenTTL:                opts.TenantTokenTTL,
+		Tokens:                  opts.TenantTokens,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantCluster controller: %w", err)
 	}
