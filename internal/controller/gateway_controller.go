@@ -60,6 +60,8 @@ const (
 	// tokenRenewBefore is how long before expiry a bootstrap token is replaced,
 	// so a node deploying for the usual 5–20 minutes can still join with it.
 	tokenRenewBefore = 45 * time.Minute
+	// allocatedRequeue is how soon a reconcile that allocated comes back to deploy.
+	allocatedRequeue = 100 * time.Millisecond
 )
 
 // GatewayReconciler manages the gateway cluster's own nodes as MAAS machines,
@@ -275,6 +277,11 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	}
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if len(done.allocated) > 0 {
+		// A machine allocated now is deployed on the next pass; nothing else
+		// would wake this controller (its own status writes do not).
+		return ctrl.Result{RequeueAfter: allocatedRequeue}, nil
 	}
 	if !summary.Done || len(actions) > 0 {
 		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
@@ -565,7 +572,7 @@ func resized(gw *infrav1.Gateway, s rollout.PoolSummary, done executed) {
 	if c := meta.FindStatusCondition(gw.Status.Conditions, infrav1.GatewayResized); c != nil && c.Reason == "CannotJoin" && c.ObservedGeneration == gw.Generation && !s.Done {
 		return
 	}
-	if s.Done && gw.Status.ReadyReplicas >= gw.Spec.Replicas {
+	if (s.Done || gw.Status.Upgrade != nil) && gw.Status.ReadyReplicas >= gw.Spec.Replicas {
 		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionTrue, "Resized",
 			fmt.Sprintf("%d of %d nodes Ready", gw.Status.ReadyReplicas, gw.Spec.Replicas))
 		return

@@ -28,6 +28,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
@@ -122,11 +123,17 @@ var _ = Describe("Gateway controller", func() {
 	}
 	scaleTo := func(n int32) {
 		GinkgoHelper()
-		gw := gateway(Default)
-		scale := &autoscalingv1.Scale{}
-		Expect(k8s.SubResource("scale").Get(suiteCtx, gw, scale)).To(Succeed())
-		scale.Spec.Replicas = n
-		Expect(k8s.SubResource("scale").Update(suiteCtx, gw, ctrlclient.WithSubResourceBody(scale))).To(Succeed())
+		// As kubectl scale does: read the scale, write it back; the operator
+		// may have written the object in between (its finalizer).
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			gw := gateway(Default)
+			scale := &autoscalingv1.Scale{}
+			if err := k8s.SubResource("scale").Get(suiteCtx, gw, scale); err != nil {
+				return err
+			}
+			scale.Spec.Replicas = n
+			return k8s.SubResource("scale").Update(suiteCtx, gw, ctrlclient.WithSubResourceBody(scale))
+		})).To(Succeed())
 	}
 	ownedMachines := func() []maassim.Machine { return ownedMachinesIn(sim, ns) }
 	allocatedByUs := func() []maassim.Machine {
