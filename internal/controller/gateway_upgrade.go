@@ -28,7 +28,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -307,7 +306,7 @@ func components(nodes map[string]*corev1.Node, ids []string) []infrav1.Component
 		for v := range kubelets {
 			vs = append(vs, v)
 		}
-		sort.Strings(vs)
+		slices.Sort(vs)
 		out = append(out, infrav1.ComponentVersion{Name: "kubelet", Version: strings.Join(vs, ",")})
 	}
 	return out

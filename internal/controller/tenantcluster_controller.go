@@ -626,7 +626,7 @@ func (r *TenantClusterReconciler) publishToken(ctx context.Context, tc *infrav1.
 	}
 	exp, err := time.Parse(time.RFC3339, string(s.Data[tokenExpiryKey]))
 	if err != nil {
-		return fmt.Errorf("Secret %s/%s: %w", tc.Namespace, name, err)
+		return fmt.Errorf("the expiry in Secret %s/%s: %w", tc.Namespace, name, err)
 	}
 	kc := &corev1.Secret{}
 	kcName := bootstrap.SecretName(tc.Name, bootstrap.PurposeKubeconfig)

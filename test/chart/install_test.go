@@ -395,7 +395,7 @@ func getCR(t *testing.T, apiVersion, kind, ns, name string) *unstructured.Unstru
 // reinstall adopts them.
 func TestInstallGateway(t *testing.T) {
 	r := newRelease(t, "gw", "gateway-ns")
-	vals := with(valuesFile(t, "full-values.yaml"), map[string]any{
+	vals := with(fullValues(t), map[string]any{
 		"webhook.enabled":                false,
 		"metrics.serviceMonitor.enabled": false,
 	})

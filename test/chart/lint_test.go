@@ -42,7 +42,7 @@ func lint(t *testing.T, vals map[string]any) *action.LintResult {
 func TestLint(t *testing.T) {
 	for name, vals := range map[string]map[string]any{
 		"default": nil,
-		"full":    valuesFile(t, "full-values.yaml"),
+		"full":    fullValues(t),
 	} {
 		t.Run(name, func(t *testing.T) {
 			res := lint(t, vals)

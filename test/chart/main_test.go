@@ -128,9 +128,10 @@ func loadChart(t *testing.T) *chart.Chart {
 	return c
 }
 
-// valuesFile reads a values file from testdata.
-func valuesFile(t *testing.T, name string) map[string]any {
+// fullValues reads testdata/full-values.yaml: every option of the chart set.
+func fullValues(t *testing.T) map[string]any {
 	t.Helper()
+	const name = "full-values.yaml"
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)

@@ -52,7 +52,7 @@ var crdGroups = []string{infrav1.GroupVersion.Group, "cert-manager.io", "monitor
 
 // renderCases are the values the chart is rendered and validated with.
 func renderCases(t *testing.T) map[string]map[string]any {
-	full := valuesFile(t, "full-values.yaml")
+	full := fullValues(t)
 	return map[string]map[string]any{
 		"default": nil,
 		"full":    full,
@@ -99,7 +99,7 @@ func TestRenderedManifestsAreValid(t *testing.T) {
 func TestValidationCatchesMistakes(t *testing.T) {
 	conform := kubeconform(t)
 	createNamespace(t, "render-mistakes", restricted)
-	r := render(t, "render-mistakes", valuesFile(t, "full-values.yaml"))
+	r := render(t, "render-mistakes", fullValues(t))
 
 	gw := r.one(t, "Gateway", "gateway").DeepCopy()
 	_ = unstructured.SetNestedField(gw.Object, int64(3), "spec", "replica")
@@ -113,7 +113,7 @@ func TestValidationCatchesMistakes(t *testing.T) {
 	}
 	dep := into[appsv1.Deployment](t, r.one(t, "Deployment", ""))
 	pod := podOf(dep)
-	pod.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = ptr(true)
+	pod.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = new(true)
 	if err := k8s.Create(context.Background(), pod, client.DryRunAll); err == nil {
 		t.Error("the restricted namespace admitted a Pod allowing privilege escalation")
 	}
@@ -125,8 +125,6 @@ var restricted = map[string]string{
 	"pod-security.kubernetes.io/enforce":         "restricted",
 	"pod-security.kubernetes.io/enforce-version": "latest",
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // dryRun creates obj on the envtest API server without persisting it,
 // refusing unknown and duplicate fields.
@@ -428,7 +426,7 @@ func TestManagerDeployment(t *testing.T) {
 // the reference's pcg.yaml (MAAS endpoint and key, placement, proxies, CIDRs,
 // node count), and the API key only ever sits in a Secret.
 func TestGatewayFromValues(t *testing.T) {
-	vals := valuesFile(t, "full-values.yaml")
+	vals := fullValues(t)
 	r := render(t, "maas-system", vals)
 	gw := into[infrav1.Gateway](t, r.one(t, "Gateway", "gateway"))
 	s := gw.Spec
