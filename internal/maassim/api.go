@@ -182,6 +182,7 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 		e.write(w)
 		return
 	}
+	defer s.served(time.Now())
 	if rt == nil {
 		writeText(w, http.StatusNotFound, "Unknown API endpoint: "+r.URL.Path+".")
 		return
@@ -269,6 +270,7 @@ func (s *Sim) ResetCounts() {
 	s.countMu.Lock()
 	s.counts = map[RequestKey]int{}
 	s.countMu.Unlock()
+	s.serveTime.reset()
 }
 
 func sortedKeys(m map[RequestKey]int) []RequestKey {

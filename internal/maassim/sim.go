@@ -53,8 +53,9 @@ type Sim struct {
 	nonces      map[string]int64
 	noncePruned time.Time
 
-	countMu sync.Mutex
-	counts  map[RequestKey]int
+	countMu   sync.Mutex
+	counts    map[RequestKey]int
+	serveTime serveTimer // see counters.go
 
 	subMu   sync.Mutex
 	subs    map[int]*subscriber

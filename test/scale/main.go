@@ -1,0 +1,187 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command scale measures the operator at scale (`make bench`) and proves its
+// safety under faults (`make chaos`). It starts the envtest control plane,
+// the MAAS simulator and the manager as a child process (test/harness),
+// drives a workload of TenantClusters through their life, and prints one
+// table and a JSON file of figures to compare with DESIGN.md §6.
+//
+//	go run ./test/scale -mode=bench [-short] [-clusters=100 -machines=5]
+//	go run ./test/scale -mode=chaos [-short] [-kills=20]
+//
+// The chaos mode ends with an audit of every simulated machine and exits 1
+// on an orphaned, duplicated or leaked machine, or a Secret value found in
+// the manager's logs, events or statuses.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// config is the command line.
+type config struct {
+	mode        string
+	short       bool
+	clusters    int
+	machines    int
+	deployTime  time.Duration
+	releaseTime time.Duration
+	poll        time.Duration
+	timeout     time.Duration
+	jsonOut     string
+	managerBin  string
+	seed        int64
+	createConc  int
+
+	webhookConc int
+	webhookReqs int
+
+	// chaos
+	kills           int
+	killMin         time.Duration
+	killMax         time.Duration
+	errorRate       float64
+	latency         time.Duration
+	failDeployRate  float64
+	quiet           time.Duration
+	resilienceLimit time.Duration
+	keepDir         bool
+	createOnly      bool
+	settle          time.Duration
+	verbose         bool
+}
+
+func parseFlags() config {
+	var c config
+	flag.StringVar(&c.mode, "mode", "bench", "bench or chaos")
+	flag.BoolVar(&c.short, "short", false, "a small workload that finishes in about a minute")
+	flag.IntVar(&c.clusters, "clusters", 0, "TenantClusters (default 100; -short 10; chaos 30, -short 8)")
+	flag.IntVar(&c.machines, "machines", 0,
+		"machines per cluster: 1 control plane + the rest workers (default 5; -short 3)")
+	flag.DurationVar(&c.deployTime, "deploy-time", 0,
+		"the simulator's deploy time, the physical limit convergence is compared with (default 20s; -short 5s)")
+	flag.DurationVar(&c.releaseTime, "release-time", 0, "the simulator's release time (default 2s; -short 500ms)")
+	flag.DurationVar(&c.poll, "poll-interval", 0, "the manager's --maas-poll-interval (default 1s; -short 500ms)")
+	flag.DurationVar(&c.timeout, "timeout", 0, "bound on the whole run (default 30m; -short 5m)")
+	flag.StringVar(&c.jsonOut, "json", "", "write the figures as JSON to this file")
+	flag.StringVar(&c.managerBin, "manager", "",
+		"prebuilt manager binary (default: $MGW_MANAGER_BIN, or built by the harness)")
+	flag.Int64Var(&c.seed, "seed", 1, "seed of the simulator and of the chaos schedule")
+	flag.IntVar(&c.createConc, "create-concurrency", 8, "parallel creates and deletes")
+	flag.IntVar(&c.webhookConc, "webhook-concurrency", 100, "concurrent admission requests in the webhook latency test")
+	flag.IntVar(&c.webhookReqs, "webhook-requests", 0,
+		"admission requests per webhook in the latency test (default 3000; -short 1000)")
+	flag.IntVar(&c.kills, "kills", 20, "chaos: SIGKILLs of the manager")
+	flag.DurationVar(&c.killMin, "kill-jitter", 3*time.Second,
+		"chaos: a kill comes within this long after the restarted manager's first MAAS write")
+	flag.DurationVar(&c.killMax, "kill-max-wait", 45*time.Second,
+		"chaos: the longest a restarted manager is left without a MAAS write before the next kill")
+	flag.Float64Var(&c.errorRate, "error-rate", 0.10, "chaos: share of MAAS requests answered 503")
+	flag.DurationVar(&c.latency, "latency", 20*time.Millisecond, "chaos: latency added to every MAAS request")
+	flag.Float64Var(&c.failDeployRate, "fail-deploy-rate", 0.05, "chaos: share of deployments that fail")
+	flag.DurationVar(&c.quiet, "quiet", 0,
+		"chaos: how long no object's resourceVersion may change after convergence (default 2m; -short 20s)")
+	flag.DurationVar(&c.resilienceLimit, "resilience-timeout", 0,
+		"chaos: how long the operator has to put back a finalizer or a status (default 2m; -short 45s)")
+	flag.DurationVar(&c.settle, "settle", 0,
+		"chaos: how long convergence after the faults, and the final deletion, may take (default 10m; -short 3m)")
+	flag.BoolVar(&c.createOnly, "create-only", false,
+		"bench: stop after creation and the webhook test (no deletion phase)")
+	flag.BoolVar(&c.keepDir, "keep", false, "keep the harness directory (kubeconfig, manager.log)")
+	flag.BoolVar(&c.verbose, "v", false, "show the harness's progress and the manager's output")
+	flag.Parse()
+
+	def := func(p *int, normal, short int) {
+		if *p == 0 {
+			*p = normal
+			if c.short {
+				*p = short
+			}
+		}
+	}
+	defD := func(p *time.Duration, normal, short time.Duration) {
+		if *p == 0 {
+			*p = normal
+			if c.short {
+				*p = short
+			}
+		}
+	}
+	if c.mode == "chaos" {
+		def(&c.clusters, 30, 8)
+	} else {
+		def(&c.clusters, 100, 10)
+	}
+	def(&c.machines, 5, 3)
+	def(&c.webhookReqs, 3000, 1000)
+	defD(&c.deployTime, 20*time.Second, 5*time.Second)
+	defD(&c.releaseTime, 2*time.Second, 500*time.Millisecond)
+	defD(&c.poll, time.Second, 500*time.Millisecond)
+	if c.mode == "chaos" {
+		defD(&c.timeout, 40*time.Minute, 15*time.Minute)
+	}
+	defD(&c.timeout, 30*time.Minute, 5*time.Minute)
+	defD(&c.settle, 10*time.Minute, 3*time.Minute)
+	defD(&c.quiet, 2*time.Minute, 20*time.Second)
+	defD(&c.resilienceLimit, 2*time.Minute, 45*time.Second)
+	if c.managerBin == "" {
+		c.managerBin = os.Getenv("MGW_MANAGER_BIN")
+	}
+	return c
+}
+
+func main() {
+	c := parseFlags()
+	logf.SetLogger(logr.Discard())
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, c.timeout)
+	defer cancelT()
+
+	var err error
+	var failed bool
+	switch c.mode {
+	case "bench":
+		err = runBench(ctx, c)
+	case "chaos":
+		failed, err = runChaos(ctx, c)
+	default:
+		err = fmt.Errorf("unknown -mode %q (bench or chaos)", c.mode)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scale:", err)
+		os.Exit(2)
+	}
+	if failed {
+		fmt.Fprintln(os.Stderr, "scale: the audit or a resilience check failed (see above)")
+		os.Exit(1)
+	}
+}
+
+// progress prints a timestamped progress line on stderr.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
