@@ -55,6 +55,8 @@ type OwnerInventory interface {
 	Machine(ctx context.Context, account, systemID string) (maas.Machine, error)
 	// Available reports whether MAAS has a spare machine matching c (a dry-run allocation).
 	Available(ctx context.Context, account string, c maas.Constraints) (bool, error)
+	// RetryRelease releases again a machine whose release failed.
+	RetryRelease(ctx context.Context, account, systemID string, p maas.ReleaseParams) (maas.Machine, error)
 }
 
 // templateHash names what a machine is deployed with, so that a change of

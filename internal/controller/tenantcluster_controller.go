@@ -907,6 +907,19 @@ func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.Te
 		case err != nil:
 			runErr = fmt.Errorf("reading machine %s: %w", m.SystemID, err)
 			left[m.SystemID] = m
+		case now.Status == maas.StatusFailedReleasing:
+			// Released by us (MAAS cleared its agent name then), and MAAS
+			// failed: ask again, or it stays out of the pool for good.
+			again, rerr := r.Inventory.RetryRelease(ctx, account, m.SystemID, maas.ReleaseParams{
+				Comment: fmt.Sprintf("maas-gateway: retrying the release of a machine of deleted TenantCluster %s/%s", tc.Namespace, tc.Name)})
+			if rerr != nil {
+				runErr = fmt.Errorf("releasing machine %s again: %w", m.SystemID, rerr)
+				left[m.SystemID] = machineStatus(now)
+				continue
+			}
+			r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "MachineReleaseRetried", "Release",
+				"MAAS failed to release machine %s (%s); released it again", m.SystemID, now.StatusMessage)
+			left[m.SystemID] = machineStatus(again)
 		case now.Owner != nil && now.Owner.UID == string(tc.UID) && rollout.ParseState(now.StatusName) != rollout.StateReleased:
 			left[m.SystemID] = machineStatus(now)
 		}

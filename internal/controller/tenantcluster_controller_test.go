@@ -383,6 +383,23 @@ var _ = Describe("TenantCluster controller", func() {
 		return ids
 	}
 
+	It("releases again a machine whose release MAAS failed, and lets the cluster go", func() {
+		setup(nil)
+		ids := stuckCluster()
+		f := sim.Faults()
+		f.StuckReleaseFails = true
+		sim.SetFaults(f)
+		deleteCluster()
+		Eventually(func() string { m, _ := sim.Machine(ids[0]); return m.StatusName }).Should(Equal("Releasing failed"))
+		Eventually(func() []eventsv1.Event { return eventsOf("MachineReleaseRetried") }).ShouldNot(BeEmpty())
+		Expect(cluster(Default).Status.Phase).To(Equal(infrav1.TenantPhaseDeleting))
+
+		// MAAS recovers: the next retry completes, nothing is left behind.
+		sim.SetFaults(maassim.Faults{})
+		Eventually(gone).Should(MatchError(ContainSubstring("not found")))
+		Eventually(func() string { m, _ := sim.Machine(ids[0]); return m.StatusName }).Should(Equal("Ready"))
+	})
+
 	It("stays Deleting while MAAS does not release, and is force-deleted on request after the delay", func() {
 		setup(nil)
 		ids := stuckCluster()

@@ -378,6 +378,17 @@ func (inv *Inventory) Allocate(ctx context.Context, key string, owner Owner, c C
 	return m, err
 }
 
+// RetryRelease releases again, through account key, a machine whose
+// release failed (see Client.RetryRelease).
+func (inv *Inventory) RetryRelease(ctx context.Context, key, systemID string, p ReleaseParams) (Machine, error) {
+	a, err := inv.accountFor("release", key)
+	if err != nil {
+		return Machine{}, err
+	}
+	cl, _ := a.current()
+	return cl.RetryRelease(ctx, systemID, p)
+}
+
 // Available reports whether MAAS could allocate a machine matching c
 // through account key now (see Client.Available).
 func (inv *Inventory) Available(ctx context.Context, key string, c Constraints) (bool, error) {

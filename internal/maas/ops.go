@@ -398,6 +398,29 @@ func (c *Client) Release(ctx context.Context, agentName, systemID string, p Rele
 	return Machine{}, err
 }
 
+// RetryRelease releases again a machine whose release this installation
+// began and MAAS failed (Failed releasing). MAAS cleared its agent_name when
+// the release began, so ownership cannot be checked here: the caller knows
+// the machine from its own record. Any other state is left alone.
+func (c *Client) RetryRelease(ctx context.Context, systemID string, p ReleaseParams) (Machine, error) {
+	const op = "release"
+	m, err := c.Machine(ctx, systemID)
+	if err != nil || m.Status != StatusFailedReleasing {
+		return m, err
+	}
+	params := &entity.MachineReleaseParams{Comment: p.Comment, Erase: p.Erase, QuickErase: p.QuickErase}
+	var out *entity.Machine
+	err = c.call(ctx, callSpec{op: op, systemID: systemID, idempotent: true}, func(gc *client.Client) error {
+		var err error
+		out, err = gc.Machine.Release(systemID, params)
+		return err
+	})
+	if err != nil {
+		return Machine{}, err
+	}
+	return machineFromEntity(out), nil
+}
+
 func releaseUnderway(s Status) bool {
 	return s == StatusReady || s == StatusReleasing || s == StatusDiskErasing
 }
