@@ -312,7 +312,7 @@ func (r *CloudAccountReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 		return fmt.Errorf("indexing CloudAccounts by Secret: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&infrav1.CloudAccount{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{},
+		For(&infrav1.CloudAccount{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, lostState(),
 			predicate.AnnotationChangedPredicate{}))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.accountsUsingSecret),
 			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).

@@ -62,6 +62,9 @@ const (
 	tokenRenewBefore = 45 * time.Minute
 	// allocatedRequeue is how soon a reconcile that allocated comes back to deploy.
 	allocatedRequeue = 100 * time.Millisecond
+	// firstPollRequeue is how soon a gateway waiting for the inventory's
+	// first list looks again: that list wakes only objects owning machines.
+	firstPollRequeue = time.Second
 )
 
 // GatewayReconciler manages the gateway cluster's own nodes as MAAS machines,
@@ -184,7 +187,7 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	snap, ok := r.Inventory.Snapshot(key)
 	if !ok || snap.PolledAt.IsZero() {
 		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayMAASReachable, metav1.ConditionUnknown, "Polling", "waiting for the first list of machines from MAAS")
-		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
+		return ctrl.Result{RequeueAfter: firstPollRequeue}, nil
 	}
 	if snap.Err != nil {
 		// Acting on a stale list could allocate twice: wait for MAAS.
@@ -674,7 +677,7 @@ func (r *GatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.RequeueInterval = 30 * time.Second
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&infrav1.Gateway{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		For(&infrav1.Gateway{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, lostState()))).
 		Owns(&infrav1.CloudAccount{}).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfNode), builder.WithPredicates(nodeReadinessChanged())).
 		WatchesRawSource(source.Channel(r.Inventory.Events(gatewayKind), &handler.EnqueueRequestForObject{}))

@@ -190,7 +190,9 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 			tc.Status.Phase = infrav1.TenantPhasePending
 		}
 		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "Polling", "waiting for the first list of machines from MAAS")
-		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
+		// The first poll wakes no object that owns no machine yet: come back
+		// after one poll interval, not the long safety net.
+		return ctrl.Result{RequeueAfter: r.ReleaseCheckInterval}, nil
 	}
 	if snap.Err != nil {
 		// Acting on a stale list could allocate twice: wait for MAAS.
@@ -986,7 +988,7 @@ func (r *TenantClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.MaxConcurrentReconciles = 4
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&infrav1.TenantCluster{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		For(&infrav1.TenantCluster{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, lostState()))).
 		Owns(&corev1.Secret{}).
 		Watches(&infrav1.CloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.clustersOfAccount), builder.WithPredicates(readinessChanged())).
 		Watches(&infrav1.Gateway{}, handler.EnqueueRequestsFromMapFunc(r.clustersOfGateway), builder.WithPredicates(upgradingChanged())).

@@ -503,6 +503,37 @@ var _ = Describe("TenantCluster controller", func() {
 		setUpgrading(metav1.ConditionFalse)
 	})
 
+	It("puts back a finalizer removed by hand, and rebuilds a wiped status without touching a machine", func() {
+		setup(nil)
+		createCluster(nil)
+		Eventually(cluster).Should(running(3))
+		before := ours()
+		sim.ResetCounts()
+		writes := func() int {
+			n := 0
+			for k, c := range sim.Counts() {
+				if k.Method == "POST" {
+					n += c
+				}
+			}
+			return n
+		}
+
+		update(func(tc *infrav1.TenantCluster) { tc.Finalizers = nil })
+		Eventually(func(g Gomega) []string { return cluster(g).Finalizers }).Should(ContainElement(controller.TenantClusterFinalizer))
+
+		// A restore from backup carries no status.
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			tc := cluster(Default)
+			tc.Status = infrav1.TenantClusterStatus{}
+			return k8s.Status().Update(suiteCtx, tc)
+		})).To(Succeed())
+		Eventually(cluster).Should(running(3))
+		Expect(cluster(Default).Status.Machines).To(HaveLen(3))
+		Expect(ours()).To(ConsistOf(before))
+		Expect(writes()).To(BeZero(), "no machine allocated, deployed or released to rebuild the status")
+	})
+
 	It("says which constraint MAAS could not satisfy", func() {
 		setup(nil)
 		createCluster(func(tc *infrav1.TenantCluster) { tc.Spec.Workers[0].MinCPU = 4000 })
