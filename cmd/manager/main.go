@@ -44,6 +44,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	infrav1alpha1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/operator"
 	"github.com/maas-gateway/maas-gateway/internal/version"
 	// +kubebuilder:scaffold:imports
@@ -87,6 +88,11 @@ func main() {
 		"How often a valid CloudAccount's credentials are checked again.")
 	flag.DurationVar(&opts.RetryInterval, "maas-retry-interval", 15*time.Second,
 		"How soon an unreachable MAAS is tried again.")
+	flag.Float64Var(&opts.MAAS.RateLimit, "maas-rate-limit", maas.DefaultOptions().RateLimit,
+		"Requests per second the operator sends to one MAAS region (shared by every account on it); "+
+			"raise it for a region that answers quickly.")
+	flag.IntVar(&opts.MAAS.RateBurst, "maas-rate-burst", maas.DefaultOptions().RateBurst,
+		"Requests the operator may send to one MAAS region at once above --maas-rate-limit.")
 	flag.DurationVar(&opts.ForceDeleteAfter, "force-delete-after", 14*time.Minute,
 		"How long a TenantCluster must have been deleting before the "+
 			"infra.maasgateway.io/force-delete annotation may drop its finalizer.")
