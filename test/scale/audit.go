@@ -116,15 +116,18 @@ func auditMachines(machines []maassim.Machine, agentName string, owners []ownerO
 			continue
 		}
 		pool := a[maas.AnnotationPool]
-		size, wanted := o.Pools[pool]
+		_, wanted := o.Pools[pool]
 		slot, err := strconv.Atoi(a[maas.AnnotationSlot])
 		switch {
 		case !wanted:
 			r.Orphans = append(r.Orphans, fmt.Sprintf("%s: %s has no pool %q", desc, o.key(), pool))
 			continue
-		case err != nil || slot < 0 || slot >= size:
-			r.Unsettled = append(r.Unsettled, fmt.Sprintf("%s: slot %q outside %s pool %s of size %d", desc,
-				a[maas.AnnotationSlot], o.key(), pool, size))
+		case err != nil || slot < 0:
+			// A slot may exceed the size: an expand-first roll gives its
+			// extra machine slot Size and keeps it there. Too many machines
+			// in the pool is what counts (below).
+			r.Unsettled = append(r.Unsettled, fmt.Sprintf("%s: slot %q of %s pool %s is not a slot", desc,
+				a[maas.AnnotationSlot], o.key(), pool))
 		case m.StatusName != "Deployed":
 			r.Unsettled = append(r.Unsettled, fmt.Sprintf("%s: %s pool %s slot %d not Deployed", desc, o.key(), pool,
 				slot))
@@ -140,9 +143,13 @@ func auditMachines(machines []maassim.Machine, agentName string, owners []ownerO
 	}
 	for _, o := range owners {
 		for _, pool := range slices.Sorted(maps.Keys(o.Pools)) {
-			if n := held[o.key()+"\x00"+pool]; n < o.Pools[pool] {
+			switch n := held[o.key()+"\x00"+pool]; {
+			case n < o.Pools[pool]:
 				r.Missing = append(r.Missing, fmt.Sprintf("%s pool %s holds %d of %d machines", o.key(), pool, n,
 					o.Pools[pool]))
+			case n > o.Pools[pool]:
+				r.Unsettled = append(r.Unsettled, fmt.Sprintf("%s pool %s holds %d machines, %d more than its size",
+					o.key(), pool, n, n-o.Pools[pool]))
 			}
 		}
 	}
