@@ -135,7 +135,7 @@ kind-down: ## Delete the kind cluster.
 	KIND_CLUSTER=$(KIND_CLUSTER) hack/kind/down.sh
 
 .PHONY: test-e2e
-test-e2e: ## kind up, the e2e suite, kind down (KEEP_CLUSTER=1 keeps it on failure).
+test-e2e: docker-build ## kind up, the e2e suite, kind down (KEEP_CLUSTER=1 keeps it on failure).
 	KIND_CLUSTER=$(KIND_CLUSTER) VERSION=$(VERSION) hack/kind/test-e2e.sh
 
 ##@ Dependencies
