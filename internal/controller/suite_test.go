@@ -82,7 +82,10 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 
 // fastOptions make the operator poll and retry in test time.
 var fastOptions = operator.Options{
-	MAAS:               maas.Options{MaxAttempts: 2, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond},
+	// The production limit (10 requests/s per region) would make polls every
+	// 200 ms of several accounts queue behind each other and starve validation.
+	MAAS: maas.Options{MaxAttempts: 2, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
+		RateLimit: 1000, RateBurst: 1000},
 	PollInterval:       200 * time.Millisecond,
 	RevalidateInterval: 2 * time.Second,
 	RetryInterval:      200 * time.Millisecond,

@@ -181,7 +181,10 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	}
 	if reason != "" {
 		pending(tc, reason, msg)
-		return ctrl.Result{}, nil // the account and gateway watches bring us back
+		// The account and gateway watches normally bring us back; the safety
+		// net covers an account whose status was wiped and rebuilt between
+		// two reads (make chaos: a restore from backup).
+		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
 	}
 	key := AccountKey(client.ObjectKeyFromObject(account))
 	snap, ok := r.Inventory.Snapshot(key)
