@@ -690,8 +690,9 @@ func (r *GatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// gatewaysOfNode maps a Node to the Gateways of its namespace-less world:
-// there is one Gateway per cluster, so every Gateway is asked.
+// gatewaysOfNode maps a Node (or the catalog) to the Gateways of its
+// namespace-less world: there is one Gateway per cluster, so every Gateway
+// is asked.
 func (r *GatewayReconciler) gatewaysOfNode(ctx context.Context, _ client.Object) []ctrl.Request {
 	list := &infrav1.GatewayList{}
 	if err := r.List(ctx, list); err != nil {

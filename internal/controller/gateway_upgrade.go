@@ -361,11 +361,7 @@ func (r *GatewayReconciler) gatewaysOfCatalog(ctx context.Context, o client.Obje
 	if (types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}) != r.Catalog {
 		return nil
 	}
-	list := &infrav1.GatewayList{}
-	if err := r.List(ctx, list); err != nil {
-		return nil
-	}
-	return requestsOf(list.Items)
+	return r.gatewaysOfNode(ctx, o)
 }
 
 // retireAdopted takes the steps on adopted machines out of the plan: they

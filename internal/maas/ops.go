@@ -49,6 +49,22 @@ func (c Constraints) storageConstraint() string {
 	return "root:" + strconv.FormatInt(gb, 10)
 }
 
+// allocateParams renders the constraints as MAAS allocate parameters.
+func (c Constraints) allocateParams() *entity.MachineAllocateParams {
+	p := &entity.MachineAllocateParams{
+		Zone:      c.Zone,
+		NotInZone: c.NotInZones,
+		Pool:      c.Pool,
+		Tags:      c.Tags,
+		CPUCount:  c.MinCPU,
+		Mem:       c.MinMemoryMiB,
+	}
+	if c.MinDiskGiB > 0 {
+		p.Storage = []string{c.storageConstraint()}
+	}
+	return p
+}
+
 func (c Constraints) validate() error {
 	if c.MinCPU < 0 || c.MinMemoryMiB < 0 || c.MinDiskGiB < 0 {
 		return fmt.Errorf("constraints must not be negative")
@@ -92,18 +108,8 @@ func (c *Client) Available(ctx context.Context, k Constraints) (bool, error) {
 	if err := k.validate(); err != nil {
 		return false, refusal(ClassInvalid, op, "", err.Error())
 	}
-	params := &entity.MachineAllocateParams{
-		DryRun:    true,
-		Zone:      k.Zone,
-		NotInZone: k.NotInZones,
-		Pool:      k.Pool,
-		Tags:      k.Tags,
-		CPUCount:  k.MinCPU,
-		Mem:       k.MinMemoryMiB,
-	}
-	if k.MinDiskGiB > 0 {
-		params.Storage = []string{k.storageConstraint()}
-	}
+	params := k.allocateParams()
+	params.DryRun = true
 	err := c.call(ctx, callSpec{op: op, idempotent: true}, func(gc *client.Client) error {
 		_, err := gc.Machines.Allocate(params)
 		return err
@@ -143,19 +149,8 @@ func (c *Client) Allocate(ctx context.Context, req AllocateRequest) (Machine, er
 		}
 	}
 	k := req.Constraints
-	params := &entity.MachineAllocateParams{
-		AgentName: req.AgentName,
-		Comment:   comment,
-		Zone:      k.Zone,
-		NotInZone: k.NotInZones,
-		Pool:      k.Pool,
-		Tags:      k.Tags,
-		CPUCount:  k.MinCPU,
-		Mem:       k.MinMemoryMiB,
-	}
-	if k.MinDiskGiB > 0 {
-		params.Storage = []string{k.storageConstraint()}
-	}
+	params := k.allocateParams()
+	params.AgentName, params.Comment = req.AgentName, comment
 	var allocated *entity.Machine
 	err := c.call(ctx, callSpec{op: op}, func(gc *client.Client) error {
 		var err error
@@ -373,15 +368,9 @@ func (c *Client) Release(ctx context.Context, agentName, systemID string, p Rele
 	if releaseUnderway(m.Status) {
 		return m, nil
 	}
-	params := &entity.MachineReleaseParams{Comment: p.Comment, Erase: p.Erase, QuickErase: p.QuickErase}
-	var out *entity.Machine
-	err = c.call(ctx, callSpec{op: op, systemID: systemID, idempotent: true}, func(gc *client.Client) error {
-		var err error
-		out, err = gc.Machine.Release(systemID, params)
-		return err
-	})
+	out, err := c.release(ctx, systemID, p)
 	if err == nil {
-		return machineFromEntity(out), nil
+		return out, nil
 	}
 	if !IsConflict(err) {
 		return Machine{}, err
@@ -403,14 +392,18 @@ func (c *Client) Release(ctx context.Context, agentName, systemID string, p Rele
 // the release began, so ownership cannot be checked here: the caller knows
 // the machine from its own record. Any other state is left alone.
 func (c *Client) RetryRelease(ctx context.Context, systemID string, p ReleaseParams) (Machine, error) {
-	const op = "release"
 	m, err := c.Machine(ctx, systemID)
 	if err != nil || m.Status != StatusFailedReleasing {
 		return m, err
 	}
+	return c.release(ctx, systemID, p)
+}
+
+// release asks MAAS to release a machine, without checking whose it is.
+func (c *Client) release(ctx context.Context, systemID string, p ReleaseParams) (Machine, error) {
 	params := &entity.MachineReleaseParams{Comment: p.Comment, Erase: p.Erase, QuickErase: p.QuickErase}
 	var out *entity.Machine
-	err = c.call(ctx, callSpec{op: op, systemID: systemID, idempotent: true}, func(gc *client.Client) error {
+	err := c.call(ctx, callSpec{op: "release", systemID: systemID, idempotent: true}, func(gc *client.Client) error {
 		var err error
 		out, err = gc.Machine.Release(systemID, params)
 		return err
