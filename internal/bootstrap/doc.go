@@ -29,9 +29,15 @@ limitations under the License.
 // and a marker file (/etc/maas-gateway/node.yaml) that Parse reads back, so a
 // test can tell what a machine was asked to become without running cloud-init.
 //
-// Keys are RSA 2048, as kubeadm's default encryptionAlgorithm (RSA-2048) and
-// Cluster API make them: the CA keys then match the leaf keys kubeadm
-// generates on the nodes, and service-account tokens are signed RS256, the one
-// algorithm every OIDC consumer of those tokens must accept. ECDSA P-256 would
-// generate faster, but a cluster's PKI is generated once in its lifetime.
+// Keys are ECDSA P-256. GeneratePKI runs in the reconcile that creates a
+// cluster, and four RSA-2048 keys cost it seconds of CPU on a loaded machine
+// (docs/performance.md), against about a millisecond for ECDSA. kubeadm
+// init is told encryptionAlgorithm ECDSA-P256, so the certificates kubeadm
+// makes on the nodes use the CAs' key type. Service-account tokens are then
+// signed ES256: kube-apiserver takes EC keys, but anything outside the cluster
+// that verifies those tokens (OIDC federation) must accept ES256 too.
+//
+// A PKI an older version generated has RSA-2048 keys; it is loaded, rendered
+// and signed with as it is, never rotated, and its kubeadm init is told
+// RSA-2048 (the encryptionAlgorithm follows the cluster CA's key).
 package bootstrap

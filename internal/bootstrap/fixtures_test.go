@@ -26,6 +26,7 @@ import (
 	"sync"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -34,6 +35,10 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden (and create t
 // The fixed inputs of the golden files. The PKI fixture is a real PKI,
 // generated once (go test -update creates it if missing) and kept in
 // testdata/pki, because generated keys differ on every run.
+//
+// testdata/pki-rsa is the PKI fixture as the version before ECDSA generated
+// it (RSA-2048, PKCS#1), kept as it is: clusters created then hold such keys
+// in their Secrets for good. Nothing regenerates it.
 const (
 	fixtureToken       = "abcdef.0123456789abcdef"
 	fixtureVIP         = "10.0.0.10"
@@ -43,13 +48,20 @@ const (
 	fixtureHTTPProxy   = "http://proxy.example.com:3128"
 	fixtureHTTPSProxy  = "http://user:p%40ss@proxy.example.com:3129"
 	pkiFixtureDir      = "testdata/pki"
+	rsaPKIFixtureDir   = "testdata/pki-rsa"
 )
 
-var pkiFixtureFiles = map[string]func(*ClusterPKI) *KeyPair{
-	"ca":             func(p *ClusterPKI) *KeyPair { return &p.CA },
-	"etcd-ca":        func(p *ClusterPKI) *KeyPair { return &p.EtcdCA },
-	"front-proxy-ca": func(p *ClusterPKI) *KeyPair { return &p.FrontProxyCA },
-	"sa":             func(p *ClusterPKI) *KeyPair { return &p.ServiceAccount },
+// pkiFixtureFiles names the files of a PKI fixture (<name>.crt, <name>.key),
+// with the Secret purpose and the ClusterPKI field each pair belongs to.
+var pkiFixtureFiles = []struct {
+	name    string
+	purpose SecretPurpose
+	field   func(*ClusterPKI) *KeyPair
+}{
+	{"ca", PurposeCA, func(p *ClusterPKI) *KeyPair { return &p.CA }},
+	{"etcd-ca", PurposeEtcd, func(p *ClusterPKI) *KeyPair { return &p.EtcdCA }},
+	{"front-proxy-ca", PurposeFrontProxy, func(p *ClusterPKI) *KeyPair { return &p.FrontProxyCA }},
+	{"sa", PurposeServiceAccount, func(p *ClusterPKI) *KeyPair { return &p.ServiceAccount }},
 }
 
 var (
@@ -68,22 +80,42 @@ func testPKI(t testing.TB) *ClusterPKI {
 }
 
 func loadPKIFixture() (*ClusterPKI, error) {
-	var p ClusterPKI
-	for name, field := range pkiFixtureFiles {
-		crt, err := os.ReadFile(filepath.Join(pkiFixtureDir, name+".crt"))
-		if errors.Is(err, fs.ErrNotExist) && *update {
-			return writePKIFixture()
-		}
-		if err != nil {
-			return nil, err
-		}
-		key, err := os.ReadFile(filepath.Join(pkiFixtureDir, name+".key"))
-		if err != nil {
-			return nil, err
-		}
-		*field(&p) = KeyPair{Cert: crt, Key: key}
+	data, err := readPKIFixture(pkiFixtureDir)
+	if errors.Is(err, fs.ErrNotExist) && *update {
+		return writePKIFixture()
 	}
-	return &p, p.Validate()
+	if err != nil {
+		return nil, err
+	}
+	return PKIFromSecretData(data)
+}
+
+// rsaPKISecretData returns the data of the Secrets of a cluster that the
+// version before ECDSA created (see rsaPKIFixtureDir).
+func rsaPKISecretData(t testing.TB) map[SecretPurpose]map[string][]byte {
+	t.Helper()
+	data, err := readPKIFixture(rsaPKIFixtureDir)
+	if err != nil {
+		t.Fatalf("RSA PKI fixture: %v", err)
+	}
+	return data
+}
+
+// readPKIFixture reads the PKI fixture in dir as the data of its Secrets.
+func readPKIFixture(dir string) (map[SecretPurpose]map[string][]byte, error) {
+	data := make(map[SecretPurpose]map[string][]byte, len(pkiFixtureFiles))
+	for _, f := range pkiFixtureFiles {
+		crt, err := os.ReadFile(filepath.Join(dir, f.name+".crt"))
+		if err != nil {
+			return nil, err
+		}
+		key, err := os.ReadFile(filepath.Join(dir, f.name+".key"))
+		if err != nil {
+			return nil, err
+		}
+		data[f.purpose] = map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key}
+	}
+	return data, nil
 }
 
 func writePKIFixture() (*ClusterPKI, error) {
@@ -94,12 +126,12 @@ func writePKIFixture() (*ClusterPKI, error) {
 	if err := os.MkdirAll(pkiFixtureDir, 0o755); err != nil {
 		return nil, err
 	}
-	for name, field := range pkiFixtureFiles {
-		kp := field(p)
-		if err := os.WriteFile(filepath.Join(pkiFixtureDir, name+".crt"), kp.Cert, 0o644); err != nil {
+	for _, f := range pkiFixtureFiles {
+		kp := f.field(p)
+		if err := os.WriteFile(filepath.Join(pkiFixtureDir, f.name+".crt"), kp.Cert, 0o644); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(pkiFixtureDir, name+".key"), kp.Key, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(pkiFixtureDir, f.name+".key"), kp.Key, 0o600); err != nil {
 			return nil, err
 		}
 	}

@@ -18,6 +18,8 @@ package bootstrap
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/rsa"
 	"maps"
 	"os"
 	"path/filepath"
@@ -97,6 +99,9 @@ func checkUserData(t *testing.T, cfg NodeConfig, out []byte) {
 		if c.ControlPlaneEndpoint != endpoint || c.KubernetesVersion != fixtureVersion ||
 			c.Networking.PodSubnet != fixturePodCIDR || c.Networking.ServiceSubnet != fixtureServiceCIDR || c.ClusterName != cfg.ClusterName {
 			t.Errorf("ClusterConfiguration = %+v", c)
+		}
+		if want := wantEncryptionAlgorithm(t, cfg.PKI); c.EncryptionAlgorithm != want {
+			t.Errorf("encryptionAlgorithm = %q, want %q for the keys of the PKI", c.EncryptionAlgorithm, want)
 		}
 		if len(docs.init.BootstrapTokens) != 1 || docs.init.BootstrapTokens[0].Token != fixtureToken ||
 			!slices.Equal(docs.init.BootstrapTokens[0].Groups, []string{NodeTokenGroup}) ||
@@ -178,4 +183,20 @@ func wantTaints(cfg NodeConfig) []corev1.Taint {
 		return []corev1.Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}}
 	}
 	return []corev1.Taint{}
+}
+
+// wantEncryptionAlgorithm is the encryptionAlgorithm for the two kinds of PKI
+// a cluster can hold: generated now (ECDSA P-256) or by the version before
+// (RSA-2048).
+func wantEncryptionAlgorithm(t *testing.T, p *ClusterPKI) string {
+	t.Helper()
+	switch k := mustParseCert(t, p.CA.Cert).PublicKey.(type) {
+	case *ecdsa.PublicKey:
+		return "ECDSA-P256"
+	case *rsa.PublicKey:
+		return "RSA-2048"
+	default:
+		t.Fatalf("CA key of type %T", k)
+		return ""
+	}
 }

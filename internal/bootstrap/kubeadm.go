@@ -60,6 +60,9 @@ type clusterConfiguration struct {
 	KubernetesVersion    string     `json:"kubernetesVersion,omitempty"`
 	ControlPlaneEndpoint string     `json:"controlPlaneEndpoint,omitempty"`
 	Networking           networking `json:"networking"`
+	// EncryptionAlgorithm is the type of the keys kubeadm generates for the
+	// nodes' own certificates, and of sa.key if it had to make one.
+	EncryptionAlgorithm string `json:"encryptionAlgorithm,omitempty"`
 }
 
 type joinConfiguration struct {

@@ -18,7 +18,6 @@ package bootstrap
 
 import (
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
@@ -159,7 +158,9 @@ func signClientCert(ca KeyPair, commonName string, groups []string, now time.Tim
 	if err != nil {
 		return nil, nil, err
 	}
-	key, err := rsa.GenerateKey(rand.Reader, rsaKeyBits)
+	// ECDSA under an RSA CA too (a cluster an older version made): a
+	// certificate's key type need not match its issuer's.
+	key, err := newKey()
 	if err != nil {
 		return nil, nil, fmt.Errorf("generating key: %w", err)
 	}
@@ -173,8 +174,10 @@ func signClientCert(ca KeyPair, commonName string, groups []string, now time.Tim
 		Subject:      pkix.Name{CommonName: commonName, Organization: groups},
 		NotBefore:    now.Add(-clockSkew).UTC(),
 		NotAfter:     now.Add(adminCertValidity).UTC(),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		// Not keyEncipherment: that is RSA key transport, which RFC 5480
+		// rules out for EC keys.
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, key.Public(), caKey)
 	if err != nil {

@@ -18,6 +18,8 @@ package bootstrap
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -32,8 +34,42 @@ import (
 	"k8s.io/client-go/util/keyutil"
 )
 
-// rsaKeyBits is the size of every key generated here (see the package comment).
-const rsaKeyBits = 2048
+// newKey generates every key this package makes: ECDSA P-256 (see the
+// package comment for why).
+func newKey() (*ecdsa.PrivateKey, error) {
+	return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+}
+
+// kubeadm's ClusterConfiguration.encryptionAlgorithm values (v1beta4).
+const (
+	encryptionECDSAP256 = "ECDSA-P256"
+	encryptionRSA2048   = "RSA-2048"
+	encryptionRSA3072   = "RSA-3072"
+	encryptionRSA4096   = "RSA-4096"
+)
+
+// encryptionAlgorithmFor returns the encryptionAlgorithm under which
+// kubeadm generates keys of the same type as pub, or "" when kubeadm v1.31 (the
+// oldest release rendered for) has none. kubeadm signs leaves with a CA of any
+// type, so "" only means its default, RSA-2048, for the leaves.
+func encryptionAlgorithmFor(pub crypto.PublicKey) string {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve == elliptic.P256() {
+			return encryptionECDSAP256
+		}
+	case *rsa.PublicKey:
+		switch k.N.BitLen() {
+		case 2048:
+			return encryptionRSA2048
+		case 3072:
+			return encryptionRSA3072
+		case 4096:
+			return encryptionRSA4096
+		}
+	}
+	return ""
+}
 
 // Common names of the CAs, as kubeadm names those it generates itself, so a
 // cluster bootstrapped here looks like any kubeadm cluster to its operators.
@@ -100,7 +136,8 @@ func SecretName(cluster string, purpose SecretPurpose) string {
 }
 
 // GeneratePKI generates a new cluster CA, etcd CA, front-proxy CA (each
-// self-signed, valid ten years) and service-account key pair.
+// self-signed, valid ten years) and service-account key pair, all with ECDSA
+// P-256 keys.
 func GeneratePKI() (*ClusterPKI, error) {
 	ca, err := newCA(clusterCACommonName)
 	if err != nil {
@@ -122,7 +159,7 @@ func GeneratePKI() (*ClusterPKI, error) {
 }
 
 func newCA(commonName string) (KeyPair, error) {
-	key, err := rsa.GenerateKey(rand.Reader, rsaKeyBits)
+	key, err := newKey()
 	if err != nil {
 		return KeyPair{}, fmt.Errorf("generating key: %w", err)
 	}
@@ -142,7 +179,7 @@ func newCA(commonName string) (KeyPair, error) {
 }
 
 func newServiceAccountKeyPair() (KeyPair, error) {
-	key, err := rsa.GenerateKey(rand.Reader, rsaKeyBits)
+	key, err := newKey()
 	if err != nil {
 		return KeyPair{}, fmt.Errorf("generating key: %w", err)
 	}
@@ -310,4 +347,16 @@ func CACertHash(caCertPEM []byte) (string, error) {
 // CACertHash returns CACertHash of the cluster CA.
 func (p *ClusterPKI) CACertHash() (string, error) {
 	return CACertHash(p.CA.Cert)
+}
+
+// kubeadmEncryptionAlgorithm returns the encryptionAlgorithm that makes
+// kubeadm generate keys of the cluster CA's type: ECDSA-P256 for a PKI
+// generated here, RSA-2048 for one an older version generated, which keeps
+// its keys (see encryptionAlgorithmFor).
+func (p *ClusterPKI) kubeadmEncryptionAlgorithm() (string, error) {
+	crt, err := parseCertificate(p.CA.Cert)
+	if err != nil {
+		return "", fmt.Errorf("cluster CA: %w", err)
+	}
+	return encryptionAlgorithmFor(crt.PublicKey), nil
 }

@@ -17,11 +17,17 @@ limitations under the License.
 package bootstrap
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
@@ -40,12 +46,16 @@ import (
 	"k8s.io/client-go/util/keyutil"
 )
 
-// fixtureCAHash is the hash of testdata/pki/ca.crt as kubeadm's documentation
-// computes it, independently of this package:
+// fixtureCAHash and rsaFixtureCAHash are the hashes of testdata/pki/ca.crt
+// and testdata/pki-rsa/ca.crt as kubeadm's documentation computes them,
+// independently of this package:
 //
-//	openssl x509 -pubkey -noout -in ca.crt | openssl rsa -pubin -outform der |
+//	openssl x509 -pubkey -noout -in ca.crt | openssl pkey -pubin -outform der |
 //	  openssl dgst -sha256 -hex
-const fixtureCAHash = "sha256:af9beb61ac93c608af2ebb882586e785edb1b09ef066ce679b6df8f254454be5"
+const (
+	fixtureCAHash    = "sha256:05f66865a3e2d3f2149dee430f6ab3f8b0c32819ff8dc47c50162021d7fb0f5a"
+	rsaFixtureCAHash = "sha256:af9beb61ac93c608af2ebb882586e785edb1b09ef066ce679b6df8f254454be5"
+)
 
 func TestGeneratePKI(t *testing.T) {
 	p, err := GeneratePKI()
@@ -73,19 +83,42 @@ func TestGeneratePKI(t *testing.T) {
 		if _, err := crt.Verify(x509.VerifyOptions{Roots: pool}); err != nil {
 			t.Errorf("%s does not verify against itself: %v", c.cn, err)
 		}
-		if pub, ok := crt.PublicKey.(*rsa.PublicKey); !ok || pub.N.BitLen() != 2048 {
-			t.Errorf("%s: key is not RSA 2048", c.cn)
+		if !isP256(crt.PublicKey) || crt.SignatureAlgorithm != x509.ECDSAWithSHA256 {
+			t.Errorf("%s: %T key signed %s, want ECDSA P-256 signed ECDSA-SHA256", c.cn, crt.PublicKey, crt.SignatureAlgorithm)
 		}
 		if crt.NotAfter.Sub(crt.NotBefore) < 9*365*24*time.Hour {
 			t.Errorf("%s valid only until %s", c.cn, crt.NotAfter)
 		}
-		if !strings.Contains(string(c.kp.Key), "RSA PRIVATE KEY") {
-			t.Errorf("%s key is not PEM PKCS#1", c.cn)
+		// SEC 1 "EC PRIVATE KEY", as kubeadm writes its own EC keys.
+		if typ := pemType(t, c.kp.Key); typ != keyutil.ECPrivateKeyBlockType {
+			t.Errorf("%s key is PEM %q, want %q", c.cn, typ, keyutil.ECPrivateKeyBlockType)
 		}
+		if key := mustParseKey(t, c.kp.Key); !isP256(key.Public()) {
+			t.Errorf("%s private key is %T, want ECDSA P-256", c.cn, key)
+		}
+	}
+
+	// The service-account pair as kube-apiserver reads it:
+	// --service-account-key-file takes sa.pub (kept in Cert as "PUBLIC KEY"),
+	// --service-account-signing-key-file sa.key; tokens are then ES256.
+	if typ := pemType(t, p.ServiceAccount.Cert); typ != keyutil.PublicKeyBlockType {
+		t.Errorf("sa.pub is PEM %q, want %q", typ, keyutil.PublicKeyBlockType)
+	}
+	if typ := pemType(t, p.ServiceAccount.Key); typ != keyutil.ECPrivateKeyBlockType {
+		t.Errorf("sa.key is PEM %q, want %q", typ, keyutil.ECPrivateKeyBlockType)
 	}
 	pubs, err := keyutil.ParsePublicKeysPEM(p.ServiceAccount.Cert)
 	if err != nil || len(pubs) != 1 {
-		t.Fatalf("sa.pub: %v", err)
+		t.Fatalf("sa.pub: %d keys, %v", len(pubs), err)
+	}
+	saKey, ok := mustParseKey(t, p.ServiceAccount.Key).(*ecdsa.PrivateKey)
+	if !ok || !isP256(pubs[0]) || !saKey.PublicKey.Equal(pubs[0]) {
+		t.Fatalf("sa.pub (%T) is not the ECDSA P-256 public key of sa.key (%T)", pubs[0], saKey)
+	}
+	digest := sha256.Sum256([]byte("header.claims"))
+	sig, err := ecdsa.SignASN1(rand.Reader, saKey, digest[:])
+	if err != nil || !ecdsa.VerifyASN1(pubs[0].(*ecdsa.PublicKey), digest[:], sig) {
+		t.Errorf("a signature by sa.key does not verify with sa.pub: %v", err)
 	}
 
 	other, err := GeneratePKI()
@@ -98,12 +131,25 @@ func TestGeneratePKI(t *testing.T) {
 }
 
 func TestCACertHash(t *testing.T) {
-	got, err := testPKI(t).CACertHash()
+	rsaPKI, err := PKIFromSecretData(rsaPKISecretData(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != fixtureCAHash {
-		t.Errorf("CACertHash = %s, want %s (openssl)", got, fixtureCAHash)
+	for _, c := range []struct {
+		name string
+		p    *ClusterPKI
+		want string
+	}{
+		{"ECDSA", testPKI(t), fixtureCAHash},
+		{"RSA", rsaPKI, rsaFixtureCAHash},
+	} {
+		got, err := c.p.CACertHash()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%s: CACertHash = %s, want %s (openssl)", c.name, got, c.want)
+		}
 	}
 	if _, err := CACertHash([]byte("not PEM")); err == nil {
 		t.Error("CACertHash accepted garbage")
@@ -159,6 +205,12 @@ func TestPKIFromSecretDataRejects(t *testing.T) {
 		{"garbage key", func(d map[SecretPurpose]map[string][]byte) {
 			d[PurposeServiceAccount][corev1.TLSPrivateKeyKey] = []byte("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n")
 		}, "service-account key pair: parsing private key"},
+		{"garbage EC key", func(d map[SecretPurpose]map[string][]byte) {
+			d[PurposeEtcd][corev1.TLSPrivateKeyKey] = []byte("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n")
+		}, "etcd CA: parsing private key"},
+		{"RSA key of an older cluster under an ECDSA certificate", func(d map[SecretPurpose]map[string][]byte) {
+			d[PurposeCA][corev1.TLSPrivateKeyKey] = rsaPKISecretData(t)[PurposeCA][corev1.TLSPrivateKeyKey]
+		}, "cluster CA: private key does not match"},
 		{"sa mismatch", func(d map[SecretPurpose]map[string][]byte) {
 			d[PurposeServiceAccount][corev1.TLSPrivateKeyKey] = p.CA.Key
 		}, "service-account key pair: private key does not match"},
@@ -171,7 +223,8 @@ func TestPKIFromSecretDataRejects(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
 			}
-			if strings.Contains(err.Error(), "BEGIN") || strings.Contains(err.Error(), "MII") {
+			// MII starts base64 DER of an RSA key, MHc of an EC P-256 one.
+			if strings.Contains(err.Error(), "BEGIN") || strings.Contains(err.Error(), "MII") || strings.Contains(err.Error(), "MHc") {
 				t.Errorf("error leaks key material: %v", err)
 			}
 		})
@@ -234,6 +287,12 @@ func TestAdminKubeconfig(t *testing.T) {
 	if _, err := tls.X509KeyPair(user.ClientCertificateData, user.ClientKeyData); err != nil {
 		t.Errorf("client key does not match its certificate: %v", err)
 	}
+	if !isP256(crt.PublicKey) || pemType(t, user.ClientKeyData) != keyutil.ECPrivateKeyBlockType {
+		t.Errorf("client key is %T in PEM %q, want ECDSA P-256 in %q", crt.PublicKey, pemType(t, user.ClientKeyData), keyutil.ECPrivateKeyBlockType)
+	}
+	if crt.KeyUsage != x509.KeyUsageDigitalSignature {
+		t.Errorf("key usage %b, want digitalSignature only (RFC 5480)", crt.KeyUsage)
+	}
 
 	old, err := AdminKubeconfig(AdminKubeconfigConfig{
 		ClusterName: "prod", ControlPlaneEndpoint: fixtureVIP, KubernetesVersion: "v1.28.0", CA: p.CA, Now: now,
@@ -249,9 +308,20 @@ func TestAdminKubeconfig(t *testing.T) {
 
 // TestAdminKubeconfigAuthenticates serves TLS on loopback with a certificate
 // of the cluster CA, requiring client certificates of that CA, and calls it
-// with client-go configured from the kubeconfig.
+// with client-go configured from the kubeconfig: for a PKI generated now and
+// for the RSA one of a cluster an older version created.
 func TestAdminKubeconfigAuthenticates(t *testing.T) {
-	p := testPKI(t)
+	rsaPKI, err := PKIFromSecretData(rsaPKISecretData(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]*ClusterPKI{"ECDSA": testPKI(t), "RSA": rsaPKI} {
+		t.Run(name, func(t *testing.T) { checkAdminKubeconfigAuthenticates(t, p) })
+	}
+}
+
+func checkAdminKubeconfigAuthenticates(t *testing.T, p *ClusterPKI) {
+	t.Helper()
 	out, err := AdminKubeconfig(AdminKubeconfigConfig{
 		ClusterName: "prod", ControlPlaneEndpoint: fixtureVIP, Port: 443, KubernetesVersion: fixtureVersion, CA: p.CA, Now: time.Now(),
 	})
@@ -326,6 +396,30 @@ func mustParseCert(t *testing.T, pemBytes []byte) *x509.Certificate {
 	return c
 }
 
+func mustParseKey(t *testing.T, keyPEM []byte) crypto.Signer {
+	t.Helper()
+	k, err := parseSigner(keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// pemType returns the type of the only PEM block in b.
+func pemType(t *testing.T, b []byte) string {
+	t.Helper()
+	block, rest := pem.Decode(b)
+	if block == nil || len(strings.TrimSpace(string(rest))) != 0 {
+		t.Fatalf("want exactly one PEM block in %d bytes", len(b))
+	}
+	return block.Type
+}
+
+func isP256(pub crypto.PublicKey) bool {
+	k, ok := pub.(*ecdsa.PublicKey)
+	return ok && k.Curve == elliptic.P256()
+}
+
 // signLeaf signs a serving certificate for 127.0.0.1 with ca, for tests.
 func signLeaf(t *testing.T, ca KeyPair, cn string) KeyPair {
 	t.Helper()
@@ -334,7 +428,7 @@ func signLeaf(t *testing.T, ca KeyPair, cn string) KeyPair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,5 +469,113 @@ func TestPKINeverPrintsKeys(t *testing.T) {
 				t.Errorf("%s of %T: %.200s", format, v, s)
 			}
 		}
+	}
+}
+
+func TestEncryptionAlgorithmFor(t *testing.T) {
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edPub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the modulus length matters; generating RSA keys would take seconds.
+	rsaPub := func(bits int) *rsa.PublicKey {
+		return &rsa.PublicKey{N: new(big.Int).Lsh(big.NewInt(1), uint(bits-1)), E: 65537}
+	}
+	cases := []struct {
+		name string
+		pub  crypto.PublicKey
+		want string
+	}{
+		{"ECDSA P-256", mustParseCert(t, testPKI(t).CA.Cert).PublicKey, "ECDSA-P256"},
+		{"RSA 2048 of an older cluster", mustParseCert(t, rsaPKISecretData(t)[PurposeCA][corev1.TLSCertKey]).PublicKey, "RSA-2048"},
+		{"RSA 3072", rsaPub(3072), "RSA-3072"},
+		{"RSA 4096", rsaPub(4096), "RSA-4096"},
+		// kubeadm's default then: the leaves need not match an imported CA.
+		{"RSA 1024", rsaPub(1024), ""},
+		{"ECDSA P-384", p384.Public(), ""},
+		{"Ed25519", edPub, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := encryptionAlgorithmFor(tc.pub); got != tc.want {
+				t.Errorf("encryptionAlgorithmFor = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRSAPKIOfOlderCluster loads the RSA PKI a cluster created by the version
+// before ECDSA keeps in its Secrets, and checks it keeps working as it is:
+// same keys, same CA pin, kubeadm told RSA-2048, admin kubeconfig signed.
+func TestRSAPKIOfOlderCluster(t *testing.T) {
+	data := rsaPKISecretData(t)
+	p, err := PKIFromSecretData(data)
+	if err != nil {
+		t.Fatalf("loading the RSA PKI from its Secrets: %v", err)
+	}
+	if k, ok := mustParseKey(t, p.CA.Key).(*rsa.PrivateKey); !ok || k.N.BitLen() != 2048 || pemType(t, p.CA.Key) != keyutil.RSAPrivateKeyBlockType {
+		t.Fatalf("fixture: CA key %T in PEM %q, want RSA-2048 PKCS#1", k, pemType(t, p.CA.Key))
+	}
+	if !reflect.DeepEqual(p.SecretData(), data) {
+		t.Error("the Secrets of the loaded PKI differ from those it was loaded from")
+	}
+
+	for _, role := range []Role{RoleInitControlPlane, RoleJoinControlPlane} {
+		t.Run(string(role), func(t *testing.T) {
+			cfg := testConfig(t, role)
+			cfg.PKI = p
+			if role.Joins() {
+				cfg.CACertHashes = []string{rsaFixtureCAHash}
+			}
+			out, err := Render(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkUserData(t, cfg, out)
+			files, _ := renderedFiles(t, out)
+			for path, want := range map[string][]byte{
+				pkiDir + "/ca.key":             p.CA.Key,
+				pkiDir + "/etcd/ca.key":        p.EtcdCA.Key,
+				pkiDir + "/front-proxy-ca.key": p.FrontProxyCA.Key,
+				pkiDir + "/sa.key":             p.ServiceAccount.Key,
+				pkiDir + "/sa.pub":             p.ServiceAccount.Cert,
+			} {
+				if files[path].Content != string(want) {
+					t.Errorf("%s is not the key kept in the Secret", path)
+				}
+			}
+			if role == RoleInitControlPlane && !strings.Contains(files[kubeadmConfig].Content, "encryptionAlgorithm: RSA-2048\n") {
+				t.Error("kubeadm init is not told RSA-2048")
+			}
+		})
+	}
+
+	now := time.Now()
+	out, err := AdminKubeconfig(AdminKubeconfigConfig{
+		ClusterName: "prod", ControlPlaneEndpoint: fixtureVIP, KubernetesVersion: fixtureVersion, CA: p.CA, Now: now,
+	})
+	if err != nil {
+		t.Fatalf("AdminKubeconfig with the RSA CA: %v", err)
+	}
+	kc, err := clientcmd.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := kc.AuthInfos[kc.Contexts[kc.CurrentContext].AuthInfo]
+	crt := mustParseCert(t, user.ClientCertificateData)
+	roots := x509.NewCertPool()
+	roots.AddCert(mustParseCert(t, p.CA.Cert))
+	if _, err := crt.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: now}); err != nil {
+		t.Errorf("client certificate does not verify against the RSA CA: %v", err)
+	}
+	if crt.SignatureAlgorithm != x509.SHA256WithRSA {
+		t.Errorf("client certificate signed %s, want SHA256-RSA by the RSA CA", crt.SignatureAlgorithm)
+	}
+	if _, err := tls.X509KeyPair(user.ClientCertificateData, user.ClientKeyData); err != nil {
+		t.Errorf("client key does not match its certificate: %v", err)
 	}
 }

@@ -456,6 +456,12 @@ func (n *node) kubeadmConfig() (string, error) {
 	var docs []any
 	switch n.Role {
 	case RoleInitControlPlane:
+		// Only the ClusterConfiguration of kubeadm init carries it: joining
+		// nodes read it back from the cluster's kubeadm-config ConfigMap.
+		algorithm, err := n.PKI.kubeadmEncryptionAlgorithm()
+		if err != nil {
+			return "", err
+		}
 		docs = []any{
 			initConfiguration{
 				TypeMeta: kubeadmTypeMeta(kindInitConfiguration),
@@ -475,6 +481,7 @@ func (n *node) kubeadmConfig() (string, error) {
 				KubernetesVersion:    n.KubernetesVersion,
 				ControlPlaneEndpoint: n.endpoint,
 				Networking:           networking{PodSubnet: n.PodCIDR, ServiceSubnet: n.ServiceCIDR},
+				EncryptionAlgorithm:  algorithm,
 			},
 		}
 	default:

@@ -49,6 +49,13 @@ func alloc(pool string, slot int, zone string) Action {
 	return Action{Kind: ActionAllocate, Pool: pool, Slot: slot, Zone: zone}
 }
 
+// allocInit is the allocation of the machine that will initialise the control plane.
+func allocInit(pool string, slot int, zone string) Action {
+	a := alloc(pool, slot, zone)
+	a.Role = RoleInit
+	return a
+}
+
 func deploy(pool, id string, slot int, role Role) Action {
 	return Action{Kind: ActionDeploy, Pool: pool, SystemID: id, Slot: slot, Role: role}
 }

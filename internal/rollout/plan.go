@@ -508,6 +508,11 @@ func (pp *poolPlanner) allocate() {
 			load[m.Zone]++
 		}
 	}
+	// The machine that will initialise the control plane is marked as such
+	// when it is allocated, so deploying it needs no second mark (and no
+	// second MAAS request); deploy() would otherwise pick the first
+	// Allocated machine.
+	initRole := pp.p.Kind == KindControlPlane && !pp.p.Initialised && pp.init == nil && !pp.hasAllocated()
 	for range n {
 		slot := free.take()
 		zone := ""
@@ -518,8 +523,21 @@ func (pp *poolPlanner) allocate() {
 		}
 		load[zone]++
 		pp.allocated++
-		pp.actions = append(pp.actions, Action{Kind: ActionAllocate, Pool: pp.p.Name, Slot: slot, Zone: zone})
+		a := Action{Kind: ActionAllocate, Pool: pp.p.Name, Slot: slot, Zone: zone}
+		if initRole {
+			a.Role, initRole = RoleInit, false
+		}
+		pp.actions = append(pp.actions, a)
 	}
+}
+
+func (pp *poolPlanner) hasAllocated() bool {
+	for _, m := range pp.members {
+		if m.State == StateAllocated {
+			return true
+		}
+	}
+	return false
 }
 
 func (pp *poolPlanner) deploy() {

@@ -255,7 +255,8 @@ type Action struct {
 	Slot int
 	// Zone to allocate in (Allocate); "" = any.
 	Zone string
-	// Role to deploy as (Deploy).
+	// Role to deploy as (Deploy). On an Allocate, RoleInit marks the
+	// machine that is to initialise the control plane.
 	Role Role
 	// Reason for a Release.
 	Reason Reason
