@@ -19,9 +19,11 @@ package controller
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -84,6 +86,46 @@ type CloudAccountReconciler struct {
 	// between the two calls) before it is released. The allocating object
 	// adopts it well within that time when it still wants it.
 	UnclaimedGrace time.Duration
+
+	mu sync.Mutex
+	// validated remembers what each account was last validated with in
+	// this process, so that the inventory's frequent news of unclaimed
+	// machines does not cost a validation (six MAAS requests) each time.
+	validated map[types.NamespacedName]validation
+}
+
+// validation is what an account's last successful validation checked.
+type validation struct {
+	fingerprint, agentName string
+	generation             int64
+}
+
+// fresh says whether account was validated with the same key, endpoint,
+// agent name and spec less than RevalidateInterval ago, by this process
+// (after a restart the inventory must be given the client again anyway).
+func (r *CloudAccountReconciler) fresh(account *infrav1.CloudAccount, v validation, now time.Time) bool {
+	ready := meta.FindStatusCondition(account.Status.Conditions, infrav1.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionTrue || account.Status.LastValidated == nil ||
+		!now.Before(account.Status.LastValidated.Add(r.RevalidateInterval)) {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	last, ok := r.validated[client.ObjectKeyFromObject(account)]
+	return ok && last == v
+}
+
+func (r *CloudAccountReconciler) remember(key types.NamespacedName, v *validation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v == nil {
+		delete(r.validated, key)
+		return
+	}
+	if r.validated == nil {
+		r.validated = map[types.NamespacedName]validation{}
+	}
+	r.validated[key] = *v
 }
 
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts,verbs=get;list;watch;update;patch
@@ -118,8 +160,10 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	setCondition(&account.Status.Conditions, account.Generation, infrav1.ConditionReady, verdict.ready, verdict.reason, verdict.message)
 	r.announce(account, before, verdict)
-	if err := r.Status().Update(ctx, account); err != nil {
-		return ctrl.Result{}, err
+	if !apiequality.Semantic.DeepEqual(before, &account.Status) {
+		if err := r.Status().Update(ctx, account); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	if verdict.ready == metav1.ConditionTrue {
 		next, err := r.releaseUnclaimed(ctx, account)
@@ -175,6 +219,7 @@ type verdict struct {
 func (r *CloudAccountReconciler) validate(ctx context.Context, account *infrav1.CloudAccount) (ctrl.Result, verdict) {
 	key := types.NamespacedName{Namespace: account.Namespace, Name: account.Name}
 	refused := func(reason, message string) (ctrl.Result, verdict) {
+		r.remember(key, nil)
 		r.Inventory.Unregister(AccountKey(key))
 		// The Secret and Gateway watches bring the account back when they change;
 		// the periodic revalidation covers a key fixed on the MAAS side.
@@ -196,6 +241,12 @@ func (r *CloudAccountReconciler) validate(ctx context.Context, account *infrav1.
 	mc, err := r.MAAS.Client(cfg)
 	if err != nil {
 		return refused(infrav1.ReasonValidationFailed, err.Error())
+	}
+	checked := validation{fingerprint: mc.Fingerprint(), agentName: AgentName(gw), generation: account.Generation}
+	if now := time.Now(); r.fresh(account, checked, now) {
+		ready := meta.FindStatusCondition(account.Status.Conditions, infrav1.ConditionReady)
+		return ctrl.Result{RequeueAfter: account.Status.LastValidated.Add(r.RevalidateInterval).Sub(now)},
+			verdict{metav1.ConditionTrue, metav1.ConditionTrue, ready.Reason, ready.Message}
 	}
 	v, err := maas.Validate(ctx, mc)
 	switch {
@@ -227,6 +278,7 @@ func (r *CloudAccountReconciler) validate(ctx context.Context, account *infrav1.
 	if err := r.Inventory.Register(AccountKey(key), mc, AgentName(gw)); err != nil {
 		return refused(infrav1.ReasonValidationFailed, err.Error())
 	}
+	r.remember(key, &checked)
 	return ctrl.Result{RequeueAfter: r.RevalidateInterval}, verdict{metav1.ConditionTrue, metav1.ConditionTrue, infrav1.ReasonValid,
 		fmt.Sprintf("MAAS %s accepted the API key of user %s", v.Version, v.User)}
 }

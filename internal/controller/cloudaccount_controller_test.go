@@ -17,6 +17,7 @@ limitations under the License.
 package controller_test
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/controller"
@@ -169,3 +171,81 @@ func eventReasons(g Gomega, ns, name string) []string {
 	}
 	return reasons
 }
+
+var _ = Describe("CloudAccount validation", func() {
+	// reconciles is how many times the CloudAccount controller has
+	// reconciled in this process (every manager of the suite counts in
+	// controller-runtime's global registry; only differences are used).
+	reconciles := func() float64 {
+		families, err := ctrlmetrics.Registry.Gather()
+		Expect(err).NotTo(HaveOccurred())
+		total := 0.0
+		for _, f := range families {
+			if f.GetName() != "controller_runtime_reconcile_total" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "controller" && l.GetValue() == "cloudaccount" {
+						total += m.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+		return total
+	}
+
+	It("validates again only when due or when the key, the endpoint or the gateway changed", func() {
+		ns := newNamespace()
+		sim := startSimulator(nil)
+		opts := fastOptions
+		opts.RevalidateInterval = time.Hour
+		_, stop := startOperator(opts)
+		DeferCleanup(stop)
+		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "maas", sim.DefaultAPIKey()))).To(Succeed())
+		Expect(k8s.Create(suiteCtx, newGateway(ns, sim.URL))).To(Succeed())
+		Expect(k8s.Create(suiteCtx, newCloudAccount(ns, "acct", sim.URL, "maas"))).To(Succeed())
+		get := func(g Gomega) *infrav1.CloudAccount {
+			a := &infrav1.CloudAccount{}
+			g.Expect(k8s.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: "acct"}, a)).To(Succeed())
+			return a
+		}
+		Eventually(func(g Gomega) {
+			g.Expect(conditionOf(get(g).Status.Conditions, infrav1.ConditionReady)).To(HaveField("Status", metav1.ConditionTrue))
+		}).Should(Succeed())
+		validated := get(Default).Status.LastValidated
+
+		// Reconciles that are not due (here: annotation changes; in
+		// production: the inventory's news of unclaimed machines) ask MAAS
+		// nothing beyond the machine list and write no status.
+		sim.ResetCounts()
+		for i := range 5 {
+			before := reconciles()
+			a := get(Default)
+			if a.Annotations == nil {
+				a.Annotations = map[string]string{}
+			}
+			a.Annotations["test/nudge"] = fmt.Sprint(i)
+			Expect(k8s.Update(suiteCtx, a)).To(Succeed())
+			Eventually(reconciles).Should(BeNumerically(">", before))
+		}
+		for k, n := range sim.Counts() {
+			Expect(k.Endpoint).To(Equal("machines/"), "%d requests %v: no validation was due", n, k)
+		}
+		Expect(get(Default).Status.LastValidated).To(Equal(validated))
+
+		// A rotated key is validated at once.
+		other := sim.AddUser("rotated", false)
+		Eventually(func() error {
+			s := &corev1.Secret{}
+			if err := k8s.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: "maas"}, s); err != nil {
+				return err
+			}
+			s.Data[infrav1.DefaultAPIKeyKey] = []byte(other)
+			return k8s.Update(suiteCtx, s)
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(get(g).Status.User).To(Equal("rotated"))
+		}).Should(Succeed())
+	})
+})

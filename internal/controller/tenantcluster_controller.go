@@ -218,19 +218,15 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantQueued, metav1.ConditionFalse, "NotQueued", "provisioning is not waiting for the gateway")
 	}
 
-	pools := tenantPools(tc)
-	machines := make([]rollout.Machine, 0, len(owned))
-	for _, m := range owned {
-		machines = append(machines, plannerMachine(m, rollout.NodeAbsent))
-	}
-	pools[0].Initialised = initialised(owned)
-	plan, err := rollout.Plan(pools, machines, rollout.Options{Now: time.Now()})
+	plan, err := planTenant(tc, owned)
 	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("planning the machines of TenantCluster %s/%s: %w", tc.Namespace, tc.Name, err)
+		return ctrl.Result{}, err
 	}
 
 	var done executed
 	var runErr error
+	// Status describes the pools as this reconcile leaves them.
+	final := plan
 	if len(plan.Actions) > 0 {
 		exec, blocked, err := r.executor(ctx, tc, gw, key, snap)
 		if err != nil {
@@ -242,6 +238,13 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 			return ctrl.Result{}, nil // a spec change brings us back
 		}
 		done, runErr = exec.run(ctx, plan.Actions)
+		if len(done.allocated) > 0 && runErr == nil {
+			// Deploy what was just allocated now: waiting for the poll that
+			// shows it would put every deployment of a busy installation
+			// behind all other clusters' reconciles. Only deployments run in
+			// this pass; anything else waits for a current list from MAAS.
+			final, runErr = r.deployAllocated(ctx, tc, key, exec, &done, plan)
+		}
 		r.announce(tc, done, plan)
 	} else if err := r.ensureCredentials(ctx, tc); err != nil {
 		// Nothing to deploy, but the kubeconfig Secret may have been deleted.
@@ -257,14 +260,53 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	after := ownedBy(snapshotAfter(r.Inventory, key, snap), tenantKind, tc)
 	tc.Status.Machines = tenantMachines(after)
 	r.announceDeployed(tc, before.Machines)
-	tenantStatus(tc, plan, done)
+	tenantStatus(tc, final, done)
 	if runErr != nil {
 		return ctrl.Result{}, runErr
 	}
-	if !plan.Done() {
+	if !final.Done() {
 		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// planTenant plans tc's pools over the machines it owns in MAAS.
+func planTenant(tc *infrav1.TenantCluster, owned []maas.Machine) (rollout.Result, error) {
+	pools := tenantPools(tc)
+	machines := make([]rollout.Machine, 0, len(owned))
+	for _, m := range owned {
+		machines = append(machines, plannerMachine(m, rollout.NodeAbsent))
+	}
+	pools[0].Initialised = initialised(owned)
+	plan, err := rollout.Plan(pools, machines, rollout.Options{Now: time.Now()})
+	if err != nil {
+		return rollout.Result{}, fmt.Errorf("planning the machines of TenantCluster %s/%s: %w", tc.Namespace, tc.Name, err)
+	}
+	return plan, nil
+}
+
+// deployAllocated plans again over the inventory as this reconcile left it
+// (it records its own allocations at once) and runs that plan's
+// deployments. It returns the plan that status is to describe.
+func (r *TenantClusterReconciler) deployAllocated(ctx context.Context, tc *infrav1.TenantCluster, key string, exec *poolExecutor, done *executed, first rollout.Result) (rollout.Result, error) {
+	snap, ok := r.Inventory.Snapshot(key)
+	if !ok {
+		return first, nil
+	}
+	plan, err := planTenant(tc, ownedBy(snap, tenantKind, tc))
+	if err != nil {
+		return first, err
+	}
+	var deploys []rollout.Action
+	for _, a := range plan.Actions {
+		if a.Kind == rollout.ActionDeploy {
+			deploys = append(deploys, a)
+		}
+	}
+	exec.snap = snap
+	more, err := exec.run(ctx, deploys)
+	done.deployed = append(done.deployed, more.deployed...)
+	return plan, err
 }
 
 // initialised derives from MAAS alone whether the control plane was ever

@@ -73,12 +73,17 @@ var _ = Describe("TenantCluster controller", func() {
 	// setup starts a simulator (mutated as a test needs), the operator and a
 	// Gateway whose default CloudAccount the clusters provision with. The
 	// Gateway has no control-plane endpoint, so it takes no machine itself.
-	setup := func(mutate func(*maassim.Config)) {
+	var op *operator.Operator
+	setupWith := func(mutate func(*maassim.Config), options func(*operator.Options)) {
 		GinkgoHelper()
 		ns = newNamespace()
 		sim = startSimulator(mutate)
 		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "maas", sim.DefaultAPIKey()))).To(Succeed())
-		_, stop = startOperator(tenantOptions())
+		o := tenantOptions()
+		if options != nil {
+			options(&o)
+		}
+		op, stop = startOperator(o)
 		DeferCleanup(func() { stop() })
 		gw := newGateway(ns, sim.URL)
 		gw.Spec.Environment.ClusterNetwork = infrav1.ClusterNetwork{PodCIDR: "172.20.0.0/16", ServiceCIDR: "172.21.0.0/16"}
@@ -88,6 +93,10 @@ var _ = Describe("TenantCluster controller", func() {
 			g.Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "gw-default"}, account)).To(Succeed())
 			g.Expect(meta.IsStatusConditionTrue(account.Status.Conditions, infrav1.ConditionReady)).To(BeTrue())
 		}).Should(Succeed())
+	}
+	setup := func(mutate func(*maassim.Config)) {
+		GinkgoHelper()
+		setupWith(mutate, nil)
 	}
 
 	AfterEach(func() {
@@ -290,6 +299,71 @@ var _ = Describe("TenantCluster controller", func() {
 		for _, reason := range []string{"MachineAllocated", "MachineDeploying", "MachineDeployed"} {
 			Expect(eventsOf(reason)).NotTo(BeEmpty(), reason)
 		}
+	})
+
+	It("deploys each machine in the reconcile that allocated it, with one annotation call per machine", func() {
+		// Neither a poll nor the safety net comes within the test: only the
+		// reconcile that allocates can deploy.
+		setupWith(func(c *maassim.Config) { c.DeployTime = time.Hour }, func(o *operator.Options) {
+			o.PollInterval, o.RequeueInterval = time.Hour, time.Hour
+		})
+		Eventually(func(g Gomega) {
+			snap, ok := op.Inventory.Snapshot(ns + "/gw-default")
+			g.Expect(ok).To(BeTrue())
+			g.Expect(snap.PolledAt.IsZero()).To(BeFalse())
+		}).Should(Succeed())
+		sim.ResetCounts()
+		// Every status written: a reconcile that stopped after allocating
+		// would write machines in state Allocated.
+		wc, err := ctrlclient.NewWithWatch(cfg, ctrlclient.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+		w, err := wc.Watch(suiteCtx, &infrav1.TenantClusterList{}, ctrlclient.InNamespace(ns))
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(w.Stop)
+		var mu sync.Mutex
+		var states []string
+		go func() {
+			defer GinkgoRecover()
+			for ev := range w.ResultChan() {
+				if tc, ok := ev.Object.(*infrav1.TenantCluster); ok {
+					mu.Lock()
+					for _, m := range tc.Status.Machines {
+						states = append(states, m.State)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+		createCluster(func(tc *infrav1.TenantCluster) { tc.Spec.ControlPlane.Size = 3 })
+		Eventually(func(g Gomega) {
+			machines := ours()
+			g.Expect(machines).To(HaveLen(5))
+			for _, m := range machines {
+				g.Expect(m.StatusName).To(Equal("Deploying"), m.SystemID)
+			}
+		}).Should(Succeed())
+		counts := sim.Counts()
+		post := func(endpoint, op string) int {
+			return counts[maassim.RequestKey{Method: "POST", Endpoint: endpoint, Op: op}]
+		}
+		Expect(post("machines/", "allocate")).To(Equal(5))
+		Expect(post("machines/{id}/", "set_workload_annotations")).To(Equal(5), "the init mark is written with the allocation's annotations")
+		Expect(post("machines/{id}/", "deploy")).To(Equal(5))
+		inits := 0
+		for _, m := range ours() {
+			if m.Annotations[maas.AnnotationInit] == "true" {
+				inits++
+			}
+		}
+		Expect(inits).To(Equal(1))
+		mu.Lock()
+		Expect(states).To(ContainElement("Deploying"))
+		Expect(states).NotTo(ContainElement("Allocated"), "no reconcile left an allocated machine undeployed")
+		mu.Unlock()
+
+		// Deletion follows releases at the poll interval: back to test speed.
+		stop()
+		op, stop = startOperator(tenantOptions())
 	})
 
 	It("scales a worker pool up and down", func() {

@@ -84,7 +84,11 @@ type benchResult struct {
 func runBench(ctx context.Context, c config) error {
 	progress("bench: %d clusters × %d machines, deploy %v, release %v, poll %v", c.clusters, c.machines, c.deployTime,
 		c.releaseTime, c.poll)
-	env, err := startEnv(ctx, c, nil)
+	prof, profArgs, err := newProfiler(c.profileDir)
+	if err != nil {
+		return err
+	}
+	env, err := startEnv(ctx, c, profArgs)
 	if err != nil {
 		return err
 	}
@@ -101,7 +105,10 @@ func runBench(ctx context.Context, c config) error {
 
 	// Create.
 	createdAt := make([]time.Time, c.clusters)
+	var cpuDone func()
 	create := func(ctx context.Context) error {
+		// The first minute of creation: allocations, deployments, PKI.
+		cpuDone = prof.cpu(ctx, "cpu-create", time.Minute)
 		return parallel(ctx, c.clusters, c.createConc, func(i int) error {
 			createdAt[i] = time.Now()
 			return retry(ctx, func() error { return env.Client.Create(ctx, newCluster(i, c.machines)) })
@@ -119,6 +126,11 @@ func runBench(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
+	if cpuDone != nil {
+		cpuDone()
+	}
+	prof.fetch(ctx, "heap-created", "heap?gc=1")
+	prof.fetch(ctx, "allocs-created", "allocs")
 	res.Create.Machines = c.clusters * c.machines
 	res.Create.Minimum = 2
 	finishPhase(&res.Create, c.clusters)

@@ -72,6 +72,8 @@ type config struct {
 	createOnly      bool
 	settle          time.Duration
 	verbose         bool
+	profileDir      string
+	rateLimit       float64
 }
 
 func parseFlags() config {
@@ -112,6 +114,10 @@ func parseFlags() config {
 		"bench: stop after creation and the webhook test (no deletion phase)")
 	flag.BoolVar(&c.keepDir, "keep", false, "keep the harness directory (kubeconfig, manager.log)")
 	flag.BoolVar(&c.verbose, "v", false, "show the harness's progress and the manager's output")
+	flag.StringVar(&c.profileDir, "profile", "",
+		"bench: save the manager's CPU profile of the creation phase and heap profiles to this directory")
+	flag.Float64Var(&c.rateLimit, "maas-rate-limit", 0,
+		"the manager's --maas-rate-limit in requests/s per MAAS endpoint (0: the manager's default); the burst is twice that")
 	flag.Parse()
 
 	def := func(p *int, normal, short int) {

@@ -57,6 +57,10 @@ func startEnv(ctx context.Context, c config, extra []string) (*harness.Env, erro
 	sim.DeployTime, sim.DeployJitter = c.deployTime, 0
 	sim.ReleaseTime, sim.ReleaseJitter = c.releaseTime, 0
 	sim.Seed = c.seed
+	if c.rateLimit > 0 {
+		extra = append(extra, fmt.Sprintf("--maas-rate-limit=%g", c.rateLimit),
+			fmt.Sprintf("--maas-rate-burst=%d", int(2*c.rateLimit)))
+	}
 	var out io.Writer
 	if c.verbose {
 		out = os.Stderr
