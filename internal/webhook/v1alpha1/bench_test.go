@@ -249,29 +249,25 @@ func runHandler(b *testing.B, h admission.Handler, req admission.Request, wantAl
 	reportPercentiles(b, lat)
 }
 
-// runHandlerConcurrently answers req from concurrent callers, as the webhook
-// server does under load (DESIGN.md §6 budgets p99 at 100 concurrent
-// requests), and reports the latency percentiles callers saw.
+// runHandlerConcurrently answers req from callers goroutines in a closed
+// loop, as a saturated webhook server does, and reports the throughput. It
+// reports no latency percentiles: with callers far above GOMAXPROCS a call's
+// latency is callers / throughput (Little's law), and its p99 is the Go
+// scheduler's wait for the other callers' time slices, whatever the handler
+// costs (docs/performance.md, "Webhook latency"). The latency budget of
+// DESIGN.md §6 is measured by the Burst100 benchmarks.
 func runHandlerConcurrently(b *testing.B, h admission.Handler, req admission.Request, callers int) {
 	b.Helper()
 	ctx := context.Background()
-	var mu sync.Mutex
-	var lat []time.Duration
 	b.SetParallelism(max(1, callers/goruntime.GOMAXPROCS(0)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		mine := make([]time.Duration, 0, 256)
 		for pb.Next() {
-			start := time.Now()
 			h.Handle(ctx, req)
-			mine = append(mine, time.Since(start))
 		}
-		mu.Lock()
-		lat = append(lat, mine...)
-		mu.Unlock()
 	})
-	reportPercentiles(b, lat)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }
 
 func reportPercentiles(b *testing.B, lat []time.Duration) {
@@ -363,7 +359,7 @@ func BenchmarkValidateCloudAccountDelete(b *testing.B) {
 
 func BenchmarkDefaultTenantCluster(b *testing.B) {
 	f := benchEnv(b)
-	runHandler(b, admission.WithDefaulter(benchScheme(b), &TenantClusterDefaulter{readers: f.readers}),
+	runHandler(b, tenantClusterMutatingWebhook(benchScheme(b), &TenantClusterDefaulter{readers: f.readers}),
 		request(b, admissionv1.Create, f.tenant, nil), true)
 }
 
@@ -390,8 +386,8 @@ func BenchmarkValidateTenantClusterUpdate(b *testing.B) {
 		request(b, admissionv1.Update, tc, oldTC), true)
 }
 
-// BenchmarkValidateTenantClusterConcurrent100 is the budget's case: 100
-// callers at once validating a TenantCluster.
+// BenchmarkValidateTenantClusterConcurrent100 is the validating webhook's
+// throughput with 100 callers in a closed loop.
 func BenchmarkValidateTenantClusterConcurrent100(b *testing.B) {
 	f := benchEnv(b)
 	tc := f.tenant.DeepCopy()
@@ -406,6 +402,6 @@ func BenchmarkValidateTenantClusterConcurrent100(b *testing.B) {
 // BenchmarkDefaultTenantClusterConcurrent100 is the same for the defaulting webhook.
 func BenchmarkDefaultTenantClusterConcurrent100(b *testing.B) {
 	f := benchEnv(b)
-	runHandlerConcurrently(b, admission.WithDefaulter(benchScheme(b), &TenantClusterDefaulter{readers: f.readers}),
+	runHandlerConcurrently(b, tenantClusterMutatingWebhook(benchScheme(b), &TenantClusterDefaulter{readers: f.readers}),
 		request(b, admissionv1.Create, f.tenant.DeepCopy(), nil), 100)
 }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -49,10 +50,16 @@ func SetupTenantClusterWebhookWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	r := newReaders(mgr)
-	return ctrl.NewWebhookManagedBy(mgr, &infrav1alpha1.TenantCluster{}).
+	if err := ctrl.NewWebhookManagedBy(mgr, &infrav1alpha1.TenantCluster{}).
 		WithValidator(&TenantClusterValidator{readers: r}).
-		WithDefaulter(&TenantClusterDefaulter{readers: r}).
-		Complete()
+		Complete(); err != nil {
+		return err
+	}
+	// The builder's defaulting webhook diffs the whole object; this one
+	// patches what the defaulter set (tenantcluster_mutator.go).
+	mgr.GetWebhookServer().Register(tenantClusterMutatePath,
+		tenantClusterMutatingWebhook(mgr.GetScheme(), &TenantClusterDefaulter{readers: r}))
+	return nil
 }
 
 // vipField indexes TenantClusters by their control-plane endpoint in
@@ -72,6 +79,10 @@ func indexVIPs(ctx context.Context, indexer client.FieldIndexer) error {
 	return nil
 }
 
+// tenantClusterMutatePath is the path of the marker below, which
+// config/webhook is generated from.
+const tenantClusterMutatePath = "/mutate-infra-maasgateway-io-v1alpha1-tenantcluster"
+
 // +kubebuilder:webhook:path=/mutate-infra-maasgateway-io-v1alpha1-tenantcluster,mutating=true,failurePolicy=fail,sideEffects=None,timeoutSeconds=5,groups=infra.maasgateway.io,resources=tenantclusters,verbs=create;update,versions=v1alpha1,name=mtenantcluster-v1alpha1.kb.io,admissionReviewVersions=v1
 
 // TenantClusterDefaulter fills a TenantCluster's network and proxy from the
@@ -80,21 +91,33 @@ type TenantClusterDefaulter struct {
 	readers
 }
 
-// Default implements admission.Defaulter.
+// Default implements admission.Defaulter. The webhook server runs
+// tenantClusterMutator, which applies the same defaults through setDefaults.
 func (d *TenantClusterDefaulter) Default(ctx context.Context, tc *infrav1alpha1.TenantCluster) error {
+	return d.setDefaults(ctx, tc, func(...string) {})
+}
+
+// setDefaults fills what the cluster leaves unset and calls set with the JSON
+// path of each field it sets (a struct it creates, then each field it fills
+// in it), so that the webhook can patch exactly those.
+func (d *TenantClusterDefaulter) setDefaults(ctx context.Context, tc *infrav1alpha1.TenantCluster, set func(path ...string)) error {
 	spec := &tc.Spec
 	if spec.Profile.OSImage == "" {
 		spec.Profile.OSImage = DefaultOSImage
+		set("spec", "profile", "osImage")
 	}
 	if spec.ControlPlane.Size == 0 {
 		spec.ControlPlane.Size = 1
+		set("spec", "controlPlane", "size")
 	}
 	if spec.ControlPlane.RollingUpdate == "" {
 		spec.ControlPlane.RollingUpdate = infrav1alpha1.ExpandFirst
+		set("spec", "controlPlane", "rollingUpdate")
 	}
 	for i := range spec.Workers {
 		if spec.Workers[i].RollingUpdate == "" {
 			spec.Workers[i].RollingUpdate = infrav1alpha1.ExpandFirst
+			set("spec", "workers", strconv.Itoa(i), "rollingUpdate")
 		}
 	}
 
@@ -111,12 +134,20 @@ func (d *TenantClusterDefaulter) Default(ctx context.Context, tc *infrav1alpha1.
 	if needNetwork {
 		if spec.Network == nil {
 			spec.Network = &infrav1alpha1.ClusterNetwork{}
+			set("spec", "network")
 		}
-		spec.Network.PodCIDR = firstNonEmpty(spec.Network.PodCIDR, env.PodCIDR, DefaultPodCIDR)
-		spec.Network.ServiceCIDR = firstNonEmpty(spec.Network.ServiceCIDR, env.ServiceCIDR, DefaultServiceCIDR)
+		if spec.Network.PodCIDR == "" {
+			spec.Network.PodCIDR = firstNonEmpty(env.PodCIDR, DefaultPodCIDR)
+			set("spec", "network", "podCIDR")
+		}
+		if spec.Network.ServiceCIDR == "" {
+			spec.Network.ServiceCIDR = firstNonEmpty(env.ServiceCIDR, DefaultServiceCIDR)
+			set("spec", "network", "serviceCIDR")
+		}
 	}
 	if spec.Proxy == nil && (env.HTTPProxy != "" || env.HTTPSProxy != "") {
 		spec.Proxy = env.ProxySettings.DeepCopy()
+		set("spec", "proxy")
 	}
 	return nil
 }
