@@ -57,6 +57,9 @@ type OwnerInventory interface {
 	Available(ctx context.Context, account string, c maas.Constraints) (bool, error)
 	// RetryRelease releases again a machine whose release failed.
 	RetryRelease(ctx context.Context, account, systemID string, p maas.ReleaseParams) (maas.Machine, error)
+	// FollowFor has the inventory follow machines of owner that left the
+	// installation's list (their release began), in each poll.
+	FollowFor(account string, owner maas.Owner, systemIDs ...string) bool
 }
 
 // templateHash names what a machine is deployed with, so that a change of

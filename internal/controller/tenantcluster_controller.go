@@ -932,10 +932,13 @@ func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.Te
 		r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "MachineReleased", "Release", "released machine %s: the cluster is deleted", id)
 	}
 
-	// Machines whose release began have left the installation's list; they
-	// are followed one by one until MAAS has them back, from status.
+	// Machines whose release began have left the installation's list (MAAS
+	// clears their agent name); the inventory follows them, all in one
+	// request per poll, until MAAS has them back. Status remembers them
+	// across restarts.
+	latest := snapshotAfter(r.Inventory, account, snap)
 	left := map[string]infrav1.MachineStatus{}
-	for _, m := range ownedBy(snapshotAfter(r.Inventory, account, snap), tenantKind, tc) {
+	for _, m := range ownedBy(latest, tenantKind, tc) {
 		left[m.SystemID] = machineStatus(m)
 	}
 	for _, m := range tc.Status.Machines {
@@ -947,12 +950,15 @@ func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.Te
 			left[m.SystemID] = m
 			continue
 		}
-		now, err := r.Inventory.Machine(ctx, account, m.SystemID)
+		now, state := latest.Followed(m.SystemID)
 		switch {
-		case maas.IsNotFound(err):
+		case state.Settled():
 			continue
-		case err != nil:
-			runErr = fmt.Errorf("reading machine %s: %w", m.SystemID, err)
+		case state == maas.NotFollowed:
+			// Released by an earlier process: follow it from the next poll.
+			r.Inventory.FollowFor(account, exec.owner, m.SystemID)
+			left[m.SystemID] = m
+		case state == maas.FollowPending:
 			left[m.SystemID] = m
 		case now.Status == maas.StatusFailedReleasing:
 			// Released by us (MAAS cleared its agent name then), and MAAS

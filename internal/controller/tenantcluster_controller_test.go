@@ -356,10 +356,14 @@ var _ = Describe("TenantCluster controller", func() {
 			}
 		}
 		Expect(inits).To(Equal(1))
-		mu.Lock()
-		Expect(states).To(ContainElement("Deploying"))
-		Expect(states).NotTo(ContainElement("Allocated"), "no reconcile left an allocated machine undeployed")
-		mu.Unlock()
+		seen := func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(states)
+		}
+		// The status write follows the deploy calls.
+		Eventually(seen).Should(ContainElement("Deploying"))
+		Expect(seen()).NotTo(ContainElement("Allocated"), "no reconcile left an allocated machine undeployed")
 
 		// Deletion follows releases at the poll interval: back to test speed.
 		stop()

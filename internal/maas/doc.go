@@ -22,7 +22,8 @@ limitations under the License.
 // so controllers branch on a Class and never on strings, performs the
 // machine lifecycle steps (allocate, annotate, deploy, release, abort) so
 // that repeating any of them after a crash is safe, and keeps a per-account
-// inventory cache fed by one list request per poll interval.
+// inventory cache fed by one list request per poll interval (and one more
+// for the machines it follows outside that list, such as those releasing).
 //
 // # Ownership
 //

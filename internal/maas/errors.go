@@ -80,7 +80,9 @@ const maxMessageLen = 1024
 
 // Error is every error this package returns for a MAAS call. It keeps
 // MAAS's own message and wraps the original error (a gomaasapi.ServerError
-// for HTTP errors, a network error otherwise) for errors.As.
+// for most HTTP errors, a network error otherwise) for errors.As; the
+// machine lists, which this package reads itself, wrap an error of their
+// own: StatusCode is the way to read any HTTP status.
 type Error struct {
 	// Class says what kind of failure this is.
 	Class Class
@@ -207,10 +209,23 @@ func classifyStatus(op string, code int) Class {
 	return ClassUnknown
 }
 
-// serverError finds the gomaasapi.ServerError in err's chain. gomaasapi
-// wraps it with juju/errors, whose Err unwraps for the standard library.
-func serverError(err error) (gomaasapi.ServerError, bool) {
-	return errors.AsType[gomaasapi.ServerError](err)
+// httpAnswer is what this package reads of a non-2xx answer.
+type httpAnswer struct {
+	StatusCode  int
+	BodyMessage string
+}
+
+// serverError finds the HTTP answer in err's chain: a gomaasapi.ServerError
+// (which gomaasapi wraps with juju/errors, whose Err unwraps for the
+// standard library), or the statusError of a list this package sent.
+func serverError(err error) (httpAnswer, bool) {
+	if se, ok := errors.AsType[gomaasapi.ServerError](err); ok {
+		return httpAnswer{StatusCode: se.StatusCode, BodyMessage: se.BodyMessage}, true
+	}
+	if se, ok := errors.AsType[*statusError](err); ok {
+		return httpAnswer{StatusCode: se.StatusCode, BodyMessage: se.Body}, true
+	}
+	return httpAnswer{}, false
 }
 
 // newError turns an error from gomaasclient into an *Error for op, taking

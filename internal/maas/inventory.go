@@ -19,6 +19,7 @@ package maas
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -42,6 +43,12 @@ type InventoryOptions struct {
 	// AccountKind is the kind of the object an account key names; it is
 	// told when the account's unclaimed machines change. Default CloudAccount.
 	AccountKind string
+	// FollowRetention is how long a followed machine stays readable once
+	// released or gone (it is no longer polled then), unless unfollowed
+	// sooner; default DefaultFollowRetention. A reconciler that runs long
+	// after the poll that saw the end still sees it, rather than
+	// NotFollowed and following the machine all over again.
+	FollowRetention time.Duration
 	// Logger records polls that start failing (or fail differently);
 	// default: discard.
 	Logger logr.Logger
@@ -53,6 +60,9 @@ const DefaultPollInterval = 10 * time.Second
 func (o InventoryOptions) withDefaults() InventoryOptions {
 	if o.Interval <= 0 {
 		o.Interval = DefaultPollInterval
+	}
+	if o.FollowRetention <= 0 {
+		o.FollowRetention = DefaultFollowRetention
 	}
 	if o.OwnerAPIVersion == "" {
 		o.OwnerAPIVersion = "infra.maasgateway.io/v1alpha1"
@@ -68,8 +78,10 @@ func (o InventoryOptions) withDefaults() InventoryOptions {
 
 // Inventory is the shared view of MAAS: for each registered cloud account,
 // one `GET machines/?agent_name=…` per interval, whatever the number of
-// machines or of readers. Reconcilers read snapshots, and subscribe to
-// events that name the objects whose machines appeared, changed or went.
+// machines or of readers, and while it follows machines outside that list
+// (see Follow) one `GET machines/?id=…&id=…` for all of them. Reconcilers
+// read snapshots, and subscribe to events that name the objects whose
+// machines appeared, changed or went.
 //
 // It is a controller-runtime manager.Runnable (Start blocks until its
 // context ends); tests run it in a goroutine. Accounts and subscribers may
@@ -100,6 +112,16 @@ type account struct {
 
 	// since records when each unclaimed machine was first seen; guarded by mu.
 	since map[string]time.Time
+
+	// follows are the machines followed outside the installation's list,
+	// by system ID; followView is their copy for snapshots (nil: make a
+	// new one), followErr the last followed list's error. Guarded by mu.
+	follows    map[string]*follow
+	followView map[string]*follow
+	followErr  error
+
+	// The lists' caches belong to the poll loop.
+	ownedCache, followCache *listCache
 
 	// claimMu serialises adoption, so two reconcilers never claim one machine.
 	claimMu sync.Mutex
@@ -149,6 +171,10 @@ func (inv *Inventory) Register(key string, c *Client, agentName string) error {
 		agentName: agentName,
 		patches:   map[string]patch{},
 		since:     map[string]time.Time{},
+		follows:   map[string]*follow{},
+
+		ownedCache:  newListCache(),
+		followCache: newListCache(),
 	}
 	inv.accounts[key] = a
 	if inv.run != nil {
@@ -182,8 +208,11 @@ func (inv *Inventory) startLocked(a *account) {
 	inv.wg.Go(func() { inv.pollLoop(ctx, a) })
 }
 
-// Refresh asks for key to be polled now rather than at the end of its
-// interval; it returns at once. False if key is not registered.
+// Refresh asks for key to be polled soon rather than at the end of its
+// interval; it returns at once. Refreshes coalesce: one asked while a poll
+// is in flight, or shortly after one (see refreshGap), is served by a
+// single poll at the end of that window, however many were asked. False if
+// key is not registered.
 func (inv *Inventory) Refresh(key string) bool {
 	a, ok := inv.account(key)
 	if !ok {
@@ -242,28 +271,66 @@ func (inv *Inventory) Start(ctx context.Context) error {
 func (inv *Inventory) pollLoop(ctx context.Context, a *account) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var last time.Time // when the last poll finished
+	var took time.Duration
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
 		case <-a.refresh:
+			if due := last.Add(inv.refreshGap(took)); time.Now().Before(due) {
+				// Too soon after the last poll: poll at the end of the gap,
+				// which serves every refresh asked until then.
+				timer.Reset(time.Until(due))
+				continue
+			}
 		}
+		select { // a refresh asked by now is served by this poll
+		case <-a.refresh:
+		default:
+		}
+		started := time.Now()
 		inv.poll(ctx, a)
+		last = time.Now()
+		took = last.Sub(started)
 		timer.Reset(inv.opts.Interval)
 	}
 }
 
+// refreshGap is how long after a poll a Refresh waits, took being how long
+// that poll took. Refreshes come in bursts (every reconcile that acted may
+// ask), and each one polling at once would list an account many times a
+// second. A quarter of the interval, at most 250 ms: short enough that a
+// caller waiting for MAAS to reflect its action barely notices (reconciles
+// take longer than that), long enough to cap refresh-driven lists at four a
+// second; and never shorter than the last poll took, so that refreshes keep
+// a slow MAAS (a list of thousands of machines takes seconds) busy listing
+// half the time at most. Never longer than the interval, when the poll is
+// due anyway.
+func (inv *Inventory) refreshGap(took time.Duration) time.Duration {
+	gap := min(inv.opts.Interval/4, 250*time.Millisecond)
+	return min(max(gap, took), inv.opts.Interval)
+}
+
 // poll lists the account's machines once (no retry: the next interval is
-// the retry, and a struggling MAAS gets no extra load from us), stores the
-// snapshot and tells the owners of whatever changed.
+// the retry, and a struggling MAAS gets no extra load from us), and the
+// machines it follows in one more request, stores the snapshot and tells
+// the owners of whatever changed.
 func (inv *Inventory) poll(ctx context.Context, a *account) {
 	a.mu.Lock()
 	c, agentName := a.client, a.agentName
+	followIDs := a.activeFollowsLocked()
 	a.mu.Unlock()
 
 	started := time.Now()
-	machines, err := c.listOwned(ctx, agentName, 1)
+	gen, unchanged, err := c.listOwnedInto(ctx, agentName, 1, a.ownedCache)
+	var followed []Machine
+	var asked []string
+	var followErr error
+	if err == nil && len(followIDs) > 0 {
+		followed, asked, followErr = c.listByID(ctx, followIDs, 1, a.followCache)
+	}
 	if ctx.Err() != nil {
 		return
 	}
@@ -281,12 +348,39 @@ func (inv *Inventory) poll(ctx context.Context, a *account) {
 		}
 		return
 	}
-	machines = a.reapplyPatchesLocked(machines, started)
-	next := newSnapshot(a.key, agentName, machines, now, now, a.since)
+	patched := a.prunePatchesLocked(started)
+	var followNews map[ownerKey]Owner
+	prevFollowErr := a.followErr
+	if len(followIDs) > 0 {
+		followNews = a.followListedLocked(followed, asked, started, now)
+	}
+	a.followErr = followErr
+	a.expireFollowsLocked(now, inv.opts.FollowRetention)
+	var next *Snapshot
+	reused := unchanged && !patched && prev != nil && prev.listGen != 0 && prev.listGen == gen-1
+	if reused {
+		// The list is the very list prev was made of: keep its indexes.
+		next = prev.repolled(now, gen)
+	} else {
+		machines, _ := a.reapplyPatchesLocked(a.ownedCache.list(), started)
+		next = newSnapshot(a.key, agentName, machines, now, now, a.since)
+		if !patched {
+			next.listGen = gen
+		}
+	}
+	next = next.withFollowed(a.followViewLocked(), a.followErr)
 	a.snap.Store(next)
 	a.mu.Unlock()
 
-	owners, unclaimedChanged := changedOwners(prev, next)
+	if followErr != nil && (prevFollowErr == nil || prevFollowErr.Error() != followErr.Error()) {
+		inv.opts.Logger.Info("MAAS inventory could not list followed machines", "account", a.key, "machines", len(followIDs),
+			"class", Classify(followErr).String(), "error", followErr.Error())
+	}
+	owners, unclaimedChanged := map[ownerKey]Owner{}, false
+	if !reused {
+		owners, unclaimedChanged = changedOwners(prev, next)
+	}
+	maps.Copy(owners, followNews)
 	for _, o := range owners {
 		inv.publish(o.Kind, o.Namespace, o.Name, o.UID)
 	}
@@ -298,16 +392,26 @@ func (inv *Inventory) poll(ctx context.Context, a *account) {
 
 // reapplyPatchesLocked lays the changes this process made after a poll
 // began over that poll's list, which may predate them, and forgets those
-// the list already reflects.
-func (a *account) reapplyPatchesLocked(machines []Machine, pollStarted time.Time) []Machine {
+// the list already reflects. patched says whether any was laid.
+func (a *account) reapplyPatchesLocked(machines []Machine, pollStarted time.Time) (_ []Machine, patched bool) {
+	if !a.prunePatchesLocked(pollStarted) {
+		return machines, false
+	}
+	for _, p := range a.patches {
+		machines = applyPatch(machines, p)
+	}
+	return machines, true
+}
+
+// prunePatchesLocked forgets the patches a poll begun at pollStarted
+// reflects, and reports whether any is left.
+func (a *account) prunePatchesLocked(pollStarted time.Time) bool {
 	for id, p := range a.patches {
 		if !p.at.After(pollStarted) {
 			delete(a.patches, id)
-			continue
 		}
-		machines = applyPatch(machines, p)
 	}
-	return machines
+	return len(a.patches) > 0
 }
 
 func applyPatch(machines []Machine, p patch) []Machine {
@@ -332,15 +436,27 @@ func applyPatch(machines []Machine, p patch) []Machine {
 // whose release began has lost its agent_name and leaves the snapshot, as
 // it will from the next poll's list.
 func (a *account) record(m Machine) {
+	a.recordAndFollow(m, false)
+}
+
+// recordAndFollow records m and, if follow, follows it from its state as
+// the action returned it (a release began: a new following, whatever was
+// known of the machine before), in one snapshot.
+func (a *account) recordAndFollow(m Machine, follow bool) {
 	if m.SystemID == "" {
 		return
 	}
-	p := patch{machine: m, gone: leftInstallation(m.Status), at: time.Now()}
+	now := time.Now()
+	p := patch{machine: m, gone: leftInstallation(m.Status), at: now}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	s := a.snap.Load()
+	if follow {
+		a.followAnewLocked(m, now)
+	}
 	a.patches[m.SystemID] = p
-	if s := a.snap.Load(); s != nil {
-		a.snap.Store(s.patched(p, a.since))
+	if s != nil {
+		a.snap.Store(s.patched(p, a.since).withFollowed(a.followViewLocked(), s.FollowErr))
 	}
 }
 
@@ -379,14 +495,31 @@ func (inv *Inventory) Allocate(ctx context.Context, key string, owner Owner, c C
 }
 
 // RetryRelease releases again, through account key, a machine whose
-// release failed (see Client.RetryRelease).
+// release failed (see Client.RetryRelease), and follows it anew from the
+// state MAAS returned.
 func (inv *Inventory) RetryRelease(ctx context.Context, key, systemID string, p ReleaseParams) (Machine, error) {
 	a, err := inv.accountFor("release", key)
 	if err != nil {
 		return Machine{}, err
 	}
 	cl, _ := a.current()
-	return cl.RetryRelease(ctx, systemID, p)
+	m, err := cl.RetryRelease(ctx, systemID, p)
+	if err == nil {
+		a.followAfterRelease(m)
+	}
+	return m, err
+}
+
+// followAfterRelease follows a machine a release left outside the
+// installation's list; it was never in it, so there is nothing to patch.
+func (a *account) followAfterRelease(m Machine) {
+	if m.SystemID == "" {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.followAnewLocked(m, time.Now())
+	a.followsChangedLocked()
 }
 
 // Available reports whether MAAS could allocate a machine matching c
@@ -445,7 +578,9 @@ func (inv *Inventory) Deploy(ctx context.Context, key, systemID string, p Deploy
 }
 
 // Release releases a machine of account key (see Client.Release; the
-// ownership check always asks MAAS, never the snapshot).
+// ownership check always asks MAAS, never the snapshot), and follows it
+// until MAAS has it back (see Follow), from the state MAAS returned: the
+// machine leaves the installation's list as soon as its release begins.
 func (inv *Inventory) Release(ctx context.Context, key, systemID string, p ReleaseParams) (Machine, error) {
 	a, err := inv.accountFor("release", key)
 	if err != nil {
@@ -454,7 +589,7 @@ func (inv *Inventory) Release(ctx context.Context, key, systemID string, p Relea
 	cl, agentName := a.current()
 	m, err := cl.Release(ctx, agentName, systemID, p)
 	if err == nil {
-		a.record(m)
+		a.recordAndFollow(m, true)
 	}
 	return m, err
 }

@@ -113,12 +113,14 @@ func TestInventoryOneListPerAccountPerInterval(t *testing.T) {
 	}
 	assertOnlyLists(3)
 
-	firstPoll, _ := inv.Snapshot(keys[0])
+	firstPolls := map[string]time.Time{}
 	for _, k := range keys {
+		s, _ := inv.Snapshot(k)
+		firstPolls[k] = s.PolledAt
 		inv.Refresh(k)
 	}
 	for _, k := range keys {
-		waitSnapshot(t, inv, k, func(s *maas.Snapshot) bool { return s.PolledAt.After(firstPoll.PolledAt) })
+		waitSnapshot(t, inv, k, func(s *maas.Snapshot) bool { return s.PolledAt.After(firstPolls[k]) })
 	}
 	stop1()
 	<-stopped1
@@ -449,5 +451,193 @@ func TestAllocateWhoseAnnotationFailsLeavesUnclaimed(t *testing.T) {
 	s = waitSnapshot(t, inv, "infra/default", func(s *maas.Snapshot) bool { return time.Since(s.PolledAt) < time.Second })
 	if len(s.Unclaimed()) != 0 || len(s.ByOwner("TenantCluster", "team-a", "prod")) != 1 {
 		t.Fatalf("after adoption and a poll: unclaimed %v", s.Unclaimed())
+	}
+}
+
+// refreshUntil polls key again and again until its snapshot satisfies ok.
+func refreshUntil(t *testing.T, inv *maas.Inventory, key string, ok func(*maas.Snapshot) bool) *maas.Snapshot {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	s, _ := inv.Snapshot(key)
+	for !ok(s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("snapshot of %s never got there", key)
+		}
+		s = pollOnce(t, inv, key)
+	}
+	return s
+}
+
+// pollOnce has key polled once more, and returns that poll's snapshot.
+func pollOnce(t *testing.T, inv *maas.Inventory, key string) *maas.Snapshot {
+	t.Helper()
+	before, _ := inv.Snapshot(key)
+	inv.Refresh(key)
+	return waitSnapshot(t, inv, key, func(s *maas.Snapshot) bool { return s.PolledAt.After(before.PolledAt) })
+}
+
+// drainEvents reads the events already on their way.
+func drainEvents(ch <-chan event.GenericEvent) {
+	for {
+		select {
+		case <-ch:
+		case <-time.After(50 * time.Millisecond):
+			return
+		}
+	}
+}
+
+// TestReleasedMachinesFollowedInOneListPerPoll releases a cluster's
+// machines through the inventory and follows them to the end: one
+// `GET machines/?id=…` per poll for all of them, never a request per
+// machine; a release MAAS failed is seen and retried, and the owner hears
+// of each change although MAAS drops its annotations with the release.
+func TestReleasedMachinesFollowedInOneListPerPoll(t *testing.T) {
+	const n = 12
+	srv := startSim(t, func(c *maassim.Config) {
+		c.Timings.DeployTime, c.Timings.DeployJitter = 10*time.Millisecond, 0
+	})
+	c := newClient(t, srv, srv.DefaultAPIKey())
+	ctx := context.Background()
+	const key = "infra/default"
+	inv := maas.NewInventory(maas.InventoryOptions{Interval: time.Hour})
+	if err := inv.Register(key, c, agent); err != nil {
+		t.Fatal(err)
+	}
+	clusters := inv.Events("TenantCluster")
+	runInventory(t, inv)
+	waitSnapshot(t, inv, key, func(s *maas.Snapshot) bool { return !s.PolledAt.IsZero() })
+
+	ids := make([]string, 0, n)
+	for i := range n {
+		m, err := inv.Allocate(ctx, key, owner("doomed", fmt.Sprint(i)), maas.Constraints{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := inv.Deploy(ctx, key, m.SystemID, maas.DeployParams{DistroSeries: jammy}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.SystemID)
+	}
+	for _, id := range ids {
+		waitStatus(t, srv, id, maassim.StatusDeployed)
+	}
+	srv.SetFaults(maassim.Faults{StuckRelease: ids, StuckReleaseFails: true})
+	for _, id := range ids {
+		m, err := inv.Release(ctx, key, id, maas.ReleaseParams{Comment: "cluster deleted"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := inv.Snapshot(key)
+		if got, st := s.Followed(id); st != maas.Following || got.Status != m.Status {
+			t.Fatalf("%s right after its release: %v %s, want Following %s", id, st, got.StatusName, m.StatusName)
+		}
+		if _, ok := s.Machine(id); ok {
+			t.Fatalf("%s is still in the installation's list", id)
+		}
+	}
+
+	srv.ResetCounts()
+	for range 3 {
+		pollOnce(t, inv, key)
+	}
+	counts := srv.Counts()
+	lists := counts[maassim.RequestKey{Method: "GET", Endpoint: "machines/"}]
+	gets := counts[maassim.RequestKey{Method: "GET", Endpoint: "machines/{id}/"}]
+	if lists != 2*3 || gets != 0 {
+		t.Fatalf("3 polls following %d machines: %d lists and %d single reads, want 6 and 0", n, lists, gets)
+	}
+
+	// MAAS fails the releases: still annotated, still followed.
+	refreshUntil(t, inv, key, func(s *maas.Snapshot) bool {
+		for _, id := range ids {
+			m, st := s.Followed(id)
+			if st != maas.Following || m.Status != maas.StatusFailedReleasing || m.Owner == nil || m.Owner.Name != "doomed" {
+				return false
+			}
+		}
+		return true
+	})
+	drainEvents(clusters)
+
+	// Released again, and this time for good.
+	srv.SetFaults(maassim.Faults{})
+	for _, id := range ids {
+		m, err := inv.RetryRelease(ctx, key, id, maas.ReleaseParams{Comment: "again"})
+		if err != nil || m.Status == maas.StatusFailedReleasing {
+			t.Fatalf("RetryRelease(%s): %s, %v", id, m.StatusName, err)
+		}
+		if s, _ := inv.Snapshot(key); func() bool { _, st := s.Followed(id); return st == maas.NotFollowed || st == maas.FollowPending }() {
+			t.Fatalf("%s is not followed from the retried release's answer", id)
+		}
+	}
+	s := refreshUntil(t, inv, key, func(s *maas.Snapshot) bool {
+		for _, id := range ids {
+			if _, st := s.Followed(id); st != maas.FollowReleased {
+				return false
+			}
+		}
+		return true
+	})
+	expectEvents(t, clusters, "TenantCluster", "team-a", "doomed")
+	if m, _ := s.Followed(ids[0]); m.Owner != nil || m.Status != maas.StatusReady {
+		t.Fatalf("a released machine: %+v", m)
+	}
+	if o := s.FollowedOwner(ids[0]); o == nil || o.Name != "doomed" {
+		t.Fatalf("owner of a released machine: %v", o)
+	}
+
+	// Settled machines are no longer listed.
+	srv.ResetCounts()
+	pollOnce(t, inv, key)
+	if lists := srv.Counts()[maassim.RequestKey{Method: "GET", Endpoint: "machines/"}]; lists != 1 {
+		t.Fatalf("%d lists once every followed machine settled, want 1", lists)
+	}
+}
+
+// TestFollowedMachineGone follows machines MAAS does not list for the key:
+// one unknown to MAAS, one another user took.
+func TestFollowedMachineGone(t *testing.T) {
+	srv := startSim(t, nil)
+	admin := newClient(t, srv, srv.DefaultAPIKey())
+	user := newClient(t, srv, srv.AddUser("tenant", false))
+	ctx := context.Background()
+	const key = "team-a/maas"
+	inv := maas.NewInventory(maas.InventoryOptions{Interval: time.Hour})
+	if err := inv.Register(key, user, agent); err != nil {
+		t.Fatal(err)
+	}
+	runInventory(t, inv)
+	waitSnapshot(t, inv, key, func(s *maas.Snapshot) bool { return !s.PolledAt.IsZero() })
+
+	taken, err := admin.Allocate(ctx, maas.AllocateRequest{AgentName: "someone-else", Owner: owner("theirs", "0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, err := inv.Allocate(ctx, key, owner("alpha", "0"), maas.Constraints{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inv.Release(ctx, key, mine.SystemID, maas.ReleaseParams{}); err != nil {
+		t.Fatal(err)
+	}
+	inv.Follow(key, taken.SystemID, "nosuch")
+	s, _ := inv.Snapshot(key)
+	if _, st := s.Followed("nosuch"); st != maas.FollowPending {
+		t.Fatalf("a machine just followed: %v, want Pending", st)
+	}
+	s = pollOnce(t, inv, key)
+	for _, id := range []string{taken.SystemID, "nosuch"} {
+		if _, st := s.Followed(id); st != maas.FollowGone {
+			t.Fatalf("%s: %v, want Gone", id, st)
+		}
+	}
+	// An allocated machine that was off is released at once: settled from
+	// the release's own answer, without a list.
+	if m, st := s.Followed(mine.SystemID); st != maas.FollowReleased || m.Status != maas.StatusReady {
+		t.Fatalf("%s: %v %s, want Released Ready", mine.SystemID, st, m.StatusName)
+	}
+	if s.FollowErr != nil {
+		t.Fatal(s.FollowErr)
 	}
 }

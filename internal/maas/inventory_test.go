@@ -119,7 +119,10 @@ func TestPatchesSurviveAStalePoll(t *testing.T) {
 	a.patches["old"] = patch{machine: machineOf("old", StatusDeploying, ownerP("x")), at: t0.Add(-time.Second)}
 	listed := []Machine{machineOf("rel", StatusDeployed, ownerP("x")), machineOf("old", StatusDeployed, ownerP("x"))}
 
-	got := a.reapplyPatchesLocked(listed, t0)
+	got, patched := a.reapplyPatchesLocked(listed, t0)
+	if !patched {
+		t.Fatal("patches laid, yet not reported")
+	}
 	ids := map[string]Status{}
 	for _, x := range got {
 		ids[x.SystemID] = x.Status

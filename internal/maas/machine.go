@@ -18,11 +18,16 @@ package maas
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/maphash"
+	"io"
 	"math"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"unique"
 
 	"github.com/canonical/gomaasclient/client"
 	"github.com/canonical/gomaasclient/entity"
@@ -216,12 +221,38 @@ type machineJSON struct {
 	Pool struct {
 		Name string `json:"name"`
 	} `json:"pool"`
-	IPAddresses         []string          `json:"ip_addresses"`
-	CPUCount            int               `json:"cpu_count"`
-	Memory              int64             `json:"memory"`
-	Storage             float64           `json:"storage"`
-	TagNames            []string          `json:"tag_names"`
-	WorkloadAnnotations map[string]string `json:"workload_annotations"`
+	IPAddresses []string `json:"ip_addresses"`
+	CPUCount    int      `json:"cpu_count"`
+	Memory      int64    `json:"memory"`
+	Storage     float64  `json:"storage"`
+	TagNames    []string `json:"tag_names"`
+	// Workload annotations decode into the keys this package reads rather
+	// than into a map, which would cost a map per machine to throw away.
+	WorkloadAnnotations ownerAnnotations `json:"workload_annotations"`
+}
+
+// ownerAnnotations are the workload annotations that record an owner.
+type ownerAnnotations struct {
+	Kind      string `json:"maas-gateway.owner-kind"`
+	Namespace string `json:"maas-gateway.owner-namespace"`
+	Name      string `json:"maas-gateway.owner-name"`
+	UID       string `json:"maas-gateway.owner-uid"`
+	Pool      string `json:"maas-gateway.pool"`
+	Slot      string `json:"maas-gateway.slot"`
+	Template  string `json:"maas-gateway.template"`
+	Init      string `json:"maas-gateway.init"`
+}
+
+// owner is the owner the annotations record, nil without kind, name and UID.
+func (a *ownerAnnotations) owner() *Owner {
+	o := Owner{
+		Kind: a.Kind, Namespace: a.Namespace, Name: a.Name, UID: a.UID,
+		Pool: a.Pool, Slot: a.Slot, Template: a.Template, Init: a.Init == "true",
+	}
+	if o.validate() != nil {
+		return nil
+	}
+	return &o
 }
 
 func (j *machineJSON) machine() Machine {
@@ -229,21 +260,28 @@ func (j *machineJSON) machine() Machine {
 		SystemID:      j.SystemID,
 		Hostname:      j.Hostname,
 		FQDN:          j.FQDN,
-		Domain:        j.Domain.Name,
-		Zone:          j.Zone.Name,
-		Pool:          j.Pool.Name,
+		Domain:        intern(j.Domain.Name),
+		Zone:          intern(j.Zone.Name),
+		Pool:          intern(j.Pool.Name),
 		Status:        Status(j.Status),
-		StatusName:    j.StatusName,
-		StatusMessage: j.StatusMessage,
+		StatusName:    intern(j.StatusName),
+		StatusMessage: intern(j.StatusMessage),
 		Addresses:     j.IPAddresses,
-		OSystem:       j.OSystem,
-		DistroSeries:  j.DistroSeries,
-		PowerState:    j.PowerState,
+		OSystem:       intern(j.OSystem),
+		DistroSeries:  intern(j.DistroSeries),
+		PowerState:    intern(j.PowerState),
 		CPUCount:      j.CPUCount,
 		MemoryMiB:     j.Memory,
 		StorageMB:     int64(math.Round(j.Storage)),
 		Tags:          j.TagNames,
-		Owner:         ownerFromAnnotations(j.WorkloadAnnotations),
+		Owner:         j.WorkloadAnnotations.owner(),
+	}
+	for i, t := range m.Tags {
+		m.Tags[i] = intern(t)
+	}
+	if o := m.Owner; o != nil {
+		o.Kind, o.Namespace, o.Name, o.UID = intern(o.Kind), intern(o.Namespace), intern(o.Name), intern(o.UID)
+		o.Pool, o.Slot, o.Template = intern(o.Pool), intern(o.Slot), intern(o.Template)
 	}
 	if m.StatusName == "" {
 		m.StatusName = m.Status.String()
@@ -251,25 +289,196 @@ func (j *machineJSON) machine() Machine {
 	return m
 }
 
-// listMachines is GET machines/ with filters, through gomaasclient's HTTP
-// layer (signing, errors) but decoding the body once, into machineJSON.
-func listMachines(gc *client.Client, filters url.Values) ([]Machine, error) {
+// intern returns the one copy of s the process keeps: zone, pool, status
+// and owner names repeat across thousands of machines, and a snapshot
+// holds each once instead of once per machine.
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
+}
+
+// listCache remembers the machines of an account's previous list by the
+// hash of each machine's JSON, so that a poll decodes only the machines
+// whose JSON changed and hands out the previous Machine values (strings,
+// slices, owner) for the others. Most polls change nothing, or little.
+// One cache serves one sequence of lists (one account's owned machines, or
+// its followed ones) from one goroutine.
+type listCache struct {
+	seed1, seed2 maphash.Seed
+	known, next  map[jsonKey]*Machine // pointers: larger map values are boxed per insertion
+	order, prev  []jsonKey            // the hashes of this list and the last, in list order
+	gen          uint64               // lists committed so far
+	buf, raw     []byte               // objectArray's buffers, kept from list to list
+}
+
+// jsonKey is a 128-bit hash of one machine's JSON: at 64 bits, two states
+// of a fleet polled every second for years could plausibly collide, and a
+// collision would show one machine's state as another's.
+type jsonKey struct{ a, b uint64 }
+
+func newListCache() *listCache {
+	return &listCache{
+		seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(),
+		known: map[jsonKey]*Machine{}, next: map[jsonKey]*Machine{},
+	}
+}
+
+// begin starts a list (again, after a failed attempt). A nil cache
+// caches nothing: one-off lists decode every machine.
+func (c *listCache) begin() {
+	if c == nil {
+		return
+	}
+	clear(c.next)
+	c.order = c.order[:0]
+}
+
+// add decodes one machine's JSON, unless the previous list had it.
+func (c *listCache) add(raw []byte) error {
+	k := jsonKey{maphash.Bytes(c.seed1, raw), maphash.Bytes(c.seed2, raw)}
+	m, ok := c.known[k]
+	if !ok {
+		var j machineJSON
+		if err := json.Unmarshal(raw, &j); err != nil {
+			return fmt.Errorf("decoding a machine: %w", err)
+		}
+		decoded := j.machine()
+		m = &decoded
+	}
+	c.order = append(c.order, k)
+	c.next[k] = m
+	return nil
+}
+
+// reading is the machines of the list being read, in list order.
+func (c *listCache) reading() []Machine {
+	return machinesOf(c.order, c.next)
+}
+
+// list is the machines of the last committed list, in list order.
+func (c *listCache) list() []Machine {
+	return machinesOf(c.prev, c.known)
+}
+
+func machinesOf(order []jsonKey, byKey map[jsonKey]*Machine) []Machine {
+	out := make([]Machine, len(order))
+	for i, k := range order {
+		out[i] = *byKey[k]
+	}
+	return out
+}
+
+// commit makes the list just read the one the next is compared with. gen
+// numbers it (from 1; 0 for a nil cache), and unchanged says whether it is
+// the same as list gen-1.
+func (c *listCache) commit() (gen uint64, unchanged bool) {
+	if c == nil {
+		return 0, false
+	}
+	unchanged = c.gen > 0 && slices.Equal(c.order, c.prev)
+	old := c.known
+	shrank := len(c.next) < len(old)/4
+	c.known, c.next = c.next, old
+	clear(c.next)
+	if shrank { // let go of buckets sized for a fleet that is gone
+		c.next = map[jsonKey]*Machine{}
+	}
+	c.prev, c.order = c.order, c.prev[:0]
+	c.gen++
+	return c.gen, unchanged
+}
+
+// statusError is a MAAS answer other than 2xx to a request this package
+// sent itself (the machine lists); errors.go reads it as it reads
+// gomaasapi's ServerError.
+type statusError struct {
+	StatusCode int
+	Body       string
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("ServerError: %d %s (%s)", e.StatusCode, http.StatusText(e.StatusCode), e.Body)
+}
+
+// maxErrorBody bounds how much of an error answer is read: MAAS's messages
+// are short, a proxy's HTML page need not be read whole.
+const maxErrorBody = 64 << 10
+
+// listMachines is GET machines/ with filters (see decodeMachines for where
+// the machines go). It signs the request with gomaasclient's OAuth signer and sends it through the
+// attempt's HTTP client, but reads the answer as a stream, one machine at a
+// time: a list of 3000 machines is 25 MB of JSON, which gomaasapi would
+// read whole (io.ReadAll, doubling as it grows) before decoding it. The
+// connection is kept for the next request, which gomaasapi never does.
+func listMachines(gc *client.Client, filters url.Values, cache *listCache) ([]Machine, error) {
 	mc, ok := gc.Machines.(*client.Machines)
 	if !ok {
 		return nil, fmt.Errorf("gomaasclient's Machines is a %T", gc.Machines)
 	}
-	sub := mc.APIClient.GetSubObject("machines")
-	body, err := sub.AuthClient.Get(sub.URI(), "", filters)
+	api := mc.APIClient.GetSubObject("machines")
+	u := api.AuthClient.GetURL(api.URI())
+	u.RawQuery = filters.Encode()
+	// The context comes from boundTransport, which gives each request the attempt's.
+	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, err
 	}
-	var list []machineJSON
-	if err := json.Unmarshal(body, &list); err != nil {
-		return nil, fmt.Errorf("decoding the machine list: %w", err)
+	if err := api.AuthClient.Signer.OAuthSign(req); err != nil {
+		return nil, err
 	}
-	out := make([]Machine, len(list))
-	for i := range list {
-		out[i] = list[i].machine()
+	hc := api.AuthClient.HTTPClient
+	if hc == nil {
+		return nil, errors.New("gomaasclient has no HTTP client")
 	}
-	return out, nil
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		// Drain what is left (a trailing newline) so the connection is reused.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+		_ = resp.Body.Close()
+	}()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return nil, &statusError{StatusCode: resp.StatusCode, Body: string(body)}
+	}
+	return decodeMachines(resp.Body, cache)
+}
+
+// decodeMachines reads a JSON array of machines one at a time, holding one
+// machine's JSON, never the whole array. Without a cache it returns the
+// machines; with one, it leaves them in the cache (see listCache.list) and
+// returns nil.
+func decodeMachines(r io.Reader, cache *listCache) ([]Machine, error) {
+	var arr *objectArray
+	if cache == nil {
+		arr = newObjectArray(r, make([]byte, 4<<10), nil)
+	} else {
+		arr = newObjectArray(r, cache.buf, cache.raw)
+		defer func() { cache.buf, cache.raw = arr.buf, arr.elem }()
+	}
+	var out []Machine
+	for {
+		raw, err := arr.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("decoding the machine list: %w", err)
+		}
+		if cache != nil {
+			if err := cache.add(raw); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		var j machineJSON
+		if err := json.Unmarshal(raw, &j); err != nil {
+			return nil, fmt.Errorf("decoding the machine list: %w", err)
+		}
+		out = append(out, j.machine())
+	}
 }

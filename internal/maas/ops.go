@@ -21,6 +21,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/canonical/gomaasclient/client"
@@ -486,24 +487,73 @@ func abortable(s Status) bool {
 
 // ListOwned lists every machine carrying agentName, in one request.
 func (c *Client) ListOwned(ctx context.Context, agentName string) ([]Machine, error) {
-	return c.listOwned(ctx, agentName, 0)
+	var list []Machine
+	err := c.listOwned(ctx, agentName, 0, func(gc *client.Client, filters url.Values) error {
+		var err error
+		list, err = listMachines(gc, filters, nil)
+		return err
+	})
+	return list, err
 }
 
-func (c *Client) listOwned(ctx context.Context, agentName string, attempts int) ([]Machine, error) {
-	const op = "list machines"
-	if err := ValidateAgentName(agentName); err != nil {
-		return nil, refusal(ClassInvalid, op, "", err.Error())
-	}
-	var list []Machine
-	err := c.call(ctx, callSpec{op: op, idempotent: true, attempts: attempts}, func(gc *client.Client) error {
-		var err error
-		list, err = listMachines(gc, url.Values{"agent_name": {agentName}})
+// listOwnedInto lists the machines carrying agentName into cache (see
+// listCache.list); gen and unchanged are cache's (see listCache.commit).
+func (c *Client) listOwnedInto(ctx context.Context, agentName string, attempts int, cache *listCache) (gen uint64, unchanged bool, _ error) {
+	err := c.listOwned(ctx, agentName, attempts, func(gc *client.Client, filters url.Values) error {
+		cache.begin()
+		_, err := listMachines(gc, filters, cache)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return 0, false, err
 	}
-	return list, nil
+	gen, unchanged = cache.commit()
+	return gen, unchanged, nil
+}
+
+func (c *Client) listOwned(ctx context.Context, agentName string, attempts int, list func(*client.Client, url.Values) error) error {
+	const op = "list machines"
+	if err := ValidateAgentName(agentName); err != nil {
+		return refusal(ClassInvalid, op, "", err.Error())
+	}
+	filters := url.Values{"agent_name": {agentName}}
+	return c.call(ctx, callSpec{op: op, idempotent: true, attempts: attempts}, func(gc *client.Client) error {
+		return list(gc, filters)
+	})
+}
+
+// maxIDsPerList bounds the id filters of one list request. MAAS's system
+// IDs are 6 characters, so 200 of them make a 2 KB query string: well
+// within what MAAS's nginx and any proxy in front of it accept in a
+// request line (8 KB by default), OAuth header aside.
+const maxIDsPerList = 200
+
+// listByID lists the machines among ids, whoever owns them, in one request
+// per maxIDsPerList ids (the id filter is repeatable and matches any). A
+// machine MAAS does not know, or does not show this key, is not in the
+// list. It stops at the first failed request: asked is the ids of the
+// requests that succeeded, whose absence from the list means something.
+func (c *Client) listByID(ctx context.Context, ids []string, attempts int, cache *listCache) (list []Machine, asked []string, err error) {
+	const op = "list followed machines"
+	cache.begin()
+	for chunk := range slices.Chunk(ids, maxIDsPerList) {
+		n := len(cache.order)
+		err = c.call(ctx, callSpec{op: op, idempotent: true, attempts: attempts}, func(gc *client.Client) error {
+			cache.order = cache.order[:n] // a failed attempt may have added some
+			_, err := listMachines(gc, url.Values{"id": chunk}, cache)
+			return err
+		})
+		if err != nil {
+			cache.order = cache.order[:n]
+			break
+		}
+		asked = append(asked, chunk...)
+	}
+	list = cache.reading()
+	if err == nil {
+		cache.commit()
+	}
+	return list, asked, err
 }
 
 // Machine reads one machine, whoever owns it. Unknown is ClassNotFound.
@@ -532,7 +582,7 @@ func (c *Client) ownedMachine(ctx context.Context, op, agentName, systemID strin
 	var list []Machine
 	err := c.call(ctx, callSpec{op: op, systemID: systemID, idempotent: true}, func(gc *client.Client) error {
 		var err error
-		list, err = listMachines(gc, url.Values{"agent_name": {agentName}, "id": {systemID}})
+		list, err = listMachines(gc, url.Values{"agent_name": {agentName}, "id": {systemID}}, nil)
 		return err
 	})
 	if err != nil {

@@ -99,7 +99,7 @@ func initMark(init bool) string {
 // ownerFromAnnotations reads the owner back; a machine without kind, name
 // and UID has no owner.
 func ownerFromAnnotations(a map[string]string) *Owner {
-	o := Owner{
+	oa := ownerAnnotations{
 		Kind:      a[AnnotationOwnerKind],
 		Namespace: a[AnnotationOwnerNamespace],
 		Name:      a[AnnotationOwnerName],
@@ -107,12 +107,9 @@ func ownerFromAnnotations(a map[string]string) *Owner {
 		Pool:      a[AnnotationPool],
 		Slot:      a[AnnotationSlot],
 		Template:  a[AnnotationTemplate],
-		Init:      a[AnnotationInit] == "true",
+		Init:      a[AnnotationInit],
 	}
-	if o.validate() != nil {
-		return nil
-	}
-	return &o
+	return oa.owner()
 }
 
 // Unclaimed is a machine with the installation's agent_name but no owner

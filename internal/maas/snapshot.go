@@ -36,11 +36,20 @@ type Snapshot struct {
 	// Err is the last poll's error (an *Error), nil if it succeeded. The
 	// machines are then those of the last successful poll.
 	Err error
+	// FollowErr is the error of the last list of followed machines (an
+	// *Error), nil if it succeeded or none was needed. Those it failed to
+	// list keep their last known state (Pending if none).
+	FollowErr error
 
 	machines  []Machine // sorted by SystemID
 	index     map[string]int
 	byOwner   map[ownerKey][]int
 	unclaimed []Unclaimed
+	// listGen is the owned list's generation (see listCache.commit) when
+	// machines are exactly that list, 0 when patched.
+	listGen uint64
+	// followed is the machines followed outside the list (see Follow).
+	followed map[string]*follow
 }
 
 type ownerKey struct {
@@ -98,6 +107,20 @@ func (s *Snapshot) failed(err error, now time.Time) *Snapshot {
 	return &c
 }
 
+// repolled is s polled again at now, the list (generation gen) unchanged.
+func (s *Snapshot) repolled(now time.Time, gen uint64) *Snapshot {
+	c := *s
+	c.PolledAt, c.AttemptedAt, c.Err, c.listGen = now, now, nil, gen
+	return &c
+}
+
+// withFollowed is s with other followed machines.
+func (s *Snapshot) withFollowed(followed map[string]*follow, err error) *Snapshot {
+	c := *s
+	c.followed, c.FollowErr = followed, err
+	return &c
+}
+
 // Len is the number of machines carrying the agent name.
 func (s *Snapshot) Len() int { return len(s.machines) }
 
@@ -134,6 +157,7 @@ func (s *Snapshot) patched(p patch, since map[string]time.Time) *Snapshot {
 	machines := applyPatch(slices.Clone(s.machines), p)
 	c := newSnapshot(s.Account, s.AgentName, machines, s.PolledAt, p.at, since)
 	c.AttemptedAt, c.Err = s.AttemptedAt, s.Err
+	c.followed, c.FollowErr = s.followed, s.FollowErr
 	return c
 }
 
