@@ -100,7 +100,8 @@ func main() {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
-	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "The address net/http/pprof is served on (for profiling, e.g. 127.0.0.1:6060); empty disables it.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "",
+		"The address net/http/pprof is served on (for profiling, e.g. 127.0.0.1:6060); empty disables it.")
 	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
 		"Enable leader election for controller manager. "+
 			"Enabling this will ensure there is only one active controller manager.")

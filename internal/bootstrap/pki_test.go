@@ -408,8 +408,8 @@ func mustParseKey(t *testing.T, keyPEM []byte) crypto.Signer {
 // pemType returns the type of the only PEM block in b.
 func pemType(t *testing.T, b []byte) string {
 	t.Helper()
-	block, rest := pem.Decode(b)
-	if block == nil || len(strings.TrimSpace(string(rest))) != 0 {
+	block, trailing := pem.Decode(b)
+	if block == nil || len(strings.TrimSpace(string(trailing))) != 0 {
 		t.Fatalf("want exactly one PEM block in %d bytes", len(b))
 	}
 	return block.Type

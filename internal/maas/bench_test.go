@@ -104,7 +104,7 @@ func ownedFleet(b *testing.B, n int, agent string) (*maassim.Server, *Client) {
 	b.Helper()
 	cfg := maassim.DefaultConfig()
 	cfg.Inventory = maassim.GenerateInventory(n, 3)
-	cfg.Timings.DeployTime, cfg.Timings.DeployJitter = time.Millisecond, 0
+	cfg.DeployTime, cfg.DeployJitter = time.Millisecond, 0
 	srv, err := maassim.Start(cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -111,9 +111,10 @@ func machineDoc(id string, st Status, o *Owner) map[string]any {
 	return d
 }
 
-// drainEvents takes the names of the events queued for kind (the inventory
-// is not started: nothing delivers them).
-func drainEvents(inv *Inventory, kind string) []string {
+// drainEvents takes the names of the events queued for TenantClusters (the
+// inventory is not started: nothing delivers them).
+func drainEvents(inv *Inventory) []string {
+	const kind = "TenantCluster"
 	inv.mu.Lock()
 	subs := inv.subs
 	inv.mu.Unlock()
@@ -196,7 +197,7 @@ func TestFollowThroughPolls(t *testing.T) {
 	if state("f1") != FollowPending {
 		t.Fatalf("f1 is %v after a failed list", state("f1"))
 	}
-	if got := drainEvents(inv, "TenantCluster"); len(got) != 0 {
+	if got := drainEvents(inv); len(got) != 0 {
 		t.Fatalf("events %v after a failed list", got)
 	}
 
@@ -227,7 +228,7 @@ func TestFollowThroughPolls(t *testing.T) {
 	if state("f2") != FollowReleased || state("f3") != FollowGone || state("f4") != FollowReleased {
 		t.Fatalf("f2 %v, f3 %v, f4 %v; want Released, Gone, Released", state("f2"), state("f3"), state("f4"))
 	}
-	if got := drainEvents(inv, "TenantCluster"); !slices.Equal(got, []string{"alpha", "beta"}) {
+	if got := drainEvents(inv); !slices.Equal(got, []string{"alpha", "beta"}) {
 		t.Fatalf("events %v, want alpha's and beta's", got)
 	}
 
@@ -236,7 +237,7 @@ func TestFollowThroughPolls(t *testing.T) {
 	if _, ids := f.counts(); !slices.Equal(ids[len(ids)-1], []string{"f1"}) {
 		t.Fatalf("last id list %v, want f1 alone", ids[len(ids)-1])
 	}
-	if got := drainEvents(inv, "TenantCluster"); len(got) != 0 {
+	if got := drainEvents(inv); len(got) != 0 {
 		t.Fatalf("events %v without a change", got)
 	}
 
@@ -246,7 +247,7 @@ func TestFollowThroughPolls(t *testing.T) {
 	if m, st := snap().Followed("f1"); st != FollowReleased || m.Status != StatusReady || m.Owner != nil {
 		t.Fatalf("f1: %v %+v", st, m)
 	}
-	if got := drainEvents(inv, "TenantCluster"); !slices.Equal(got, []string{"alpha"}) {
+	if got := drainEvents(inv); !slices.Equal(got, []string{"alpha"}) {
 		t.Fatalf("events %v, want alpha's", got)
 	}
 	_, ids := f.counts()
@@ -448,13 +449,13 @@ func TestPollReusesAnUnchangedList(t *testing.T) {
 
 	inv.poll(ctx, a)
 	s1 := a.snap.Load()
-	drainEvents(inv, "TenantCluster")
+	drainEvents(inv)
 	inv.poll(ctx, a)
 	s2 := a.snap.Load()
 	if !same(s1, s2) || !s2.PolledAt.After(s1.PolledAt) || s2.Len() != 2 {
 		t.Fatal("an unchanged list built a new snapshot")
 	}
-	if got := drainEvents(inv, "TenantCluster"); len(got) != 0 {
+	if got := drainEvents(inv); len(got) != 0 {
 		t.Fatalf("events %v for an unchanged list", got)
 	}
 
@@ -466,7 +467,7 @@ func TestPollReusesAnUnchangedList(t *testing.T) {
 	if same(s2, s3) || s3.Len() != 2 {
 		t.Fatalf("after a patch the list no longer shows: %d machines, reused %v", s3.Len(), same(s2, s3))
 	}
-	drainEvents(inv, "TenantCluster")
+	drainEvents(inv)
 	inv.poll(ctx, a)
 	if !same(s3, a.snap.Load()) {
 		t.Fatal("an unchanged list after a patched snapshot built a new snapshot")
@@ -477,7 +478,7 @@ func TestPollReusesAnUnchangedList(t *testing.T) {
 	if m, _ := a.snap.Load().Machine("2"); m.Status != StatusDeployed {
 		t.Fatalf("a changed machine: %s", m.StatusName)
 	}
-	if got := drainEvents(inv, "TenantCluster"); !slices.Equal(got, []string{"x"}) {
+	if got := drainEvents(inv); !slices.Equal(got, []string{"x"}) {
 		t.Fatalf("events %v, want x's", got)
 	}
 }

@@ -495,7 +495,7 @@ func drainEvents(ch <-chan event.GenericEvent) {
 func TestReleasedMachinesFollowedInOneListPerPoll(t *testing.T) {
 	const n = 12
 	srv := startSim(t, func(c *maassim.Config) {
-		c.Timings.DeployTime, c.Timings.DeployJitter = 10*time.Millisecond, 0
+		c.DeployTime, c.DeployJitter = 10*time.Millisecond, 0
 	})
 	c := newClient(t, srv, srv.DefaultAPIKey())
 	ctx := context.Background()

@@ -49,9 +49,10 @@ func alloc(pool string, slot int, zone string) Action {
 	return Action{Kind: ActionAllocate, Pool: pool, Slot: slot, Zone: zone}
 }
 
-// allocInit is the allocation of the machine that will initialise the control plane.
-func allocInit(pool string, slot int, zone string) Action {
-	a := alloc(pool, slot, zone)
+// allocInit is the allocation, for slot 0 of control plane "cp", of the
+// machine that will initialise it.
+func allocInit(zone string) Action {
+	a := alloc("cp", 0, zone)
 	a.Role = RoleInit
 	return a
 }

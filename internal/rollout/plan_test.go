@@ -69,7 +69,7 @@ func provisioningCases() []planCase {
 		{
 			name:  "one control plane from nothing",
 			pools: []Pool{cpPool(1)},
-			want:  []Action{allocInit("cp", 0, "")},
+			want:  []Action{allocInit("")},
 			check: func(t *testing.T, r Result) {
 				s := r.Pools[0]
 				if s.Done || s.Desired != 1 || s.Machines != 0 || !strings.Contains(s.Waiting, "allocating 1") {
@@ -80,18 +80,18 @@ func provisioningCases() []planCase {
 		{
 			name:  "three control planes across three zones",
 			pools: []Pool{cpPool(3, "a", "b", "c")},
-			want:  []Action{allocInit("cp", 0, "a"), alloc("cp", 1, "b"), alloc("cp", 2, "c")},
+			want:  []Action{allocInit("a"), alloc("cp", 1, "b"), alloc("cp", 2, "c")},
 		},
 		{
 			name:  "five control planes across three zones",
 			pools: []Pool{cpPool(5, "a", "b", "c")},
-			want: []Action{allocInit("cp", 0, "a"), alloc("cp", 1, "b"), alloc("cp", 2, "c"),
+			want: []Action{allocInit("a"), alloc("cp", 1, "b"), alloc("cp", 2, "c"),
 				alloc("cp", 3, "a"), alloc("cp", 4, "b")},
 		},
 		{
 			name:  "control plane and worker pools all at once",
 			pools: []Pool{cpPool(3, "a", "b", "c"), workers("w1", 4, "a", "b"), workers("w2", 2)},
-			want: []Action{allocInit("cp", 0, "a"), alloc("cp", 1, "b"), alloc("cp", 2, "c"),
+			want: []Action{allocInit("a"), alloc("cp", 1, "b"), alloc("cp", 2, "c"),
 				alloc("w1", 0, "a"), alloc("w1", 1, "b"), alloc("w1", 2, "a"), alloc("w1", 3, "b"),
 				alloc("w2", 0, ""), alloc("w2", 1, "")},
 		},
@@ -175,7 +175,7 @@ func provisioningCases() []planCase {
 			name:     "the init node failed: released, counted and replaced",
 			pools:    []Pool{cpPool(1)},
 			machines: []Machine{mach("m0", "cp", 0, StateFailed, initMark)},
-			want:     []Action{rel("cp", "m0", 0, ReasonDeployFailed), allocInit("cp", 0, "")},
+			want:     []Action{rel("cp", "m0", 0, ReasonDeployFailed), allocInit("")},
 			check: func(t *testing.T, r Result) {
 				if !slices.Equal(r.Pools[0].Failed, []string{"m0"}) || r.Pools[0].InitNode != "" {
 					t.Errorf("summary = %+v", r.Pools[0])

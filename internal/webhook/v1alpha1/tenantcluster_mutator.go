@@ -171,18 +171,8 @@ func (doc *requestShape) at(tc *infrav1alpha1.TenantCluster, path []string) (mem
 		// Pools in the typed object were items of an array in raw.
 		return memberGiven, spec.Workers, nil
 	case path[1] == "workers":
-		i, err := strconv.Atoi(path[2])
-		if err != nil || i < 0 || i >= len(spec.Workers) || i >= len(shape.Workers) {
-			break
-		}
-		if len(path) == 3 && shape.Workers[i] == nil {
-			return memberNull, &spec.Workers[i], nil // an array holds its items, if only as null
-		}
-		if len(path) == 3 {
-			return memberGiven, &spec.Workers[i], nil
-		}
-		if path[3] == "rollingUpdate" {
-			return shape.Workers[i].RollingUpdate, spec.Workers[i].RollingUpdate, nil
+		if state, value, ok := doc.workerAt(tc, path); ok {
+			return state, value, nil
 		}
 	case path[1] == "network" && len(path) == 2:
 		return shape.Network.state, spec.Network, nil
@@ -194,6 +184,25 @@ func (doc *requestShape) at(tc *infrav1alpha1.TenantCluster, path []string) (mem
 		return shape.Proxy, spec.Proxy, nil
 	}
 	return memberAbsent, nil, fmt.Errorf("defaulting patch: no rule for %s", jsonPointer(path))
+}
+
+// workerAt is at for spec.workers[i] and its rollingUpdate; false for any
+// other path under spec.workers.
+func (doc *requestShape) workerAt(tc *infrav1alpha1.TenantCluster, path []string) (memberState, any, bool) {
+	spec, shape := &tc.Spec, doc.Spec
+	i, err := strconv.Atoi(path[2])
+	if err != nil || i < 0 || i >= len(spec.Workers) || i >= len(shape.Workers) {
+		return memberAbsent, nil, false
+	}
+	switch {
+	case len(path) == 3 && shape.Workers[i] == nil:
+		return memberNull, &spec.Workers[i], true // an array holds its items, if only as null
+	case len(path) == 3:
+		return memberGiven, &spec.Workers[i], true
+	case path[3] == "rollingUpdate":
+		return shape.Workers[i].RollingUpdate, spec.Workers[i].RollingUpdate, true
+	}
+	return memberAbsent, nil, false
 }
 
 // memberAt reads whether raw has the object member at path, whose
