@@ -94,6 +94,8 @@ func main() {
 			"raise it for a region that answers quickly.")
 	flag.IntVar(&opts.MAAS.RateBurst, "maas-rate-burst", maas.DefaultOptions().RateBurst,
 		"Requests the operator may send to one MAAS region at once above --maas-rate-limit.")
+	flag.IntVar(&opts.TenantClusterConcurrency, "tenantcluster-concurrency", 10,
+		"How many TenantClusters reconcile at once.")
 	flag.DurationVar(&opts.ForceDeleteAfter, "force-delete-after", 14*time.Minute,
 		"How long a TenantCluster must have been deleting before the "+
 			"infra.maasgateway.io/force-delete annotation may drop its finalizer.")

@@ -104,7 +104,9 @@ type TenantClusterReconciler struct {
 	// the shared poll no longer sees it) until MAAS has it back; default
 	// the inventory's poll interval.
 	ReleaseCheckInterval time.Duration
-	// MaxConcurrentReconciles is how many clusters reconcile at once; default 4.
+	// MaxConcurrentReconciles is how many clusters reconcile at once; default
+	// 10. A reconcile mostly waits for MAAS, so more workers overlap that
+	// wait; the MAAS rate limit, not this, bounds the load on MAAS.
 	MaxConcurrentReconciles int
 }
 
@@ -1036,7 +1038,7 @@ func (r *TenantClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.ReleaseCheckInterval = maas.DefaultPollInterval
 	}
 	if r.MaxConcurrentReconciles == 0 {
-		r.MaxConcurrentReconciles = 4
+		r.MaxConcurrentReconciles = 10
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&infrav1.TenantCluster{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, lostState()))).

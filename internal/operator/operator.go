@@ -58,7 +58,7 @@ type Options struct {
 	ForceDeleteAfter time.Duration
 	// Clock judges force-delete delays; nil means the real clock.
 	Clock clock.PassiveClock
-	// TenantClusterConcurrency is how many TenantClusters reconcile at once; default 4.
+	// TenantClusterConcurrency is how many TenantClusters reconcile at once; default 10.
 	TenantClusterConcurrency int
 	// TenantTokenTTL is the lifetime of tenant clusters' bootstrap tokens;
 	// zero means bootstrap.DefaultTokenTTL.

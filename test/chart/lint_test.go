@@ -71,6 +71,7 @@ func TestSchemaRejectsMistakes(t *testing.T) {
 		{"release without kubernetesVersion", map[string]any{"releases": []any{map[string]any{"version": "1.0.0", "osImage": "ubuntu/jammy"}}}, "kubernetesVersion"},
 		{"malformed API key", map[string]any{"maas.apiKey": "not-a-key"}, "apiKey"},
 		{"bad duration", map[string]any{"manager.forceDeleteAfter": "14 minutes"}, "forceDeleteAfter"},
+		{"no MAAS requests allowed", map[string]any{"manager.maasRateLimit": 0}, "maasRateLimit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := lint(t, with(nil, tc.sets))
