@@ -680,7 +680,7 @@ func (r *GatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&infrav1.Gateway{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, lostState()))).
 		Owns(&infrav1.CloudAccount{}).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfNode), builder.WithPredicates(nodeReadinessChanged())).
-		WatchesRawSource(source.Channel(r.Inventory.Events(gatewayKind), &handler.EnqueueRequestForObject{}))
+		WatchesRawSource(source.Channel(r.Inventory.Events(gatewayKind), machineNews()))
 	if r.Catalog.Name != "" {
 		// A helm upgrade that publishes a release is announced at once.
 		b = b.Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.gatewaysOfCatalog))

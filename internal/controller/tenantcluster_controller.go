@@ -1045,7 +1045,7 @@ func (r *TenantClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Secret{}).
 		Watches(&infrav1.CloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.clustersOfAccount), builder.WithPredicates(readinessChanged())).
 		Watches(&infrav1.Gateway{}, handler.EnqueueRequestsFromMapFunc(r.clustersOfGateway), builder.WithPredicates(upgradingChanged())).
-		WatchesRawSource(source.Channel(r.Inventory.Events(tenantKind), &handler.EnqueueRequestForObject{})).
+		WatchesRawSource(source.Channel(r.Inventory.Events(tenantKind), machineNews())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Named("tenantcluster").
 		Complete(r)
