@@ -19,7 +19,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -59,6 +58,9 @@ const credentialsSecretField = "spec.credentialsSecretRef.name"
 type AccountRegistry interface {
 	Register(account string, c *maas.Client, agentName string) error
 	Unregister(account string)
+	// Registered reports whether account is registered with a client of
+	// this fingerprint and with this agent name.
+	Registered(account, fingerprint, agentName string) bool
 	Snapshot(account string) (*maas.Snapshot, bool)
 	Release(ctx context.Context, account, systemID string, p maas.ReleaseParams) (maas.Machine, error)
 	// Events tells of accounts whose unclaimed machines changed.
@@ -86,46 +88,21 @@ type CloudAccountReconciler struct {
 	// between the two calls) before it is released. The allocating object
 	// adopts it well within that time when it still wants it.
 	UnclaimedGrace time.Duration
-
-	mu sync.Mutex
-	// validated remembers what each account was last validated with in
-	// this process, so that the inventory's frequent news of unclaimed
-	// machines does not cost a validation (six MAAS requests) each time.
-	validated map[types.NamespacedName]validation
 }
 
-// validation is what an account's last successful validation checked.
-type validation struct {
-	fingerprint, agentName string
-	generation             int64
-}
-
-// fresh says whether account was validated with the same key, endpoint,
-// agent name and spec less than RevalidateInterval ago, by this process
-// (after a restart the inventory must be given the client again anyway).
-func (r *CloudAccountReconciler) fresh(account *infrav1.CloudAccount, v validation, now time.Time) bool {
+// fresh says whether account is Ready from a validation less than
+// RevalidateInterval ago whose client (endpoint, key, CA) and agent name
+// the inventory still holds: the inventory's frequent news of unclaimed
+// machines then costs no validation (six MAAS requests). A refusal
+// unregisters the account, and a restart starts with none registered, so
+// both validate again.
+func (r *CloudAccountReconciler) fresh(account *infrav1.CloudAccount, fingerprint, agentName string, now time.Time) bool {
 	ready := meta.FindStatusCondition(account.Status.Conditions, infrav1.ConditionReady)
 	if ready == nil || ready.Status != metav1.ConditionTrue || account.Status.LastValidated == nil ||
 		!now.Before(account.Status.LastValidated.Add(r.RevalidateInterval)) {
 		return false
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	last, ok := r.validated[client.ObjectKeyFromObject(account)]
-	return ok && last == v
-}
-
-func (r *CloudAccountReconciler) remember(key types.NamespacedName, v *validation) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if v == nil {
-		delete(r.validated, key)
-		return
-	}
-	if r.validated == nil {
-		r.validated = map[types.NamespacedName]validation{}
-	}
-	r.validated[key] = *v
+	return r.Inventory.Registered(AccountKey(client.ObjectKeyFromObject(account)), fingerprint, agentName)
 }
 
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts,verbs=get;list;watch;update;patch
@@ -219,7 +196,6 @@ type verdict struct {
 func (r *CloudAccountReconciler) validate(ctx context.Context, account *infrav1.CloudAccount) (ctrl.Result, verdict) {
 	key := types.NamespacedName{Namespace: account.Namespace, Name: account.Name}
 	refused := func(reason, message string) (ctrl.Result, verdict) {
-		r.remember(key, nil)
 		r.Inventory.Unregister(AccountKey(key))
 		// The Secret and Gateway watches bring the account back when they change;
 		// the periodic revalidation covers a key fixed on the MAAS side.
@@ -242,8 +218,7 @@ func (r *CloudAccountReconciler) validate(ctx context.Context, account *infrav1.
 	if err != nil {
 		return refused(infrav1.ReasonValidationFailed, err.Error())
 	}
-	checked := validation{fingerprint: mc.Fingerprint(), agentName: AgentName(gw), generation: account.Generation}
-	if now := time.Now(); r.fresh(account, checked, now) {
+	if now := time.Now(); r.fresh(account, mc.Fingerprint(), AgentName(gw), now) {
 		ready := meta.FindStatusCondition(account.Status.Conditions, infrav1.ConditionReady)
 		return ctrl.Result{RequeueAfter: account.Status.LastValidated.Add(r.RevalidateInterval).Sub(now)},
 			verdict{metav1.ConditionTrue, metav1.ConditionTrue, ready.Reason, ready.Message}
@@ -278,7 +253,6 @@ func (r *CloudAccountReconciler) validate(ctx context.Context, account *infrav1.
 	if err := r.Inventory.Register(AccountKey(key), mc, AgentName(gw)); err != nil {
 		return refused(infrav1.ReasonValidationFailed, err.Error())
 	}
-	r.remember(key, &checked)
 	return ctrl.Result{RequeueAfter: r.RevalidateInterval}, verdict{metav1.ConditionTrue, metav1.ConditionTrue, infrav1.ReasonValid,
 		fmt.Sprintf("MAAS %s accepted the API key of user %s", v.Version, v.User)}
 }

@@ -466,6 +466,17 @@ func (a *account) current() (*Client, string) {
 	return a.client, a.agentName
 }
 
+// Registered reports whether key is registered with a client of the given
+// fingerprint (endpoint, API key and CA) and with agentName.
+func (inv *Inventory) Registered(key, fingerprint, agentName string) bool {
+	a, ok := inv.account(key)
+	if !ok {
+		return false
+	}
+	c, name := a.current()
+	return c.Fingerprint() == fingerprint && name == agentName
+}
+
 func splitKey(key string) (namespace, name string) {
 	if ns, n, ok := strings.Cut(key, "/"); ok {
 		return ns, n

@@ -82,11 +82,11 @@ type MemStats struct {
 }
 
 func newManager(e *Env, bin string) (*Manager, error) {
-	metricsPort, err := freePort()
+	metricsPort, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	probePort, err := freePort()
+	probePort, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -369,8 +369,8 @@ func (m *Manager) tail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// freePort returns a loopback port free at the time of asking.
-func freePort() (int, error) {
+// FreePort returns a loopback port free at the time of asking.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

@@ -24,7 +24,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
+
+	"github.com/maas-gateway/maas-gateway/test/harness"
 )
 
 // profiler fetches the manager's pprof profiles (--pprof-bind-address) into
@@ -43,14 +46,11 @@ func newProfiler(dir string) (*profiler, []string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := harness.FreePort()
 	if err != nil {
 		return nil, nil, err
 	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		return nil, nil, err
-	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	return &profiler{addr: addr, dir: dir}, []string{"--pprof-bind-address=" + addr}, nil
 }
 
