@@ -26,7 +26,9 @@ NODE_IMAGE_REPO=${NODE_IMAGE_REPO:-maas-gateway/kind-node}
 # Debian packages of the node (kind's base image list, minus what is not
 # needed offline, plus Debian's containerd, runc and CNI plugins).
 PACKAGES=systemd,systemd-sysv,dbus,containerd,runc,iptables,nftables,iproute2,conntrack,ethtool,socat,util-linux,mount,kmod,ca-certificates,containernetworking-plugins,procps,libseccomp2,jq,e2fsprogs
-KIND_FILES="$(go env GOMODCACHE)/sigs.k8s.io/kind@v$KIND_VERSION/images/base/files"
+# kind's base files come from its module, downloaded when the module cache
+# does not hold it yet (a build of the project fetches only its go.mod).
+KIND_FILES="$(modsrc "sigs.k8s.io/kind@v$KIND_VERSION")/images/base/files"
 
 NODE_KEY=$(key "k8s=$K8S_VERSION" "etcd=$ETCD_VERSION" "coredns=$COREDNS_VERSION" "crictl=$CRICTL_VERSION" \
 	"pause=$PAUSE_VERSION" "kind=$KIND_VERSION" "debian=$DEBIAN_SUITE" "$PACKAGES" "$(go env GOARCH)" \

@@ -247,12 +247,36 @@ func writeSchemas() (string, error) {
 }
 
 // certManagerCRDDir is deploy/crds of the cert-manager module go.mod pins.
+// Nothing imports that module's packages into this test binary, so a build
+// fetches only its go.mod: `go mod download` fetches the files themselves
+// (at the version go.mod pins, checked against go.sum) and says where they
+// are, on a machine whose module cache starts empty.
 func certManagerCRDDir() (string, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/cert-manager/cert-manager").Output()
+	return moduleDir("github.com/cert-manager/cert-manager", filepath.Join("deploy", "crds"))
+}
+
+// moduleDir downloads module mod at the version the main module requires and
+// returns its subdirectory sub, which must exist.
+func moduleDir(mod, sub string) (string, error) {
+	cmd := exec.Command("go", "mod", "download", "-json", mod)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("locating the cert-manager module: %w", err)
+		return "", fmt.Errorf("downloading module %s: %w: %s", mod, err, strings.TrimSpace(stderr.String()))
 	}
-	return filepath.Join(strings.TrimSpace(string(out)), "deploy", "crds"), nil
+	var info struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &info); err != nil {
+		return "", fmt.Errorf("reading `go mod download -json %s`: %w", mod, err)
+	}
+	if info.Error != "" || info.Dir == "" {
+		return "", fmt.Errorf("module %s not downloaded: %q", mod, info.Error)
+	}
+	dir := filepath.Join(info.Dir, sub)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("module %s has no directory %s: %v", mod, sub, err)
+	}
+	return dir, nil
 }
 
 // strictSchema turns a CRD's structural schema into a JSON schema that, like
