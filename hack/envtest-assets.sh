@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Makes kube-apiserver, etcd and kubectl available for envtest and prints the
-# directory that holds them (the value for KUBEBUILDER_ASSETS).
+# directory that holds them (the value for KUBEBUILDER_ASSETS). The same
+# directory holds kube-controller-manager, which envtest does not use: the
+# emulated tenant control planes of internal/joinemu run it where a test needs
+# controllers (the disruption controller behind PodDisruptionBudget status).
 #
 # setup-envtest downloads prebuilt binaries; where that download cannot be
 # made (machines whose only network is the Go module proxy), the binaries are
@@ -16,7 +19,7 @@ GOARCH=$(go env GOARCH)
 ENVTEST_CACHE=${ENVTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/maas-gateway/envtest}
 DEST="$ENVTEST_CACHE/k8s/${K8S_VERSION}-${GOOS}-${GOARCH}"
 STAMP="$DEST/.complete-k8s${K8S_VERSION}-etcd${ETCD_VERSION}"
-K8S_BINARIES=${K8S_BINARIES:-"kube-apiserver kubectl"}
+K8S_BINARIES=${K8S_BINARIES:-"kube-apiserver kubectl kube-controller-manager"}
 
 log() { echo "envtest-assets: $*" >&2; }
 
@@ -46,6 +49,8 @@ try_setup_envtest() {
 		use "$K8S_VERSION" --bin-dir "$ENVTEST_CACHE/setup-envtest" -p path 2>/dev/null) || return 1
 	[ -x "$dir/kube-apiserver" ] && [ -x "$dir/etcd" ] || return 1
 	cp "$dir"/kube-apiserver "$dir"/etcd "$dir"/kubectl "$DEST"/
+	# setup-envtest ships no kube-controller-manager.
+	for b in $K8S_BINARIES; do [ -x "$DEST/$b" ] || return 1; done
 }
 
 work=$(mktemp -d)
