@@ -96,6 +96,9 @@ func main() {
 		"Requests the operator may send to one MAAS region at once above --maas-rate-limit.")
 	flag.IntVar(&opts.TenantClusterConcurrency, "tenantcluster-concurrency", 10,
 		"How many TenantClusters reconcile at once.")
+	flag.BoolVar(&opts.Admission.AllowLoopbackEndpoints, "allow-loopback-endpoints", false,
+		"Accept loopback control-plane endpoints (127.0.0.0/8, ::1) with a warning. Only for test worlds whose "+
+			"emulated machines share one host; real machines cannot share a loopback VIP.")
 	flag.DurationVar(&opts.ForceDeleteAfter, "force-delete-after", 14*time.Minute,
 		"How long a TenantCluster must have been deleting before the "+
 			"infra.maasgateway.io/force-delete annotation may drop its finalizer.")

@@ -71,6 +71,8 @@ type Options struct {
 	ReleaseCatalog types.NamespacedName
 	// Webhooks registers the admission webhooks with the manager's webhook server.
 	Webhooks bool
+	// Admission tunes the webhooks (see webhookv1alpha1.Options).
+	Admission webhookv1alpha1.Options
 }
 
 // Operator is what Setup added to the manager, for callers that look inside
@@ -142,12 +144,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 	}
 
 	if opts.Webhooks {
-		for name, setup := range map[string]func(ctrl.Manager) error{
+		for name, setup := range map[string]func(ctrl.Manager, webhookv1alpha1.Options) error{
 			"Gateway":       webhookv1alpha1.SetupGatewayWebhookWithManager,
 			"CloudAccount":  webhookv1alpha1.SetupCloudAccountWebhookWithManager,
 			"TenantCluster": webhookv1alpha1.SetupTenantClusterWebhookWithManager,
 		} {
-			if err := setup(mgr); err != nil {
+			if err := setup(mgr, opts.Admission); err != nil {
 				return nil, fmt.Errorf("setting up the %s webhook: %w", name, err)
 			}
 		}

@@ -34,7 +34,7 @@ import (
 // SetupCloudAccountWebhookWithManager registers the CloudAccount webhooks.
 // The deletion guard reads the indexes of dependents.SetupIndexes, which must
 // be set up on the same manager.
-func SetupCloudAccountWebhookWithManager(mgr ctrl.Manager) error {
+func SetupCloudAccountWebhookWithManager(mgr ctrl.Manager, _ Options) error {
 	return ctrl.NewWebhookManagedBy(mgr, &infrav1alpha1.CloudAccount{}).
 		WithValidator(&CloudAccountValidator{readers: newReaders(mgr)}).
 		WithDefaulter(&CloudAccountDefaulter{}).

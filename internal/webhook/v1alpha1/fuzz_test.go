@@ -54,7 +54,16 @@ func FuzzCheckVIP(f *testing.F) {
 	f.Add("192.168.1.1", "not a cidr")
 	f.Fuzz(func(t *testing.T, vip, pod string) {
 		p, _, _ := parseCIDR(pod)
-		addr, errs := checkVIP(field.NewPath("vip"), vip, p, netip.Prefix{})
+		addr, errs, warns := checkVIP(field.NewPath("vip"), vip, p, netip.Prefix{}, Options{})
+		if len(warns) > 0 {
+			t.Errorf("warned %q about %q without the loopback policy", warns, vip)
+		}
+		// The test-world policy accepts loopback addresses and nothing else
+		// that the default refuses.
+		_, looseErrs, _ := checkVIP(field.NewPath("vip"), vip, p, netip.Prefix{}, Options{AllowLoopbackEndpoints: true})
+		if len(looseErrs) == 0 && len(errs) > 0 && !addr.IsLoopback() {
+			t.Errorf("the loopback policy accepted %q, refused by default: %v", vip, errs)
+		}
 		if len(errs) > 0 {
 			return
 		}

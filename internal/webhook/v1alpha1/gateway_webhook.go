@@ -32,10 +32,10 @@ import (
 // SetupGatewayWebhookWithManager registers the Gateway webhooks. The deletion
 // guard reads the indexes of dependents.SetupIndexes, which must be set up on
 // the same manager.
-func SetupGatewayWebhookWithManager(mgr ctrl.Manager) error {
+func SetupGatewayWebhookWithManager(mgr ctrl.Manager, opts Options) error {
 	r := newReaders(mgr)
 	return ctrl.NewWebhookManagedBy(mgr, &infrav1alpha1.Gateway{}).
-		WithValidator(&GatewayValidator{readers: r}).
+		WithValidator(&GatewayValidator{readers: r, opts: opts}).
 		WithDefaulter(&GatewayDefaulter{}).
 		Complete()
 }
@@ -69,11 +69,12 @@ func (d *GatewayDefaulter) Default(_ context.Context, gw *infrav1alpha1.Gateway)
 // gateway cannot make, and refuses its deletion while TenantClusters use it.
 type GatewayValidator struct {
 	readers
+	opts Options
 }
 
 // ValidateCreate implements admission.Validator.
 func (v *GatewayValidator) ValidateCreate(ctx context.Context, gw *infrav1alpha1.Gateway) (admission.Warnings, error) {
-	errs, warns := validateGatewaySpec(&gw.Spec, gw.Name)
+	errs, warns := validateGatewaySpec(&gw.Spec, gw.Name, v.opts)
 	onlyErrs, err := v.checkOnlyGateway(ctx, gw)
 	if err != nil {
 		return warns, err
@@ -94,7 +95,7 @@ func (v *GatewayValidator) ValidateUpdate(ctx context.Context, oldGW, gw *infrav
 		return nil, nil
 	}
 	errs := validateGatewayTransition(&oldGW.Spec, &gw.Spec)
-	specErrs, warns := validateGatewaySpec(&gw.Spec, gw.Name)
+	specErrs, warns := validateGatewaySpec(&gw.Spec, gw.Name, v.opts)
 	errs = append(errs, specErrs...)
 	if oldGW.Spec.MAAS.CredentialsSecretRef != gw.Spec.MAAS.CredentialsSecretRef {
 		credErrs, err := v.checkCredentials(ctx, specPath.Child("maas", "credentialsSecretRef"), gw.Namespace,
@@ -175,7 +176,7 @@ func validateGatewayTransition(oldSpec, spec *infrav1alpha1.GatewaySpec) field.E
 }
 
 // validateGatewaySpec checks what a Gateway says by itself.
-func validateGatewaySpec(spec *infrav1alpha1.GatewaySpec, name string) (field.ErrorList, admission.Warnings) {
+func validateGatewaySpec(spec *infrav1alpha1.GatewaySpec, name string, opts Options) (field.ErrorList, admission.Warnings) {
 	var errs field.ErrorList
 	var warns admission.Warnings
 	switch spec.Replicas {
@@ -197,7 +198,7 @@ func validateGatewaySpec(spec *infrav1alpha1.GatewaySpec, name string) (field.Er
 	if spec.Release != nil {
 		minor = kubernetesMinor(spec.Release.KubernetesVersion)
 	}
-	netErrs, netWarns := gatewayNetwork(env, spec, int(spec.Replicas), minor)
+	netErrs, netWarns := gatewayNetwork(env, spec, int(spec.Replicas), minor, opts)
 	errs, warns = append(errs, netErrs...), append(warns, netWarns...)
 
 	connErrs, connWarns := checkMAASConnection(specPath.Child("maas"), spec.MAAS)
@@ -208,12 +209,12 @@ func validateGatewaySpec(spec *infrav1alpha1.GatewaySpec, name string) (field.Er
 
 // gatewayNetwork checks the gateway's own ranges and its virtual IP. The
 // gateway adds a node before removing one while it upgrades, hence the spare.
-func gatewayNetwork(env *field.Path, spec *infrav1alpha1.GatewaySpec, replicas, minor int) (field.ErrorList, admission.Warnings) {
+func gatewayNetwork(env *field.Path, spec *infrav1alpha1.GatewaySpec, replicas, minor int, opts Options) (field.ErrorList, admission.Warnings) {
 	pod, svc, errs, warns := checkNetwork(networkPaths{pod: env.Child("podCIDR"), service: env.Child("serviceCIDR")},
 		spec.Environment.PodCIDR, spec.Environment.ServiceCIDR, replicas+1, minor)
 	if spec.ControlPlaneEndpoint != "" {
-		_, vipErrs := checkVIP(specPath.Child("controlPlaneEndpoint"), spec.ControlPlaneEndpoint, pod, svc)
-		errs = append(errs, vipErrs...)
+		_, vipErrs, vipWarns := checkVIP(specPath.Child("controlPlaneEndpoint"), spec.ControlPlaneEndpoint, pod, svc, opts)
+		errs, warns = append(errs, vipErrs...), append(warns, vipWarns...)
 	}
 	return errs, warns
 }

@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 // Address ranges a cluster gets when neither it nor its gateway names one:
@@ -153,25 +154,38 @@ func kubernetesMinor(version string) int {
 }
 
 // checkVIP validates a control-plane endpoint: a unicast IP address outside
-// the cluster's own pod and service ranges (either may be zero).
-func checkVIP(path *field.Path, vip string, pod, service netip.Prefix) (netip.Addr, field.ErrorList) {
+// the cluster's own pod and service ranges (either may be zero). A loopback
+// address is refused unless the policy allows it, and then only warned about.
+func checkVIP(path *field.Path, vip string, pod, service netip.Prefix, policy Options) (netip.Addr, field.ErrorList, admission.Warnings) {
 	addr, err := netip.ParseAddr(vip)
 	if err != nil {
-		return netip.Addr{}, field.ErrorList{field.Invalid(path, vip, "must be an IP address, e.g. 10.11.12.100")}
+		return netip.Addr{}, field.ErrorList{field.Invalid(path, vip, "must be an IP address, e.g. 10.11.12.100")}, nil
 	}
 	addr = addr.Unmap()
+	var warns admission.Warnings
+	if addr.IsLoopback() && policy.AllowLoopbackEndpoints {
+		warns = append(warns, fmt.Sprintf("%s %s is a loopback address: accepted because the manager runs with "+
+			"--allow-loopback-endpoints (a test world whose machines all live on this host); "+
+			"real machines cannot share it", path, vip))
+	}
+	errs := checkVIPAddr(path, vip, addr, pod, service, policy)
+	return addr, errs, warns
+}
+
+func checkVIPAddr(path *field.Path, vip string, addr netip.Addr, pod, service netip.Prefix, policy Options) field.ErrorList {
 	switch {
 	case addr.Zone() != "":
-		return addr, field.ErrorList{field.Invalid(path, vip, "must be an IP address without an IPv6 zone")}
-	case addr.IsUnspecified(), addr.IsLoopback(), addr.IsMulticast(), addr.IsLinkLocalUnicast():
-		return addr, field.ErrorList{field.Invalid(path, vip,
+		return field.ErrorList{field.Invalid(path, vip, "must be an IP address without an IPv6 zone")}
+	case addr.IsLoopback() && !policy.AllowLoopbackEndpoints,
+		addr.IsUnspecified(), addr.IsMulticast(), addr.IsLinkLocalUnicast():
+		return field.ErrorList{field.Invalid(path, vip,
 			"must be a unicast address the machines can share (not unspecified, loopback, multicast or link-local)")}
 	case pod.IsValid() && pod.Contains(addr):
-		return addr, field.ErrorList{field.Invalid(path, vip, fmt.Sprintf("lies inside the pod range %s; pick an address of the machines' network", pod))}
+		return field.ErrorList{field.Invalid(path, vip, fmt.Sprintf("lies inside the pod range %s; pick an address of the machines' network", pod))}
 	case service.IsValid() && service.Contains(addr):
-		return addr, field.ErrorList{field.Invalid(path, vip, fmt.Sprintf("lies inside the service range %s; pick an address of the machines' network", service))}
+		return field.ErrorList{field.Invalid(path, vip, fmt.Sprintf("lies inside the service range %s; pick an address of the machines' network", service))}
 	}
-	return addr, nil
+	return nil
 }
 
 // hostOf returns the host of a URL (MAAS endpoint, proxy), lower-cased, and

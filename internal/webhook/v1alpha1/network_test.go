@@ -17,6 +17,7 @@ limitations under the License.
 package v1alpha1
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -122,10 +123,18 @@ func TestCheckVIP(t *testing.T) {
 	pod := netip.MustParsePrefix("192.168.0.0/16")
 	svc := netip.MustParsePrefix("10.96.0.0/12")
 	tests := []struct {
-		vip     string
-		wantErr string
+		vip      string
+		loopback bool // the test-world policy
+		wantErr  string
+		wantWarn string
 	}{
 		{vip: "10.11.12.100"},
+		{vip: "10.11.12.100", loopback: true},
+		{vip: "127.0.0.1", loopback: true, wantWarn: "is a loopback address"},
+		{vip: "127.10.0.100", loopback: true, wantWarn: "--allow-loopback-endpoints"},
+		{vip: "::1", loopback: true, wantWarn: "is a loopback address"},
+		{vip: "0.0.0.0", loopback: true, wantErr: "must be a unicast address"},
+		{vip: "169.254.1.1", loopback: true, wantErr: "must be a unicast address"},
 		{vip: "::ffff:10.11.12.100"},
 		{vip: "fd00::10"},
 		{vip: "192.168.3.4", wantErr: "lies inside the pod range 192.168.0.0/16"},
@@ -140,8 +149,14 @@ func TestCheckVIP(t *testing.T) {
 		{vip: "", wantErr: "must be an IP address"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.vip, func(t *testing.T) {
-			_, errs := checkVIP(field.NewPath("vip"), tt.vip, pod, svc)
+		t.Run(fmt.Sprintf("%s/loopback=%t", tt.vip, tt.loopback), func(t *testing.T) {
+			_, errs, warns := checkVIP(field.NewPath("vip"), tt.vip, pod, svc, Options{AllowLoopbackEndpoints: tt.loopback})
+			switch {
+			case tt.wantWarn == "" && len(warns) > 0:
+				t.Errorf("checkVIP(%q) warned %q, want no warning", tt.vip, warns)
+			case tt.wantWarn != "" && (len(warns) != 1 || !strings.Contains(warns[0], tt.wantWarn)):
+				t.Errorf("checkVIP(%q) warned %q, want one warning containing %q", tt.vip, warns, tt.wantWarn)
+			}
 			if tt.wantErr == "" {
 				if len(errs) > 0 {
 					t.Fatalf("checkVIP(%q) = %v, want no error", tt.vip, errs)

@@ -45,13 +45,13 @@ const maxKnownListed = 10
 
 // SetupTenantClusterWebhookWithManager registers the TenantCluster webhooks
 // and the index they find a cluster's VIP by.
-func SetupTenantClusterWebhookWithManager(mgr ctrl.Manager) error {
+func SetupTenantClusterWebhookWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := indexVIPs(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
 	r := newReaders(mgr)
 	if err := ctrl.NewWebhookManagedBy(mgr, &infrav1alpha1.TenantCluster{}).
-		WithValidator(&TenantClusterValidator{readers: r}).
+		WithValidator(&TenantClusterValidator{readers: r, opts: opts}).
 		Complete(); err != nil {
 		return err
 	}
@@ -200,6 +200,7 @@ func firstNonEmpty(values ...string) string {
 // Gateway (whose addresses its ranges must leave reachable).
 type TenantClusterValidator struct {
 	readers
+	opts Options
 }
 
 // ValidateCreate implements admission.Validator.
@@ -225,7 +226,7 @@ func (v *TenantClusterValidator) ValidateDelete(context.Context, *infrav1alpha1.
 // validate checks a new cluster (oldSpec nil) or a changed one.
 func (v *TenantClusterValidator) validate(ctx context.Context, oldSpec *infrav1alpha1.TenantClusterSpec,
 	tc *infrav1alpha1.TenantCluster) (admission.Warnings, error) {
-	checked := validateTenantSpec(&tc.Spec)
+	checked := validateTenantSpec(&tc.Spec, v.opts)
 	errs, warns := checked.errs, checked.warns
 	if oldSpec != nil {
 		errs = append(errs, validateTenantTransition(oldSpec, &tc.Spec)...)
@@ -295,7 +296,7 @@ var tenantNetworkPaths = networkPaths{
 }
 
 // validateTenantSpec checks what a TenantCluster says by itself, after defaulting.
-func validateTenantSpec(spec *infrav1alpha1.TenantClusterSpec) tenantChecked {
+func validateTenantSpec(spec *infrav1alpha1.TenantClusterSpec, opts Options) tenantChecked {
 	var c tenantChecked
 	cp := specPath.Child("controlPlane")
 	switch spec.ControlPlane.Size {
@@ -340,8 +341,9 @@ func validateTenantSpec(spec *infrav1alpha1.TenantClusterSpec) tenantChecked {
 		kubernetesMinor(spec.Profile.KubernetesVersion))
 	c.errs, c.warns = append(c.errs, netErrs...), append(c.warns, netWarns...)
 	var vipErrs field.ErrorList
-	c.vip, vipErrs = checkVIP(specPath.Child("controlPlaneEndpoint"), spec.ControlPlaneEndpoint, c.pod, c.svc)
-	c.errs = append(c.errs, vipErrs...)
+	var vipWarns admission.Warnings
+	c.vip, vipErrs, vipWarns = checkVIP(specPath.Child("controlPlaneEndpoint"), spec.ControlPlaneEndpoint, c.pod, c.svc, opts)
+	c.errs, c.warns = append(c.errs, vipErrs...), append(c.warns, vipWarns...)
 	return c
 }
 

@@ -113,7 +113,7 @@ func TestValidateGatewaySpec(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := validGatewaySpec()
 			tt.mutate(&spec)
-			errs, warns := validateGatewaySpec(&spec, "gw")
+			errs, warns := validateGatewaySpec(&spec, "gw", Options{})
 			got := joined(errs, warns)
 			if tt.wantClean && (len(errs) > 0 || len(warns) > 0) {
 				t.Fatalf("want no error or warning, got %s", got)
@@ -242,7 +242,7 @@ func TestValidateTenantSpec(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := validTenantSpec()
 			tt.mutate(&spec)
-			c := validateTenantSpec(&spec)
+			c := validateTenantSpec(&spec, Options{})
 			got := joined(c.errs, c.warns)
 			switch {
 			case tt.wantErr == "" && len(c.errs) > 0:
@@ -420,7 +420,7 @@ func TestCheckReachable(t *testing.T) {
 			spec := validTenantSpec()
 			spec.Network = &infrav1alpha1.ClusterNetwork{PodCIDR: tt.pod, ServiceCIDR: tt.svc}
 			spec.ControlPlaneEndpoint = tt.vip
-			c := validateTenantSpec(&spec)
+			c := validateTenantSpec(&spec, Options{})
 			if len(c.errs) > 0 {
 				t.Fatalf("spec itself invalid: %v", c.errs)
 			}

@@ -47,6 +47,15 @@ import (
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=gateways;cloudaccounts;tenantclusters,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 
+// Options tune admission to where the operator runs.
+type Options struct {
+	// AllowLoopbackEndpoints accepts control-plane endpoints in 127.0.0.0/8
+	// or ::1, with a warning. Only a test world whose emulated machines all
+	// live on one host (internal/joinemu) has a use for it; on a data-centre
+	// network a loopback VIP is always a mistake, so it is refused by default.
+	AllowLoopbackEndpoints bool
+}
+
 // specPath is where every message about a spec field starts.
 var specPath = field.NewPath("spec")
 

@@ -139,9 +139,9 @@ var _ = BeforeSuite(func() {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(dependents.SetupIndexes(ctx, mgr.GetFieldIndexer())).To(Succeed())
-	Expect(SetupGatewayWebhookWithManager(mgr)).To(Succeed())
-	Expect(SetupCloudAccountWebhookWithManager(mgr)).To(Succeed())
-	Expect(SetupTenantClusterWebhookWithManager(mgr)).To(Succeed())
+	Expect(SetupGatewayWebhookWithManager(mgr, Options{})).To(Succeed())
+	Expect(SetupCloudAccountWebhookWithManager(mgr, Options{})).To(Succeed())
+	Expect(SetupTenantClusterWebhookWithManager(mgr, Options{})).To(Succeed())
 	mgrCache = mgr.GetClient()
 
 	go func() {
