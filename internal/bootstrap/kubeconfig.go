@@ -118,7 +118,7 @@ func AdminKubeconfig(cfg AdminKubeconfigConfig) ([]byte, error) {
 	if err := validateCA(cfg.CA); err != nil {
 		return nil, fmt.Errorf("cluster CA: %w", err)
 	}
-	certPEM, keyPEM, err := signClientCert(cfg.CA, adminCommonName, []string{group}, cfg.Now)
+	certPEM, keyPEM, err := SignClientCertificate(cfg.CA, adminCommonName, []string{group}, cfg.Now, adminCertValidity)
 	if err != nil {
 		return nil, fmt.Errorf("signing the admin client certificate: %w", err)
 	}
@@ -147,9 +147,14 @@ func AdminKubeconfig(cfg AdminKubeconfigConfig) ([]byte, error) {
 	return out, nil
 }
 
-// signClientCert returns a new key and a client-auth certificate for it,
-// signed by ca.
-func signClientCert(ca KeyPair, commonName string, groups []string, now time.Time) (certPEM, keyPEM []byte, err error) {
+// SignClientCertificate returns a new key and a client-auth certificate for
+// it, signed by ca, for commonName in groups, valid from now (less a margin
+// for clock skew) for validity. The operator signs its own short-lived
+// credentials for the clusters it runs with it, in memory.
+func SignClientCertificate(ca KeyPair, commonName string, groups []string, now time.Time, validity time.Duration) (certPEM, keyPEM []byte, err error) {
+	if now.IsZero() || validity <= 0 {
+		return nil, nil, errors.New("a start time and a positive validity are required")
+	}
 	caCert, err := parseCertificate(ca.Cert)
 	if err != nil {
 		return nil, nil, err
@@ -173,7 +178,7 @@ func signClientCert(ca KeyPair, commonName string, groups []string, now time.Tim
 		SerialNumber: serial.Add(serial, big.NewInt(1)),
 		Subject:      pkix.Name{CommonName: commonName, Organization: groups},
 		NotBefore:    now.Add(-clockSkew).UTC(),
-		NotAfter:     now.Add(adminCertValidity).UTC(),
+		NotAfter:     now.Add(validity).UTC(),
 		// Not keyEncipherment: that is RSA key transport, which RFC 5480
 		// rules out for EC keys.
 		KeyUsage:    x509.KeyUsageDigitalSignature,
