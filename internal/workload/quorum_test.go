@@ -103,7 +103,7 @@ func TestOrphans(t *testing.T) {
 
 func TestMemberHost(t *testing.T) {
 	for url, want := range map[string]string{
-		"https://10.0.0.5:2380": "10.0.0.5",
+		"https://10.0.0.5:2380":  "10.0.0.5",
 		"https://[fd00::5]:2380": "fd00::5",
 		"https://node1":          "node1",
 	} {
