@@ -206,15 +206,23 @@ func SignClientCertificate(ca KeyPair, commonName string, groups []string, now t
 // parseVIP parses the control-plane endpoint, which must be a plain unicast
 // IP address: kube-vip holds it by ARP, and it names the API server in every
 // kubeconfig and certificate.
+//
+// IPv4 loopback addresses (127.0.0.0/8) are accepted: the emulated machines
+// of internal/joinemu/controlplane live there, each on an address of its own,
+// and render their user data with this package like real ones. Whether a
+// real cluster may have such a VIP is policy, which the webhook decides; this
+// package only refuses what no cluster could use (::1 is one address, so no
+// emulated cluster of several machines can share it either).
 func parseVIP(s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("control-plane endpoint %q is not an IP address", s)
 	}
-	if a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() {
-		return netip.Addr{}, fmt.Errorf("control-plane endpoint %q must be a unicast, non-loopback IP address without zone", s)
+	a = a.Unmap()
+	if a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() || (a.IsLoopback() && !a.Is4()) {
+		return netip.Addr{}, fmt.Errorf("control-plane endpoint %q must be a unicast IP address without zone, not ::1", s)
 	}
-	return a.Unmap(), nil
+	return a, nil
 }
 
 func apiServerPort(p int32) (int32, error) {

@@ -376,6 +376,7 @@ func TestAdminKubeconfigRejects(t *testing.T) {
 		"no time":         func(c *AdminKubeconfigConfig) { c.Now = time.Time{} },
 		"mismatched CA":   func(c *AdminKubeconfigConfig) { c.CA.Key = p.EtcdCA.Key },
 		"bad port":        func(c *AdminKubeconfigConfig) { c.Port = -1 },
+		"IPv6 loopback":   func(c *AdminKubeconfigConfig) { c.ControlPlaneEndpoint = "::1" },
 	} {
 		c := good
 		mutate(&c)

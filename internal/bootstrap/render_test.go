@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -342,6 +343,24 @@ func TestIPv6Endpoint(t *testing.T) {
 	}
 }
 
+// The emulated machines of internal/joinemu/controlplane share 127.0.0.0/8:
+// their VIPs render like any other, in user data and the admin kubeconfig.
+func TestIPv4LoopbackEndpoint(t *testing.T) {
+	for _, role := range allRoles {
+		cfg := testConfig(t, role)
+		cfg.ControlPlaneEndpoint = "127.20.0.10"
+		intent, err := Parse(render(t, cfg))
+		if err != nil || intent.ControlPlaneEndpoint != "127.20.0.10:6443" {
+			t.Errorf("%s: Parse = %+v, %v", role, intent, err)
+		}
+	}
+	kc, err := AdminKubeconfig(AdminKubeconfigConfig{ClusterName: "prod", ControlPlaneEndpoint: "127.20.0.10",
+		KubernetesVersion: fixtureVersion, CA: testPKI(t).CA, Now: time.Now()})
+	if err != nil || !strings.Contains(string(kc), "server: https://127.20.0.10:6443") {
+		t.Errorf("AdminKubeconfig: %v", err)
+	}
+}
+
 func TestJoinCommand(t *testing.T) {
 	for _, role := range []Role{RoleJoinControlPlane, RoleJoinWorker} {
 		files, cc := renderedFiles(t, render(t, testConfig(t, role)))
@@ -376,7 +395,7 @@ func TestRenderRejectsBadConfig(t *testing.T) {
 		{"bad version", RoleJoinWorker, func(c *NodeConfig) { c.KubernetesVersion = "1.34" }, "must look like v1.34.2"},
 		{"old version", RoleJoinWorker, func(c *NodeConfig) { c.KubernetesVersion = "v1.30.5" }, "older than v1.31.0"},
 		{"VIP not an IP", RoleJoinWorker, func(c *NodeConfig) { c.ControlPlaneEndpoint = "api.example.com" }, "not an IP address"},
-		{"loopback VIP", RoleJoinWorker, func(c *NodeConfig) { c.ControlPlaneEndpoint = "127.0.0.1" }, "non-loopback"},
+		{"IPv6 loopback VIP", RoleJoinWorker, func(c *NodeConfig) { c.ControlPlaneEndpoint = "::1" }, "not ::1"},
 		{"bad port", RoleJoinWorker, func(c *NodeConfig) { c.Port = 70000 }, "out of range"},
 		{"bad pod CIDR", RoleJoinWorker, func(c *NodeConfig) { c.PodCIDR = "192.168.0.0" }, "podCIDR"},
 		{"VIP in service CIDR", RoleJoinWorker, func(c *NodeConfig) { c.ControlPlaneEndpoint = "10.96.0.10" }, "contains the control-plane endpoint"},

@@ -74,6 +74,14 @@ func (f filter) matches(in *bootstrap.NodeIntent) bool {
 // lowercased as the kubelet does.
 func nodeName(m maassim.Machine) string { return strings.ToLower(m.Hostname) }
 
+// DesiredNode is the Node the kubelet of machine m registers after joining
+// as in asks, with the status it reports at now: Ready, or not ready as a
+// kubelet without a CNI plugin says. The emulated kubelets of
+// internal/joinemu/controlplane register the same Node in tenant clusters.
+func DesiredNode(m maassim.Machine, in *bootstrap.NodeIntent, ready bool, now metav1.Time) *corev1.Node {
+	return desiredNode(m, in, ready, now)
+}
+
 // desiredNode is the Node the kubelet of machine m registers after joining
 // as in asks, with the status it reports.
 func desiredNode(m maassim.Machine, in *bootstrap.NodeIntent, ready bool, now metav1.Time) *corev1.Node {

@@ -1,0 +1,72 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controlplane_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
+	"github.com/maas-gateway/maas-gateway/internal/joinemu/controlplane"
+	"github.com/maas-gateway/maas-gateway/internal/maassim"
+)
+
+// The smallest cluster: kubeadm init on one machine, a worker joining it;
+// the operator's admin kubeconfig works through the VIP.
+func TestInitAndWorkerJoin(t *testing.T) {
+	g := NewWithT(t)
+	ms := newMachines(2)
+	cp, worker := ms[0], ms[1]
+	srv, maas := startSim(t, ms)
+	tn := newTenant(t, "small")
+	e := newEmulator(t, srv, controlplane.Options{Interval: time.Second})
+
+	// The worker deploys first: its kubeadm join waits for the API server.
+	deploy(t, maas, worker.SystemID, tn.userData(t, bootstrap.RoleJoinWorker, worker.SystemID))
+	deploy(t, maas, cp.SystemID, tn.userData(t, bootstrap.RoleInitControlPlane, cp.SystemID))
+
+	cs := tn.client(t)
+	g.Eventually(func(g Gomega) {
+		ns := nodes(g, cs)
+		g.Expect(ns).To(HaveLen(2))
+		for _, n := range ns {
+			g.Expect(ready(n).Reason).To(Equal("KubeletNotReady"))
+		}
+	}).WithTimeout(2 * time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
+	g.Expect(e.State(cp.SystemID)).To(Equal(controlplane.MachineState{Etcd: true, APIServer: true, Kubelet: true}))
+	g.Expect(e.State(worker.SystemID)).To(Equal(controlplane.MachineState{Kubelet: true}))
+
+	members, err := e.EtcdMembers(context.Background(), tn.endpoint())
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(members).To(ConsistOf(HaveField("Name", nodeName(cp))))
+
+	node, err := cs.CoreV1().Nodes().Get(context.Background(), nodeName(worker), metav1.GetOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(node.Spec.ProviderID).To(Equal("maas://" + worker.SystemID))
+	g.Expect(ready(*node).Reason).To(Equal("KubeletNotReady"))
+
+	release(t, maas, cp.SystemID)
+	awaitStatus(t, srv, cp.SystemID, maassim.StatusReady)
+	g.Eventually(func() controlplane.MachineState { return e.State(cp.SystemID) }).Should(BeZero())
+	// The worker's kubelet has nowhere to go: its Node goes unknown.
+	_ = corev1.NodeReady
+}
