@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/maas-gateway/maas-gateway/internal/joinemu"
+	"github.com/maas-gateway/maas-gateway/internal/joinemu/controlplane"
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
 	"github.com/maas-gateway/maas-gateway/internal/version"
 )
@@ -73,6 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		t            maassim.Timings
 		f            maassim.Faults
 		join         joinOptions
+		cp           controlPlaneOptions
 	)
 	fs.Var(&users, "user", "extra non-admin user (repeatable); its generated key is printed")
 	fs.Var(&zones, "zone", "extra zone to create (repeatable)")
@@ -96,6 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"stuck releases end in 'Releasing failed' instead of staying Releasing")
 	fs.BoolVar(&f.ExhaustCapacity, "exhaust", false, "answer every allocation with 409 as if nothing matched")
 	join.register(fs)
+	cp.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -140,6 +143,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	default:
 		cfg.Inventory = maassim.DefaultInventory()
 	}
+	if cp.binDir != "" {
+		cfg.Inventory = maassim.Loopback(cfg.Inventory)
+	}
 
 	sim, err := maassim.New(cfg)
 	if err != nil {
@@ -154,6 +160,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer stopJoin()
+	}
+	if cp.binDir != "" {
+		closeCP, err := cp.attach(sim, join.endpoint, stderr)
+		if err != nil {
+			say(stderr, "maas-sim: %v\n", err)
+			return 1
+		}
+		defer closeCP()
 	}
 	srv, err := maassim.Serve(sim, *listen)
 	if err != nil {
@@ -235,4 +249,44 @@ func (o *joinOptions) attach(sim *maassim.Sim, logs io.Writer) (stop func(), err
 		return nil, err
 	}
 	return e.Attach(sim), nil
+}
+
+// controlPlaneOptions are the flags of the control-plane emulator.
+type controlPlaneOptions struct {
+	binDir            string
+	controllerManager bool
+	joinFails         listFlag
+}
+
+func (o *controlPlaneOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.binDir, "control-planes", "",
+		"directory of the etcd and kube-apiserver binaries (the envtest assets, $KUBEBUILDER_ASSETS): machines get "+
+			"loopback addresses and deployed machines whose user data runs kubeadm start real control planes "+
+			"(default: off)")
+	fs.BoolVar(&o.controllerManager, "control-plane-controller-manager", false,
+		"also run kube-controller-manager's disruption controller beside each emulated API server")
+	fs.Var(&o.joinFails, "control-plane-join-fails", "machines (hostname or system ID) whose kubeadm fails")
+}
+
+// attach runs the control-plane emulator on sim, leaving joins to
+// gatewayEndpoint (the -join-endpoint) to the kubelet-join emulator.
+func (o *controlPlaneOptions) attach(sim *maassim.Sim, gatewayEndpoint string, logs io.Writer) (closeAll func(), err error) {
+	log := funcr.New(func(prefix, args string) { say(logs, "maas-sim: %s %s\n", prefix, args) }, funcr.Options{})
+	opts := controlplane.Options{
+		BinDir: o.binDir, ControllerManager: o.controllerManager, JoinFails: o.joinFails,
+		Log: log.WithName("controlplane"),
+	}
+	if gatewayEndpoint != "" {
+		opts.IgnoreEndpoints = []string{gatewayEndpoint}
+	}
+	e, err := controlplane.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	e.Attach(sim)
+	return func() {
+		if err := e.Close(); err != nil {
+			say(logs, "maas-sim: stopping control planes: %v\n", err)
+		}
+	}, nil
 }

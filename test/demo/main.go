@@ -62,6 +62,8 @@ type config struct {
 	deployTime  time.Duration
 	stepTimeout time.Duration
 	samples     string
+	// controlPlanes runs tenant clusters' control planes as real processes.
+	controlPlanes bool
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.verbose, "v", false, "show the manager's log")
 	fs.DurationVar(&c.deployTime, "deploy-time", 3*time.Second, "how long the simulated MAAS takes to deploy a machine")
 	fs.DurationVar(&c.stepTimeout, "step-timeout", 2*time.Minute, "how long a step may wait for the operator")
+	fs.BoolVar(&c.controlPlanes, "control-planes", true, "run tenant clusters' etcd and kube-apiserver as real "+
+		"processes on loopback addresses, so the demo can look inside them (false: MAAS only)")
 	fs.StringVar(&c.samples, "samples", "", "directory of the sample objects (default: config/samples of the repository)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -102,10 +106,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Sim:       &simCfg,
 		JoinDelay: time.Second,
 		// Emulated kubelets answer joins to the gateway's VIP: the sample's.
-		JoinEndpoint: gatewayVIP(samples.gateway) + ":6443",
-		ManagerArgs:  []string{"--release-catalog=" + namespace + "/" + catalogName},
-		Log:          stdout,
-		KeepDir:      true,
+		JoinEndpoint:  gatewayVIP(samples.gateway) + ":6443",
+		ManagerArgs:   []string{"--release-catalog=" + namespace + "/" + catalogName},
+		ControlPlanes: c.controlPlanes,
+		Log:           stdout,
+		KeepDir:       true,
 	}
 	if c.verbose {
 		opts.ManagerOutput = stderr

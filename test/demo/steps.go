@@ -328,6 +328,8 @@ func (d *demo) tenantFromSample(name, vip string, workers bool) *infrav1.TenantC
 	if tc.Spec.ControlPlaneEndpoint == "" || name != "" {
 		tc.Spec.ControlPlaneEndpoint = vip
 	}
+	// With emulated control planes the API server listens on this host.
+	tc.Spec.ControlPlaneEndpoint = d.env.TenantVIP(tc.Spec.ControlPlaneEndpoint)
 	if tc.Spec.Profile.KubernetesVersion == "" {
 		tc.Spec.Profile.KubernetesVersion = kubernetesVersion
 	}
@@ -407,6 +409,11 @@ func (d *demo) createTenant(ctx context.Context) (string, error) {
 	kubeconfig := "-"
 	if got.Status.KubeconfigSecretRef != nil {
 		kubeconfig = got.Status.KubeconfigSecretRef.Name
+	}
+	if d.env.ControlPlanes != nil {
+		if err := d.lookInside(ctx, got); err != nil {
+			return "", err
+		}
 	}
 	return fmt.Sprintf("Running on %s; kubeconfig in Secret %s", strings.Join(hosts, ", "), kubeconfig), nil
 }

@@ -36,6 +36,7 @@ import (
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/joinemu"
+	"github.com/maas-gateway/maas-gateway/internal/joinemu/controlplane"
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
 	"github.com/maas-gateway/maas-gateway/test/envtest"
 )
@@ -61,6 +62,17 @@ type Options struct {
 	JoinDelay time.Duration
 	// NoJoin runs no join emulator.
 	NoJoin bool
+	// ControlPlanes plays the machines of tenant clusters with real etcd
+	// and kube-apiserver processes (internal/joinemu/controlplane), so that
+	// a TenantCluster has an API server, etcd members and Nodes to look at.
+	// The simulator's machines get loopback addresses (maassim.Loopback)
+	// and the manager accepts loopback VIPs (--allow-loopback-endpoints);
+	// give TenantClusters VIPs in 127.0.0.0/8 (TenantVIP). Joins to the
+	// gateway's VIP stay the join emulator's.
+	ControlPlanes bool
+	// ControlPlaneOptions tune the emulator; the harness sets BinDir (the
+	// envtest assets) and IgnoreEndpoints (the gateway's VIP).
+	ControlPlaneOptions controlplane.Options
 	// NoWebhooks installs no webhook configurations and runs the manager
 	// without its webhook server.
 	NoWebhooks bool
@@ -107,6 +119,8 @@ type Env struct {
 	SimURL, APIKey string
 	// Manager is the operator's process.
 	Manager *Manager
+	// ControlPlanes plays tenant clusters' machines (Options.ControlPlanes).
+	ControlPlanes *controlplane.Emulator
 
 	opts     Options
 	logw     io.Writer
@@ -186,6 +200,9 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if opts.Sim != nil {
 		simCfg = *opts.Sim
 	}
+	if opts.ControlPlanes {
+		simCfg.Inventory = maassim.Loopback(simCfg.Inventory)
+	}
 	if e.Sim, err = maassim.Start(simCfg); err != nil {
 		return nil, fmt.Errorf("starting the MAAS simulator: %w", err)
 	}
@@ -207,6 +224,11 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 			return nil, err
 		}
 		e.stopJoin = em.Attach(e.Sim.Sim)
+	}
+	if opts.ControlPlanes {
+		if err := e.startControlPlanes(); err != nil {
+			return nil, err
+		}
 	}
 
 	if err := <-built; err != nil {
@@ -234,6 +256,12 @@ func (e *Env) Stop() error {
 		e.stopJoin()
 		e.stopJoin = nil
 	}
+	if e.ControlPlanes != nil {
+		// Close kills and reaps every process the emulator started and
+		// fails when one outlives it.
+		errs = append(errs, e.ControlPlanes.Close())
+		e.ControlPlanes = nil
+	}
 	if e.Sim != nil {
 		e.Sim.Close()
 		e.Sim = nil
@@ -247,6 +275,46 @@ func (e *Env) Stop() error {
 		e.Dir = ""
 	}
 	return errors.Join(errs...)
+}
+
+// TenantVIP returns a VIP for a tenant cluster in this Env's world: ip
+// itself, or its loopback counterpart (maassim.LoopbackAddr) when the
+// Env plays control planes, whose API servers listen on this host.
+func (e *Env) TenantVIP(ip string) string {
+	if !e.opts.ControlPlanes {
+		return ip
+	}
+	if a, ok := maassim.LoopbackAddr(ip); ok {
+		return a
+	}
+	return ip
+}
+
+func (e *Env) startControlPlanes() error {
+	assets, err := envtest.AssetsDir()
+	if err != nil {
+		return err
+	}
+	cpOpts := e.opts.ControlPlaneOptions
+	cpOpts.BinDir = assets
+	gateway := e.opts.JoinEndpoint
+	if gateway == "" {
+		gateway = GatewayVIP + ":6443"
+	}
+	if gateway != JoinAll {
+		cpOpts.IgnoreEndpoints = append(cpOpts.IgnoreEndpoints, gateway)
+	}
+	if cpOpts.Log.GetSink() == nil {
+		cpOpts.Log = e.errorLogger("controlplane")
+	}
+	em, err := controlplane.New(cpOpts)
+	if err != nil {
+		return err
+	}
+	e.ControlPlanes = em
+	em.Attach(e.Sim.Sim)
+	e.logf("tenant control planes emulated with the binaries in %s", assets)
+	return nil
 }
 
 // webhookServing returns where the control plane sends admission requests

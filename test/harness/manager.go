@@ -119,6 +119,10 @@ func newManager(e *Env, bin string) (*Manager, error) {
 			m.args = append(m.args, "--webhook-host="+host)
 		}
 	}
+	if o.ControlPlanes {
+		// Tenant VIPs of this world are loopback addresses.
+		m.args = append(m.args, "--allow-loopback-endpoints")
+	}
 	m.args = append(m.args, o.ManagerArgs...)
 	m.env = append(os.Environ(), "KUBECONFIG="+e.Kubeconfig)
 	m.env = append(m.env, o.ManagerEnv...)

@@ -91,6 +91,10 @@ type Options struct {
 	// StartTimeout bounds the start of each process; 0 means
 	// DefaultStartTimeout.
 	StartTimeout time.Duration
+	// IgnoreEndpoints are control-plane endpoints (VIP:port) whose joins
+	// another emulator answers: the gateway's, whose cluster is the test's
+	// own API server and whose kubelets internal/joinemu plays.
+	IgnoreEndpoints []string
 	// JoinFails names machines (system ID or hostname) whose kubeadm fails:
 	// MAAS reports them Deployed, but no process starts and no Node appears.
 	JoinFails []string
@@ -296,7 +300,8 @@ func (e *Emulator) userData(log logr.Logger, sm maassim.Machine) (*userData, boo
 	case err != nil:
 		log.Info("ignoring machine whose user data kubeadm could not use", "reason", err.Error())
 		return nil, false
-	case e.opts.ClusterName != "" && ud.intent.ClusterName != e.opts.ClusterName:
+	case e.opts.ClusterName != "" && ud.intent.ClusterName != e.opts.ClusterName,
+		slices.Contains(e.opts.IgnoreEndpoints, ud.intent.ControlPlaneEndpoint):
 		return nil, false
 	}
 	return ud, true
