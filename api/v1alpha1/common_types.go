@@ -237,6 +237,7 @@ type ControlPlanePool struct {
 	// size is the number of control-plane machines: 1, 3 or 5 (etcd needs an odd count).
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:XValidation:rule="self == 1 || self == 3 || self == 5",message="control-plane size must be 1, 3 or 5 (etcd needs an odd number of members)"
+	// +kubebuilder:validation:XValidation:rule="self >= oldSelf - 2",message="the control plane shrinks one step at a time (5 to 3, then 3 to 1): each step removes etcd members one by one while the rest keep quorum, and the next step waits until the cluster is healthy again"
 	// +optional
 	Size int32 `json:"size,omitempty"`
 

@@ -305,6 +305,25 @@ func TestSchemaImmutableAndTransitionRules(t *testing.T) {
 	if err := k8s.Update(ctx, scaled); err != nil {
 		t.Fatalf("scaling a worker pool must be allowed: %v", err)
 	}
+	c = scaled
+
+	// The control plane grows freely and shrinks one step at a time.
+	for _, step := range []struct {
+		size int32
+		want string
+	}{{5, ""}, {1, "shrinks one step at a time"}, {3, ""}, {1, ""}, {5, ""}} {
+		resized := c.DeepCopy()
+		resized.Spec.ControlPlane.Size = step.size
+		err := k8s.Update(ctx, resized)
+		switch {
+		case step.want == "" && err != nil:
+			t.Fatalf("control plane %d→%d: %v", c.Spec.ControlPlane.Size, step.size, err)
+		case step.want != "" && (err == nil || !strings.Contains(err.Error(), step.want)):
+			t.Fatalf("control plane %d→%d: got %v, want refusal containing %q", c.Spec.ControlPlane.Size, step.size, err, step.want)
+		case err == nil:
+			c = resized
+		}
+	}
 
 	g := gateway("shrink", func(g *infrav1.Gateway) { g.Spec.Replicas = 3 })
 	if err := k8s.Create(ctx, g); err != nil {
