@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -47,6 +48,7 @@ import (
 	"github.com/maas-gateway/maas-gateway/internal/dependents"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/rollout"
+	"github.com/maas-gateway/maas-gateway/internal/workload"
 )
 
 const (
@@ -94,8 +96,10 @@ type TenantClusterReconciler struct {
 	// default bootstrap.DefaultTokenTTL.
 	TokenTTL time.Duration
 	// Tokens creates a renewed bootstrap token inside a running cluster;
-	// default KubeconfigTokenPublisher.
+	// default a WorkloadTokenPublisher on Clusters.
 	Tokens TokenPublisher
+	// Clusters holds the connections to the tenant clusters' API servers.
+	Clusters *workload.Cache
 	// RequeueInterval is the safety net while machines are on their way;
 	// inventory events normally come first.
 	RequeueInterval time.Duration
@@ -666,7 +670,8 @@ func (r *TenantClusterReconciler) ensureToken(ctx context.Context, tc *infrav1.T
 }
 
 // publishToken creates the cluster's current bootstrap token inside the
-// cluster through its admin kubeconfig, and records that it is there.
+// cluster, reached with credentials signed from its CA at the VIP of its
+// spec (never through the kubeconfig Secret), and records that it is there.
 func (r *TenantClusterReconciler) publishToken(ctx context.Context, tc *infrav1.TenantCluster, t bootstrap.BootstrapToken) error {
 	name := tc.Name + "-bootstrap-token"
 	s := &corev1.Secret{}
@@ -677,16 +682,17 @@ func (r *TenantClusterReconciler) publishToken(ctx context.Context, tc *infrav1.
 	if err != nil {
 		return fmt.Errorf("the expiry in Secret %s/%s: %w", tc.Namespace, name, err)
 	}
-	kc := &corev1.Secret{}
-	kcName := bootstrap.SecretName(tc.Name, bootstrap.PurposeKubeconfig)
-	if err := r.Get(ctx, types.NamespacedName{Namespace: tc.Namespace, Name: kcName}, kc); err != nil {
-		return fmt.Errorf("the cluster's admin kubeconfig: %w", err)
+	pki, err := r.ensurePKI(ctx, tc)
+	if err != nil {
+		return err
 	}
 	ts, err := t.Secret(time.Until(exp), time.Now())
 	if err != nil {
 		return err
 	}
-	if err := r.Tokens.PublishToken(ctx, kc.Data[bootstrap.KubeconfigSecretKey], ts); err != nil {
+	access := workload.Access{PKI: pki, Endpoint: workload.Endpoint{VIP: tc.Spec.ControlPlaneEndpoint},
+		KubernetesVersion: tc.Spec.Profile.KubernetesVersion}
+	if err := r.Tokens.PublishToken(ctx, client.ObjectKeyFromObject(tc), access, ts); err != nil {
 		return err
 	}
 	delete(s.Data, tokenPendingKey)
@@ -1029,7 +1035,10 @@ func (r *TenantClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.TokenTTL = bootstrap.DefaultTokenTTL
 	}
 	if r.Tokens == nil {
-		r.Tokens = KubeconfigTokenPublisher{}
+		if r.Clusters == nil {
+			return errors.New("the TenantCluster controller needs a cluster cache or a token publisher")
+		}
+		r.Tokens = WorkloadTokenPublisher{Clusters: r.Clusters}
 	}
 	if r.RequeueInterval == 0 {
 		r.RequeueInterval = 30 * time.Second

@@ -35,7 +35,9 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/retry"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -45,6 +47,7 @@ import (
 	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
 	"github.com/maas-gateway/maas-gateway/internal/operator"
+	"github.com/maas-gateway/maas-gateway/internal/workload"
 )
 
 const (
@@ -700,6 +703,72 @@ var _ = Describe("TenantCluster controller", func() {
 		Expect(eventsOf("TokenPublished")).NotTo(BeEmpty())
 	})
 
+	It("never acts elsewhere through a kubeconfig Secret a namespace user rewrote (confused deputy)", func() {
+		// The real publisher: the manager reaches a tenant only at the VIP
+		// of its spec, with a certificate it signs from the cluster's CA.
+		// Nothing listens at this loopback VIP.
+		const vip = "127.0.0.77"
+		setupWith(nil, func(o *operator.Options) {
+			o.TenantTokens = nil
+			o.TenantTokenTTL = 44 * time.Minute // every later join needs a renewed token in the cluster
+		})
+		createCluster(func(tc *infrav1.TenantCluster) { tc.Spec.ControlPlaneEndpoint = vip })
+		Eventually(cluster).Should(running(3))
+		before := map[string]bool{}
+		for _, m := range ours() {
+			before[m.SystemID] = true
+		}
+
+		// A user of the namespace points the kubeconfig at the gateway's
+		// own API server, with the manager's ServiceAccount token file and
+		// even an administrator's client certificate.
+		attack := clientcmdapi.NewConfig()
+		attack.Clusters["c"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+		attack.AuthInfos["u"] = &clientcmdapi.AuthInfo{
+			TokenFile:             "/var/run/secrets/kubernetes.io/serviceaccount/token",
+			ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData,
+		}
+		attack.Contexts["x"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
+		attack.CurrentContext = "x"
+		raw, err := clientcmd.Write(*attack)
+		Expect(err).NotTo(HaveOccurred())
+		kc := &corev1.Secret{}
+		Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "tc-kubeconfig"}, kc)).To(Succeed())
+		kc.Data[bootstrap.KubeconfigSecretKey] = raw
+		Expect(k8s.Update(suiteCtx, kc)).To(Succeed())
+
+		// A new worker needs a renewed token inside the cluster: the manager
+		// tries the VIP, which does not answer, and nothing else.
+		update(func(tc *infrav1.TenantCluster) { tc.Spec.Workers[0].Size = 3 })
+		tokenPending := func(g Gomega) string {
+			s := &corev1.Secret{}
+			g.Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "tc-bootstrap-token"}, s)).To(Succeed())
+			return string(s.Data["pending"])
+		}
+		Eventually(tokenPending).Should(Equal("true"), "a renewed token waits to be created in the cluster")
+		gatewayTokens := func(g Gomega) []string {
+			list := &corev1.SecretList{}
+			g.Expect(k8s.List(suiteCtx, list, ctrlclient.InNamespace("kube-system"))).To(Succeed())
+			var names []string
+			for _, s := range list.Items {
+				if s.Type == corev1.SecretTypeBootstrapToken {
+					names = append(names, s.Name)
+				}
+			}
+			return names
+		}
+		Consistently(gatewayTokens).WithTimeout(3*time.Second).Should(BeEmpty(),
+			"no bootstrap token created in the gateway cluster through the rewritten kubeconfig")
+		Expect(tokenPending(Default)).To(Equal("true"))
+		for _, m := range ours() {
+			if !before[m.SystemID] {
+				Expect(m.StatusName).NotTo(BeElementOf("Deploying", "Deployed"),
+					"no machine deploys with a token the cluster does not know")
+			}
+		}
+		Expect(eventsOf("TokenPublished")).To(BeEmpty())
+	})
+
 	It("converges when restarted at several points while provisioning several clusters", func() {
 		setup(func(c *maassim.Config) { c.DeployTime = time.Second; c.DeployJitter = 500 * time.Millisecond })
 		names := []string{"tc-a", "tc-b", "tc-c"}
@@ -833,12 +902,12 @@ type recordingTokens struct {
 	created []string
 }
 
-func (r *recordingTokens) PublishToken(_ context.Context, kubeconfig []byte, t bootstrap.TokenSecret) error {
+func (r *recordingTokens) PublishToken(_ context.Context, _ k8stypes.NamespacedName, access workload.Access, t bootstrap.TokenSecret) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.tries++
-	if len(kubeconfig) == 0 {
-		return errors.New("no kubeconfig")
+	if access.PKI == nil || len(access.PKI.CA.Key) == 0 || access.Endpoint.VIP == "" {
+		return errors.New("no credentials or endpoint for the cluster")
 	}
 	if r.fail != nil {
 		return r.fail

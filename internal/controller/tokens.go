@@ -19,15 +19,14 @@ package controller
 import (
 	"context"
 	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
+	"github.com/maas-gateway/maas-gateway/internal/workload"
 )
 
 // TokenPublisher creates a bootstrap-token Secret inside a tenant cluster.
@@ -35,33 +34,28 @@ import (
 // renewed later (tokens live a day, clusters grow for years) must be put
 // into the running cluster before a machine deployed with it can join.
 type TokenPublisher interface {
-	PublishToken(ctx context.Context, kubeconfig []byte, token bootstrap.TokenSecret) error
+	PublishToken(ctx context.Context, cluster types.NamespacedName, access workload.Access, token bootstrap.TokenSecret) error
 }
 
-// KubeconfigTokenPublisher reaches the tenant cluster's API server with the
-// admin kubeconfig the operator issued for it.
-type KubeconfigTokenPublisher struct {
-	// Timeout bounds each request; default 15 s.
-	Timeout time.Duration
+// WorkloadTokenPublisher reaches the tenant cluster's API server through the
+// cluster cache: at the VIP of the cluster's spec, with a client certificate
+// the operator signs from the cluster CA it generated. Never through the
+// kubeconfig Secret: a user of the namespace can rewrite that one (its
+// server, a tokenFile of the manager's own ServiceAccount, an exec plugin)
+// and would make the manager act with its own identity elsewhere.
+type WorkloadTokenPublisher struct {
+	Clusters *workload.Cache
 }
 
 // PublishToken implements TokenPublisher. A token already there is fine.
-func (p KubeconfigTokenPublisher) PublishToken(ctx context.Context, kubeconfig []byte, t bootstrap.TokenSecret) error {
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
+func (p WorkloadTokenPublisher) PublishToken(ctx context.Context, cluster types.NamespacedName, access workload.Access, t bootstrap.TokenSecret) error {
+	cl, err := p.Clusters.Get(cluster, access)
 	if err != nil {
-		return fmt.Errorf("reading the cluster's kubeconfig: %w", err)
-	}
-	cfg.Timeout = p.Timeout
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 15 * time.Second
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
+		return fmt.Errorf("reaching the cluster: %w", err)
 	}
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: t.Namespace, Name: t.Name}, Type: t.Type, Data: t.Data}
-	if _, err := cs.CoreV1().Secrets(t.Namespace).Create(ctx, s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating the bootstrap token in the cluster at %s: %w", cfg.Host, err)
+	if err := cl.Client.Create(ctx, s); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating the bootstrap token in the cluster at %s: %w", access.Endpoint.VIP, err)
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/maas-gateway/maas-gateway/internal/controller"
 	"github.com/maas-gateway/maas-gateway/internal/dependents"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
+	"github.com/maas-gateway/maas-gateway/internal/workload"
 	webhookv1alpha1 "github.com/maas-gateway/maas-gateway/internal/webhook/v1alpha1"
 )
 
@@ -64,7 +65,7 @@ type Options struct {
 	// zero means bootstrap.DefaultTokenTTL.
 	TenantTokenTTL time.Duration
 	// TenantTokens creates renewed bootstrap tokens inside tenant clusters;
-	// nil means through their admin kubeconfig.
+	// nil means through the cluster cache.
 	TenantTokens controller.TokenPublisher
 	// ReleaseCatalog is the ConfigMap the Helm chart publishes the gateway
 	// releases in; empty Name for none.
@@ -80,6 +81,8 @@ type Options struct {
 type Operator struct {
 	Inventory *maas.Inventory
 	MAAS      *maas.Factory
+	// Clusters holds the connections to the tenant clusters.
+	Clusters *workload.Cache
 }
 
 // Setup adds the operator to mgr. Call it before mgr.Start.
@@ -90,6 +93,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 	}
 	if err := mgr.Add(op.Inventory); err != nil {
 		return nil, fmt.Errorf("adding the MAAS inventory: %w", err)
+	}
+	op.Clusters = workload.NewCache(workload.CacheOptions{Scheme: mgr.GetScheme(), Log: mgr.GetLogger().WithName("clusters")})
+	if err := mgr.Add(op.Clusters); err != nil {
+		return nil, fmt.Errorf("adding the cluster cache: %w", err)
 	}
 	if err := dependents.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return nil, fmt.Errorf("indexing dependents: %w", err)
@@ -139,6 +146,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		MaxConcurrentReconciles: opts.TenantClusterConcurrency,
 		TokenTTL:                opts.TenantTokenTTL,
 		Tokens:                  opts.TenantTokens,
+		Clusters:                op.Clusters,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantCluster controller: %w", err)
 	}
