@@ -33,8 +33,8 @@ import (
 	"github.com/maas-gateway/maas-gateway/internal/controller"
 	"github.com/maas-gateway/maas-gateway/internal/dependents"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
-	"github.com/maas-gateway/maas-gateway/internal/workload"
 	webhookv1alpha1 "github.com/maas-gateway/maas-gateway/internal/webhook/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/workload"
 )
 
 // Options configure the operator. Zero values take the defaults.
