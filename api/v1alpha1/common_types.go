@@ -16,6 +16,8 @@ limitations under the License.
 
 package v1alpha1
 
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 // Condition types shared by every kind. Each kind adds its own beside these.
 const (
 	// ConditionReady summarises the object: True when it does what its spec asks.
@@ -293,4 +295,54 @@ type MachineStatus struct {
 	// release (gateway) or template hash (tenant pools) the machine was deployed with.
 	// +optional
 	Template string `json:"template,omitempty"`
+	// node is the machine's Node as its cluster's API server reports it;
+	// unset while none was seen (not joined, or the cluster not reached).
+	// +optional
+	Node *MachineNode `json:"node,omitempty"`
+}
+
+// MachineNode is what a cluster says of the Node a machine runs: matched by
+// providerID maas://<system_id>, or by hostname for adopted nodes.
+type MachineNode struct {
+	// name of the Node.
+	Name string `json:"name"`
+	// ready is the status of the Node's Ready condition: True, False or Unknown.
+	Ready metav1.ConditionStatus `json:"ready"`
+	// reason and message of the Ready condition when it is not True, as the
+	// kubelet (or the node lifecycle controller) wrote them.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Message string `json:"message,omitempty"`
+	// kubeletVersion the Node reports.
+	// +optional
+	KubeletVersion string `json:"kubeletVersion,omitempty"`
+}
+
+// WorkloadStatus is what the operator observed inside a cluster, and when.
+type WorkloadStatus struct {
+	// reachable says whether the cluster's API server answered the
+	// operator's last probe, at the VIP, with credentials the operator signs.
+	Reachable bool `json:"reachable"`
+	// nodes and readyNodes count the cluster's Nodes, and those Ready.
+	// +optional
+	Nodes int32 `json:"nodes,omitempty"`
+	// +optional
+	ReadyNodes int32 `json:"readyNodes,omitempty"`
+	// kubernetesVersions are the kubelet versions the Nodes report.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=set
+	// +optional
+	KubernetesVersions []string `json:"kubernetesVersions,omitempty"`
+	// etcdMembers is the length of the etcd member list, and etcdHealthy how
+	// many of those members answered.
+	// +optional
+	EtcdMembers *int32 `json:"etcdMembers,omitempty"`
+	// +optional
+	EtcdHealthy *int32 `json:"etcdHealthy,omitempty"`
+	// message says why the cluster could not be observed.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
 }

@@ -224,6 +224,12 @@ type TenantClusterStatus struct {
 	// +optional
 	KubeconfigSecretRef *LocalObjectReference `json:"kubeconfigSecretRef,omitempty"`
 
+	// workload is what the operator observed inside the cluster: its Nodes
+	// and etcd. Phase and readiness still come from MAAS alone; this shows
+	// what the cluster itself says.
+	// +optional
+	Workload *WorkloadStatus `json:"workload,omitempty"`
+
 	// failedDeployments counts MAAS deployments that failed and were replaced.
 	// +optional
 	FailedDeployments int32 `json:"failedDeployments,omitempty"`

@@ -96,6 +96,9 @@ func main() {
 		"Requests the operator may send to one MAAS region at once above --maas-rate-limit.")
 	flag.IntVar(&opts.TenantClusterConcurrency, "tenantcluster-concurrency", 10,
 		"How many TenantClusters reconcile at once.")
+	flag.BoolVar(&opts.ObserveTenantClusters, "observe-tenant-clusters", true,
+		"Read every tenant cluster's Nodes and etcd members into its status, reaching its API server at its VIP and "+
+			"its etcd at its control-plane machines' addresses. Off only for test worlds whose clusters have no API servers.")
 	flag.BoolVar(&opts.Admission.AllowLoopbackEndpoints, "allow-loopback-endpoints", false,
 		"Accept loopback control-plane endpoints (127.0.0.0/8, ::1) with a warning. Only for test worlds whose "+
 			"emulated machines share one host; real machines cannot share a loopback VIP.")

@@ -27,6 +27,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -39,6 +40,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/joinemu/controlplane"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
 	"github.com/maas-gateway/maas-gateway/internal/operator"
@@ -177,4 +179,43 @@ func conditionOf(conds []metav1.Condition, t string) *metav1.Condition {
 		}
 	}
 	return nil
+}
+
+// startControlPlanes plays the tenant clusters' machines of srv with real
+// etcd and kube-apiserver processes until the spec ends; the machines must
+// have loopback addresses (maassim.Loopback). No process may outlive it.
+func startControlPlanes(srv *maassim.Server) *controlplane.Emulator {
+	GinkgoHelper()
+	assets, err := envtest.AssetsDir()
+	Expect(err).NotTo(HaveOccurred())
+	emu, err := controlplane.New(controlplane.Options{BinDir: assets, Interval: time.Second,
+		Log: zap.New(zap.WriteTo(GinkgoWriter))})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() {
+		dir := emu.Dir()
+		Expect(emu.Close()).To(Succeed())
+		Expect(controlplane.Leaks(dir)).To(BeEmpty(), "processes outlived the emulator")
+	})
+	emu.Attach(srv)
+	return emu
+}
+
+// cniDaemonSet is what a CNI installs, as kubelets see it: a DaemonSet whose
+// pods mount /etc/cni/net.d from the host.
+func cniDaemonSet() *appsv1.DaemonSet {
+	labels := map[string]string{"app": "cni"}
+	return &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "cni"},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					Containers: []corev1.Container{{Name: "cni", Image: "registry.invalid/cni:1"}},
+					Volumes: []corev1.Volume{{Name: "net", VolumeSource: corev1.VolumeSource{
+						HostPath: &corev1.HostPathVolumeSource{Path: "/etc/cni/net.d"}}}},
+				},
+			},
+		},
+	}
 }

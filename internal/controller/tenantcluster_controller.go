@@ -100,6 +100,13 @@ type TenantClusterReconciler struct {
 	Tokens TokenPublisher
 	// Clusters holds the connections to the tenant clusters' API servers.
 	Clusters *workload.Cache
+	// ObserveWorkloads reads each cluster's Nodes and etcd members into
+	// status.workload (through Clusters). Off only in test worlds whose
+	// clusters have no API servers and whose addresses are mere data.
+	ObserveWorkloads bool
+	// WorkloadEvents wakes a cluster whose Nodes or health changed, as the
+	// cluster cache reports them; nil for none.
+	WorkloadEvents <-chan event.GenericEvent
 	// RequeueInterval is the safety net while machines are on their way;
 	// inventory events normally come first.
 	RequeueInterval time.Duration
@@ -267,6 +274,7 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	tc.Status.Machines = tenantMachines(after)
 	r.announceDeployed(tc, before.Machines)
 	tenantStatus(tc, final, done)
+	r.observeWorkload(ctx, tc, after)
 	if runErr != nil {
 		return ctrl.Result{}, runErr
 	}
@@ -1049,7 +1057,11 @@ func (r *TenantClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.MaxConcurrentReconciles == 0 {
 		r.MaxConcurrentReconciles = 10
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.WorkloadEvents != nil {
+		b = b.WatchesRawSource(source.Channel(r.WorkloadEvents, &handler.EnqueueRequestForObject{}))
+	}
+	return b.
 		For(&infrav1.TenantCluster{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, lostState()))).
 		Owns(&corev1.Secret{}).
 		Watches(&infrav1.CloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.clustersOfAccount), builder.WithPredicates(readinessChanged())).

@@ -703,6 +703,57 @@ var _ = Describe("TenantCluster controller", func() {
 		Expect(eventsOf("TokenPublished")).NotTo(BeEmpty())
 	})
 
+	It("shows what the cluster itself says: each machine's Node, the kubelets' versions, the etcd members", func() {
+		// Real control planes: the simulator's machines live on loopback
+		// addresses, where the emulator runs their etcd and API servers.
+		const vip = "127.30.7.100"
+		setupWith(func(c *maassim.Config) { c.Inventory = maassim.Loopback(c.Inventory) }, func(o *operator.Options) {
+			o.TenantTokens = nil
+			o.ObserveTenantClusters = true
+		})
+		emu := startControlPlanes(sim)
+		createCluster(func(tc *infrav1.TenantCluster) { tc.Spec.ControlPlaneEndpoint = vip })
+		Eventually(cluster).WithTimeout(2 * time.Minute).Should(running(3))
+
+		// No CNI yet: every Node NotReady, as the kubelet says why.
+		Eventually(func(g Gomega) {
+			tc := cluster(g)
+			ws := tc.Status.Workload
+			g.Expect(ws).NotTo(BeNil())
+			g.Expect(ws.Reachable).To(BeTrue(), ws.Message)
+			g.Expect(ws.Nodes).To(BeEquivalentTo(3))
+			g.Expect(ws.ReadyNodes).To(BeZero())
+			g.Expect(ws.KubernetesVersions).To(Equal([]string{tenantVersion}))
+			g.Expect(ws.EtcdMembers).To(HaveValue(BeEquivalentTo(1)))
+			g.Expect(ws.EtcdHealthy).To(HaveValue(BeEquivalentTo(1)))
+			g.Expect(tc.Status.Machines).To(HaveLen(3))
+			for _, m := range tc.Status.Machines {
+				g.Expect(m.Node).NotTo(BeNil(), "machine %s has no Node in status", m.Hostname)
+				g.Expect(m.Node.Name).To(Equal(strings.ToLower(m.Hostname)))
+				g.Expect(m.Node.Ready).To(Equal(metav1.ConditionFalse))
+				g.Expect(m.Node.Reason).To(Equal("KubeletNotReady"))
+				g.Expect(m.Node.Message).To(ContainSubstring("cni plugin not initialized"))
+			}
+		}).WithTimeout(2 * time.Minute).Should(Succeed())
+
+		// A CNI installed in the cluster: its Nodes turn Ready, and the
+		// cluster cache's watch brings that into status.
+		admin, err := emu.AdminConfig(vip + ":6443")
+		Expect(err).NotTo(HaveOccurred())
+		tenant, err := ctrlclient.New(admin, ctrlclient.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(tenant.Create(suiteCtx, cniDaemonSet())).To(Succeed())
+		Eventually(func(g Gomega) {
+			tc := cluster(g)
+			g.Expect(tc.Status.Workload).NotTo(BeNil())
+			g.Expect(tc.Status.Workload.ReadyNodes).To(BeEquivalentTo(3))
+			for _, m := range tc.Status.Machines {
+				g.Expect(m.Node).To(HaveField("Ready", metav1.ConditionTrue))
+				g.Expect(m.Node.Message).To(BeEmpty())
+			}
+		}).WithTimeout(time.Minute).Should(Succeed())
+	})
+
 	It("never acts elsewhere through a kubeconfig Secret a namespace user rewrote (confused deputy)", func() {
 		// The real publisher: the manager reaches a tenant only at the VIP
 		// of its spec, with a certificate it signs from the cluster's CA.

@@ -25,10 +25,14 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 
 	"github.com/maas-gateway/maas-gateway/internal/controller"
 	"github.com/maas-gateway/maas-gateway/internal/dependents"
@@ -72,6 +76,10 @@ type Options struct {
 	ReleaseCatalog types.NamespacedName
 	// Webhooks registers the admission webhooks with the manager's webhook server.
 	Webhooks bool
+	// ObserveTenantClusters reads every tenant cluster's Nodes and etcd
+	// members into its status, through the cluster cache. The manager turns
+	// it on; test worlds whose clusters have no API servers leave it off.
+	ObserveTenantClusters bool
 	// Admission tunes the webhooks (see webhookv1alpha1.Options).
 	Admission webhookv1alpha1.Options
 }
@@ -94,7 +102,20 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 	if err := mgr.Add(op.Inventory); err != nil {
 		return nil, fmt.Errorf("adding the MAAS inventory: %w", err)
 	}
-	op.Clusters = workload.NewCache(workload.CacheOptions{Scheme: mgr.GetScheme(), Log: mgr.GetLogger().WithName("clusters")})
+	// The cache wakes the TenantCluster whose Nodes or health changed. A
+	// full channel drops the news: the cluster's next reconcile reads the
+	// cache's current state anyway.
+	tenantNews := make(chan event.GenericEvent, 256)
+	op.Clusters = workload.NewCache(workload.CacheOptions{
+		Scheme: mgr.GetScheme(), Log: mgr.GetLogger().WithName("clusters"),
+		OnChange: func(key types.NamespacedName) {
+			tc := &infrav1.TenantCluster{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+			select {
+			case tenantNews <- event.GenericEvent{Object: tc}:
+			default:
+			}
+		},
+	})
 	if err := mgr.Add(op.Clusters); err != nil {
 		return nil, fmt.Errorf("adding the cluster cache: %w", err)
 	}
@@ -147,6 +168,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		TokenTTL:                opts.TenantTokenTTL,
 		Tokens:                  opts.TenantTokens,
 		Clusters:                op.Clusters,
+		ObserveWorkloads:        opts.ObserveTenantClusters,
+		WorkloadEvents:          tenantNews,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantCluster controller: %w", err)
 	}

@@ -162,6 +162,19 @@ func (c *Cache) Get(key types.NamespacedName, access Access) (*Cluster, error) {
 	return cl, nil
 }
 
+// Current returns the connection to key when there is one to endpoint ep
+// for Kubernetes version, not yet due for renewal: a caller that has it
+// needs no PKI to reach the cluster.
+func (c *Cache) Current(key types.NamespacedName, ep Endpoint, version string) (*Cluster, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl, ok := c.clusters[key]
+	if !ok || cl.access.Endpoint != ep || cl.access.KubernetesVersion != version || !c.opts.Now().Before(cl.renewAt) {
+		return nil, false
+	}
+	return cl, true
+}
+
 // Peek returns the connection to key if there is one, without connecting.
 func (c *Cache) Peek(key types.NamespacedName) (*Cluster, error) {
 	c.mu.Lock()

@@ -69,9 +69,12 @@ func chartValues(releases []map[string]any, extra map[string]any) map[string]any
 		},
 		// The emulated gateway Nodes never run Pods: keep the manager on kind's node.
 		"nodeSelector": map[string]any{"kubernetes.io/hostname": env.node},
-		"manager":      map[string]any{"maasPollInterval": "2s", "maasRetryInterval": "3s"},
-		"webhook":      map[string]any{"certManager": map[string]any{"enabled": false}},
-		"maas":         map[string]any{"endpoint": simEndpoint, "existingSecret": apiKeyName},
+		"manager": map[string]any{"maasPollInterval": "2s", "maasRetryInterval": "3s",
+			// The tenants here have no API servers: their VIPs and
+			// machine addresses are data the operator must not dial.
+			"extraArgs": []any{"--observe-tenant-clusters=false"}},
+		"webhook": map[string]any{"certManager": map[string]any{"enabled": false}},
+		"maas":    map[string]any{"endpoint": simEndpoint, "existingSecret": apiKeyName},
 		"gateway": map[string]any{
 			"create":   true,
 			"name":     gatewayName,

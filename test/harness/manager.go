@@ -119,9 +119,15 @@ func newManager(e *Env, bin string) (*Manager, error) {
 			m.args = append(m.args, "--webhook-host="+host)
 		}
 	}
-	if o.ControlPlanes {
+	switch {
+	case o.ControlPlanes:
 		// Tenant VIPs of this world are loopback addresses.
 		m.args = append(m.args, "--allow-loopback-endpoints")
+	case hasFlag(bin, "observe-tenant-clusters"):
+		// Without emulated control planes the tenants' VIPs and machine
+		// addresses are data: nothing is there to dial, and they may
+		// name networks that are not this machine's.
+		m.args = append(m.args, "--observe-tenant-clusters=false")
 	}
 	m.args = append(m.args, o.ManagerArgs...)
 	m.env = append(os.Environ(), "KUBECONFIG="+e.Kubeconfig)
