@@ -99,7 +99,37 @@ func (d *demo) lookInside(ctx context.Context, tc *infrav1.TenantCluster) error 
 		}
 		d.t.note("  %x  %s  %s  %s", m.ID, state, m.Name, strings.Join(m.PeerURLs, ","))
 	}
+	// The operator's own view, in the cluster's status.
+	var ws *infrav1.WorkloadStatus
+	err = d.t.waitFor(ctx, "the operator to report the cluster's Nodes in status.workload", d.cfg.stepTimeout,
+		func(ctx context.Context) (bool, string, error) {
+			got := &infrav1.TenantCluster{}
+			if err := d.c().Get(ctx, client.ObjectKeyFromObject(tc), got); err != nil {
+				return false, err.Error(), nil
+			}
+			ws = got.Status.Workload
+			if ws == nil {
+				return false, "no status.workload yet", nil
+			}
+			return ws.Reachable && int(ws.Nodes) == want && ws.EtcdMembers != nil, workloadSummary(ws), nil
+		})
+	if err != nil {
+		return err
+	}
+	d.t.note("status.workload: %s", workloadSummary(ws))
 	return nil
+}
+
+func workloadSummary(ws *infrav1.WorkloadStatus) string {
+	s := fmt.Sprintf("reachable=%t nodes %d/%d Ready, kubelets %s", ws.Reachable, ws.ReadyNodes, ws.Nodes,
+		strings.Join(ws.KubernetesVersions, ","))
+	if ws.EtcdMembers != nil && ws.EtcdHealthy != nil {
+		s += fmt.Sprintf(", etcd %d/%d healthy", *ws.EtcdHealthy, *ws.EtcdMembers)
+	}
+	if ws.Message != "" {
+		s += " (" + ws.Message + ")"
+	}
+	return s
 }
 
 func nodeStatus(n *corev1.Node) string {
