@@ -1,0 +1,422 @@
+package maassim
+
+import (
+	"encoding/json"
+	"math"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/canonical/gomaasclient/entity"
+)
+
+// ipamConfig is fastConfig with a declared subnet holding one machine
+// without inventory addresses (so it gets an auto-assigned one), a dynamic
+// range and a non-admin user.
+func ipamConfig() Config {
+	cfg := fastConfig()
+	cfg.Subnets = []SubnetSpec{{
+		CIDR: "10.50.0.0/24", Name: "lab",
+		Dynamic: []RangeSpec{{Start: "10.50.0.200", End: "10.50.0.250", Comment: "dhcp"}},
+	}}
+	cfg.Inventory = append(cfg.Inventory, MachineSpec{Hostname: "bare-1", CPU: 2, MemoryMiB: 4096, Zone: "zone-a"})
+	cfg.Users = append(cfg.Users, User{Name: "alice", APIKey: "AliceConsumerKey01:AliceTokenKey00001:AliceTokenSecret0000000000000001"})
+	return cfg
+}
+
+type expect struct {
+	status int
+	body   string // exact when not prefixed with "~", else a substring
+}
+
+func check(t *testing.T, what string, r rawResponse, want expect) {
+	t.Helper()
+	ok := r.status == want.status
+	if sub, fuzzy := strings.CutPrefix(want.body, "~"); fuzzy {
+		ok = ok && strings.Contains(r.body, sub)
+	} else {
+		ok = ok && r.body == want.body
+	}
+	if !ok {
+		t.Fatalf("%s: got %d %q, want %d %q", what, r.status, r.body, want.status, want.body)
+	}
+}
+
+func form(kv ...string) url.Values {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Add(kv[i], kv[i+1])
+	}
+	return v
+}
+
+func TestReserveIP(t *testing.T) {
+	srv := startSim(t, ipamConfig())
+	admin := newRaw(t, srv, srv.DefaultAPIKey())
+	alice := newRaw(t, srv, "AliceConsumerKey01:AliceTokenKey00001:AliceTokenSecret0000000000000001")
+	// Deploy node-01 (10.20.1.10) so that its address is in use.
+	c := maasClient(t, srv, srv.DefaultAPIKey())
+	node := machineByHost(t, srv.Sim, "node-01")
+	if _, err := c.Machine.Deploy(node, &entity.MachineDeployParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if r := admin.do("POST", "ipranges/", nil, form("type", "reserved", "start_ip", "10.50.0.20", "end_ip", "10.50.0.29", "subnet", "lab")); r.status != 200 {
+		t.Fatalf("create range: %d %s", r.status, r.body)
+	}
+
+	for _, tt := range []struct {
+		name string
+		who  *rawClient
+		form url.Values
+		want expect
+	}{
+		{"free address", alice, form("op", "reserve", "ip", "10.20.1.100"), expect{200, `~"alloc_type":4,"alloc_type_name":"User reserved"`}},
+		{"same address again", admin, form("op", "reserve", "ip", "10.20.1.100"), expect{404, "The IP address 10.20.1.100 is already in use."}},
+		{"a deployed machine's", alice, form("op", "reserve", "ip", "10.20.1.10"), expect{404, "The IP address 10.20.1.10 is already in use."}},
+		{"the gateway", alice, form("op", "reserve", "ip", "10.50.0.1"), expect{404, "The IP address 10.50.0.1 is already in use."}},
+		{"outside every subnet", alice, form("op", "reserve", "ip", "192.168.9.9"), expect{400, "No known subnet for IP address: 192.168.9.9."}},
+		{"neither", alice, form("op", "reserve"), expect{400, "Must supply either the 'subnet' or the 'ip' parameter."}},
+		{"unknown subnet", alice, form("op", "reserve", "subnet", "10.99.0.0/24"), expect{400, "Unable to identify subnet: 10.99.0.0/24."}},
+		{"bad address", alice, form("op", "reserve", "ip", "10.1"), expect{400, `{"ip_address":["Enter a valid IPv4 or IPv6 address."]}`}},
+		{"in a reserved range", alice, form("op", "reserve", "ip", "10.50.0.25"), expect{404, "10.50.0.25 is within the reserved range from 10.50.0.20 to 10.50.0.29"}},
+		{"in a dynamic range", alice, form("op", "reserve", "ip", "10.50.0.210"), expect{403,
+			"IP address 10.50.0.210 belongs to an existing dynamic range. To reserve this IP address, a MAC address is required. (Create a device instead.)"}},
+		{"a machine's MAC", alice, form("op", "reserve", "ip", "10.50.0.40", "mac", "52:54:00:00:00:18"), expect{400,
+			"MAC address 52:54:00:00:00:18 already belongs to bare-1. Use of the interface API is required, for an interface that belongs to a node."}},
+		{"unknown domain", alice, form("op", "reserve", "ip", "10.50.0.41", "hostname", "vip.nowhere"), expect{404, "No Domain matches the given query."}},
+		{"any address of a subnet", alice, form("op", "reserve", "subnet", "10.50.0.0/24"), expect{200, `~"ip":"10.50.0.2"`}},
+		{"with a DNS name", alice, form("op", "reserve", "ip", "10.50.0.42", "hostname", "cp-api.maas"), expect{200, `~"ip":"10.50.0.42"`}},
+	} {
+		check(t, tt.name, tt.who.do("POST", "ipaddresses/", nil, tt.form), tt.want)
+	}
+
+	// The op may come from the query or an /op- suffix too.
+	check(t, "query op", alice.do("POST", "ipaddresses/", form("op", "reserve"), form("ip", "10.50.0.43")), expect{200, `~"ip":"10.50.0.43"`})
+	check(t, "path op", alice.do("POST", "ipaddresses/op-reserve", nil, form("ip", "10.50.0.44")), expect{200, `~"ip":"10.50.0.44"`})
+
+	// Lists: a user sees their own reservations; all and owner are for admins.
+	var mine []map[string]any
+	r := alice.do("GET", "ipaddresses/", nil, nil)
+	if err := json.Unmarshal([]byte(r.body), &mine); err != nil || len(mine) != 5 {
+		t.Fatalf("alice's list: %d %s", len(mine), r.body)
+	}
+	check(t, "all, non-admin", alice.do("GET", "ipaddresses/", form("all", "true"), nil), expect{403, "Listing all IP addresses requires admin privileges."})
+	check(t, "owner, non-admin", alice.do("GET", "ipaddresses/", form("owner", "admin"), nil), expect{403, "Listing another user's IP addresses requires admin privileges."})
+	check(t, "bad ip filter", alice.do("GET", "ipaddresses/", form("ip", "x"), nil), expect{400, "Parameter 'ip' must contain an IP address."})
+	check(t, "admin's own", admin.do("GET", "ipaddresses/", nil, nil), expect{200, "[]"})
+	check(t, "admin, owner", admin.do("GET", "ipaddresses/", form("owner", "alice", "ip", "10.20.1.100"), nil), expect{200, `~"username":"alice"`})
+	check(t, "admin, all", admin.do("GET", "ipaddresses/", form("all", "1", "ip", "10.20.1.10"), nil), expect{200, `~"alloc_type_name":"Automatic"`})
+
+	// The DNS name was created with the reservation.
+	check(t, "dns by fqdn", alice.do("GET", "dnsresources/", form("fqdn", "cp-api.maas"), nil), expect{200, `~"ip":"10.50.0.42"`})
+
+	// Release: only the owner without force; force is for admins.
+	check(t, "release, not the owner", admin.do("POST", "ipaddresses/", nil, form("op", "release", "ip", "10.50.0.42")), expect{400,
+		"IP address 10.50.0.42 does not exist, is not the correct type of address, or does not belong to the requesting user.\n" +
+			"If you are sure you want to release this address, use force=true as a MAAS administrator."})
+	check(t, "force, non-admin", alice.do("POST", "ipaddresses/", nil, form("op", "release", "ip", "10.50.0.42", "force", "true")), expect{403,
+		"Force-releasing an IP address requires admin privileges."})
+	check(t, "release", alice.do("POST", "ipaddresses/", nil, form("op", "release", "ip", "10.50.0.42")), expect{204, ""})
+	check(t, "release again", alice.do("POST", "ipaddresses/", nil, form("op", "release", "ip", "10.50.0.42")), expect{400, "~does not exist"})
+	check(t, "force, unknown", admin.do("POST", "ipaddresses/", nil, form("op", "release", "ip", "10.50.0.42", "force", "true")), expect{400, "IP address 10.50.0.42 does not exist."})
+	check(t, "force, another's", admin.do("POST", "ipaddresses/", nil, form("op", "release", "ip", "10.50.0.43", "force", "true")), expect{204, ""})
+	// The DNS record lost its only address, so it is gone.
+	check(t, "dns after release", alice.do("GET", "dnsresources/", form("fqdn", "cp-api.maas"), nil), expect{200, "[]"})
+
+	snap := srv.IPAM()
+	if len(snap.Reservations) != 3 || snap.Reservations[0].IP != "10.20.1.100" || snap.Reservations[0].Owner != "alice" {
+		t.Fatalf("IPAM snapshot: %+v", snap.Reservations)
+	}
+}
+
+// TestReserveIPRace: many users reserving one address at once; MAAS's
+// transaction (the simulator's lock) lets exactly one win.
+func TestReserveIPRace(t *testing.T) {
+	srv := startSim(t, ipamConfig())
+	var wg sync.WaitGroup
+	codes := make(chan int, 8)
+	for i := range 8 {
+		key := srv.AddUser("racer"+string(rune('a'+i)), false)
+		wg.Go(func() {
+			codes <- newRaw(t, srv, key).do("POST", "ipaddresses/", nil, form("op", "reserve", "ip", "10.50.0.77")).status
+		})
+	}
+	wg.Wait()
+	close(codes)
+	won := 0
+	for c := range codes {
+		switch c {
+		case 200:
+			won++
+		case 404:
+		default:
+			t.Fatalf("unexpected status %d", c)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d reservations won, want 1", won)
+	}
+}
+
+func TestDeployAvoidsReservations(t *testing.T) {
+	cfg := ipamConfig()
+	cfg.Subnets[0].Reserved = []RangeSpec{{Start: "10.50.0.4", End: "10.50.0.6"}}
+	srv := startSim(t, cfg)
+	c := maasClient(t, srv, srv.DefaultAPIKey())
+	admin := newRaw(t, srv, srv.DefaultAPIKey())
+	// .1 is the gateway, .2 reserved by a user, .3 by a DNS record, .4-.6 a reserved range.
+	check(t, "reserve .2", admin.do("POST", "ipaddresses/", nil, form("op", "reserve", "ip", "10.50.0.2")), expect{200, "~10.50.0.2"})
+	check(t, "record .3", admin.do("POST", "dnsresources/", nil, form("fqdn", "ext.maas", "ip_addresses", "10.50.0.3")), expect{200, "~10.50.0.3"})
+	bare := machineByHost(t, srv.Sim, "bare-1")
+	if _, err := c.Machine.Deploy(bare, &entity.MachineDeployParams{}); err != nil {
+		t.Fatal(err)
+	}
+	m := waitStatus(t, srv.Sim, bare, StatusDeployed)
+	if len(m.IPs) != 1 || m.IPs[0] != "10.50.0.7" {
+		t.Fatalf("bare-1 got %v, want [10.50.0.7]", m.IPs)
+	}
+	// An inventory address reserved meanwhile is not handed out either.
+	check(t, "reserve node-02's", admin.do("POST", "ipaddresses/", nil, form("op", "reserve", "ip", "10.20.1.11")), expect{200, "~10.20.1.11"})
+	node := machineByHost(t, srv.Sim, "node-02")
+	if _, err := c.Machine.Deploy(node, &entity.MachineDeployParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if m := waitStatus(t, srv.Sim, node, StatusDeployed); len(m.IPs) != 1 || m.IPs[0] != "10.20.1.2" {
+		t.Fatalf("node-02 got %v, want [10.20.1.2] (.1 is the gateway, .11 reserved)", m.IPs)
+	}
+	// Released, the address is free again.
+	if _, err := c.Machine.Release(bare, &entity.MachineReleaseParams{}); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, srv.Sim, bare, StatusReady)
+	check(t, "reserve bare-1's old address", admin.do("POST", "ipaddresses/", nil, form("op", "reserve", "ip", "10.50.0.7")), expect{200, "~10.50.0.7"})
+}
+
+func TestIPRanges(t *testing.T) {
+	srv := startSim(t, ipamConfig())
+	admin := newRaw(t, srv, srv.DefaultAPIKey())
+	alice := newRaw(t, srv, "AliceConsumerKey01:AliceTokenKey00001:AliceTokenSecret0000000000000001")
+	bob := newRaw(t, srv, srv.AddUser("bob", false))
+
+	// Non-admins may create reserved ranges, which they then own.
+	r := alice.do("POST", "ipranges/", nil, form("type", "reserved", "start_ip", "10.50.0.100", "end_ip", "10.50.0.109", "comment", "lb pool"))
+	check(t, "create", r, expect{200, `~"comment":"lb pool","user":{`})
+	var created struct {
+		ID   int `json:"id"`
+		User struct {
+			UserName string `json:"username"`
+		} `json:"user"`
+		Subnet struct {
+			CIDR string `json:"cidr"`
+		} `json:"subnet"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &created); err != nil || created.User.UserName != "alice" || created.Subnet.CIDR != "10.50.0.0/24" {
+		t.Fatalf("created range: %s", r.body)
+	}
+	id := strconv.Itoa(created.ID)
+	conflict := `{"end_ip":["Requested reserved range conflicts with an existing range."],"start_ip":["Requested reserved range conflicts with an existing range."]}`
+	for _, tt := range []struct {
+		name string
+		who  *rawClient
+		form url.Values
+		want expect
+	}{
+		{"overlap", bob, form("type", "reserved", "start_ip", "10.50.0.105", "end_ip", "10.50.0.120", "subnet", "1"), expect{400, conflict}},
+		{"overlap a dynamic range", bob, form("type", "reserved", "start_ip", "10.50.0.199", "end_ip", "10.50.0.201"), expect{400, conflict}},
+		{"dynamic, non-admin", bob, form("type", "dynamic", "start_ip", "10.50.0.150", "end_ip", "10.50.0.160"), expect{403,
+			"Unable to create dynamic IP range. You don't have sufficient privileges."}},
+		{"outside the subnet", bob, form("type", "reserved", "start_ip", "10.60.0.1", "end_ip", "10.60.0.2", "subnet", "lab"), expect{400,
+			`{"end_ip":["IP addresses must be within subnet: 10.50.0.0/24."],"start_ip":["IP addresses must be within subnet: 10.50.0.0/24."]}`}},
+		{"reversed", bob, form("type", "reserved", "start_ip", "10.50.0.9", "end_ip", "10.50.0.8"), expect{400,
+			`{"end_ip":["End IP address must not be less than Start IP address."]}`}},
+		{"broadcast", bob, form("type", "reserved", "start_ip", "10.50.0.254", "end_ip", "10.50.0.255"), expect{400,
+			`{"end_ip":["Broadcast address cannot be included in IP range."]}`}},
+		{"no type", bob, form("start_ip", "10.50.0.9", "end_ip", "10.50.0.9"), expect{400, `{"type":["This field is required."]}`}},
+		{"long comment", bob, form("type", "reserved", "start_ip", "10.50.0.9", "end_ip", "10.50.0.9", "comment", strings.Repeat("x", 256)), expect{400,
+			`{"comment":["Ensure this value has at most 255 characters (it has 256)."]}`}},
+		// A reserved range may cover addresses already in use.
+		{"over the gateway", bob, form("type", "reserved", "start_ip", "10.50.0.1", "end_ip", "10.50.0.1"), expect{200, `~"start_ip":"10.50.0.1"`}},
+		{"dynamic over a used address", admin, form("type", "dynamic", "start_ip", "10.50.0.1", "end_ip", "10.50.0.2"), expect{400,
+			`~Requested dynamic range conflicts with an existing IP address or range.`}},
+	} {
+		check(t, tt.name, tt.who.do("POST", "ipranges/", nil, tt.form), tt.want)
+	}
+
+	check(t, "get", bob.do("GET", "ipranges/"+id+"/", nil, nil), expect{200, `~"comment":"lb pool"`})
+	check(t, "get unknown", bob.do("GET", "ipranges/99/", nil, nil), expect{404, "No IPRange matches the given query."})
+	check(t, "update, not the owner", bob.do("PUT", "ipranges/"+id+"/", nil, form("comment", "mine now")), expect{403,
+		"Unable to modify IP range. You don't own the IP range."})
+	check(t, "update", alice.do("PUT", "ipranges/"+id+"/", nil, form("comment", "renamed", "end_ip", "10.50.0.110")), expect{200, `~"end_ip":"10.50.0.110","comment":"renamed"`})
+	check(t, "delete, not the owner", bob.do("DELETE", "ipranges/"+id+"/", nil, nil), expect{403, "Unable to modify IP range. You don't own the IP range."})
+	check(t, "delete", alice.do("DELETE", "ipranges/"+id+"/", nil, nil), expect{204, ""})
+	check(t, "get deleted", alice.do("GET", "ipranges/"+id+"/", nil, nil), expect{404, "No IPRange matches the given query."})
+
+	// gomaasclient reads them.
+	c := maasClient(t, srv, srv.DefaultAPIKey())
+	list, err := c.IPRanges.Get()
+	if err != nil || len(list) != 2 || list[0].Type != "dynamic" || list[0].Comment != "dhcp" {
+		t.Fatalf("gomaasclient list: %+v %v", list, err)
+	}
+	made, err := c.IPRanges.Create(&entity.IPRangeParams{Type: "reserved", Subnet: "1", StartIP: "10.50.0.30", EndIP: "10.50.0.31", Comment: "via gomaasclient"})
+	if err != nil || made.StartIP.String() != "10.50.0.30" {
+		t.Fatalf("gomaasclient create: %+v %v", made, err)
+	}
+	if err := c.IPRange.Delete(made.ID); err != nil {
+		t.Fatalf("gomaasclient delete: %v", err)
+	}
+}
+
+func TestSubnetsEndpoint(t *testing.T) {
+	srv := startSim(t, ipamConfig())
+	alice := newRaw(t, srv, "AliceConsumerKey01:AliceTokenKey00001:AliceTokenSecret0000000000000001")
+	check(t, "list", alice.do("GET", "subnets/", nil, nil), expect{200, `~"cidr":"10.20.3.0/24"`})
+	for _, path := range []string{"subnets/1/", "subnets/10.50.0.0/24/", "subnets/lab/", "subnets/cidr:10.50.0.0/24/"} {
+		check(t, path, alice.do("GET", path, nil, nil), expect{200, `~"name":"lab","vlan"`})
+	}
+	check(t, "unknown", alice.do("GET", "subnets/99/", nil, nil), expect{404, "No Subnet matches the given query."})
+	check(t, "reserve", alice.do("POST", "ipaddresses/", nil, form("op", "reserve", "ip", "10.50.0.3")), expect{200, "~10.50.0.3"})
+	check(t, "unreserved", alice.do("GET", "subnets/1/", form("op", "unreserved_ip_ranges"), nil), expect{200,
+		`[{"start":"10.50.0.2","end":"10.50.0.2","num_addresses":1},{"start":"10.50.0.4","end":"10.50.0.199","num_addresses":196},{"start":"10.50.0.251","end":"10.50.0.254","num_addresses":4}]`})
+	check(t, "ip_addresses", alice.do("GET", "subnets/1/op-ip_addresses", nil, nil), expect{200, `~"ip":"10.50.0.3","alloc_type":4`})
+	c := maasClient(t, srv, srv.DefaultAPIKey())
+	subnets, err := c.Subnets.Get()
+	if err != nil || len(subnets) != 4 {
+		t.Fatalf("gomaasclient subnets: %d %v", len(subnets), err)
+	}
+}
+
+func TestDNSResources(t *testing.T) {
+	srv := startSim(t, ipamConfig())
+	admin := newRaw(t, srv, srv.DefaultAPIKey())
+	alice := newRaw(t, srv, "AliceConsumerKey01:AliceTokenKey00001:AliceTokenSecret0000000000000001")
+	check(t, "create, non-admin", alice.do("POST", "dnsresources/", nil, form("fqdn", "cp.maas")), expect{403, ""})
+	// CAPMAAS creates the record empty, finds it by fqdn, then sets the addresses.
+	check(t, "create", admin.do("POST", "dnsresources/", nil, form("fqdn", "cp.maas", "address_ttl", "10", "ip_addresses", "")), expect{200,
+		`{"id":1,"fqdn":"cp.maas","address_ttl":10,"ip_addresses":[],"resource_records":[],"resource_uri":"/MAAS/api/2.0/dnsresources/1/"}`})
+	check(t, "duplicate", admin.do("POST", "dnsresources/", nil, form("name", "cp", "domain", "maas")), expect{400, `{"__all__":["Labels must be unique within their zone."]}`})
+	check(t, "by fqdn", alice.do("GET", "dnsresources/", form("fqdn", "cp.maas"), nil), expect{200, `~"fqdn":"cp.maas"`})
+	check(t, "unknown name", alice.do("GET", "dnsresources/", form("fqdn", "nope.maas"), nil), expect{200, "[]"})
+	check(t, "unknown domain", alice.do("GET", "dnsresources/", form("fqdn", "cp.nowhere"), nil), expect{404, "No Domain matches the given query."})
+	check(t, "update, non-admin", alice.do("PUT", "dnsresources/1/", nil, form("ip_addresses", "10.50.0.9")), expect{403, ""})
+	check(t, "update", admin.do("PUT", "dnsresources/1/", nil, form("ip_addresses", "10.50.0.9 10.50.0.10")), expect{200, `~"ip":"10.50.0.10"`})
+	// Unknown addresses became the caller's reservations.
+	check(t, "created addresses", admin.do("GET", "ipaddresses/", form("ip", "10.50.0.9"), nil), expect{200, `~"username":"admin"`})
+	check(t, "delete, non-admin", alice.do("DELETE", "dnsresources/1/", nil, nil), expect{403, ""})
+	check(t, "delete", admin.do("DELETE", "dnsresources/1/", nil, nil), expect{204, ""})
+	check(t, "get deleted", admin.do("GET", "dnsresources/1/", nil, nil), expect{404, "No DNSResource matches the given query."})
+	check(t, "orphans removed", admin.do("GET", "ipaddresses/", nil, nil), expect{200, "[]"})
+}
+
+func TestTagUpdateNodes(t *testing.T) {
+	srv := startSim(t, ipamConfig())
+	admin := newRaw(t, srv, srv.DefaultAPIKey())
+	alice := newRaw(t, srv, "AliceConsumerKey01:AliceTokenKey00001:AliceTokenSecret0000000000000001")
+	n1, n3 := machineByHost(t, srv.Sim, "node-01"), machineByHost(t, srv.Sim, "node-03")
+	// Admin-only, checked before the tag is looked up (MAAS 3.5+).
+	check(t, "non-admin", alice.do("POST", "tags/nosuch/", nil, form("op", "update_nodes", "add", n1)), expect{403, ""})
+	check(t, "unknown tag", admin.do("POST", "tags/nosuch/", nil, form("op", "update_nodes", "add", n1)), expect{404, "No Tag matches the given query."})
+	check(t, "definition", admin.do("POST", "tags/gpu/", nil, form("op", "update_nodes", "definition", "//node")), expect{409,
+		"Definition supplied '//node' doesn't match current definition ''"})
+	check(t, "add and remove", admin.do("POST", "tags/gpu/op-update_nodes", nil, form("add", n1, "add", "unknown", "remove", n3)), expect{200, `{"added":1,"removed":1}`})
+	m1, _ := srv.Machine(n1)
+	m3, _ := srv.Machine(n3)
+	if !strings.Contains(strings.Join(m1.Tags, ","), "gpu") || strings.Contains(strings.Join(m3.Tags, ","), "gpu") {
+		t.Fatalf("tags after update_nodes: %v / %v", m1.Tags, m3.Tags)
+	}
+	check(t, "shown", admin.do("GET", "machines/"+n1+"/", nil, nil), expect{200, `~"gpu"`})
+}
+
+func TestIPAMCountsFaultsAdmin(t *testing.T) {
+	srv := startSim(t, ipamConfig())
+	alice := newRaw(t, srv, "AliceConsumerKey01:AliceTokenKey00001:AliceTokenSecret0000000000000001")
+	check(t, "reserve", alice.do("POST", "ipaddresses/", nil, form("op", "reserve", "ip", "10.50.0.5")), expect{200, "~10.50.0.5"})
+	if n := srv.Counts()[RequestKey{Method: "POST", Endpoint: "ipaddresses/", Op: "reserve"}]; n != 1 {
+		t.Fatalf("reserve counted %d times", n)
+	}
+	srv.SetFaults(Faults{Endpoints: []EndpointFault{{Endpoint: "ipaddresses/", ErrorRate: 1}}})
+	check(t, "fault", alice.do("POST", "ipaddresses/", nil, form("op", "reserve", "ip", "10.50.0.6")), expect{503, "maas-sim: injected fault (Service Unavailable)"})
+	srv.SetFaults(Faults{})
+	base := strings.TrimSuffix(srv.URL, "/MAAS")
+	if r := mustGet(t, base+"/sim/ipam"); r.status != 200 || !strings.Contains(r.body, `"ip":"10.50.0.5","subnet":"10.50.0.0/24","owner":"alice"`) {
+		t.Fatalf("/sim/ipam: %d %s", r.status, r.body)
+	}
+	if r := mustGet(t, base+"/metrics"); !strings.Contains(r.body, "maassim_ip_reservations 1\n") || !strings.Contains(r.body, "maassim_ip_ranges 1\n") {
+		t.Fatalf("metrics: %s", r.body)
+	}
+}
+
+func TestParseInventorySubnets(t *testing.T) {
+	const machines = "machines:\n  - {hostname: a, cpu: 1, memoryMiB: 1, ips: [10.9.0.5]}\n"
+	for _, tt := range []struct {
+		name, subnets, err string
+	}{
+		{"good", "subnets:\n  - {cidr: 10.9.0.0/16, gateway: 10.9.0.254, reserved: [{start: 10.9.1.1, end: 10.9.1.9}]}\n", ""},
+		{"bad cidr", "subnets:\n  - {cidr: 10.9.0.0/33}\n", "invalid CIDR"},
+		{"duplicate", "subnets:\n  - {cidr: 10.9.0.0/16}\n  - {cidr: 10.9.1.0/16}\n", "duplicate subnet"},
+		{"gateway outside", "subnets:\n  - {cidr: 10.9.0.0/16, gateway: 10.10.0.1}\n", "gateway"},
+		{"range outside", "subnets:\n  - {cidr: 10.9.0.0/16, dynamic: [{start: 10.9.0.1, end: 10.10.0.1}]}\n", "not an ordered range"},
+		{"reversed range", "subnets:\n  - {cidr: 10.9.0.0/16, reserved: [{start: 10.9.0.9, end: 10.9.0.1}]}\n", "not an ordered range"},
+		{"misspelt key", "subnets:\n  - {cidr: 10.9.0.0/16, reserverd: []}\n", "unknown field"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			inv, err := ParseInventoryFile([]byte(machines + tt.subnets))
+			if tt.err == "" {
+				if err != nil || len(inv.Subnets) != 1 {
+					t.Fatalf("got %v, %+v", err, inv)
+				}
+				sim, err := New(Config{Inventory: inv.Machines, Subnets: inv.Subnets, Users: []User{{Name: "u"}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer sim.Close()
+				// The machine's address is in the declared /16, so no /24 is implied.
+				if got := sim.IPAM().Subnets; len(got) != 1 || got[0].Gateway != "10.9.0.254" {
+					t.Fatalf("subnets: %+v", got)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("got %v, want an error containing %q", err, tt.err)
+			}
+		})
+	}
+}
+
+func TestFreeSpans(t *testing.T) {
+	a := netip.MustParseAddr
+	sp := func(lo, hi string) span { return span{a(lo), a(hi)} }
+	for _, tt := range []struct {
+		name   string
+		within span
+		used   []span
+		want   []span
+	}{
+		{"nothing used", sp("10.0.0.1", "10.0.0.9"), nil, []span{sp("10.0.0.1", "10.0.0.9")}},
+		{"holes", sp("10.0.0.1", "10.0.0.9"), []span{sp("10.0.0.5", "10.0.0.5"), sp("10.0.0.1", "10.0.0.2")},
+			[]span{sp("10.0.0.3", "10.0.0.4"), sp("10.0.0.6", "10.0.0.9")}},
+		{"overlapping used", sp("10.0.0.1", "10.0.0.9"), []span{sp("10.0.0.3", "10.0.0.6"), sp("10.0.0.4", "10.0.0.5")},
+			[]span{sp("10.0.0.1", "10.0.0.2"), sp("10.0.0.7", "10.0.0.9")}},
+		{"all used", sp("10.0.0.1", "10.0.0.9"), []span{sp("10.0.0.0", "10.0.0.255")}, nil},
+		{"outside", sp("10.0.0.1", "10.0.0.9"), []span{sp("10.0.1.0", "10.0.1.9")}, []span{sp("10.0.0.1", "10.0.0.9")}},
+		{"ipv6 end", sp("fd00::1", "fd00::ffff"), []span{sp("fd00::fff0", "fd00::1:0")}, []span{sp("fd00::1", "fd00::ffef")}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := freeSpans(tt.within, tt.used); !slices.Equal(got, tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if n := sp("10.0.0.0", "10.0.0.255").size(); n != 256 {
+		t.Fatalf("size of a /24: %d", n)
+	}
+	if n := sp("fd00::", "fd00::ffff:ffff:ffff:ffff").size(); n != math.MaxUint64 {
+		t.Fatalf("size of a /64: %d", n)
+	}
+	if got := lastAddr(netip.MustParsePrefix("10.1.2.3/20")); got != a("10.1.15.255") {
+		t.Fatalf("lastAddr: %v", got)
+	}
+}
