@@ -424,6 +424,12 @@ func (c *Client) ReserveRange(ctx context.Context, req RangeRequest) (Reservatio
 	if err != nil {
 		return Reservation{}, err
 	}
+	if !sn.Managed {
+		// On an unmanaged subnet MAAS auto-assigns machines' addresses
+		// from the reserved ranges: a pool there would be handed out.
+		return Reservation{}, refusal(ClassInvalid, op, "", fmt.Sprintf(
+			"subnet %s is not managed by MAAS, which then assigns machines' addresses from its reserved ranges; a pool needs a managed subnet", sn.CIDR))
+	}
 	// Picking a free block races with others picking it: a lost race is
 	// an overlap, after which the next free block is tried.
 	for range 3 {

@@ -32,13 +32,14 @@ import (
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
 )
 
-// labSubnet is a declared subnet with a DHCP range, beside the /24s the
-// default inventory's machines imply (10.20.1.0/24 for zone-a…).
+// withLab declares a subnet with a DHCP range and an unmanaged one,
+// beside the /24s the default inventory's machines imply (10.20.1.0/24
+// for zone-a…), and a machine without inventory addresses.
 func withLab(cfg *maassim.Config) {
 	cfg.Subnets = []maassim.SubnetSpec{{
 		CIDR: "10.50.0.0/24", Name: "lab",
 		Dynamic: []maassim.RangeSpec{{Start: "10.50.0.200", End: "10.50.0.250"}},
-	}}
+	}, {CIDR: "10.70.0.0/24", Name: "outside", Unmanaged: true}}
 	cfg.Inventory = append(cfg.Inventory, maassim.MachineSpec{Hostname: "bare-1", CPU: 2, MemoryMiB: 4096})
 }
 
@@ -370,6 +371,10 @@ func TestLoadBalancerRanges(t *testing.T) {
 	}
 	if _, err := c.ReserveRange(ctx, maas.RangeRequest{Installation: agent, Owner: b, Subnet: "10.99.0.0/24", Count: 2}); !maas.IsInvalid(err) {
 		t.Fatalf("unknown subnet: %v", err)
+	}
+	if _, err := c.ReserveRange(ctx, maas.RangeRequest{Installation: agent, Owner: b, Subnet: "outside", Count: 2}); !maas.IsInvalid(err) ||
+		!strings.Contains(err.Error(), "not managed") {
+		t.Fatalf("unmanaged subnet: %v", err)
 	}
 
 	// A machine deployed now gets an address outside both pools.
