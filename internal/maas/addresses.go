@@ -131,7 +131,9 @@ var dnsNameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?
 
 // ReserveVIP reserves req.IP (or a free address of req.Subnet) for
 // req.Owner and marks it. Repeating it for the same owner returns the same
-// reservation. An address someone else holds is ClassConflict with
+// reservation (with a subnet: the owner's marked VIP there, if any; an
+// answer lost between MAAS reserving an address and this call marking it
+// leaves that address unmarked, for the sweep). An address someone else holds is ClassConflict with
 // MAAS's message, a Reason, and a Holder naming the other owner when the
 // holder is marked; an address in no subnet is ClassInvalid/ReasonNoSubnet.
 func (c *Client) ReserveVIP(ctx context.Context, req VIPRequest) (Reservation, error) {
@@ -160,6 +162,21 @@ func (c *Client) ReserveVIP(ctx context.Context, req VIPRequest) (Reservation, e
 			return Reservation{}, refusal(ClassInvalid, op, "", fmt.Sprintf("%q is not a DNS name", req.DNSName))
 		}
 		params.Set("hostname", req.DNSName)
+	}
+	if !want.IsValid() {
+		// MAAS picks the address, so only the marks tell a repeat from a
+		// first request: look for the owner's VIP on that subnet first.
+		ranges, err := c.listRanges(ctx)
+		if err != nil {
+			return Reservation{}, err
+		}
+		for _, r := range ranges {
+			m, ok := ParseMarks(r.Comment)
+			if ok && m.Held(marks.Installation, marks.Owner()) && m.Purpose == PurposeVIP && r.StartIP.Equal(r.EndIP) &&
+				(strconv.Itoa(r.Subnet.ID) == req.Subnet || r.Subnet.CIDR == req.Subnet || r.Subnet.Name == req.Subnet) {
+				return reservationOf(r, m), nil
+			}
+		}
 	}
 	// Twice at most: the second time after dropping a marking range of
 	// ours that outlived its address.

@@ -121,6 +121,12 @@ func TestVIPReservedMarkedReleased(t *testing.T) {
 	if err != nil || picked.IP() != netip.MustParseAddr("10.50.0.2") {
 		t.Fatalf("ReserveVIP on a subnet: %+v, %v", picked, err)
 	}
+	if again, err := c.ReserveVIP(ctx, maas.VIPRequest{Installation: agent, Owner: a, Subnet: "10.50.0.0/24"}); err != nil || again != picked {
+		t.Fatalf("repeated ReserveVIP on a subnet: %+v, %v; want %+v", again, err, picked)
+	}
+	if n := len(srv.IPAM().Reservations); n != 1 {
+		t.Fatalf("%d reservations after a repeat", n)
+	}
 }
 
 func TestVIPRefusals(t *testing.T) {
