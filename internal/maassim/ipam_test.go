@@ -420,3 +420,69 @@ func TestFreeSpans(t *testing.T) {
 		t.Fatalf("lastAddr: %v", got)
 	}
 }
+
+// TestGomaasclientTalksIPAM: gomaasclient, the simulator's test client,
+// reads and writes every new endpoint it has a method for.
+func TestGomaasclientTalksIPAM(t *testing.T) {
+	srv := startSim(t, ipamConfig())
+	c := maasClient(t, srv, srv.DefaultAPIKey())
+
+	ip, err := c.IPAddresses.Reserve(&entity.IPAddressesParams{IP: "10.50.0.9"})
+	if err != nil || ip.IP.String() != "10.50.0.9" || ip.AllocType != 4 || ip.Owner.UserName != "admin" || ip.Subnet.CIDR != "10.50.0.0/24" {
+		t.Fatalf("Reserve: %+v, %v", ip, err)
+	}
+	if list, err := c.IPAddresses.Get(&entity.IPAddressesParams{}); err != nil || len(list) != 1 {
+		t.Fatalf("IPAddresses.Get: %+v, %v", list, err)
+	}
+	used, err := c.Subnet.GetIPAddresses(1)
+	if err != nil || len(used) != 1 || used[0].User != "admin" {
+		t.Fatalf("Subnet.GetIPAddresses: %+v, %v", used, err)
+	}
+	free, err := c.Subnet.GetUnreservedIPRanges(1)
+	if err != nil || len(free) != 3 || free[0].NumAddresses != 7 {
+		t.Fatalf("Subnet.GetUnreservedIPRanges: %+v, %v", free, err)
+	}
+	if err := c.IPAddresses.Release(&entity.IPAddressesParams{IP: "10.50.0.9"}); err != nil {
+		t.Fatalf("Release (204, no body): %v", err)
+	}
+
+	rec, err := c.DNSResources.Create(&entity.DNSResourceParams{FQDN: "cp.maas", AddressTTL: 10})
+	if err != nil || rec.FQDN != "cp.maas" || rec.AddressTTL != 10 {
+		t.Fatalf("DNSResources.Create: %+v, %v", rec, err)
+	}
+	if found, err := c.DNSResources.Get(&entity.DNSResourcesParams{FQDN: "cp.maas"}); err != nil || len(found) != 1 || found[0].ID != rec.ID {
+		t.Fatalf("DNSResources.Get by fqdn: %+v, %v", found, err)
+	}
+	rec, err = c.DNSResource.Update(rec.ID, &entity.DNSResourceParams{IPAddresses: "10.50.0.11 10.50.0.12", AddressTTL: 10})
+	if err != nil || len(rec.IPAddresses) != 2 {
+		t.Fatalf("DNSResource.Update: %+v, %v", rec, err)
+	}
+	if err := c.DNSResource.Delete(rec.ID); err != nil {
+		t.Fatalf("DNSResource.Delete: %v", err)
+	}
+
+	n1 := machineByHost(t, srv.Sim, "node-01")
+	if err := c.Tag.AddMachines("gpu", []string{n1}); err != nil {
+		t.Fatalf("Tag.AddMachines: %v", err)
+	}
+	if ms, err := c.Tag.GetMachines("gpu"); err != nil || !slices.ContainsFunc(ms, func(m entity.Machine) bool { return m.SystemID == n1 }) {
+		t.Fatalf("after AddMachines: %v", err)
+	}
+	if err := c.Tag.RemoveMachines("gpu", []string{n1}); err != nil {
+		t.Fatalf("Tag.RemoveMachines: %v", err)
+	}
+	if err := c.Tag.AddMachines("nosuch", []string{n1}); err == nil {
+		t.Fatal("AddMachines to an unknown tag succeeded")
+	} else {
+		expectServerError(t, err, 404, "No Tag matches the given query.")
+	}
+
+	r, err := c.IPRanges.Create(&entity.IPRangeParams{Type: "reserved", Subnet: "1", StartIP: "10.50.0.30", EndIP: "10.50.0.39"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err = c.IPRange.Update(r.ID, &entity.IPRangeParams{Type: "reserved", Subnet: "1", StartIP: "10.50.0.30", EndIP: "10.50.0.35", Comment: "smaller"}); err != nil ||
+		r.EndIP.String() != "10.50.0.35" || r.Comment != "smaller" {
+		t.Fatalf("IPRange.Update: %+v, %v", r, err)
+	}
+}
