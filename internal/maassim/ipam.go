@@ -379,6 +379,8 @@ func (s *Sim) freeAddress(sn *subnet) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
+const holderGateway = "gateway"
+
 // holder says what holds address a, "" when nothing does; inRange is the
 // reserved or dynamic range a falls in, if any.
 func (s *Sim) holder(a netip.Addr, except *machine) (string, *ipRange) {
@@ -397,7 +399,7 @@ func (s *Sim) holder(a netip.Addr, except *machine) (string, *ipRange) {
 	}
 	for _, sn := range s.ipam.subnets {
 		if sn.gateway == a {
-			return "gateway", inRange
+			return holderGateway, inRange
 		}
 	}
 	return "", inRange
@@ -413,7 +415,9 @@ func (s *Sim) claimAddresses(m *machine) {
 		if err != nil {
 			continue
 		}
-		if h, r := s.holder(a, m); h == "" && (r == nil || (!r.sub.managed && r.typ == rangeReserved)) {
+		// The gateway of a subnet the inventory implies is the
+		// simulator's guess, so an inventory address on it still stands.
+		if h, r := s.holder(a, m); (h == "" || h == holderGateway) && (r == nil || (!r.sub.managed && r.typ == rangeReserved)) {
 			m.assigned = append(m.assigned, a)
 		}
 	}

@@ -165,6 +165,7 @@ func TestReserveIPRace(t *testing.T) {
 func TestDeployAvoidsReservations(t *testing.T) {
 	cfg := ipamConfig()
 	cfg.Subnets[0].Reserved = []RangeSpec{{Start: "10.50.0.4", End: "10.50.0.6"}}
+	cfg.Inventory = append(cfg.Inventory, MachineSpec{Hostname: "gw-on-1", CPU: 2, MemoryMiB: 4096, IPs: []string{"127.0.9.1"}})
 	srv := startSim(t, cfg)
 	c := maasClient(t, srv, srv.DefaultAPIKey())
 	admin := newRaw(t, srv, srv.DefaultAPIKey())
@@ -187,6 +188,14 @@ func TestDeployAvoidsReservations(t *testing.T) {
 	}
 	if m := waitStatus(t, srv.Sim, node, StatusDeployed); len(m.IPs) != 1 || m.IPs[0] != "10.20.1.2" {
 		t.Fatalf("node-02 got %v, want [10.20.1.2] (.1 is the gateway, .11 reserved)", m.IPs)
+	}
+	// An inventory address on the gateway of its implied subnet stands.
+	on1 := machineByHost(t, srv.Sim, "gw-on-1")
+	if _, err := c.Machine.Deploy(on1, &entity.MachineDeployParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if m := waitStatus(t, srv.Sim, on1, StatusDeployed); len(m.IPs) != 1 || m.IPs[0] != "127.0.9.1" {
+		t.Fatalf("gw-on-1 got %v, want its inventory's [127.0.9.1]", m.IPs)
 	}
 	// Released, the address is free again.
 	if _, err := c.Machine.Release(bare, &entity.MachineReleaseParams{}); err != nil {
