@@ -28,6 +28,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/canonical/gomaasclient/client"
 	"github.com/canonical/gomaasclient/entity"
@@ -376,6 +377,29 @@ func (c *Client) Reservations(ctx context.Context, installation string) (Reserva
 		}
 	}
 	return out, nil
+}
+
+// UnmarkedAddress is an address Reservations listed as Unmarked, with the
+// time a sweep first saw it so.
+type UnmarkedAddress struct {
+	IP netip.Addr
+	// Since is when it was first seen unmarked. MAAS keeps no reservation
+	// time this package reads, so after a restart the clock starts again:
+	// the grace period can only get longer, never shorter.
+	Since time.Time
+}
+
+// ReleasableUnmarked is the policy for unmarked addresses, as
+// ReleasableUnclaimed is for machines: those unmarked for at least grace
+// by now. An address whose owner is still marking it is marked by then.
+func ReleasableUnmarked(seen []UnmarkedAddress, now time.Time, grace time.Duration) []netip.Addr {
+	var out []netip.Addr
+	for _, u := range seen {
+		if !u.Since.IsZero() && now.Sub(u.Since) >= grace {
+			out = append(out, u.IP)
+		}
+	}
+	return out
 }
 
 // ReleaseUnmarked releases an address of this MAAS user that no VIP marks

@@ -18,8 +18,11 @@ package maas
 
 import (
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 var demoMarks = Marks{Installation: "gw-1234", Purpose: PurposeVIP, Kind: "TenantCluster", Namespace: "team-a",
@@ -171,6 +174,29 @@ func TestClassifyAddressAnswers(t *testing.T) {
 	} {
 		if class, reason := classifyAddress(tt.status, tt.body); class != tt.class || reason != tt.reason {
 			t.Errorf("%d %q: got %v %q, want %v %q", tt.status, tt.body, class, reason, tt.class, tt.reason)
+		}
+	}
+}
+
+func TestReleasableUnmarked(t *testing.T) {
+	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	a, b, c := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")
+	seen := []UnmarkedAddress{
+		{IP: a, Since: now.Add(-10 * time.Minute)}, // past the grace
+		{IP: b, Since: now.Add(-5 * time.Minute)},  // exactly at it
+		{IP: c, Since: now.Add(-time.Minute)},      // still within it
+		{IP: c},                                    // never seen: no clock, never released
+	}
+	for _, tt := range []struct {
+		grace time.Duration
+		want  []netip.Addr
+	}{
+		{5 * time.Minute, []netip.Addr{a, b}},
+		{time.Hour, nil},
+		{0, []netip.Addr{a, b, c}},
+	} {
+		if got := ReleasableUnmarked(seen, now, tt.grace); !slices.Equal(got, tt.want) {
+			t.Errorf("grace %v: got %v, want %v", tt.grace, got, tt.want)
 		}
 	}
 }
