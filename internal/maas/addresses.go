@@ -753,23 +753,23 @@ var addressAnswers = []struct {
 	class  Class
 	reason Reason
 }{
-	{http.StatusNotFound, suffix("is already in use."), ClassConflict, ReasonAddressInUse},
-	{http.StatusNotFound, contains(" is within the reserved range from "), ClassConflict, ReasonAddressInReservedRange},
-	{http.StatusForbidden, contains("belongs to an existing dynamic range"), ClassInvalid, ReasonAddressInDynamicRange},
-	{http.StatusBadRequest, prefix("No known subnet for IP address"), ClassInvalid, ReasonNoSubnet},
-	{http.StatusBadRequest, prefix("Unable to identify subnet"), ClassInvalid, ReasonNoSubnet},
-	{http.StatusServiceUnavailable, prefix("No more IPs available in subnet"), ClassNoCapacity, ReasonSubnetFull},
-	{http.StatusBadRequest, contains("range conflicts with an existing"), ClassConflict, ReasonRangeOverlap},
-	{http.StatusBadRequest, contains(" does not exist"), ClassNotFound, ReasonNotReserved}, // release
+	{http.StatusNotFound, msgSuffix("is already in use."), ClassConflict, ReasonAddressInUse},
+	{http.StatusNotFound, msgContains(" is within the reserved range from "), ClassConflict, ReasonAddressInReservedRange},
+	{http.StatusForbidden, msgContains("belongs to an existing dynamic range"), ClassInvalid, ReasonAddressInDynamicRange},
+	{http.StatusBadRequest, msgPrefix("No known subnet for IP address"), ClassInvalid, ReasonNoSubnet},
+	{http.StatusBadRequest, msgPrefix("Unable to identify subnet"), ClassInvalid, ReasonNoSubnet},
+	{http.StatusServiceUnavailable, msgPrefix("No more IPs available in subnet"), ClassNoCapacity, ReasonSubnetFull},
+	{http.StatusBadRequest, msgContains("range conflicts with an existing"), ClassConflict, ReasonRangeOverlap},
+	{http.StatusBadRequest, msgContains(" does not exist"), ClassNotFound, ReasonNotReserved}, // release
 }
 
-func prefix(s string) func(string) bool {
+func msgPrefix(s string) func(string) bool {
 	return func(m string) bool { return strings.HasPrefix(m, s) }
 }
-func suffix(s string) func(string) bool {
+func msgSuffix(s string) func(string) bool {
 	return func(m string) bool { return strings.HasSuffix(m, s) }
 }
-func contains(s string) func(string) bool {
+func msgContains(s string) func(string) bool {
 	return func(m string) bool { return strings.Contains(m, s) }
 }
 

@@ -28,12 +28,12 @@ func ipamConfig() Config {
 	return cfg
 }
 
-type expect struct {
+type answer struct {
 	status int
 	body   string // exact when not prefixed with "~", else a substring
 }
 
-func check(t *testing.T, what string, r rawResponse, want expect) {
+func checkAnswer(t *testing.T, what string, r rawResponse, want answer) {
 	t.Helper()
 	ok := r.status == want.status
 	if sub, fuzzy := strings.CutPrefix(want.body, "~"); fuzzy {
@@ -46,7 +46,7 @@ func check(t *testing.T, what string, r rawResponse, want expect) {
 	}
 }
 
-func form(kv ...string) url.Values {
+func values(kv ...string) url.Values {
 	v := url.Values{}
 	for i := 0; i+1 < len(kv); i += 2 {
 		v.Add(kv[i], kv[i+1])
@@ -64,7 +64,7 @@ func TestReserveIP(t *testing.T) {
 	if _, err := c.Machine.Deploy(node, &entity.MachineDeployParams{}); err != nil {
 		t.Fatal(err)
 	}
-	if r := admin.do("POST", "ipranges/", nil, form("type", "reserved", "start_ip", "10.50.0.20", "end_ip", "10.50.0.29", "subnet", "lab")); r.status != 200 {
+	if r := admin.do("POST", "ipranges/", nil, values("type", "reserved", "start_ip", "10.50.0.20", "end_ip", "10.50.0.29", "subnet", "lab")); r.status != 200 {
 		t.Fatalf("create range: %d %s", r.status, r.body)
 	}
 
@@ -72,31 +72,31 @@ func TestReserveIP(t *testing.T) {
 		name string
 		who  *rawClient
 		form url.Values
-		want expect
+		want answer
 	}{
-		{"free address", alice, form("op", "reserve", "ip", "10.20.1.100"), expect{200, `~"alloc_type":4,"alloc_type_name":"User reserved"`}},
-		{"same address again", admin, form("op", "reserve", "ip", "10.20.1.100"), expect{404, "The IP address 10.20.1.100 is already in use."}},
-		{"a deployed machine's", alice, form("op", "reserve", "ip", "10.20.1.10"), expect{404, "The IP address 10.20.1.10 is already in use."}},
-		{"the gateway", alice, form("op", "reserve", "ip", "10.50.0.1"), expect{404, "The IP address 10.50.0.1 is already in use."}},
-		{"outside every subnet", alice, form("op", "reserve", "ip", "192.168.9.9"), expect{400, "No known subnet for IP address: 192.168.9.9."}},
-		{"neither", alice, form("op", "reserve"), expect{400, "Must supply either the 'subnet' or the 'ip' parameter."}},
-		{"unknown subnet", alice, form("op", "reserve", "subnet", "10.99.0.0/24"), expect{400, "Unable to identify subnet: 10.99.0.0/24."}},
-		{"bad address", alice, form("op", "reserve", "ip", "10.1"), expect{400, `{"ip_address":["Enter a valid IPv4 or IPv6 address."]}`}},
-		{"in a reserved range", alice, form("op", "reserve", "ip", "10.50.0.25"), expect{404, "10.50.0.25 is within the reserved range from 10.50.0.20 to 10.50.0.29"}},
-		{"in a dynamic range", alice, form("op", "reserve", "ip", "10.50.0.210"), expect{403,
+		{"free address", alice, values("op", "reserve", "ip", "10.20.1.100"), answer{200, `~"alloc_type":4,"alloc_type_name":"User reserved"`}},
+		{"same address again", admin, values("op", "reserve", "ip", "10.20.1.100"), answer{404, "The IP address 10.20.1.100 is already in use."}},
+		{"a deployed machine's", alice, values("op", "reserve", "ip", "10.20.1.10"), answer{404, "The IP address 10.20.1.10 is already in use."}},
+		{"the gateway", alice, values("op", "reserve", "ip", "10.50.0.1"), answer{404, "The IP address 10.50.0.1 is already in use."}},
+		{"outside every subnet", alice, values("op", "reserve", "ip", "192.168.9.9"), answer{400, "No known subnet for IP address: 192.168.9.9."}},
+		{"neither", alice, values("op", "reserve"), answer{400, "Must supply either the 'subnet' or the 'ip' parameter."}},
+		{"unknown subnet", alice, values("op", "reserve", "subnet", "10.99.0.0/24"), answer{400, "Unable to identify subnet: 10.99.0.0/24."}},
+		{"bad address", alice, values("op", "reserve", "ip", "10.1"), answer{400, `{"ip_address":["Enter a valid IPv4 or IPv6 address."]}`}},
+		{"in a reserved range", alice, values("op", "reserve", "ip", "10.50.0.25"), answer{404, "10.50.0.25 is within the reserved range from 10.50.0.20 to 10.50.0.29"}},
+		{"in a dynamic range", alice, values("op", "reserve", "ip", "10.50.0.210"), answer{403,
 			"IP address 10.50.0.210 belongs to an existing dynamic range. To reserve this IP address, a MAC address is required. (Create a device instead.)"}},
-		{"a machine's MAC", alice, form("op", "reserve", "ip", "10.50.0.40", "mac", "52:54:00:00:00:18"), expect{400,
+		{"a machine's MAC", alice, values("op", "reserve", "ip", "10.50.0.40", "mac", "52:54:00:00:00:18"), answer{400,
 			"MAC address 52:54:00:00:00:18 already belongs to bare-1. Use of the interface API is required, for an interface that belongs to a node."}},
-		{"unknown domain", alice, form("op", "reserve", "ip", "10.50.0.41", "hostname", "vip.nowhere"), expect{404, "No Domain matches the given query."}},
-		{"any address of a subnet", alice, form("op", "reserve", "subnet", "10.50.0.0/24"), expect{200, `~"ip":"10.50.0.2"`}},
-		{"with a DNS name", alice, form("op", "reserve", "ip", "10.50.0.42", "hostname", "cp-api.maas"), expect{200, `~"ip":"10.50.0.42"`}},
+		{"unknown domain", alice, values("op", "reserve", "ip", "10.50.0.41", "hostname", "vip.nowhere"), answer{404, "No Domain matches the given query."}},
+		{"any address of a subnet", alice, values("op", "reserve", "subnet", "10.50.0.0/24"), answer{200, `~"ip":"10.50.0.2"`}},
+		{"with a DNS name", alice, values("op", "reserve", "ip", "10.50.0.42", "hostname", "cp-api.maas"), answer{200, `~"ip":"10.50.0.42"`}},
 	} {
-		check(t, tt.name, tt.who.do("POST", "ipaddresses/", nil, tt.form), tt.want)
+		checkAnswer(t, tt.name, tt.who.do("POST", "ipaddresses/", nil, tt.form), tt.want)
 	}
 
 	// The op may come from the query or an /op- suffix too.
-	check(t, "query op", alice.do("POST", "ipaddresses/", form("op", "reserve"), form("ip", "10.50.0.43")), expect{200, `~"ip":"10.50.0.43"`})
-	check(t, "path op", alice.do("POST", "ipaddresses/op-reserve", nil, form("ip", "10.50.0.44")), expect{200, `~"ip":"10.50.0.44"`})
+	checkAnswer(t, "query op", alice.do("POST", "ipaddresses/", values("op", "reserve"), values("ip", "10.50.0.43")), answer{200, `~"ip":"10.50.0.43"`})
+	checkAnswer(t, "path op", alice.do("POST", "ipaddresses/op-reserve", nil, values("ip", "10.50.0.44")), answer{200, `~"ip":"10.50.0.44"`})
 
 	// Lists: a user sees their own reservations; all and owner are for admins.
 	var mine []map[string]any
@@ -104,28 +104,28 @@ func TestReserveIP(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.body), &mine); err != nil || len(mine) != 5 {
 		t.Fatalf("alice's list: %d %s", len(mine), r.body)
 	}
-	check(t, "all, non-admin", alice.do("GET", "ipaddresses/", form("all", "true"), nil), expect{403, "Listing all IP addresses requires admin privileges."})
-	check(t, "owner, non-admin", alice.do("GET", "ipaddresses/", form("owner", "admin"), nil), expect{403, "Listing another user's IP addresses requires admin privileges."})
-	check(t, "bad ip filter", alice.do("GET", "ipaddresses/", form("ip", "x"), nil), expect{400, "Parameter 'ip' must contain an IP address."})
-	check(t, "admin's own", admin.do("GET", "ipaddresses/", nil, nil), expect{200, "[]"})
-	check(t, "admin, owner", admin.do("GET", "ipaddresses/", form("owner", "alice", "ip", "10.20.1.100"), nil), expect{200, `~"username":"alice"`})
-	check(t, "admin, all", admin.do("GET", "ipaddresses/", form("all", "1", "ip", "10.20.1.10"), nil), expect{200, `~"alloc_type_name":"Automatic"`})
+	checkAnswer(t, "all, non-admin", alice.do("GET", "ipaddresses/", values("all", "true"), nil), answer{403, "Listing all IP addresses requires admin privileges."})
+	checkAnswer(t, "owner, non-admin", alice.do("GET", "ipaddresses/", values("owner", "admin"), nil), answer{403, "Listing another user's IP addresses requires admin privileges."})
+	checkAnswer(t, "bad ip filter", alice.do("GET", "ipaddresses/", values("ip", "x"), nil), answer{400, "Parameter 'ip' must contain an IP address."})
+	checkAnswer(t, "admin's own", admin.do("GET", "ipaddresses/", nil, nil), answer{200, "[]"})
+	checkAnswer(t, "admin, owner", admin.do("GET", "ipaddresses/", values("owner", "alice", "ip", "10.20.1.100"), nil), answer{200, `~"username":"alice"`})
+	checkAnswer(t, "admin, all", admin.do("GET", "ipaddresses/", values("all", "1", "ip", "10.20.1.10"), nil), answer{200, `~"alloc_type_name":"Automatic"`})
 
 	// The DNS name was created with the reservation.
-	check(t, "dns by fqdn", alice.do("GET", "dnsresources/", form("fqdn", "cp-api.maas"), nil), expect{200, `~"ip":"10.50.0.42"`})
+	checkAnswer(t, "dns by fqdn", alice.do("GET", "dnsresources/", values("fqdn", "cp-api.maas"), nil), answer{200, `~"ip":"10.50.0.42"`})
 
 	// Release: only the owner without force; force is for admins.
-	check(t, "release, not the owner", admin.do("POST", "ipaddresses/", nil, form("op", "release", "ip", "10.50.0.42")), expect{400,
+	checkAnswer(t, "release, not the owner", admin.do("POST", "ipaddresses/", nil, values("op", "release", "ip", "10.50.0.42")), answer{400,
 		"IP address 10.50.0.42 does not exist, is not the correct type of address, or does not belong to the requesting user.\n" +
 			"If you are sure you want to release this address, use force=true as a MAAS administrator."})
-	check(t, "force, non-admin", alice.do("POST", "ipaddresses/", nil, form("op", "release", "ip", "10.50.0.42", "force", "true")), expect{403,
+	checkAnswer(t, "force, non-admin", alice.do("POST", "ipaddresses/", nil, values("op", "release", "ip", "10.50.0.42", "force", "true")), answer{403,
 		"Force-releasing an IP address requires admin privileges."})
-	check(t, "release", alice.do("POST", "ipaddresses/", nil, form("op", "release", "ip", "10.50.0.42")), expect{204, ""})
-	check(t, "release again", alice.do("POST", "ipaddresses/", nil, form("op", "release", "ip", "10.50.0.42")), expect{400, "~does not exist"})
-	check(t, "force, unknown", admin.do("POST", "ipaddresses/", nil, form("op", "release", "ip", "10.50.0.42", "force", "true")), expect{400, "IP address 10.50.0.42 does not exist."})
-	check(t, "force, another's", admin.do("POST", "ipaddresses/", nil, form("op", "release", "ip", "10.50.0.43", "force", "true")), expect{204, ""})
+	checkAnswer(t, "release", alice.do("POST", "ipaddresses/", nil, values("op", "release", "ip", "10.50.0.42")), answer{204, ""})
+	checkAnswer(t, "release again", alice.do("POST", "ipaddresses/", nil, values("op", "release", "ip", "10.50.0.42")), answer{400, "~does not exist"})
+	checkAnswer(t, "force, unknown", admin.do("POST", "ipaddresses/", nil, values("op", "release", "ip", "10.50.0.42", "force", "true")), answer{400, "IP address 10.50.0.42 does not exist."})
+	checkAnswer(t, "force, another's", admin.do("POST", "ipaddresses/", nil, values("op", "release", "ip", "10.50.0.43", "force", "true")), answer{204, ""})
 	// The DNS record lost its only address, so it is gone.
-	check(t, "dns after release", alice.do("GET", "dnsresources/", form("fqdn", "cp-api.maas"), nil), expect{200, "[]"})
+	checkAnswer(t, "dns after release", alice.do("GET", "dnsresources/", values("fqdn", "cp-api.maas"), nil), answer{200, "[]"})
 
 	snap := srv.IPAM()
 	if len(snap.Reservations) != 3 || snap.Reservations[0].IP != "10.20.1.100" || snap.Reservations[0].Owner != "alice" {
@@ -142,7 +142,7 @@ func TestReserveIPRace(t *testing.T) {
 	for i := range 8 {
 		key := srv.AddUser("racer"+string(rune('a'+i)), false)
 		wg.Go(func() {
-			codes <- newRaw(t, srv, key).do("POST", "ipaddresses/", nil, form("op", "reserve", "ip", "10.50.0.77")).status
+			codes <- newRaw(t, srv, key).do("POST", "ipaddresses/", nil, values("op", "reserve", "ip", "10.50.0.77")).status
 		})
 	}
 	wg.Wait()
@@ -170,8 +170,8 @@ func TestDeployAvoidsReservations(t *testing.T) {
 	c := maasClient(t, srv, srv.DefaultAPIKey())
 	admin := newRaw(t, srv, srv.DefaultAPIKey())
 	// .1 is the gateway, .2 reserved by a user, .3 by a DNS record, .4-.6 a reserved range.
-	check(t, "reserve .2", admin.do("POST", "ipaddresses/", nil, form("op", "reserve", "ip", "10.50.0.2")), expect{200, "~10.50.0.2"})
-	check(t, "record .3", admin.do("POST", "dnsresources/", nil, form("fqdn", "ext.maas", "ip_addresses", "10.50.0.3")), expect{200, "~10.50.0.3"})
+	checkAnswer(t, "reserve .2", admin.do("POST", "ipaddresses/", nil, values("op", "reserve", "ip", "10.50.0.2")), answer{200, "~10.50.0.2"})
+	checkAnswer(t, "record .3", admin.do("POST", "dnsresources/", nil, values("fqdn", "ext.maas", "ip_addresses", "10.50.0.3")), answer{200, "~10.50.0.3"})
 	bare := machineByHost(t, srv.Sim, "bare-1")
 	if _, err := c.Machine.Deploy(bare, &entity.MachineDeployParams{}); err != nil {
 		t.Fatal(err)
@@ -181,7 +181,7 @@ func TestDeployAvoidsReservations(t *testing.T) {
 		t.Fatalf("bare-1 got %v, want [10.50.0.7]", m.IPs)
 	}
 	// An inventory address reserved meanwhile is not handed out either.
-	check(t, "reserve node-02's", admin.do("POST", "ipaddresses/", nil, form("op", "reserve", "ip", "10.20.1.11")), expect{200, "~10.20.1.11"})
+	checkAnswer(t, "reserve node-02's", admin.do("POST", "ipaddresses/", nil, values("op", "reserve", "ip", "10.20.1.11")), answer{200, "~10.20.1.11"})
 	node := machineByHost(t, srv.Sim, "node-02")
 	if _, err := c.Machine.Deploy(node, &entity.MachineDeployParams{}); err != nil {
 		t.Fatal(err)
@@ -202,7 +202,7 @@ func TestDeployAvoidsReservations(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStatus(t, srv.Sim, bare, StatusReady)
-	check(t, "reserve bare-1's old address", admin.do("POST", "ipaddresses/", nil, form("op", "reserve", "ip", "10.50.0.7")), expect{200, "~10.50.0.7"})
+	checkAnswer(t, "reserve bare-1's old address", admin.do("POST", "ipaddresses/", nil, values("op", "reserve", "ip", "10.50.0.7")), answer{200, "~10.50.0.7"})
 }
 
 func TestIPRanges(t *testing.T) {
@@ -212,8 +212,8 @@ func TestIPRanges(t *testing.T) {
 	bob := newRaw(t, srv, srv.AddUser("bob", false))
 
 	// Non-admins may create reserved ranges, which they then own.
-	r := alice.do("POST", "ipranges/", nil, form("type", "reserved", "start_ip", "10.50.0.100", "end_ip", "10.50.0.109", "comment", "lb pool"))
-	check(t, "create", r, expect{200, `~"comment":"lb pool","user":{`})
+	r := alice.do("POST", "ipranges/", nil, values("type", "reserved", "start_ip", "10.50.0.100", "end_ip", "10.50.0.109", "comment", "lb pool"))
+	checkAnswer(t, "create", r, answer{200, `~"comment":"lb pool","user":{`})
 	var created struct {
 		ID   int `json:"id"`
 		User struct {
@@ -232,37 +232,37 @@ func TestIPRanges(t *testing.T) {
 		name string
 		who  *rawClient
 		form url.Values
-		want expect
+		want answer
 	}{
-		{"overlap", bob, form("type", "reserved", "start_ip", "10.50.0.105", "end_ip", "10.50.0.120", "subnet", "1"), expect{400, conflict}},
-		{"overlap a dynamic range", bob, form("type", "reserved", "start_ip", "10.50.0.199", "end_ip", "10.50.0.201"), expect{400, conflict}},
-		{"dynamic, non-admin", bob, form("type", "dynamic", "start_ip", "10.50.0.150", "end_ip", "10.50.0.160"), expect{403,
+		{"overlap", bob, values("type", "reserved", "start_ip", "10.50.0.105", "end_ip", "10.50.0.120", "subnet", "1"), answer{400, conflict}},
+		{"overlap a dynamic range", bob, values("type", "reserved", "start_ip", "10.50.0.199", "end_ip", "10.50.0.201"), answer{400, conflict}},
+		{"dynamic, non-admin", bob, values("type", "dynamic", "start_ip", "10.50.0.150", "end_ip", "10.50.0.160"), answer{403,
 			"Unable to create dynamic IP range. You don't have sufficient privileges."}},
-		{"outside the subnet", bob, form("type", "reserved", "start_ip", "10.60.0.1", "end_ip", "10.60.0.2", "subnet", "lab"), expect{400,
+		{"outside the subnet", bob, values("type", "reserved", "start_ip", "10.60.0.1", "end_ip", "10.60.0.2", "subnet", "lab"), answer{400,
 			`{"end_ip":["IP addresses must be within subnet: 10.50.0.0/24."],"start_ip":["IP addresses must be within subnet: 10.50.0.0/24."]}`}},
-		{"reversed", bob, form("type", "reserved", "start_ip", "10.50.0.9", "end_ip", "10.50.0.8"), expect{400,
+		{"reversed", bob, values("type", "reserved", "start_ip", "10.50.0.9", "end_ip", "10.50.0.8"), answer{400,
 			`{"end_ip":["End IP address must not be less than Start IP address."]}`}},
-		{"broadcast", bob, form("type", "reserved", "start_ip", "10.50.0.254", "end_ip", "10.50.0.255"), expect{400,
+		{"broadcast", bob, values("type", "reserved", "start_ip", "10.50.0.254", "end_ip", "10.50.0.255"), answer{400,
 			`{"end_ip":["Broadcast address cannot be included in IP range."]}`}},
-		{"no type", bob, form("start_ip", "10.50.0.9", "end_ip", "10.50.0.9"), expect{400, `{"type":["This field is required."]}`}},
-		{"long comment", bob, form("type", "reserved", "start_ip", "10.50.0.9", "end_ip", "10.50.0.9", "comment", strings.Repeat("x", 256)), expect{400,
+		{"no type", bob, values("start_ip", "10.50.0.9", "end_ip", "10.50.0.9"), answer{400, `{"type":["This field is required."]}`}},
+		{"long comment", bob, values("type", "reserved", "start_ip", "10.50.0.9", "end_ip", "10.50.0.9", "comment", strings.Repeat("x", 256)), answer{400,
 			`{"comment":["Ensure this value has at most 255 characters (it has 256)."]}`}},
 		// A reserved range may cover addresses already in use.
-		{"over the gateway", bob, form("type", "reserved", "start_ip", "10.50.0.1", "end_ip", "10.50.0.1"), expect{200, `~"start_ip":"10.50.0.1"`}},
-		{"dynamic over a used address", admin, form("type", "dynamic", "start_ip", "10.50.0.1", "end_ip", "10.50.0.2"), expect{400,
+		{"over the gateway", bob, values("type", "reserved", "start_ip", "10.50.0.1", "end_ip", "10.50.0.1"), answer{200, `~"start_ip":"10.50.0.1"`}},
+		{"dynamic over a used address", admin, values("type", "dynamic", "start_ip", "10.50.0.1", "end_ip", "10.50.0.2"), answer{400,
 			`~Requested dynamic range conflicts with an existing IP address or range.`}},
 	} {
-		check(t, tt.name, tt.who.do("POST", "ipranges/", nil, tt.form), tt.want)
+		checkAnswer(t, tt.name, tt.who.do("POST", "ipranges/", nil, tt.form), tt.want)
 	}
 
-	check(t, "get", bob.do("GET", "ipranges/"+id+"/", nil, nil), expect{200, `~"comment":"lb pool"`})
-	check(t, "get unknown", bob.do("GET", "ipranges/99/", nil, nil), expect{404, "No IPRange matches the given query."})
-	check(t, "update, not the owner", bob.do("PUT", "ipranges/"+id+"/", nil, form("comment", "mine now")), expect{403,
+	checkAnswer(t, "get", bob.do("GET", "ipranges/"+id+"/", nil, nil), answer{200, `~"comment":"lb pool"`})
+	checkAnswer(t, "get unknown", bob.do("GET", "ipranges/99/", nil, nil), answer{404, "No IPRange matches the given query."})
+	checkAnswer(t, "update, not the owner", bob.do("PUT", "ipranges/"+id+"/", nil, values("comment", "mine now")), answer{403,
 		"Unable to modify IP range. You don't own the IP range."})
-	check(t, "update", alice.do("PUT", "ipranges/"+id+"/", nil, form("comment", "renamed", "end_ip", "10.50.0.110")), expect{200, `~"end_ip":"10.50.0.110","comment":"renamed"`})
-	check(t, "delete, not the owner", bob.do("DELETE", "ipranges/"+id+"/", nil, nil), expect{403, "Unable to modify IP range. You don't own the IP range."})
-	check(t, "delete", alice.do("DELETE", "ipranges/"+id+"/", nil, nil), expect{204, ""})
-	check(t, "get deleted", alice.do("GET", "ipranges/"+id+"/", nil, nil), expect{404, "No IPRange matches the given query."})
+	checkAnswer(t, "update", alice.do("PUT", "ipranges/"+id+"/", nil, values("comment", "renamed", "end_ip", "10.50.0.110")), answer{200, `~"end_ip":"10.50.0.110","comment":"renamed"`})
+	checkAnswer(t, "delete, not the owner", bob.do("DELETE", "ipranges/"+id+"/", nil, nil), answer{403, "Unable to modify IP range. You don't own the IP range."})
+	checkAnswer(t, "delete", alice.do("DELETE", "ipranges/"+id+"/", nil, nil), answer{204, ""})
+	checkAnswer(t, "get deleted", alice.do("GET", "ipranges/"+id+"/", nil, nil), answer{404, "No IPRange matches the given query."})
 
 	// gomaasclient reads them.
 	c := maasClient(t, srv, srv.DefaultAPIKey())
@@ -282,15 +282,15 @@ func TestIPRanges(t *testing.T) {
 func TestSubnetsEndpoint(t *testing.T) {
 	srv := startSim(t, ipamConfig())
 	alice := newRaw(t, srv, "AliceConsumerKey01:AliceTokenKey00001:AliceTokenSecret0000000000000001")
-	check(t, "list", alice.do("GET", "subnets/", nil, nil), expect{200, `~"cidr":"10.20.3.0/24"`})
+	checkAnswer(t, "list", alice.do("GET", "subnets/", nil, nil), answer{200, `~"cidr":"10.20.3.0/24"`})
 	for _, path := range []string{"subnets/1/", "subnets/10.50.0.0/24/", "subnets/lab/", "subnets/cidr:10.50.0.0/24/"} {
-		check(t, path, alice.do("GET", path, nil, nil), expect{200, `~"name":"lab","vlan"`})
+		checkAnswer(t, path, alice.do("GET", path, nil, nil), answer{200, `~"name":"lab","vlan"`})
 	}
-	check(t, "unknown", alice.do("GET", "subnets/99/", nil, nil), expect{404, "No Subnet matches the given query."})
-	check(t, "reserve", alice.do("POST", "ipaddresses/", nil, form("op", "reserve", "ip", "10.50.0.3")), expect{200, "~10.50.0.3"})
-	check(t, "unreserved", alice.do("GET", "subnets/1/", form("op", "unreserved_ip_ranges"), nil), expect{200,
+	checkAnswer(t, "unknown", alice.do("GET", "subnets/99/", nil, nil), answer{404, "No Subnet matches the given query."})
+	checkAnswer(t, "reserve", alice.do("POST", "ipaddresses/", nil, values("op", "reserve", "ip", "10.50.0.3")), answer{200, "~10.50.0.3"})
+	checkAnswer(t, "unreserved", alice.do("GET", "subnets/1/", values("op", "unreserved_ip_ranges"), nil), answer{200,
 		`[{"start":"10.50.0.2","end":"10.50.0.2","num_addresses":1},{"start":"10.50.0.4","end":"10.50.0.199","num_addresses":196},{"start":"10.50.0.251","end":"10.50.0.254","num_addresses":4}]`})
-	check(t, "ip_addresses", alice.do("GET", "subnets/1/op-ip_addresses", nil, nil), expect{200, `~"ip":"10.50.0.3","alloc_type":4`})
+	checkAnswer(t, "ip_addresses", alice.do("GET", "subnets/1/op-ip_addresses", nil, nil), answer{200, `~"ip":"10.50.0.3","alloc_type":4`})
 	c := maasClient(t, srv, srv.DefaultAPIKey())
 	subnets, err := c.Subnets.Get()
 	if err != nil || len(subnets) != 4 {
@@ -302,22 +302,22 @@ func TestDNSResources(t *testing.T) {
 	srv := startSim(t, ipamConfig())
 	admin := newRaw(t, srv, srv.DefaultAPIKey())
 	alice := newRaw(t, srv, "AliceConsumerKey01:AliceTokenKey00001:AliceTokenSecret0000000000000001")
-	check(t, "create, non-admin", alice.do("POST", "dnsresources/", nil, form("fqdn", "cp.maas")), expect{403, ""})
+	checkAnswer(t, "create, non-admin", alice.do("POST", "dnsresources/", nil, values("fqdn", "cp.maas")), answer{403, ""})
 	// CAPMAAS creates the record empty, finds it by fqdn, then sets the addresses.
-	check(t, "create", admin.do("POST", "dnsresources/", nil, form("fqdn", "cp.maas", "address_ttl", "10", "ip_addresses", "")), expect{200,
+	checkAnswer(t, "create", admin.do("POST", "dnsresources/", nil, values("fqdn", "cp.maas", "address_ttl", "10", "ip_addresses", "")), answer{200,
 		`{"id":1,"fqdn":"cp.maas","address_ttl":10,"ip_addresses":[],"resource_records":[],"resource_uri":"/MAAS/api/2.0/dnsresources/1/"}`})
-	check(t, "duplicate", admin.do("POST", "dnsresources/", nil, form("name", "cp", "domain", "maas")), expect{400, `{"__all__":["Labels must be unique within their zone."]}`})
-	check(t, "by fqdn", alice.do("GET", "dnsresources/", form("fqdn", "cp.maas"), nil), expect{200, `~"fqdn":"cp.maas"`})
-	check(t, "unknown name", alice.do("GET", "dnsresources/", form("fqdn", "nope.maas"), nil), expect{200, "[]"})
-	check(t, "unknown domain", alice.do("GET", "dnsresources/", form("fqdn", "cp.nowhere"), nil), expect{404, "No Domain matches the given query."})
-	check(t, "update, non-admin", alice.do("PUT", "dnsresources/1/", nil, form("ip_addresses", "10.50.0.9")), expect{403, ""})
-	check(t, "update", admin.do("PUT", "dnsresources/1/", nil, form("ip_addresses", "10.50.0.9 10.50.0.10")), expect{200, `~"ip":"10.50.0.10"`})
+	checkAnswer(t, "duplicate", admin.do("POST", "dnsresources/", nil, values("name", "cp", "domain", "maas")), answer{400, `{"__all__":["Labels must be unique within their zone."]}`})
+	checkAnswer(t, "by fqdn", alice.do("GET", "dnsresources/", values("fqdn", "cp.maas"), nil), answer{200, `~"fqdn":"cp.maas"`})
+	checkAnswer(t, "unknown name", alice.do("GET", "dnsresources/", values("fqdn", "nope.maas"), nil), answer{200, "[]"})
+	checkAnswer(t, "unknown domain", alice.do("GET", "dnsresources/", values("fqdn", "cp.nowhere"), nil), answer{404, "No Domain matches the given query."})
+	checkAnswer(t, "update, non-admin", alice.do("PUT", "dnsresources/1/", nil, values("ip_addresses", "10.50.0.9")), answer{403, ""})
+	checkAnswer(t, "update", admin.do("PUT", "dnsresources/1/", nil, values("ip_addresses", "10.50.0.9 10.50.0.10")), answer{200, `~"ip":"10.50.0.10"`})
 	// Unknown addresses became the caller's reservations.
-	check(t, "created addresses", admin.do("GET", "ipaddresses/", form("ip", "10.50.0.9"), nil), expect{200, `~"username":"admin"`})
-	check(t, "delete, non-admin", alice.do("DELETE", "dnsresources/1/", nil, nil), expect{403, ""})
-	check(t, "delete", admin.do("DELETE", "dnsresources/1/", nil, nil), expect{204, ""})
-	check(t, "get deleted", admin.do("GET", "dnsresources/1/", nil, nil), expect{404, "No DNSResource matches the given query."})
-	check(t, "orphans removed", admin.do("GET", "ipaddresses/", nil, nil), expect{200, "[]"})
+	checkAnswer(t, "created addresses", admin.do("GET", "ipaddresses/", values("ip", "10.50.0.9"), nil), answer{200, `~"username":"admin"`})
+	checkAnswer(t, "delete, non-admin", alice.do("DELETE", "dnsresources/1/", nil, nil), answer{403, ""})
+	checkAnswer(t, "delete", admin.do("DELETE", "dnsresources/1/", nil, nil), answer{204, ""})
+	checkAnswer(t, "get deleted", admin.do("GET", "dnsresources/1/", nil, nil), answer{404, "No DNSResource matches the given query."})
+	checkAnswer(t, "orphans removed", admin.do("GET", "ipaddresses/", nil, nil), answer{200, "[]"})
 }
 
 func TestTagUpdateNodes(t *testing.T) {
@@ -326,28 +326,28 @@ func TestTagUpdateNodes(t *testing.T) {
 	alice := newRaw(t, srv, "AliceConsumerKey01:AliceTokenKey00001:AliceTokenSecret0000000000000001")
 	n1, n3 := machineByHost(t, srv.Sim, "node-01"), machineByHost(t, srv.Sim, "node-03")
 	// Admin-only, checked before the tag is looked up (MAAS 3.5+).
-	check(t, "non-admin", alice.do("POST", "tags/nosuch/", nil, form("op", "update_nodes", "add", n1)), expect{403, ""})
-	check(t, "unknown tag", admin.do("POST", "tags/nosuch/", nil, form("op", "update_nodes", "add", n1)), expect{404, "No Tag matches the given query."})
-	check(t, "definition", admin.do("POST", "tags/gpu/", nil, form("op", "update_nodes", "definition", "//node")), expect{409,
+	checkAnswer(t, "non-admin", alice.do("POST", "tags/nosuch/", nil, values("op", "update_nodes", "add", n1)), answer{403, ""})
+	checkAnswer(t, "unknown tag", admin.do("POST", "tags/nosuch/", nil, values("op", "update_nodes", "add", n1)), answer{404, "No Tag matches the given query."})
+	checkAnswer(t, "definition", admin.do("POST", "tags/gpu/", nil, values("op", "update_nodes", "definition", "//node")), answer{409,
 		"Definition supplied '//node' doesn't match current definition ''"})
-	check(t, "add and remove", admin.do("POST", "tags/gpu/op-update_nodes", nil, form("add", n1, "add", "unknown", "remove", n3)), expect{200, `{"added":1,"removed":1}`})
+	checkAnswer(t, "add and remove", admin.do("POST", "tags/gpu/op-update_nodes", nil, values("add", n1, "add", "unknown", "remove", n3)), answer{200, `{"added":1,"removed":1}`})
 	m1, _ := srv.Machine(n1)
 	m3, _ := srv.Machine(n3)
 	if !strings.Contains(strings.Join(m1.Tags, ","), "gpu") || strings.Contains(strings.Join(m3.Tags, ","), "gpu") {
 		t.Fatalf("tags after update_nodes: %v / %v", m1.Tags, m3.Tags)
 	}
-	check(t, "shown", admin.do("GET", "machines/"+n1+"/", nil, nil), expect{200, `~"gpu"`})
+	checkAnswer(t, "shown", admin.do("GET", "machines/"+n1+"/", nil, nil), answer{200, `~"gpu"`})
 }
 
 func TestIPAMCountsFaultsAdmin(t *testing.T) {
 	srv := startSim(t, ipamConfig())
 	alice := newRaw(t, srv, "AliceConsumerKey01:AliceTokenKey00001:AliceTokenSecret0000000000000001")
-	check(t, "reserve", alice.do("POST", "ipaddresses/", nil, form("op", "reserve", "ip", "10.50.0.5")), expect{200, "~10.50.0.5"})
+	checkAnswer(t, "reserve", alice.do("POST", "ipaddresses/", nil, values("op", "reserve", "ip", "10.50.0.5")), answer{200, "~10.50.0.5"})
 	if n := srv.Counts()[RequestKey{Method: "POST", Endpoint: "ipaddresses/", Op: "reserve"}]; n != 1 {
 		t.Fatalf("reserve counted %d times", n)
 	}
 	srv.SetFaults(Faults{Endpoints: []EndpointFault{{Endpoint: "ipaddresses/", ErrorRate: 1}}})
-	check(t, "fault", alice.do("POST", "ipaddresses/", nil, form("op", "reserve", "ip", "10.50.0.6")), expect{503, "maas-sim: injected fault (Service Unavailable)"})
+	checkAnswer(t, "fault", alice.do("POST", "ipaddresses/", nil, values("op", "reserve", "ip", "10.50.0.6")), answer{503, "maas-sim: injected fault (Service Unavailable)"})
 	srv.SetFaults(Faults{})
 	base := strings.TrimSuffix(srv.URL, "/MAAS")
 	if r := mustGet(t, base+"/sim/ipam"); r.status != 200 || !strings.Contains(r.body, `"ip":"10.50.0.5","subnet":"10.50.0.0/24","owner":"alice"`) {
