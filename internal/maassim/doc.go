@@ -27,7 +27,8 @@
 //     X-MAAS-API-Hash.
 //   - Addresses (ipam.go, MAAS 3.6's ip_addresses.py, ipranges.py,
 //     dnsresources.py, subnets.py): subnets/ and subnets/{id|cidr|name}/
-//     (op=unreserved_ip_ranges, op=ip_addresses); ipaddresses/ (list,
+//     (op=unreserved_ip_ranges, op=reserved_ip_ranges, op=statistics,
+//     op=ip_addresses); ipaddresses/ (list,
 //     op=reserve with ip/subnet/hostname/mac, op=release with force) with
 //     MAAS's 400/403/404/503 bodies for a taken address, a reserved or
 //     dynamic range, no subnet, a full subnet; ipranges/ and ipranges/{id}/

@@ -68,6 +68,7 @@ var itemRoutes = map[string]*route{
 	}},
 	"subnets": {pattern: "subnets/{id}/", ops: map[string]opHandler{
 		getOp(""): getSubnet, getOp("unreserved_ip_ranges"): subnetUnreservedRanges, getOp("ip_addresses"): subnetIPAddresses,
+		getOp("reserved_ip_ranges"): subnetReservedRanges, getOp("statistics"): subnetStatistics,
 	}},
 	"ipranges": {pattern: "ipranges/{id}/", ops: map[string]opHandler{
 		getOp(""): getIPRange, putOp(""): updateIPRange, deleteOp(""): deleteIPRange,

@@ -291,6 +291,16 @@ func TestSubnetsEndpoint(t *testing.T) {
 	checkAnswer(t, "unreserved", alice.do("GET", "subnets/1/", values("op", "unreserved_ip_ranges"), nil), answer{200,
 		`[{"start":"10.50.0.2","end":"10.50.0.2","num_addresses":1},{"start":"10.50.0.4","end":"10.50.0.199","num_addresses":196},{"start":"10.50.0.251","end":"10.50.0.254","num_addresses":4}]`})
 	checkAnswer(t, "ip_addresses", alice.do("GET", "subnets/1/op-ip_addresses", nil, nil), answer{200, `~"ip":"10.50.0.3","alloc_type":4`})
+	// A reserved range may cover a reserved address: the overlap shows both purposes.
+	checkAnswer(t, "range over .3", alice.do("POST", "ipranges/", nil, values("type", "reserved", "start_ip", "10.50.0.3", "end_ip", "10.50.0.5")), answer{200, "~10.50.0.5"})
+	checkAnswer(t, "reserved_ip_ranges", alice.do("GET", "subnets/lab/", values("op", "reserved_ip_ranges"), nil), answer{200,
+		`[{"start":"10.50.0.1","end":"10.50.0.1","num_addresses":1,"purpose":["gateway-ip"]},` +
+			`{"start":"10.50.0.3","end":"10.50.0.3","num_addresses":1,"purpose":["assigned-ip","reserved"]},` +
+			`{"start":"10.50.0.4","end":"10.50.0.5","num_addresses":2,"purpose":["reserved"]},` +
+			`{"start":"10.50.0.200","end":"10.50.0.250","num_addresses":51,"purpose":["dynamic"]}]`})
+	checkAnswer(t, "statistics", alice.do("GET", "subnets/1/", values("op", "statistics"), nil), answer{200,
+		`{"available_string":"78%","first_address":"10.50.0.1","ip_version":4,"largest_available":194,"last_address":"10.50.0.254",` +
+			`"num_available":199,"num_unavailable":55,"total_addresses":254,"usage":0.21653543307086615,"usage_string":"22%"}`})
 	c := maasClient(t, srv, srv.DefaultAPIKey())
 	subnets, err := c.Subnets.Get()
 	if err != nil || len(subnets) != 4 {
@@ -450,6 +460,12 @@ func TestGomaasclientTalksIPAM(t *testing.T) {
 	free, err := c.Subnet.GetUnreservedIPRanges(1)
 	if err != nil || len(free) != 3 || free[0].NumAddresses != 7 {
 		t.Fatalf("Subnet.GetUnreservedIPRanges: %+v, %v", free, err)
+	}
+	if used, err := c.Subnet.GetReservedIPRanges(1); err != nil || len(used) != 3 || used[1].Purpose[0] != "assigned-ip" {
+		t.Fatalf("Subnet.GetReservedIPRanges: %+v, %v", used, err)
+	}
+	if st, err := c.Subnet.GetStatistics(1); err != nil || st.NumAvailable != 252-51 || st.IPVersion != 4 || st.FirstAddress.String() != "10.50.0.1" {
+		t.Fatalf("Subnet.GetStatistics: %+v, %v", st, err)
 	}
 	if err := c.IPAddresses.Release(&entity.IPAddressesParams{IP: "10.50.0.9"}); err != nil {
 		t.Fatalf("Release (204, no body): %v", err)

@@ -1,6 +1,7 @@
 package maassim
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 )
@@ -106,5 +107,117 @@ func subnetIPAddresses(c *call) *apiError {
 		}})
 	}
 	c.replyJSON(out)
+	return nil
+}
+
+type jsonUsedBlock struct {
+	Start        string   `json:"start"`
+	End          string   `json:"end"`
+	NumAddresses uint64   `json:"num_addresses"`
+	Purpose      []string `json:"purpose"`
+}
+
+// The purposes op=reserved_ip_ranges names.
+const (
+	purposeAssigned = "assigned-ip"
+	purposeGateway  = "gateway-ip"
+)
+
+// subnetReservedRanges is op=reserved_ip_ranges: every block in use, as
+// MAAS's MAASIPSet normalises them (overlapping uses split into blocks
+// that list every purpose covering them). Like MAAS 3.6 it leaves out
+// reservedips/ (which the simulator does not serve anyway).
+func subnetReservedRanges(c *call) *apiError {
+	s := c.s
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sn, err := c.lookupSubnet()
+	if err != nil {
+		return err
+	}
+	type use struct {
+		span
+		purpose string
+	}
+	var uses []use
+	if sn.gateway.IsValid() {
+		uses = append(uses, use{span{sn.gateway, sn.gateway}, purposeGateway})
+	}
+	for _, r := range s.ipam.ranges {
+		if r.sub == sn {
+			uses = append(uses, use{r.span(), r.typ})
+		}
+	}
+	for _, u := range s.used(sn, noRanges) {
+		if u.lo != sn.gateway || s.ipam.reserved[u.lo] != nil || s.ipam.claimed[u.lo] != nil {
+			uses = append(uses, use{u, purposeAssigned})
+		}
+	}
+	// Cut at every start and after every end; each piece lists the
+	// purposes covering it; neighbours with the same purposes merge.
+	var cuts []netip.Addr
+	for _, u := range uses {
+		cuts = append(cuts, u.lo, u.hi.Next())
+	}
+	// (The address after the highest one is no address: nothing ends
+	// there inside a subnet's hosts but a /32 at the very top.)
+	cuts = slices.DeleteFunc(cuts, func(a netip.Addr) bool { return !a.IsValid() })
+	slices.SortFunc(cuts, netip.Addr.Compare)
+	cuts = slices.Compact(cuts)
+	out := []jsonUsedBlock{}
+	for i := 0; i+1 < len(cuts); i++ {
+		piece := span{cuts[i], cuts[i+1].Prev()}
+		var purposes []string
+		for _, u := range uses {
+			if u.overlaps(piece) && !slices.Contains(purposes, u.purpose) {
+				purposes = append(purposes, u.purpose)
+			}
+		}
+		if len(purposes) == 0 {
+			continue
+		}
+		slices.Sort(purposes)
+		if n := len(out); n > 0 && slices.Equal(out[n-1].Purpose, purposes) && netip.MustParseAddr(out[n-1].End).Next() == piece.lo {
+			out[n-1].End = piece.hi.String()
+			out[n-1].NumAddresses += piece.size()
+			continue
+		}
+		out = append(out, jsonUsedBlock{piece.lo.String(), piece.hi.String(), piece.size(), purposes})
+	}
+	c.replyJSON(out)
+	return nil
+}
+
+// subnetStatistics is op=statistics over the subnet's assignable
+// addresses (without the network and IPv4 broadcast addresses).
+func subnetStatistics(c *call) *apiError {
+	s := c.s
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sn, err := c.lookupSubnet()
+	if err != nil {
+		return err
+	}
+	hosts := sn.hosts()
+	total := hosts.size()
+	var available, largest uint64
+	for _, f := range freeSpans(hosts, s.used(sn)) {
+		available += f.size()
+		largest = max(largest, f.size())
+	}
+	usage := 0.0
+	if total > 0 {
+		usage = float64(total-available) / float64(total)
+	}
+	version := 4
+	if sn.prefix.Addr().Is6() {
+		version = 6
+	}
+	c.replyJSON(map[string]any{
+		"num_available": available, "largest_available": largest, "num_unavailable": total - available,
+		"total_addresses": total, "usage": usage, "usage_string": fmt.Sprintf("%.0f%%", usage*100),
+		"available_string": fmt.Sprintf("%.0f%%", (1-usage)*100),
+		"first_address":    hosts.lo.String(), "last_address": hosts.hi.String(), "ip_version": version,
+	})
 	return nil
 }
