@@ -719,6 +719,10 @@ func (c *Client) describeHolder(ctx context.Context, a netip.Addr) string {
 		if best < 0 {
 			return nil
 		}
+		if addrOf(subnets[best].GatewayIP) == a {
+			who = "the gateway of subnet " + subnets[best].CIDR
+			return nil
+		}
 		ips, err := gc.Subnet.GetIPAddresses(subnets[best].ID)
 		if err != nil {
 			return err

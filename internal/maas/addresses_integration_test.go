@@ -170,7 +170,8 @@ func TestVIPRefusals(t *testing.T) {
 			Kind: "TenantCluster", Namespace: "team-a", Name: "bobs", UID: "uid-bobs"}, "held by TenantCluster team-a/bobs (uid uid-bobs) of installation bobs-gw"},
 		{"in a pool", "10.50.0.105", maas.ClassConflict, maas.ReasonAddressInReservedRange, &pool.Marks,
 			"10.50.0.105 is within the reserved range from 10.50.0.100 to 10.50.0.109 (held by TenantCluster team-a/lb"},
-		{"the gateway", "10.50.0.1", maas.ClassConflict, maas.ReasonAddressInUse, nil, "The IP address 10.50.0.1 is already in use."},
+		{"the gateway", "10.50.0.1", maas.ClassConflict, maas.ReasonAddressInUse, nil,
+			"The IP address 10.50.0.1 is already in use. (the gateway of subnet 10.50.0.0/24)"},
 		{"outside every subnet", "192.0.2.10", maas.ClassInvalid, maas.ReasonNoSubnet, nil, "No known subnet for IP address: 192.0.2.10."},
 		{"in the DHCP range", "10.50.0.210", maas.ClassInvalid, maas.ReasonAddressInDynamicRange, nil, "belongs to an existing dynamic range"},
 	} {
