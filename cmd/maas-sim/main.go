@@ -132,12 +132,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		say(stderr, "maas-sim: use either -inventory or -generate\n")
 		return 2
 	case *inventory != "":
-		inv, err := maassim.LoadInventory(*inventory)
+		inv, err := maassim.LoadInventoryFile(*inventory)
 		if err != nil {
 			say(stderr, "maas-sim: %v\n", err)
 			return 1
 		}
-		cfg.Inventory = inv
+		cfg.Inventory, cfg.Subnets = inv.Machines, inv.Subnets
 	case *generate > 0:
 		cfg.Inventory = maassim.GenerateInventory(*generate, *seed)
 	default:

@@ -170,12 +170,20 @@ func TestListFlag(t *testing.T) {
 }
 
 func TestExampleInventoryLoads(t *testing.T) {
-	specs, err := maassim.LoadInventory("inventory.example.yaml")
+	inv, err := maassim.LoadInventoryFile("inventory.example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(specs) != 4 {
-		t.Fatalf("%d machines", len(specs))
+	if len(inv.Machines) != 4 || len(inv.Subnets) != 1 || len(inv.Subnets[0].Reserved) != 1 {
+		t.Fatalf("%d machines, subnets %+v", len(inv.Machines), inv.Subnets)
+	}
+	sim, err := maassim.New(maassim.Config{Inventory: inv.Machines, Subnets: inv.Subnets, Users: []maassim.User{{Name: "admin", Admin: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	if got := sim.IPAM(); len(got.Subnets) != 1 || got.Subnets[0].Name != "gateway-lan" || len(got.Ranges) != 2 {
+		t.Fatalf("example's subnets in the simulator: %+v", got)
 	}
 }
 

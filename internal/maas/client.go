@@ -398,8 +398,14 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// retryable says whether a failed attempt may be repeated. 4xx never is.
+// retryable says whether a failed attempt may be repeated. 4xx never is,
+// nor an answer this package has already classified as something other
+// than transient (a 503 "No more IPs available" is a full subnet, not a
+// busy region controller).
 func retryable(err error, idempotent bool) bool {
+	if me, ok := errors.AsType[*Error](err); ok && me.Class != ClassTransient {
+		return false
+	}
 	if se, ok := serverError(err); ok {
 		if idempotent {
 			return se.StatusCode >= 500 && se.StatusCode <= 599

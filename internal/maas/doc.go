@@ -47,4 +47,23 @@ limitations under the License.
 // released by whoever applies [ReleasableUnclaimed] once its grace period has
 // passed. Deploy, Release and Abort refuse (ClassNotOwned) a machine that is
 // not among the machines MAAS lists for the installation's agent_name.
+//
+// # Addresses
+//
+// Control-plane VIPs and LoadBalancer pools are reserved in MAAS
+// (addresses.go). MAAS records no owner data on a reserved address, only
+// the MAAS user, so the owner marks (Marks: installation, kind, namespace,
+// name, UID) are written into the comment of a reserved IP range:
+//
+//	maas-gateway:v1 vip inst=<installation> kind=<Kind> ns=<namespace> name=<name> uid=<uid>
+//
+// A pool is such a range (purpose lb). A VIP is a user-reserved address
+// (ipaddresses op=reserve, which any MAAS user may call and which refuses
+// an address in use: MAAS decides a contested address) plus a one-address
+// range carrying its marks, created right after. Reservations rebuilds
+// every reservation of an installation from MAAS; ReserveVIP, ReleaseVIP,
+// ReserveRange and ReleaseRange are idempotent and touch only what carries
+// the caller's marks; an address this MAAS user reserved that no range
+// marks (a crash between the two requests) is listed as unmarked, marked by
+// its owner's retry, or released by a sweep after a grace period.
 package maas

@@ -95,6 +95,13 @@ type Error struct {
 	// Message is MAAS's message (the response body) or a description of
 	// the local failure. It never contains the API key.
 	Message string
+	// Reason refines Class for address reservations (ReasonAddressInUse…),
+	// so a controller can say which rule MAAS applied; empty otherwise.
+	Reason Reason
+	// Holder names who holds a contested address or range, read from
+	// MAAS's own records (the marks of the range covering it) right after
+	// MAAS refused: nil when MAAS names nobody this package can read.
+	Holder *Marks
 	// Err is the original error.
 	Err error
 }

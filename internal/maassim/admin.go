@@ -30,6 +30,18 @@ func (s *Sim) serveMetrics(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(&b, "maassim_machines{status=%q} %d\n", Status(st).String(), n)
 		}
 	}
+	s.mu.RLock()
+	reservations, ranges, records := len(s.ipam.order), len(s.ipam.ranges), len(s.ipam.dns)
+	s.mu.RUnlock()
+	b.WriteString("# HELP maassim_ip_reservations User-reserved IP addresses.\n")
+	b.WriteString("# TYPE maassim_ip_reservations gauge\n")
+	fmt.Fprintf(&b, "maassim_ip_reservations %d\n", reservations)
+	b.WriteString("# HELP maassim_ip_ranges IP ranges (dynamic and reserved).\n")
+	b.WriteString("# TYPE maassim_ip_ranges gauge\n")
+	fmt.Fprintf(&b, "maassim_ip_ranges %d\n", ranges)
+	b.WriteString("# HELP maassim_dns_resources DNS resources.\n")
+	b.WriteString("# TYPE maassim_dns_resources gauge\n")
+	fmt.Fprintf(&b, "maassim_dns_resources %d\n", records)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	_, _ = io.WriteString(w, b.String())
 }
@@ -42,6 +54,7 @@ func (s *Sim) serveMetrics(w http.ResponseWriter, r *http.Request) {
 //	GET    /sim/faults           the active faults
 //	PUT    /sim/faults           replace the faults (JSON, see Faults)
 //	DELETE /sim/faults           clear the faults
+//	GET    /sim/ipam             subnets, reserved addresses, IP ranges, DNS resources, assigned addresses
 //	GET    /sim/counts           request counters as a JSON list
 //	DELETE /sim/counts           reset the counters
 //	POST   /sim/users            {"name": "...", "admin": false} -> {"name", "apiKey"}
@@ -57,6 +70,8 @@ func (s *Sim) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, m)
+	case path == "ipam" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.IPAM())
 	case path == "faults":
 		s.serveFaults(w, r)
 	case path == "counts" && r.Method == http.MethodGet:

@@ -92,6 +92,8 @@ type call struct {
 	// the simulator's lock: a slow client never holds up the others.
 	body    []byte
 	recycle *[]byte // a listBuffers buffer holding body
+	// noContent answers 204 with an empty body (MAAS's rc.DELETED).
+	noContent bool
 }
 
 // reply sets a 200 JSON answer.
@@ -134,6 +136,11 @@ func (s *Sim) routeFor(segs []string) (*route, []string) {
 	case 2:
 		if r, ok := itemRoutes[segs[0]]; ok {
 			return r, segs[1:]
+		}
+	case 3:
+		// subnets/10.0.0.0/24/: a CIDR is a subnet's id too.
+		if segs[0] == "subnets" {
+			return itemRoutes[segs[0]], []string{segs[1] + "/" + segs[2]}
 		}
 	}
 	return nil, nil
@@ -213,6 +220,10 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 	c := &call{s: s, w: w, r: r, user: u, query: query, form: body, args: args, op: op}
 	if e := h(c); e != nil {
 		e.write(w)
+		return
+	}
+	if c.noContent {
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	writeRawJSON(w, http.StatusOK, c.body)

@@ -53,6 +53,12 @@ type Config struct {
 	// the inventory uses ("default" always exists).
 	Zones []string
 	Pools []string
+	// Subnets are the subnets MAAS knows besides those the inventory's
+	// addresses imply (a /24 or /64 around each machine's first address).
+	// A machine whose first address is in a declared subnet is on it; a
+	// machine without addresses is on the first declared subnet, or on a
+	// placeholder 10.255.0.0/24.
+	Subnets []SubnetSpec
 	// Domains names DNS domains to create besides those the inventory uses
 	// ("maas" always exists).
 	Domains []string

@@ -21,8 +21,23 @@
 //     machines/{id}/ (read, deploy, release, abort, set_workload_annotations,
 //     query_power_state, power_on, power_off, and PUT for admins),
 //     zones/, resourcepools/ and resourcepool/{id-or-name}/, domains/,
-//     boot-resources/, tags/. The op may come from the query, the form body
-//     or an /op-<name> path suffix. Every response carries X-MAAS-API-Hash.
+//     boot-resources/, tags/ and tags/{name}/ (op=machines, and
+//     op=update_nodes for admins). The op may come from the query, the form
+//     body or an /op-<name> path suffix. Every response carries
+//     X-MAAS-API-Hash.
+//   - Addresses (ipam.go, MAAS 3.6's ip_addresses.py, ipranges.py,
+//     dnsresources.py, subnets.py): subnets/ and subnets/{id|cidr|name}/
+//     (op=unreserved_ip_ranges, op=reserved_ip_ranges, op=statistics,
+//     op=ip_addresses); ipaddresses/ (list,
+//     op=reserve with ip/subnet/hostname/mac, op=release with force) with
+//     MAAS's 400/403/404/503 bodies for a taken address, a reserved or
+//     dynamic range, no subnet, a full subnet; ipranges/ and ipranges/{id}/
+//     (reserved ranges for any user who then owns them, dynamic for admins,
+//     MAAS's overlap and subnet validation); dnsresources/ (filter by fqdn
+//     or name and domain; writes for admins; a reservation's hostname makes
+//     one). Subnets come from Config.Subnets (or the inventory file's
+//     "subnets") and from the machines' addresses. ipaddresses op=reserve
+//     takes no comment in MAAS, and so here.
 //   - Errors with MAAS's codes and bodies: 400 JSON form errors ("No such
 //     constraint.", "No such zone(s): x."), 400 "Unrecognised signature",
 //     404 "Unknown API endpoint: <path>.", 409 state and capacity messages
@@ -43,13 +58,19 @@
 //     machine leaves an agent_name filter as soon as it starts releasing.
 //   - agent_name is stored and filterable but never shown; the admin dump
 //     (/sim/machines) and Event snapshots show it, with the decoded user data.
-//   - Assigned addresses (MachineSpec.IPs) appear in ip_addresses from
-//     deployment until the release completes, as MAAS's auto-assigned ones do.
+//   - Deployed machines hold addresses from deployment until the release
+//     completes, as MAAS's auto-assigned ones: the inventory's
+//     (MachineSpec.IPs) unless reserved, in a range or held by another,
+//     otherwise the lowest free address of the machine's subnet outside
+//     every reservation and range (inside the reserved ranges on an
+//     unmanaged subnet).
 //
 // # What is not
 //
 // Commissioning, testing, rescue mode, VM hosts, networking and storage
-// configuration, DNS records, IP reservations, and the filter and allocation
+// configuration, DNS resource records other than addresses, reserved IPs
+// (reservedips/), devices, subnet and range writes other than the above,
+// and the filter and allocation
 // constraints on subnets, VLANs, fabric classes, interfaces, devices, link
 // speed and deployment target (refused with a 400 naming the simulator, so
 // a test relying on them fails loudly). Deployments do not time out; use

@@ -21,6 +21,8 @@ func getOp(op string) string  { return http.MethodGet + " " + op }
 func postOp(op string) string { return http.MethodPost + " " + op }
 func putOp(op string) string  { return http.MethodPut + " " + op }
 
+func deleteOp(op string) string { return http.MethodDelete + " " + op }
+
 var collectionRoutes = map[string]*route{
 	"version": {pattern: "version/", anonymous: true, ops: map[string]opHandler{getOp(""): getVersion}},
 	collUsers: {pattern: "users/", ops: map[string]opHandler{getOp(""): listUsers, getOp("whoami"): whoami}},
@@ -35,6 +37,12 @@ var collectionRoutes = map[string]*route{
 	"domains":        {pattern: "domains/", ops: map[string]opHandler{getOp(""): listDomains}},
 	"boot-resources": {pattern: "boot-resources/", ops: map[string]opHandler{getOp(""): listBootResources, getOp("is_importing"): isImporting}},
 	"tags":           {pattern: "tags/", ops: map[string]opHandler{getOp(""): listTags}},
+	"subnets":        {pattern: "subnets/", ops: map[string]opHandler{getOp(""): listSubnets}},
+	"ipaddresses": {pattern: "ipaddresses/", ops: map[string]opHandler{
+		getOp(""): listIPAddresses, postOp("reserve"): reserveIP, postOp("release"): releaseIP,
+	}},
+	"ipranges":     {pattern: "ipranges/", ops: map[string]opHandler{getOp(""): listIPRanges, postOp(""): createIPRange}},
+	"dnsresources": {pattern: "dnsresources/", ops: map[string]opHandler{getOp(""): listDNSResources, postOp(""): createDNSResource}},
 }
 
 var itemRoutes = map[string]*route{
@@ -55,7 +63,19 @@ var itemRoutes = map[string]*route{
 	"resourcepool":   {pattern: "resourcepool/{id}/", ops: map[string]opHandler{getOp(""): getPool}},
 	"domains":        {pattern: "domains/{id}/", ops: map[string]opHandler{getOp(""): getDomain}},
 	"boot-resources": {pattern: "boot-resources/{id}/", ops: map[string]opHandler{getOp(""): getBootResource}},
-	"tags":           {pattern: "tags/{name}/", ops: map[string]opHandler{getOp(""): getTag, getOp("machines"): tagMachines}},
+	"tags": {pattern: "tags/{name}/", ops: map[string]opHandler{
+		getOp(""): getTag, getOp("machines"): tagMachines, postOp("update_nodes"): tagUpdateNodes,
+	}},
+	"subnets": {pattern: "subnets/{id}/", ops: map[string]opHandler{
+		getOp(""): getSubnet, getOp("unreserved_ip_ranges"): subnetUnreservedRanges, getOp("ip_addresses"): subnetIPAddresses,
+		getOp("reserved_ip_ranges"): subnetReservedRanges, getOp("statistics"): subnetStatistics,
+	}},
+	"ipranges": {pattern: "ipranges/{id}/", ops: map[string]opHandler{
+		getOp(""): getIPRange, putOp(""): updateIPRange, deleteOp(""): deleteIPRange,
+	}},
+	"dnsresources": {pattern: "dnsresources/{id}/", ops: map[string]opHandler{
+		getOp(""): getDNSResource, putOp(""): updateDNSResource, deleteOp(""): deleteDNSResource,
+	}},
 }
 
 // --- permissions (MAAS without RBAC: users see and use free machines and
@@ -446,7 +466,7 @@ func abortMachine(c *call) *apiError {
 	switch m.status {
 	case StatusDeploying:
 		m.powerState = powerOff
-		m.ipsClaimed = false
+		s.unclaimAddresses(m)
 		s.setStatus(m, StatusAllocated, "Aborted deployment", EventAborted)
 	case StatusDiskErasing:
 		m.powerState = powerOff
@@ -737,5 +757,49 @@ func tagMachines(c *call) *apiError {
 	}
 	s.mu.RUnlock()
 	c.replyMachines(docs)
+	return nil
+}
+
+// tagUpdateNodes is TagHandler.update_nodes (MAAS 3.5+): admins only,
+// checked before the tag is looked up; unknown system IDs are ignored, and
+// the counts are of the machines matched, tagged before or not.
+func tagUpdateNodes(c *call) *apiError {
+	if !c.user.admin {
+		return forbidden
+	}
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tagByName[c.args[0]]
+	if t == nil {
+		return notFound("No Tag matches the given query.")
+	}
+	if def, ok := c.form.get("definition"); ok && def != "" {
+		// The simulator's tags have no definition.
+		return conflict(fmt.Sprintf("Definition supplied '%s' doesn't match current definition ''", def))
+	}
+	matched := func(ids []string) []*machine {
+		var out []*machine
+		for _, id := range uniqueSorted(ids) {
+			if m := s.byID[id]; m != nil {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	add, remove := matched(c.form.all("add")), matched(c.form.all("remove"))
+	for _, m := range add {
+		if !slices.Contains(m.tags, t.name) {
+			m.tags = append(m.tags, t.name)
+			s.render(m)
+		}
+	}
+	for _, m := range remove {
+		if i := slices.Index(m.tags, t.name); i >= 0 {
+			m.tags = slices.Delete(slices.Clone(m.tags), i, i+1)
+			s.render(m)
+		}
+	}
+	c.replyJSON(map[string]int{"added": len(add), "removed": len(remove)})
 	return nil
 }

@@ -46,9 +46,11 @@ type MachineSpec struct {
 	PowerType string   `json:"powerType,omitempty"`
 }
 
-// inventoryFile is the YAML layout LoadInventory reads.
-type inventoryFile struct {
+// Inventory is the YAML layout LoadInventoryFile reads: the machines, and
+// optionally the subnets they (and reservations) live on.
+type Inventory struct {
 	Machines []MachineSpec `json:"machines"`
+	Subnets  []SubnetSpec  `json:"subnets,omitempty"`
 }
 
 var (
@@ -61,31 +63,48 @@ var (
 // MachineSpec (keys as in the JSON tags: hostname, zone, pool, cpu,
 // memoryMiB, disks[{name,sizeGB,tags}], tags, ips, arch, ...).
 func LoadInventory(path string) ([]MachineSpec, error) {
+	inv, err := LoadInventoryFile(path)
+	return inv.Machines, err
+}
+
+// LoadInventoryFile reads a YAML inventory file with its optional
+// top-level "subnets" list (SubnetSpec: cidr, name, gateway, unmanaged,
+// dynamic and reserved ranges).
+func LoadInventoryFile(path string) (Inventory, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading inventory: %w", err)
+		return Inventory{}, fmt.Errorf("reading inventory: %w", err)
 	}
-	specs, err := ParseInventory(data)
+	inv, err := ParseInventoryFile(data)
 	if err != nil {
-		return nil, fmt.Errorf("inventory %s: %w", path, err)
+		return Inventory{}, fmt.Errorf("inventory %s: %w", path, err)
 	}
-	return specs, nil
+	return inv, nil
 }
 
 // ParseInventory parses and validates an inventory in LoadInventory's format.
 // Unknown keys are errors, so that a misspelt field is not silently dropped.
 func ParseInventory(data []byte) ([]MachineSpec, error) {
-	var f inventoryFile
+	inv, err := ParseInventoryFile(data)
+	return inv.Machines, err
+}
+
+// ParseInventoryFile parses and validates an inventory with its subnets.
+func ParseInventoryFile(data []byte) (Inventory, error) {
+	var f Inventory
 	if err := yaml.UnmarshalStrict(data, &f); err != nil {
-		return nil, fmt.Errorf("parsing inventory: %w", err)
+		return Inventory{}, fmt.Errorf("parsing inventory: %w", err)
 	}
 	if len(f.Machines) == 0 {
-		return nil, errors.New("inventory has no machines")
+		return Inventory{}, errors.New("inventory has no machines")
 	}
 	if err := validateInventory(f.Machines); err != nil {
-		return nil, err
+		return Inventory{}, err
 	}
-	return f.Machines, nil
+	if err := validateSubnets(f.Subnets); err != nil {
+		return Inventory{}, err
+	}
+	return f, nil
 }
 
 func validateInventory(specs []MachineSpec) error {

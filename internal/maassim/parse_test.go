@@ -276,13 +276,14 @@ machines:
 func FuzzParseInventory(f *testing.F) {
 	f.Add([]byte("machines:\n- {hostname: a, cpu: 1, memoryMiB: 1}"))
 	f.Add([]byte("machines:\n- {hostname: a, cpu: 1, memoryMiB: 1, disks: [{sizeGB: 1e400}]}"))
+	f.Add([]byte("subnets:\n- {cidr: 10.0.0.0/8, gateway: 10.0.0.1, dynamic: [{start: 10.0.0.5, end: 10.0.0.9}]}\nmachines:\n- {hostname: a, cpu: 1, memoryMiB: 1}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		specs, err := ParseInventory(data)
+		inv, err := ParseInventoryFile(data)
 		if err != nil {
 			return
 		}
 		// Whatever validates must build a simulator.
-		s, err := New(Config{Inventory: specs, Users: []User{{Name: "admin"}}})
+		s, err := New(Config{Inventory: inv.Machines, Subnets: inv.Subnets, Users: []User{{Name: "admin"}}})
 		if err != nil {
 			t.Fatalf("valid inventory refused by New: %v", err)
 		}

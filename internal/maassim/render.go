@@ -281,19 +281,19 @@ var untaggedVLAN = jsonVLAN{
 	Fabric: "fabric-0", ID: 5001, FabricID: 0, Name: "untagged", ResourceURI: apiRoot + "vlans/5001/",
 }
 
-func (m *machine) subnetJSON() jsonSubnet {
+func (sn *subnet) json() jsonSubnet {
 	return jsonSubnet{
-		Name: m.subnet.cidr, VLAN: untaggedVLAN, CIDR: m.subnet.cidr, RDNSMode: 2,
-		GatewayIP: m.subnet.gateway, DNSServers: []string{}, AllowDNS: true, AllowProxy: true,
-		Managed: true, DisabledBootArchitectures: []string{}, Space: "undefined",
-		ID: m.subnet.id, ResourceURI: fmt.Sprintf("%ssubnets/%d/", apiRoot, m.subnet.id),
+		Name: sn.name, VLAN: untaggedVLAN, CIDR: sn.prefix.String(), RDNSMode: 2,
+		GatewayIP: sn.gatewayString(), DNSServers: []string{}, AllowDNS: true, AllowProxy: true,
+		Managed: sn.managed, DisabledBootArchitectures: []string{}, Space: "undefined",
+		ID: sn.id, ResourceURI: fmt.Sprintf("%ssubnets/%d/", apiRoot, sn.id),
 	}
 }
 
 func (m *machine) interfaceJSON() jsonInterface {
-	link := jsonLink{ID: m.linkID, Mode: "auto", Subnet: m.subnetJSON()}
-	if m.ipsClaimed && len(m.ips) > 0 {
-		link.IPAddress = m.ips[0]
+	link := jsonLink{ID: m.linkID, Mode: "auto", Subnet: m.subnet.json()}
+	if m.ipsClaimed && len(m.assigned) > 0 {
+		link.IPAddress = m.assigned[0].String()
 	}
 	return jsonInterface{
 		VLAN: untaggedVLAN, Parents: []string{}, EffectiveMTU: 1500, SystemID: m.systemID,
@@ -399,9 +399,9 @@ func (s *Sim) machineJSON(m *machine) jsonMachine {
 		j.HWEKernel = &k
 	}
 	if m.ipsClaimed {
-		j.IPAddresses = append([]string{}, m.ips...)
+		j.IPAddresses = addrStrings(m.assigned)
 	}
-	gw := m.subnet.gateway
+	gw := m.subnet.gatewayString()
 	j.DefaultGateways.IPv4.GatewayIP = &gw
 	return j
 }

@@ -37,6 +37,7 @@ type Sim struct {
 	domainByName   map[string]*domain
 	tags           []*tag
 	tagByName      map[string]*tag
+	ipam           ipam // subnets, reservations, ranges, DNS records (ipam.go)
 	boot           []*bootResource
 	arches         map[string]bool // usable "arch/subarch" names
 	users          []*user
@@ -112,7 +113,7 @@ type machine struct {
 	memory      int64
 	disks       []DiskSpec
 	tags        []string
-	ips         []string
+	ips         []string // the inventory's addresses, preferred at deployment
 	mac         string
 	powerType   string
 	hwUUID      string
@@ -120,7 +121,7 @@ type machine struct {
 	linkID      int
 	diskIDs     []int
 	partID      int
-	subnet      subnetInfo
+	subnet      *subnet
 
 	status        Status
 	statusMessage string
@@ -133,17 +134,15 @@ type machine struct {
 	userData      []byte
 	annotations   map[string]string
 	ipsClaimed    bool
-	swapSize      *int64
+	// assigned are the addresses the machine holds while ipsClaimed: the
+	// inventory's when free, otherwise picked from its subnet as MAAS's
+	// auto-assignment does (see ipam.go).
+	assigned []netip.Addr
+	swapSize *int64
 
 	gen   uint64      // bumped on every transition; stale timers compare it
 	timer *time.Timer // the pending step of the current operation
 	json  []byte      // rendered MAAS JSON; replaced, never mutated
-}
-
-type subnetInfo struct {
-	id      int
-	cidr    string
-	gateway string
 }
 
 // New builds a simulator from cfg: every inventory machine starts Ready and
@@ -212,6 +211,10 @@ func New(cfg Config) (*Sim, error) {
 		if _, err := s.addUser(u); err != nil {
 			return nil, err
 		}
+	}
+	s.ipam.init()
+	if err := s.addSubnets(cfg.Subnets); err != nil {
+		return nil, err
 	}
 	s.addMachines(cfg.Inventory)
 	return s, nil
@@ -325,7 +328,6 @@ func (s *Sim) addMachines(specs []MachineSpec) {
 		}
 	}
 	ifaceID, linkID, diskID, partID := 1, 1, 1, 1
-	subnets := map[string]*subnetInfo{}
 	for i, sp := range specs {
 		m := &machine{
 			dbID:          i + 1,
@@ -371,13 +373,7 @@ func (s *Sim) addMachines(specs []MachineSpec) {
 		linkID++
 		m.hwUUID = s.uuid()
 		s.arches[m.arch] = true
-		cidr, gw := subnetOf(m.ips)
-		sub, ok := subnets[cidr]
-		if !ok {
-			sub = &subnetInfo{id: len(subnets) + 1, cidr: cidr, gateway: gw}
-			subnets[cidr] = sub
-		}
-		m.subnet = *sub
+		m.subnet = s.subnetForMachine(m.ips)
 		for _, t := range m.tags {
 			if _, ok := s.tagByName[t]; !ok {
 				tg := &tag{name: t}
@@ -390,23 +386,6 @@ func (s *Sim) addMachines(specs []MachineSpec) {
 		s.render(m)
 	}
 	slices.SortFunc(s.tags, func(a, b *tag) int { return strings.Compare(a.name, b.name) })
-}
-
-// subnetOf returns the /24 (IPv4) or /64 (IPv6) around the first address,
-// with its first host as gateway; machines without addresses share one
-// placeholder subnet.
-func subnetOf(ips []string) (cidr, gateway string) {
-	if len(ips) > 0 {
-		if a, err := netip.ParseAddr(ips[0]); err == nil {
-			bits := 24
-			if a.Is6() {
-				bits = 64
-			}
-			p, _ := a.Prefix(bits)
-			return p.String(), p.Addr().Next().String()
-		}
-	}
-	return "10.255.0.0/24", "10.255.0.1"
 }
 
 func (s *Sim) uuid() string {
@@ -521,7 +500,7 @@ const failAt = 0.75
 
 func (s *Sim) startDeploy(m *machine, osystem, series, kernel string, userData []byte) {
 	m.osystem, m.distroSeries, m.hweKernel, m.userData = osystem, series, kernel, userData
-	m.ipsClaimed = true
+	s.claimAddresses(m)
 	m.powerState = powerOn
 	s.setStatus(m, StatusDeploying, "Deploying", EventDeploying)
 	total := s.jitter(s.timings.DeployTime, s.timings.DeployJitter)
@@ -623,7 +602,7 @@ func (s *Sim) finishRelease(m *machine) {
 	m.powerState = powerOff
 	m.owner = nil
 	m.annotations = nil
-	m.ipsClaimed = false
+	s.unclaimAddresses(m)
 	m.swapSize = nil
 	s.setStatus(m, StatusReady, "Released", EventReleased)
 }
@@ -803,7 +782,7 @@ func (s *Sim) snapshot(m *machine) Machine {
 		out.Annotations = maps.Clone(m.annotations)
 	}
 	if m.ipsClaimed {
-		out.IPs = append([]string(nil), m.ips...)
+		out.IPs = addrStrings(m.assigned)
 	}
 	return out
 }
