@@ -264,12 +264,15 @@ func (m *machine) kubeadmJoin(ctx context.Context) error {
 		if err := m.writeControlPlaneCerts(); err != nil {
 			return err
 		}
-		initial, err := c.addEtcdMember(ctx, m)
+		initial, id, err := c.addEtcdMember(ctx, m)
 		if err != nil {
 			return err
 		}
 		if err := m.startEtcd(ctx, initial); err != nil {
 			return err
+		}
+		if err := c.promoteEtcdMember(ctx, m, id); err != nil {
+			return fmt.Errorf("promoting etcd member: %w", err)
 		}
 		if err := m.startControlPlane(ctx); err != nil {
 			return err
@@ -511,6 +514,8 @@ func (m *machine) start(binary string, args []string) (*process, error) {
 // await polls ready until it succeeds, p exits, ctx ends or the start
 // timeout passes.
 func (m *machine) await(ctx context.Context, p *process, ready func(context.Context) error) error {
+	began := time.Now()
+	defer func() { m.log.V(1).Info("process started", "process", p.name, "took", time.Since(began).Round(time.Millisecond)) }()
 	ctx, cancel := context.WithTimeout(ctx, m.e.opts.StartTimeout)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
