@@ -515,7 +515,9 @@ func (m *machine) start(binary string, args []string) (*process, error) {
 // timeout passes.
 func (m *machine) await(ctx context.Context, p *process, ready func(context.Context) error) error {
 	began := time.Now()
-	defer func() { m.log.V(1).Info("process started", "process", p.name, "took", time.Since(began).Round(time.Millisecond)) }()
+	defer func() {
+		m.log.V(1).Info("process started", "process", p.name, "took", time.Since(began).Round(time.Millisecond))
+	}()
 	ctx, cancel := context.WithTimeout(ctx, m.e.opts.StartTimeout)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
