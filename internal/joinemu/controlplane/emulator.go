@@ -178,7 +178,9 @@ func orDefault(v, def time.Duration) time.Duration {
 func (e *Emulator) Dir() string { return e.dir }
 
 // Attach answers the machines of src (a *maassim.Sim or *maassim.Server)
-// from now on, until detach is called or the emulator closes.
+// from now on, until detach is called or the emulator closes: those whose
+// user data has a node intent for a cluster whose VIP is an IPv4 loopback
+// address (and, with Options.ClusterName, of that cluster).
 func (e *Emulator) Attach(src joinemu.Source) (detach func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -297,6 +299,13 @@ func (e *Emulator) userData(log logr.Logger, sm maassim.Machine) (*userData, boo
 		log.Info("ignoring machine whose user data kubeadm could not use", "reason", err.Error())
 		return nil, false
 	case e.opts.ClusterName != "" && ud.intent.ClusterName != e.opts.ClusterName:
+		return nil, false
+	}
+	// Only clusters whose VIP is a loopback address live in this world; a
+	// cluster whose VIP is data (the gateway cluster that internal/joinemu
+	// plays in envtest) is another emulator's.
+	if ap, err := netip.ParseAddrPort(ud.intent.ControlPlaneEndpoint); err != nil || !ap.Addr().Is4() || !ap.Addr().IsLoopback() {
+		log.V(1).Info("ignoring machine of a cluster whose VIP is not a loopback address", "endpoint", ud.intent.ControlPlaneEndpoint)
 		return nil, false
 	}
 	return ud, true

@@ -18,11 +18,12 @@ package controlplane_test
 
 import (
 	"context"
+	"net"
+	"os/exec"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
@@ -67,6 +68,16 @@ func TestInitAndWorkerJoin(t *testing.T) {
 	release(t, maas, cp.SystemID)
 	awaitStatus(t, srv, cp.SystemID, maassim.StatusReady)
 	g.Eventually(func() controlplane.MachineState { return e.State(cp.SystemID) }).Should(BeZero())
-	// The worker's kubelet has nowhere to go: its Node goes unknown.
-	_ = corev1.NodeReady
+	// Its ports and the VIP's are free: the processes are gone, and with
+	// its only control plane the cluster's VIP went too.
+	for _, addr := range []string{cp.IPs[0] + ":2379", cp.IPs[0] + ":2380", cp.IPs[0] + ":6443", tn.endpoint()} {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			out, _ := exec.Command("ss", "-tanpo").CombinedOutput()
+			t.Log(string(out))
+		}
+		g.Expect(err).NotTo(HaveOccurred(), addr)
+		_ = ln.Close()
+	}
+	g.Expect(e.Endpoints()).To(BeEmpty())
 }

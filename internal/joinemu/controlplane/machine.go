@@ -63,8 +63,6 @@ type machine struct {
 	api     *process
 	kcm     *process
 	kubelet *kubelet
-	// wiped is set once the machine is released: its disk is gone.
-	wiped bool
 }
 
 func (m *machine) controlPlane() bool { return m.ud.intent.Role.ControlPlane() }
@@ -153,14 +151,20 @@ func (e *Emulator) boot(ctx context.Context, log logr.Logger, sm maassim.Machine
 func (e *Emulator) powerOff(log logr.Logger, systemID string, wipe bool) {
 	e.mu.Lock()
 	m := e.machines[systemID]
-	if wipe {
-		delete(e.machines, systemID)
-	}
 	e.mu.Unlock()
 	if m == nil {
 		return
 	}
 	m.stop(wipe)
+	if wipe {
+		// Forgotten only once its processes are gone, so that State
+		// shows them until then.
+		e.mu.Lock()
+		if e.machines[systemID] == m {
+			delete(e.machines, systemID)
+		}
+		e.mu.Unlock()
+	}
 	log.Info("machine stopped", "node", m.nodeName, "wiped", wipe)
 }
 
@@ -199,15 +203,16 @@ func (m *machine) stop(wipe bool) {
 	m.stopKubelet()
 	m.mu.Lock()
 	procs := []*process{m.kcm, m.api, m.etcd}
-	m.kcm, m.api, m.etcd = nil, nil, nil
 	c := m.c
-	if wipe {
-		m.wiped = true
-	}
 	m.mu.Unlock()
+	// Killed in the reverse order of their start; State shows each until
+	// it is reaped.
 	for _, p := range procs {
 		p.kill()
 	}
+	m.mu.Lock()
+	m.kcm, m.api, m.etcd = nil, nil, nil
+	m.mu.Unlock()
 	if c != nil {
 		c.machineStopped(m, wipe)
 	}
