@@ -220,9 +220,10 @@ func TestProcessKillAndLeaks(t *testing.T) {
 	if err != nil {
 		t.Skip("no sh")
 	}
-	// The child sleeps in the background of the shell: both are in the
-	// group, and both mention dir.
-	p, err := startProcess("sh", sh, []string{"-c", "sleep 300 " + dir + " & wait", dir}, dir+"/log")
+	// A shell runs another in the background, which waits on a sleep:
+	// all are in the group, and both shells mention dir.
+	script := `sh -c "sleep 300; : ` + dir + `" & wait; : ` + dir
+	p, err := startProcess("sh", sh, []string{"-c", script}, dir+"/log")
 	if err != nil {
 		t.Fatal(err)
 	}
