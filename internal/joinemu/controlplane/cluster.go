@@ -536,6 +536,7 @@ func (c *cluster) standIns() {
 	t := time.NewTicker(c.e.opts.Interval)
 	defer t.Stop()
 	for {
+		c.fwd.prune(c.apiBackends())
 		c.lookForCNI(c.ctx)
 		c.nodeLifecycle(c.ctx)
 		select {

@@ -40,7 +40,9 @@ limitations under the License.
 //     and cluster-info in kube-public.
 //   - The VIP: a TCP forwarder on VIP:port, standing in for kube-vip or a
 //     load balancer, relays each connection to a control plane whose API
-//     server and etcd run, so the VIP survives the loss of any one of them.
+//     server and etcd run, so the VIP survives the loss of any one of them;
+//     like a health-checking load balancer, it closes the connections it
+//     relays to a control plane that stops serving.
 //   - kubeadm join (RoleJoinControlPlane, RoleJoinWorker): discovery as
 //     kubeadm does it (cluster-info fetched through the VIP, its CA checked
 //     against the pinned hashes, the bootstrap token authenticated), waiting
@@ -61,7 +63,11 @@ limitations under the License.
 //     mounts that host path. Pods bound to its Node are reported Running and
 //     Ready (Pods on the Pod network only once a CNI is installed, with an
 //     address from the cluster's Pod subnet), and a deleted Pod is removed
-//     (grace period 0) once its deletionTimestamp has passed.
+//     (grace period 0) once its deletionTimestamp has passed. A control
+//     plane's kubelet keeps mirror Pods of its static Pods in kube-system
+//     (etcd-<node>, kube-apiserver-<node>, kube-controller-manager-<node>;
+//     labels tier=control-plane, component=...), Ready while the process
+//     runs and in CrashLoopBackOff while it does not.
 //   - The node lifecycle controller, by a stand-in: not-ready taints
 //     (NoSchedule and NoExecute) on a Node that is not Ready, unreachable
 //     taints and Unknown conditions on a Node whose Lease is older than

@@ -383,19 +383,25 @@ func (e *Emulator) KillKubelet(machine string) error {
 
 // CrashEtcd kills machine's etcd: its member stays in the member list,
 // unreachable, and its API server, which uses only the local etcd as
-// kubeadm's stacked etcd does, stops serving.
+// kubeadm's stacked etcd does, stops serving; the VIP sends clients
+// elsewhere. The etcd mirror Pod shows CrashLoopBackOff. It stays down
+// until the machine is power-cycled.
 func (e *Emulator) CrashEtcd(machine string) error {
 	m, err := e.lookup(machine)
 	if err != nil {
 		return err
 	}
 	m.mu.Lock()
-	p := m.etcd
+	p, c := m.etcd, m.c
 	m.mu.Unlock()
 	if p == nil {
 		return fmt.Errorf("controlplane: machine %q runs no etcd", machine)
 	}
 	p.kill()
+	if c != nil {
+		// The VIP's health check finds the API server unready at once.
+		c.fwd.prune(c.apiBackends())
+	}
 	return nil
 }
 

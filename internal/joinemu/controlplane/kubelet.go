@@ -268,9 +268,13 @@ func (k *kubelet) syncPods(ctx context.Context) {
 		return
 	}
 	network := k.ready()
+	mirrors := map[string]bool{}
 	for i := range list.Items {
 		pod := &list.Items[i]
 		switch {
+		case isMirror(pod) && pod.DeletionTimestamp == nil:
+			mirrors[pod.Name] = pod.Namespace == metav1.NamespaceSystem
+			k.syncMirror(ctx, pod)
 		case pod.DeletionTimestamp != nil:
 			if time.Now().Before(pod.DeletionTimestamp.Time) {
 				continue
@@ -290,6 +294,7 @@ func (k *kubelet) syncPods(ctx context.Context) {
 			k.run1(ctx, pod)
 		}
 	}
+	k.createMirrors(ctx, mirrors)
 }
 
 // run1 reports pod Running with every container started and ready.
