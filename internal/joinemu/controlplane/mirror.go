@@ -191,4 +191,3 @@ func setPodCondition(pod *corev1.Pod, cond corev1.PodCondition) {
 		pod.Status.Conditions[i] = cond
 	}
 }
-
