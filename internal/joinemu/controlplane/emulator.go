@@ -148,7 +148,7 @@ func New(opts Options) (*Emulator, error) {
 	if len(opts.Controllers) == 0 {
 		opts.Controllers = DefaultControllers
 	}
-	dir, err := os.MkdirTemp(opts.TempDir, "joinemu-cp-")
+	dir, err := os.MkdirTemp(opts.TempDir, workDirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("controlplane: %w", err)
 	}

@@ -27,7 +27,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,39 +50,20 @@ import (
 
 const k8sVersion = "v1.34.2"
 
-// TestMain fails the run if a process an emulator started outlives it.
+// TestMain fails the run if a process an emulator started outlives the
+// tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if leaks, err := controlplane.Leaks(filepath.Join(os.TempDir(), "joinemu-cp-")); err == nil {
-		// Only our own children: other suites may run emulators too.
-		var ours []string
-		for _, l := range leaks {
-			pid, _, _ := strings.Cut(l, ":")
-			if parentOf(pid) == os.Getpid() {
-				ours = append(ours, l)
-			}
-		}
-		if len(ours) > 0 {
-			fmt.Fprintf(os.Stderr, "processes left running:\n%s\n", strings.Join(ours, "\n"))
-			code = 1
-		}
+	left, err := controlplane.Children()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "looking for leaked processes:", err)
+		code = 1
+	}
+	if len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "processes left running:\n%s\n", strings.Join(left, "\n"))
+		code = 1
 	}
 	os.Exit(code)
-}
-
-func parentOf(pid string) int {
-	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
-	if err != nil {
-		return 0
-	}
-	// pid (comm) state ppid ...; comm may hold spaces, so split after ')'.
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	var ppid int
-	if len(fields) > 1 {
-		_, _ = fmt.Sscan(fields[1], &ppid)
-	}
-	return ppid
 }
 
 var (

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
@@ -227,36 +228,19 @@ func TestProcessKillAndLeaks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		leaks, err := Leaks(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(leaks) >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("want the shell and its child, found %v", leaks)
-		}
-		time.Sleep(20 * time.Millisecond)
+	g := NewWithT(t)
+	g.Eventually(func() ([]string, error) { return Leaks(dir) }).
+		WithTimeout(5*time.Second).WithPolling(20*time.Millisecond).Should(HaveLen(2), "the two shells")
+	if kids, err := Children(); err != nil || len(kids) != 0 {
+		// Its working directory is not an emulator's.
+		t.Errorf("Children = %v, %v", kids, err)
 	}
 	p.kill()
-	// The orphaned child is reparented and reaped by init, not by us:
-	// wait for it to go.
-	for {
-		leaks, _ := Leaks(dir)
-		if len(leaks) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("left running: %v", leaks)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !p.exited() {
-		t.Error("not reaped")
-	}
+	g.Expect(p.exited()).To(BeTrue(), "not reaped")
+	// The inner shell and the sleep are orphans that init reaps, not us:
+	// the group kill has them gone soon after.
+	g.Eventually(func() ([]string, error) { return Leaks(dir) }).
+		WithTimeout(5 * time.Second).WithPolling(20 * time.Millisecond).Should(BeEmpty())
 	_ = os.Remove(dir + "/log")
 }
 
