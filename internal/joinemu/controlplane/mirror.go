@@ -20,6 +20,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -93,9 +94,7 @@ func (k *kubelet) createMirrors(ctx context.Context, have map[string]bool) {
 			mirrorAnnotation:       hex.EncodeToString(sum[:16]),
 			configSourceAnnotation: "file",
 		}
-		for key, v := range sp.annotate {
-			annotations[key] = v
-		}
+		maps.Copy(annotations, sp.annotate)
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{
 				Name: name, Namespace: metav1.NamespaceSystem, Annotations: annotations,
