@@ -19,7 +19,7 @@ package controlplane_test
 // The tests run real etcd, kube-apiserver and kube-controller-manager
 // processes (the envtest assets), driven by an in-process MAAS simulator
 // that gomaasclient allocates and deploys through, as the operator does.
-// Machines and VIPs live in 127.20.0.0/16, away from the addresses other
+// Machines and VIPs live in 127.20.0.0/15, away from the addresses other
 // suites use as data.
 
 import (
@@ -104,7 +104,13 @@ func newEmulator(t *testing.T, srv *maassim.Server, opts controlplane.Options) *
 	return e
 }
 
-var seq atomic.Int32
+var (
+	seq atomic.Int32
+	// subnet is this test binary's /24 in 127.20.0.0/16 (machines) and
+	// 127.21.0.0/16 (VIPs): the same tests run from other checkouts at the
+	// same time must not serve on the same addresses.
+	subnet = os.Getpid() % 250
+)
 
 // newMachines returns n machines with loopback addresses of their own.
 func newMachines(n int) []maassim.MachineSpec {
@@ -117,14 +123,14 @@ func newMachines(n int) []maassim.MachineSpec {
 			Arch:      "amd64/generic",
 			CPU:       4,
 			MemoryMiB: 8192,
-			IPs:       []string{fmt.Sprintf("127.20.%d.%d", 1+s/200, 1+s%200)},
+			IPs:       []string{fmt.Sprintf("127.20.%d.%d", subnet, 1+s%250)},
 		}
 	}
 	return specs
 }
 
 // newVIP returns a loopback VIP no other test uses.
-func newVIP() string { return fmt.Sprintf("127.20.100.%d", 1+seq.Add(1)%200) }
+func newVIP() string { return fmt.Sprintf("127.21.%d.%d", subnet, 1+seq.Add(1)%250) }
 
 func startSim(t *testing.T, machines []maassim.MachineSpec) (*maassim.Server, *maasclient.Client) {
 	t.Helper()
