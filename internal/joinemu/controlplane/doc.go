@@ -37,7 +37,8 @@ limitations under the License.
 //     token authentication, the service-account keys from the user data),
 //     and kubeadm's bootstrap objects: the kubeadm:cluster-admins binding
 //     the operator's admin kubeconfig relies on, the bootstrap token Secret,
-//     and cluster-info in kube-public.
+//     kubeadm-config (the ClusterConfiguration of the user data) in
+//     kube-system and cluster-info in kube-public.
 //   - The VIP: a TCP forwarder on VIP:port, standing in for kube-vip or a
 //     load balancer, relays each connection to a control plane whose API
 //     server and etcd run, so the VIP survives the loss of any one of them;
@@ -89,8 +90,9 @@ limitations under the License.
 // No scheduler, no kube-proxy, no CNI, no containers: Pods must be bound
 // (spec.nodeName) by whoever creates them; no DaemonSet, Deployment or
 // garbage collection unless a test asks kube-controller-manager for those
-// controllers. No CSR flow, no kubeadm-config or kubelet-config
-// ConfigMaps, no upgrade (kubeadm upgrade) and no certificate renewal. The
+// controllers. No CSR flow, no kubelet-config ConfigMap or
+// ClusterStatus, no kube-proxy or CoreDNS add-ons, no upgrade (kubeadm
+// upgrade) and no certificate renewal. The
 // API servers run with the ServiceAccount admission plugin off and no
 // kubernetes Service endpoints (their addresses would be loopback), as
 // envtest runs them. Machine addresses and VIPs must be IPv4 loopback

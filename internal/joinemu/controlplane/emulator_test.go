@@ -56,6 +56,14 @@ func TestInitAndWorkerJoin(t *testing.T) {
 	g.Expect(e.State(cp.SystemID)).To(Equal(controlplane.MachineState{Etcd: true, APIServer: true, Kubelet: true}))
 	g.Expect(e.State(worker.SystemID)).To(Equal(controlplane.MachineState{Kubelet: true}))
 
+	// kubeadm init's ConfigMaps: what joining nodes discover the cluster
+	// with, and the ClusterConfiguration upgrades read.
+	cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(context.Background(), "kubeadm-config", metav1.GetOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(cm.Data["ClusterConfiguration"]).To(ContainSubstring("controlPlaneEndpoint: " + tn.endpoint()))
+	_, err = cs.CoreV1().ConfigMaps("kube-public").Get(context.Background(), "cluster-info", metav1.GetOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+
 	members, err := e.EtcdMembers(context.Background(), tn.endpoint())
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(members).To(ConsistOf(HaveField("Name", nodeName(cp))))

@@ -75,6 +75,9 @@ func TestParseUserData(t *testing.T) {
 	if ud.serviceSubnet != "10.96.0.0/12" || ud.podSubnet != "192.168.0.0/16" || ud.token == "" || ud.tokenTTL != bootstrap.DefaultTokenTTL {
 		t.Errorf("init: subnets %q %q, token set %v, ttl %s", ud.serviceSubnet, ud.podSubnet, ud.token != "", ud.tokenTTL)
 	}
+	if !strings.Contains(ud.clusterConfiguration, "kind: ClusterConfiguration") || strings.Contains(ud.clusterConfiguration, ud.token) {
+		t.Errorf("init: ClusterConfiguration to upload:\n%s", ud.clusterConfiguration)
+	}
 
 	ud, err = parseUserData(renderFor(t, bootstrap.RoleJoinControlPlane, pki))
 	if err != nil {
