@@ -89,3 +89,27 @@ func TestInitAndWorkerJoin(t *testing.T) {
 	}
 	g.Expect(e.Endpoints()).To(BeEmpty())
 }
+
+// Close in the middle of kubeadm init (etcd up, the API server starting)
+// leaves nothing running and every port free.
+func TestCloseDuringInit(t *testing.T) {
+	g := NewWithT(t)
+	ms := newMachines(1)
+	cp := ms[0]
+	srv, maas := startSim(t, ms)
+	tn := newTenant(t, "interrupted")
+	e := newEmulator(t, srv, controlplane.Options{})
+	deploy(t, maas, cp.SystemID, tn.userData(t, bootstrap.RoleInitControlPlane, cp.SystemID))
+	g.Eventually(func() bool { return e.State(cp.SystemID).APIServer }).
+		WithTimeout(time.Minute).WithPolling(10 * time.Millisecond).Should(BeTrue())
+
+	dir := e.Dir()
+	g.Expect(e.Close()).To(Succeed())
+	g.Expect(controlplane.Leaks(dir)).To(BeEmpty())
+	for _, addr := range []string{cp.IPs[0] + ":2379", cp.IPs[0] + ":6443", tn.endpoint()} {
+		ln, err := net.Listen("tcp", addr)
+		g.Expect(err).NotTo(HaveOccurred(), addr)
+		_ = ln.Close()
+	}
+	g.Expect(e.Close()).To(Succeed(), "a second Close")
+}
