@@ -186,7 +186,11 @@ func (e *Emulator) powerOn(ctx context.Context, log logr.Logger, systemID string
 	}
 	var err error
 	if m.controlPlane() {
-		if err = m.startEtcd(ctx, nil); err == nil {
+		if _, statErr := os.Stat(filepath.Join(m.etcdData(), "member")); statErr != nil {
+			// Powered off before kubeadm started etcd: no static Pod
+			// manifests, nothing to start but the kubelet.
+			log.Info("machine powered on without an etcd member on disk; only its kubelet starts")
+		} else if err = m.startEtcd(ctx, nil); err == nil {
 			err = m.startControlPlane(ctx)
 		}
 	}
