@@ -35,11 +35,20 @@ import (
 // the operator's admin kubeconfig works through the VIP.
 func TestInitAndWorkerJoin(t *testing.T) {
 	g := NewWithT(t)
-	ms := newMachines(2)
-	cp, worker := ms[0], ms[1]
+	ms := newMachines(4)
+	cp, worker, wrongCA, wrongToken := ms[0], ms[1], ms[2], ms[3]
 	srv, maas := startSim(t, ms)
 	tn := newTenant(t, "small")
 	e := newEmulator(t, srv, controlplane.Options{Interval: time.Second})
+
+	// kubeadm join's discovery refuses a cluster whose CA is not pinned,
+	// and the API server a token it does not know: these never join.
+	other := newTenant(t, "small")
+	other.vip = tn.vip
+	otherToken := *other
+	otherToken.pki = tn.pki
+	deploy(t, maas, wrongCA.SystemID, other.userData(t, bootstrap.RoleJoinWorker, wrongCA.SystemID))
+	deploy(t, maas, wrongToken.SystemID, otherToken.userData(t, bootstrap.RoleJoinWorker, wrongToken.SystemID))
 
 	// The worker deploys first: its kubeadm join waits for the API server.
 	deploy(t, maas, worker.SystemID, tn.userData(t, bootstrap.RoleJoinWorker, worker.SystemID))
@@ -55,6 +64,8 @@ func TestInitAndWorkerJoin(t *testing.T) {
 	}).WithTimeout(2 * time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
 	g.Expect(e.State(cp.SystemID)).To(Equal(controlplane.MachineState{Etcd: true, APIServer: true, Kubelet: true}))
 	g.Expect(e.State(worker.SystemID)).To(Equal(controlplane.MachineState{Kubelet: true}))
+	g.Expect(e.State(wrongCA.SystemID)).To(BeZero())
+	g.Expect(e.State(wrongToken.SystemID)).To(BeZero())
 
 	// kubeadm init's ConfigMaps: what joining nodes discover the cluster
 	// with, and the ClusterConfiguration upgrades read.
