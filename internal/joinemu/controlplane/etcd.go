@@ -184,18 +184,8 @@ func (e *Emulator) EtcdMembers(ctx context.Context, endpoint string) ([]Member, 
 		}
 		out = append(out, mb)
 	}
-	slices.SortFunc(out, func(a, b Member) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func x509CertPool(pemCerts []byte) *x509.CertPool {
