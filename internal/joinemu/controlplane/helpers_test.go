@@ -19,7 +19,7 @@ package controlplane_test
 // The tests run real etcd, kube-apiserver and kube-controller-manager
 // processes (the envtest assets), driven by an in-process MAAS simulator
 // that gomaasclient allocates and deploys through, as the operator does.
-// Machines and VIPs live in 127.20.0.0/15, away from the addresses other
+// Machines and VIPs live in 127.120.0.0/15, away from the addresses other
 // suites use as data.
 
 import (
@@ -106,8 +106,8 @@ func newEmulator(t *testing.T, srv *maassim.Server, opts controlplane.Options) *
 
 var (
 	seq atomic.Int32
-	// subnet is this test binary's /24 in 127.20.0.0/16 (machines) and
-	// 127.21.0.0/16 (VIPs): the same tests run from other checkouts at the
+	// subnet is this test binary's /24 in 127.120.0.0/16 (machines) and
+	// 127.121.0.0/16 (VIPs): the same tests run from other checkouts at the
 	// same time must not serve on the same addresses.
 	subnet = os.Getpid() % 250
 )
@@ -123,14 +123,14 @@ func newMachines(n int) []maassim.MachineSpec {
 			Arch:      "amd64/generic",
 			CPU:       4,
 			MemoryMiB: 8192,
-			IPs:       []string{fmt.Sprintf("127.20.%d.%d", subnet, 1+s%250)},
+			IPs:       []string{fmt.Sprintf("127.120.%d.%d", subnet, 1+s%250)},
 		}
 	}
 	return specs
 }
 
 // newVIP returns a loopback VIP no other test uses.
-func newVIP() string { return fmt.Sprintf("127.21.%d.%d", subnet, 1+seq.Add(1)%250) }
+func newVIP() string { return fmt.Sprintf("127.121.%d.%d", subnet, 1+seq.Add(1)%250) }
 
 func startSim(t *testing.T, machines []maassim.MachineSpec) (*maassim.Server, *maasclient.Client) {
 	t.Helper()
