@@ -38,5 +38,8 @@ limitations under the License.
 //
 // What is not emulated: Pods (nothing runs on these Nodes; Pods the scheduler
 // binds to them stay Pending), node status updates after registration, the
-// kubelet re-registering a Node that someone deleted.
+// kubelet re-registering a Node that someone deleted. Clusters with real
+// insides (etcd, API servers, kubelets that run Pods) are
+// internal/joinemu/controlplane's, for clusters whose VIP is a loopback
+// address.
 package joinemu

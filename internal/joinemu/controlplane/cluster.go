@@ -314,6 +314,7 @@ func (c *cluster) localAdmin(m *machine) (kubernetes.Interface, error) {
 const (
 	clusterAdminsBinding = "kubeadm:cluster-admins"
 	clusterInfoName      = "cluster-info"
+	kubeadmConfigName    = "kubeadm-config"
 	clusterInfoRole      = "kubeadm:bootstrap-signer-clusterinfo"
 	tokenSecretPrefix    = "bootstrap-token-"
 	nodeTokenGroup       = "system:bootstrappers:kubeadm:default-node-token"
@@ -321,8 +322,9 @@ const (
 
 // initialise is what kubeadm init does once the API server answers: the
 // binding that gives the admin kubeconfig's group cluster-admin, the
-// bootstrap token, and the cluster-info ConfigMap joining nodes discover
-// the cluster with.
+// bootstrap token, the kubeadm-config ConfigMap (the ClusterConfiguration
+// of the user data, as written) and the cluster-info ConfigMap joining
+// nodes discover the cluster with.
 func (c *cluster) initialise(ctx context.Context, m *machine) error {
 	cs, err := c.localAdmin(m)
 	if err != nil {
@@ -361,6 +363,13 @@ func (c *cluster) initialise(ctx context.Context, m *machine) error {
 				ObjectMeta: metav1.ObjectMeta{Name: tokenSecretPrefix + id},
 				Type:       corev1.SecretTypeBootstrapToken,
 				StringData: data,
+			}, metav1.CreateOptions{})
+			return err
+		},
+		func(ctx context.Context) error {
+			_, err := cs.CoreV1().ConfigMaps(metav1.NamespaceSystem).Create(ctx, &corev1.ConfigMap{
+				ObjectMeta: metav1.ObjectMeta{Name: kubeadmConfigName},
+				Data:       map[string]string{"ClusterConfiguration": m.ud.clusterConfiguration},
 			}, metav1.CreateOptions{})
 			return err
 		},
@@ -536,6 +545,7 @@ func (c *cluster) standIns() {
 	t := time.NewTicker(c.e.opts.Interval)
 	defer t.Stop()
 	for {
+		c.fwd.prune(c.apiBackends())
 		c.lookForCNI(c.ctx)
 		c.nodeLifecycle(c.ctx)
 		select {

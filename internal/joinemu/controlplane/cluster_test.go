@@ -155,6 +155,23 @@ func TestThreeControlPlanesTwoWorkers(t *testing.T) {
 	}).WithTimeout(30 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
 	g.Expect(kubectl("get", "nodes", "--no-headers")).NotTo(ContainSubstring("NotReady"))
 
+	t.Run("static pods have mirror pods", func(t *testing.T) {
+		g := NewWithT(t)
+		g.Eventually(func(g Gomega) {
+			list, err := cs.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "tier=control-plane"})
+			g.Expect(err).NotTo(HaveOccurred())
+			var names []string
+			for _, p := range list.Items {
+				g.Expect(p.Annotations).To(HaveKey(corev1.MirrorPodAnnotationKey))
+				g.Expect(p.Status.Phase).To(Equal(corev1.PodRunning), p.Name)
+				names = append(names, p.Name)
+			}
+			g.Expect(names).To(ConsistOf(
+				"etcd-"+nodeName(cp1), "etcd-"+nodeName(cp2), "etcd-"+nodeName(cp3),
+				"kube-apiserver-"+nodeName(cp1), "kube-apiserver-"+nodeName(cp2), "kube-apiserver-"+nodeName(cp3)))
+		}).WithTimeout(15 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
+	})
+
 	t.Run("kubelet runs and removes pods", func(t *testing.T) {
 		g := NewWithT(t)
 		pod := &corev1.Pod{
@@ -217,6 +234,12 @@ func TestThreeControlPlanesTwoWorkers(t *testing.T) {
 		g.Expect(members).To(ContainElement(And(HaveField("Name", nodeName(cp3)), HaveField("Reachable", false))))
 		// The VIP sends clients to the control planes whose etcd runs.
 		g.Expect(nodes(g, cs)).To(HaveLen(5))
+		// The kubelet shows the static Pod failing.
+		g.Eventually(func(g Gomega) {
+			p, err := cs.CoreV1().Pods("kube-system").Get(ctx, "etcd-"+nodeName(cp3), metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(p.Status.ContainerStatuses).To(ConsistOf(HaveField("State.Waiting.Reason", "CrashLoopBackOff")))
+		}).WithTimeout(10 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
 
 		_, err = maas.Machine.PowerOff(cp3.SystemID, &entity.MachinePowerOffParams{})
 		g.Expect(err).NotTo(HaveOccurred())

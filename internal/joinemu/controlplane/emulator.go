@@ -152,7 +152,7 @@ func New(opts Options) (*Emulator, error) {
 	if len(opts.Controllers) == 0 {
 		opts.Controllers = DefaultControllers
 	}
-	dir, err := os.MkdirTemp(opts.TempDir, "joinemu-cp-")
+	dir, err := os.MkdirTemp(opts.TempDir, workDirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("controlplane: %w", err)
 	}
@@ -182,7 +182,9 @@ func orDefault(v, def time.Duration) time.Duration {
 func (e *Emulator) Dir() string { return e.dir }
 
 // Attach answers the machines of src (a *maassim.Sim or *maassim.Server)
-// from now on, until detach is called or the emulator closes.
+// from now on, until detach is called or the emulator closes: those whose
+// user data has a node intent for a cluster whose VIP is an IPv4 loopback
+// address (and, with Options.ClusterName, of that cluster).
 func (e *Emulator) Attach(src joinemu.Source) (detach func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -304,6 +306,13 @@ func (e *Emulator) userData(log logr.Logger, sm maassim.Machine) (*userData, boo
 		slices.Contains(e.opts.IgnoreEndpoints, ud.intent.ControlPlaneEndpoint):
 		return nil, false
 	}
+	// Only clusters whose VIP is a loopback address live in this world; a
+	// cluster whose VIP is data (the gateway cluster that internal/joinemu
+	// plays in envtest) is another emulator's.
+	if ap, err := netip.ParseAddrPort(ud.intent.ControlPlaneEndpoint); err != nil || !ap.Addr().Is4() || !ap.Addr().IsLoopback() {
+		log.V(1).Info("ignoring machine of a cluster whose VIP is not a loopback address", "endpoint", ud.intent.ControlPlaneEndpoint)
+		return nil, false
+	}
 	return ud, true
 }
 
@@ -379,19 +388,25 @@ func (e *Emulator) KillKubelet(machine string) error {
 
 // CrashEtcd kills machine's etcd: its member stays in the member list,
 // unreachable, and its API server, which uses only the local etcd as
-// kubeadm's stacked etcd does, stops serving.
+// kubeadm's stacked etcd does, stops serving; the VIP sends clients
+// elsewhere. The etcd mirror Pod shows CrashLoopBackOff. It stays down
+// until the machine is power-cycled.
 func (e *Emulator) CrashEtcd(machine string) error {
 	m, err := e.lookup(machine)
 	if err != nil {
 		return err
 	}
 	m.mu.Lock()
-	p := m.etcd
+	p, c := m.etcd, m.c
 	m.mu.Unlock()
 	if p == nil {
 		return fmt.Errorf("controlplane: machine %q runs no etcd", machine)
 	}
 	p.kill()
+	if c != nil {
+		// The VIP's health check finds the API server unready at once.
+		c.fwd.prune(c.apiBackends())
+	}
 	return nil
 }
 

@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -61,15 +62,15 @@ func (c *cluster) etcdEndpoints(skip *machine) []string {
 	return out
 }
 
-// addEtcdMember is kubeadm join's etcd phase: the machine is added to the
-// member list, and the returned --initial-cluster names every member. A
-// member already listed with the machine's peer URL (left by an earlier
-// deployment of the same machine, or an earlier attempt) is reused, as
-// kubeadm does. etcd refuses the addition while it would lose quorum
-// (strict reconfiguration check): the join retries, then fails.
-func (c *cluster) addEtcdMember(ctx context.Context, m *machine) ([]string, error) {
-	var initial []string
-	err := retry(ctx, m.e.opts.StartTimeout, func(ctx context.Context) error {
+// addEtcdMember is the first half of kubeadm join's etcd phase (learner
+// mode, kubeadm's default since v1.32): the machine is added to the member
+// list as a non-voting learner, and the returned --initial-cluster names
+// every member. A member already listed with the machine's peer URL (left
+// by an earlier deployment of the same machine, or an earlier attempt) is
+// reused, as kubeadm does. etcd refuses a second learner while one is
+// catching up: the join retries, then fails.
+func (c *cluster) addEtcdMember(ctx context.Context, m *machine) (initial []string, id uint64, err error) {
+	err = retry(ctx, m.e.opts.StartTimeout, func(ctx context.Context) error {
 		cli, err := c.etcdClient(c.etcdEndpoints(m))
 		if err != nil {
 			return err
@@ -82,20 +83,23 @@ func (c *cluster) addEtcdMember(ctx context.Context, m *machine) ([]string, erro
 			return fmt.Errorf("listing etcd members: %w", err)
 		}
 		members := list.Members
-		if !slices.ContainsFunc(members, func(mem *etcdserverpb.Member) bool { return slices.Contains(mem.PeerURLs, m.peerURL()) }) {
-			resp, err := cli.MemberAdd(call, []string{m.peerURL()})
+		i := slices.IndexFunc(members, func(mem *etcdserverpb.Member) bool { return slices.Contains(mem.PeerURLs, m.peerURL()) })
+		if i >= 0 {
+			id = members[i].ID
+		} else {
+			resp, err := cli.MemberAddAsLearner(call, []string{m.peerURL()})
 			if err != nil {
 				m.log.Info("etcd member add refused; retrying", "reason", err.Error())
 				return fmt.Errorf("adding etcd member: %w", err)
 			}
-			members = resp.Members
-			m.log.Info("etcd member added", "id", strconv.FormatUint(resp.Member.ID, 16))
+			members, id = resp.Members, resp.Member.ID
+			m.log.Info("etcd member added as learner", "id", strconv.FormatUint(id, 16))
 		}
 		initial = initial[:0]
 		for _, mem := range members {
 			name := mem.Name
 			switch {
-			case slices.Contains(mem.PeerURLs, m.peerURL()):
+			case mem.ID == id:
 				name = m.nodeName
 			case name == "":
 				// Added but never started: etcd matches members by peer URL.
@@ -107,7 +111,26 @@ func (c *cluster) addEtcdMember(ctx context.Context, m *machine) ([]string, erro
 		}
 		return nil
 	})
-	return initial, err
+	return initial, id, err
+}
+
+// promoteEtcdMember is the second half: once the learner has caught up
+// with the leader, it becomes a voting member (etcd refuses before).
+func (c *cluster) promoteEtcdMember(ctx context.Context, m *machine, id uint64) error {
+	return retry(ctx, m.e.opts.StartTimeout, func(ctx context.Context) error {
+		cli, err := c.etcdClient(c.etcdEndpoints(nil))
+		if err != nil {
+			return err
+		}
+		defer func() { _ = cli.Close() }()
+		call, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err = cli.MemberPromote(call, id)
+		if err != nil && strings.Contains(err.Error(), "not a learner") {
+			return nil // promoted by an earlier attempt
+		}
+		return err
+	})
 }
 
 // Member is one etcd member as the cluster's member list shows it.
@@ -161,18 +184,8 @@ func (e *Emulator) EtcdMembers(ctx context.Context, endpoint string) ([]Member, 
 		}
 		out = append(out, mb)
 	}
-	slices.SortFunc(out, func(a, b Member) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func x509CertPool(pemCerts []byte) *x509.CertPool {

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"time"
 )
@@ -133,6 +134,19 @@ func (f *forwarder) drop(addr string) {
 	defer f.mu.Unlock()
 	for c, a := range f.conns {
 		if a == addr {
+			_ = c.Close()
+		}
+	}
+}
+
+// prune closes the relayed connections to backends no longer among live,
+// as a load balancer whose health check marks a backend down and shuts its
+// sessions; clients reconnect to a live one.
+func (f *forwarder) prune(live []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c, a := range f.conns {
+		if !slices.Contains(live, a) {
 			_ = c.Close()
 		}
 	}

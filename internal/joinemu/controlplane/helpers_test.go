@@ -19,7 +19,7 @@ package controlplane_test
 // The tests run real etcd, kube-apiserver and kube-controller-manager
 // processes (the envtest assets), driven by an in-process MAAS simulator
 // that gomaasclient allocates and deploys through, as the operator does.
-// Machines and VIPs live in 127.20.0.0/16, away from the addresses other
+// Machines and VIPs live in 127.120.0.0/15, away from the addresses other
 // suites use as data.
 
 import (
@@ -27,7 +27,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,39 +50,20 @@ import (
 
 const k8sVersion = "v1.34.2"
 
-// TestMain fails the run if a process an emulator started outlives it.
+// TestMain fails the run if a process an emulator started outlives the
+// tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if leaks, err := controlplane.Leaks(filepath.Join(os.TempDir(), "joinemu-cp-")); err == nil {
-		// Only our own children: other suites may run emulators too.
-		var ours []string
-		for _, l := range leaks {
-			pid, _, _ := strings.Cut(l, ":")
-			if parentOf(pid) == os.Getpid() {
-				ours = append(ours, l)
-			}
-		}
-		if len(ours) > 0 {
-			fmt.Fprintf(os.Stderr, "processes left running:\n%s\n", strings.Join(ours, "\n"))
-			code = 1
-		}
+	left, err := controlplane.Children()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "looking for leaked processes:", err)
+		code = 1
+	}
+	if len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "processes left running:\n%s\n", strings.Join(left, "\n"))
+		code = 1
 	}
 	os.Exit(code)
-}
-
-func parentOf(pid string) int {
-	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
-	if err != nil {
-		return 0
-	}
-	// pid (comm) state ppid ...; comm may hold spaces, so split after ')'.
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	var ppid int
-	if len(fields) > 1 {
-		_, _ = fmt.Sscan(fields[1], &ppid)
-	}
-	return ppid
 }
 
 var (
@@ -124,7 +104,13 @@ func newEmulator(t *testing.T, srv *maassim.Server, opts controlplane.Options) *
 	return e
 }
 
-var seq atomic.Int32
+var (
+	seq atomic.Int32
+	// subnet is this test binary's /24 in 127.120.0.0/16 (machines) and
+	// 127.121.0.0/16 (VIPs): the same tests run from other checkouts at the
+	// same time must not serve on the same addresses.
+	subnet = os.Getpid() % 250
+)
 
 // newMachines returns n machines with loopback addresses of their own.
 func newMachines(n int) []maassim.MachineSpec {
@@ -137,14 +123,14 @@ func newMachines(n int) []maassim.MachineSpec {
 			Arch:      "amd64/generic",
 			CPU:       4,
 			MemoryMiB: 8192,
-			IPs:       []string{fmt.Sprintf("127.20.%d.%d", 1+s/200, 1+s%200)},
+			IPs:       []string{fmt.Sprintf("127.120.%d.%d", subnet, 1+s%250)},
 		}
 	}
 	return specs
 }
 
 // newVIP returns a loopback VIP no other test uses.
-func newVIP() string { return fmt.Sprintf("127.20.100.%d", 1+seq.Add(1)%200) }
+func newVIP() string { return fmt.Sprintf("127.121.%d.%d", subnet, 1+seq.Add(1)%250) }
 
 func startSim(t *testing.T, machines []maassim.MachineSpec) (*maassim.Server, *maasclient.Client) {
 	t.Helper()

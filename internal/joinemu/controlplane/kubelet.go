@@ -119,8 +119,10 @@ func (k *kubelet) run(ctx context.Context) {
 	defer heartbeat.Stop()
 	pods := time.NewTicker(k.c.e.opts.PodSyncInterval)
 	defer pods.Stop()
+	beat := true // register or heartbeat now
 	for {
 		_, networkChanged := k.c.networkReady()
+		// Registration is retried at every tick, heartbeats at their own.
 		if !k.registered {
 			if err := k.register(ctx); err != nil {
 				if ctx.Err() == nil {
@@ -128,21 +130,25 @@ func (k *kubelet) run(ctx context.Context) {
 				}
 			} else {
 				log.Info("node registered")
+				beat = true
 			}
 		}
-		if k.registered {
+		if beat && k.registered {
 			k.heartbeat(ctx)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-heartbeat.C:
+			beat = true
 		case <-networkChanged:
+			// The kubelet sees the CNI come or go: status now.
+			beat = true
 		case <-pods.C:
+			beat = false
 			if k.registered {
 				k.syncPods(ctx)
 			}
-			continue
 		}
 	}
 }
@@ -268,9 +274,13 @@ func (k *kubelet) syncPods(ctx context.Context) {
 		return
 	}
 	network := k.ready()
+	mirrors := map[string]bool{}
 	for i := range list.Items {
 		pod := &list.Items[i]
 		switch {
+		case isMirror(pod) && pod.DeletionTimestamp == nil:
+			mirrors[pod.Name] = pod.Namespace == metav1.NamespaceSystem
+			k.syncMirror(ctx, pod)
 		case pod.DeletionTimestamp != nil:
 			if time.Now().Before(pod.DeletionTimestamp.Time) {
 				continue
@@ -290,6 +300,7 @@ func (k *kubelet) syncPods(ctx context.Context) {
 			k.run1(ctx, pod)
 		}
 	}
+	k.createMirrors(ctx, mirrors)
 }
 
 // run1 reports pod Running with every container started and ready.

@@ -63,8 +63,6 @@ type machine struct {
 	api     *process
 	kcm     *process
 	kubelet *kubelet
-	// wiped is set once the machine is released: its disk is gone.
-	wiped bool
 }
 
 func (m *machine) controlPlane() bool { return m.ud.intent.Role.ControlPlane() }
@@ -153,14 +151,20 @@ func (e *Emulator) boot(ctx context.Context, log logr.Logger, sm maassim.Machine
 func (e *Emulator) powerOff(log logr.Logger, systemID string, wipe bool) {
 	e.mu.Lock()
 	m := e.machines[systemID]
-	if wipe {
-		delete(e.machines, systemID)
-	}
 	e.mu.Unlock()
 	if m == nil {
 		return
 	}
 	m.stop(wipe)
+	if wipe {
+		// Forgotten only once its processes are gone, so that State
+		// shows them until then.
+		e.mu.Lock()
+		if e.machines[systemID] == m {
+			delete(e.machines, systemID)
+		}
+		e.mu.Unlock()
+	}
 	log.Info("machine stopped", "node", m.nodeName, "wiped", wipe)
 }
 
@@ -182,7 +186,11 @@ func (e *Emulator) powerOn(ctx context.Context, log logr.Logger, systemID string
 	}
 	var err error
 	if m.controlPlane() {
-		if err = m.startEtcd(ctx, nil); err == nil {
+		if _, statErr := os.Stat(filepath.Join(m.etcdData(), "member")); statErr != nil {
+			// Powered off before kubeadm started etcd: no static Pod
+			// manifests, nothing to start but the kubelet.
+			log.Info("machine powered on without an etcd member on disk; only its kubelet starts")
+		} else if err = m.startEtcd(ctx, nil); err == nil {
 			err = m.startControlPlane(ctx)
 		}
 	}
@@ -199,15 +207,16 @@ func (m *machine) stop(wipe bool) {
 	m.stopKubelet()
 	m.mu.Lock()
 	procs := []*process{m.kcm, m.api, m.etcd}
-	m.kcm, m.api, m.etcd = nil, nil, nil
 	c := m.c
-	if wipe {
-		m.wiped = true
-	}
 	m.mu.Unlock()
+	// Killed in the reverse order of their start; State shows each until
+	// it is reaped.
 	for _, p := range procs {
 		p.kill()
 	}
+	m.mu.Lock()
+	m.kcm, m.api, m.etcd = nil, nil, nil
+	m.mu.Unlock()
 	if c != nil {
 		c.machineStopped(m, wipe)
 	}
@@ -264,12 +273,15 @@ func (m *machine) kubeadmJoin(ctx context.Context) error {
 		if err := m.writeControlPlaneCerts(); err != nil {
 			return err
 		}
-		initial, err := c.addEtcdMember(ctx, m)
+		initial, id, err := c.addEtcdMember(ctx, m)
 		if err != nil {
 			return err
 		}
 		if err := m.startEtcd(ctx, initial); err != nil {
 			return err
+		}
+		if err := c.promoteEtcdMember(ctx, m, id); err != nil {
+			return fmt.Errorf("promoting etcd member: %w", err)
 		}
 		if err := m.startControlPlane(ctx); err != nil {
 			return err
@@ -511,6 +523,10 @@ func (m *machine) start(binary string, args []string) (*process, error) {
 // await polls ready until it succeeds, p exits, ctx ends or the start
 // timeout passes.
 func (m *machine) await(ctx context.Context, p *process, ready func(context.Context) error) error {
+	began := time.Now()
+	defer func() {
+		m.log.V(1).Info("process started", "process", p.name, "took", time.Since(began).Round(time.Millisecond))
+	}()
 	ctx, cancel := context.WithTimeout(ctx, m.e.opts.StartTimeout)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)

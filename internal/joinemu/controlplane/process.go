@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -136,4 +137,49 @@ func Leaks(dir string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// workDirPrefix starts the name of every emulator's working directory.
+const workDirPrefix = "joinemu-cp-"
+
+// Children returns the command lines of live child processes of this
+// process that an emulator started (their command line holds an emulator's
+// working directory). A test binary's TestMain calls it after the tests:
+// any it returns were leaked by a test that did not Close its emulator.
+// Processes of other test binaries, which may run emulators at the same
+// time, are not ours and are not returned.
+func Children() ([]string, error) {
+	all, err := Leaks(workDirPrefix)
+	if err != nil {
+		return nil, err
+	}
+	self := os.Getpid()
+	var out []string
+	for _, l := range all {
+		pid, _, _ := strings.Cut(l, ":")
+		if parentOf(pid) == self {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// parentOf reads the parent PID of pid from /proc; 0 when it cannot.
+func parentOf(pid string) int {
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return 0
+	}
+	// "pid (comm) state ppid ...": comm may hold spaces and parentheses,
+	// so the fields are counted from the last ')'.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 2 {
+		return 0
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	if err != nil {
+		return 0
+	}
+	return ppid
 }

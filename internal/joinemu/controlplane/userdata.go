@@ -54,6 +54,9 @@ type userData struct {
 	// serviceSubnet and podSubnet come from the ClusterConfiguration, which
 	// only kubeadm init reads (joining machines read it from the cluster).
 	serviceSubnet, podSubnet string
+	// clusterConfiguration is that document as written, which kubeadm init
+	// uploads to the kubeadm-config ConfigMap.
+	clusterConfiguration string
 }
 
 // parseUserData reads a deployed machine's user data as cloud-init and
@@ -144,6 +147,7 @@ func (ud *userData) readKubeadm(content string) error {
 			}
 		case "ClusterConfiguration":
 			ud.serviceSubnet, ud.podSubnet = d.Networking.ServiceSubnet, d.Networking.PodSubnet
+			ud.clusterConfiguration = part
 		case "JoinConfiguration":
 			if bt := d.Discovery.BootstrapToken; bt != nil {
 				ud.token, ud.caCertHashes = bt.Token, bt.CACertHashes
