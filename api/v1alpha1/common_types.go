@@ -232,6 +232,12 @@ type NodePool struct {
 	// +kubebuilder:default=ExpandFirst
 	// +optional
 	RollingUpdate RollingUpdateStrategy `json:"rollingUpdate,omitempty"`
+
+	// drainTimeout is how long a machine's Node may take to drain before
+	// the machine is replaced or removed; see ControlPlanePool.
+	// +kubebuilder:default="10m"
+	// +optional
+	DrainTimeout *metav1.Duration `json:"drainTimeout,omitempty"`
 }
 
 // ControlPlanePool is the pool of control-plane machines of a tenant cluster.
@@ -254,6 +260,16 @@ type ControlPlanePool struct {
 	// +kubebuilder:default=ExpandFirst
 	// +optional
 	RollingUpdate RollingUpdateStrategy `json:"rollingUpdate,omitempty"`
+
+	// drainTimeout is how long a machine's Node may take to drain (its pods
+	// evicted with their PodDisruptionBudgets respected, and gone) before
+	// the machine is replaced or removed. Past it the machine is still not
+	// released: condition NodesDrained turns False with reason
+	// DrainTimedOut, naming the pod and budget that hold it, for a person
+	// to decide.
+	// +kubebuilder:default="10m"
+	// +optional
+	DrainTimeout *metav1.Duration `json:"drainTimeout,omitempty"`
 }
 
 // PoolStatus is the observed size of one pool.

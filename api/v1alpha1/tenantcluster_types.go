@@ -29,6 +29,10 @@ const (
 	TenantControlPlaneReady = "ControlPlaneReady"
 	// TenantQueued is True while provisioning waits, e.g. for a gateway upgrade.
 	TenantQueued = "Queued"
+	// TenantNodesDrained is False while a machine to be released waits for
+	// its Node to drain or its etcd member to go: reason Draining,
+	// DrainTimedOut (past the pool's drainTimeout) or WaitingForQuorum.
+	TenantNodesDrained = "NodesDrained"
 	// TenantForceDeleted records that the finalizer was dropped by force and
 	// which MAAS machines may have been left behind.
 	TenantForceDeleted = "ForceDeleted"

@@ -176,6 +176,9 @@ type executed struct {
 	failedDeployments int
 	// noCapacity is MAAS's answer when a pool found no machine, by pool.
 	noCapacity map[string]string
+	// waiting says why machines to be released are not yet (a drain under
+	// way, a budget that holds a pod, etcd quorum), one line per machine.
+	waiting []string
 }
 
 // errWaiting marks an action that cannot go on yet (a drain blocked by a
@@ -185,9 +188,15 @@ var errWaiting = errors.New("waiting")
 func (e *poolExecutor) run(ctx context.Context, actions []rollout.Action) (executed, error) {
 	var out executed
 	var errs []error
+	// held are the pools a release of which waits (a drain, etcd quorum);
+	// the planner lists a pool's releases before its allocations.
+	held := map[string]bool{}
 	for _, a := range actions {
 		switch a.Kind {
 		case rollout.ActionAllocate:
+			if held[a.Pool] {
+				continue
+			}
 			id, capacity, err := e.allocate(ctx, a)
 			switch {
 			case err != nil:
@@ -220,7 +229,14 @@ func (e *poolExecutor) run(ctx context.Context, actions []rollout.Action) (execu
 		case rollout.ActionRelease:
 			if e.beforeRelease != nil {
 				if err := e.beforeRelease(ctx, a.SystemID); err != nil {
-					if !errors.Is(err, errWaiting) {
+					// The plan counted this machine gone: an allocation it
+					// made room for would be one machine too many, and the
+					// next plan would release it as surplus (a churn of
+					// MAAS machines while a drain waits).
+					held[a.Pool] = true
+					if errors.Is(err, errWaiting) {
+						out.waiting = append(out.waiting, err.Error())
+					} else {
 						errs = append(errs, fmt.Errorf("removing the node of %s: %w", a.SystemID, err))
 					}
 					continue

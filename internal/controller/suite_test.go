@@ -184,12 +184,15 @@ func conditionOf(conds []metav1.Condition, t string) *metav1.Condition {
 // startControlPlanes plays the tenant clusters' machines of srv with real
 // etcd and kube-apiserver processes until the spec ends; the machines must
 // have loopback addresses (maassim.Loopback). No process may outlive it.
-func startControlPlanes(srv *maassim.Server) *controlplane.Emulator {
+func startControlPlanes(srv *maassim.Server, mutate ...func(*controlplane.Options)) *controlplane.Emulator {
 	GinkgoHelper()
 	assets, err := envtest.AssetsDir()
 	Expect(err).NotTo(HaveOccurred())
-	emu, err := controlplane.New(controlplane.Options{BinDir: assets, Interval: time.Second,
-		Log: zap.New(zap.WriteTo(GinkgoWriter))})
+	opts := controlplane.Options{BinDir: assets, Interval: time.Second, Log: zap.New(zap.WriteTo(GinkgoWriter))}
+	for _, m := range mutate {
+		m(&opts)
+	}
+	emu, err := controlplane.New(opts)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() {
 		dir := emu.Dir()

@@ -231,7 +231,8 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantQueued, metav1.ConditionFalse, "NotQueued", "provisioning is not waiting for the gateway")
 	}
 
-	plan, err := planTenant(tc, owned)
+	view := r.lookInside(ctx, tc, owned)
+	plan, err := planTenant(tc, owned, r.insideClusters(), view)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -256,7 +257,7 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 			// shows it would put every deployment of a busy installation
 			// behind all other clusters' reconciles. Only deployments run in
 			// this pass; anything else waits for a current list from MAAS.
-			final, runErr = r.deployAllocated(ctx, tc, key, exec, &done, plan)
+			final, runErr = r.deployAllocated(ctx, tc, key, exec, &done, plan, view)
 		}
 		r.announce(tc, done, plan)
 	} else if err := r.ensureCredentials(ctx, tc); err != nil {
@@ -274,9 +275,15 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	tc.Status.Machines = tenantMachines(after)
 	r.announceDeployed(tc, before.Machines)
 	tenantStatus(tc, final, done)
-	r.observeWorkload(ctx, tc, after)
+	setNodesDrained(tc, done.waiting)
+	view.record(tc)
 	if runErr != nil {
 		return ctrl.Result{}, runErr
+	}
+	if len(done.waiting) > 0 {
+		// A drain under way: look again soon, as Cluster API does (20 s);
+		// Node news from the cluster cache may come sooner.
+		return ctrl.Result{RequeueAfter: min(r.RequeueInterval, drainRequeue)}, nil
 	}
 	if !final.Done() {
 		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
@@ -284,12 +291,21 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	return ctrl.Result{}, nil
 }
 
-// planTenant plans tc's pools over the machines it owns in MAAS.
-func planTenant(tc *infrav1.TenantCluster, owned []maas.Machine) (rollout.Result, error) {
+// drainRequeue is how soon a cluster waiting for a drain looks again.
+const drainRequeue = 10 * time.Second
+
+// planTenant plans tc's pools over the machines it owns in MAAS. With
+// nodeReadiness a machine counts Ready only when the cluster says so (its
+// Node Ready, its etcd member healthy), as view saw it; without, when MAAS
+// says Deployed (test worlds whose clusters have no API servers).
+func planTenant(tc *infrav1.TenantCluster, owned []maas.Machine, nodeReadiness bool, view *workloadView) (rollout.Result, error) {
 	pools := tenantPools(tc)
+	for i := range pools {
+		pools[i].NodeReadiness = nodeReadiness
+	}
 	machines := make([]rollout.Machine, 0, len(owned))
 	for _, m := range owned {
-		machines = append(machines, plannerMachine(m, rollout.NodeAbsent))
+		machines = append(machines, plannerMachine(m, view.nodeState(m)))
 	}
 	pools[0].Initialised = initialised(owned)
 	plan, err := rollout.Plan(pools, machines, rollout.Options{Now: time.Now()})
@@ -302,12 +318,12 @@ func planTenant(tc *infrav1.TenantCluster, owned []maas.Machine) (rollout.Result
 // deployAllocated plans again over the inventory as this reconcile left it
 // (it records its own allocations at once) and runs that plan's
 // deployments. It returns the plan that status is to describe.
-func (r *TenantClusterReconciler) deployAllocated(ctx context.Context, tc *infrav1.TenantCluster, key string, exec *poolExecutor, done *executed, first rollout.Result) (rollout.Result, error) {
+func (r *TenantClusterReconciler) deployAllocated(ctx context.Context, tc *infrav1.TenantCluster, key string, exec *poolExecutor, done *executed, first rollout.Result, view *workloadView) (rollout.Result, error) {
 	snap, ok := r.Inventory.Snapshot(key)
 	if !ok {
 		return first, nil
 	}
-	plan, err := planTenant(tc, ownedBy(snap, tenantKind, tc))
+	plan, err := planTenant(tc, ownedBy(snap, tenantKind, tc), r.insideClusters(), view)
 	if err != nil {
 		return first, err
 	}
@@ -437,6 +453,12 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 			_, err := r.Inventory.Adopt(ctx, key, systemID, o)
 			return err
 		},
+	}
+	if r.ObserveWorkloads && r.Clusters != nil {
+		// Operating inside the cluster: a machine leaves it before MAAS
+		// gets it back. Without (test worlds whose clusters have no API
+		// servers) machines are released as MAAS allows.
+		e.beforeRelease = r.tenantBeforeRelease(tc, ownedBy(snap, tenantKind, tc))
 	}
 	e.deploy = func(ctx context.Context, m maas.Machine, role rollout.Role) (maas.DeployParams, error) {
 		if role == rollout.RoleInit && (m.Owner == nil || !m.Owner.Init) {

@@ -32,18 +32,23 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/types"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
 	"github.com/maas-gateway/maas-gateway/internal/controller"
+	"github.com/maas-gateway/maas-gateway/internal/joinemu/controlplane"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
 	"github.com/maas-gateway/maas-gateway/internal/operator"
@@ -713,11 +718,14 @@ var _ = Describe("TenantCluster controller", func() {
 		})
 		emu := startControlPlanes(sim)
 		createCluster(func(tc *infrav1.TenantCluster) { tc.Spec.ControlPlaneEndpoint = vip })
-		Eventually(cluster).WithTimeout(2 * time.Minute).Should(running(3))
 
-		// No CNI yet: every Node NotReady, as the kubelet says why.
+		// No CNI yet: every Node NotReady, as the kubelet says why, and so
+		// the cluster is not Running though MAAS deployed every machine.
 		Eventually(func(g Gomega) {
 			tc := cluster(g)
+			g.Expect(tc.Status.Machines).To(HaveEach(HaveField("State", "Deployed")))
+			g.Expect(tc.Status.Phase).NotTo(Equal(infrav1.TenantPhaseRunning))
+			g.Expect(tc.Status.ReadyMachines).To(BeZero())
 			ws := tc.Status.Workload
 			g.Expect(ws).NotTo(BeNil())
 			g.Expect(ws.Reachable).To(BeTrue(), ws.Message)
@@ -743,6 +751,7 @@ var _ = Describe("TenantCluster controller", func() {
 		tenant, err := ctrlclient.New(admin, ctrlclient.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(tenant.Create(suiteCtx, cniDaemonSet())).To(Succeed())
+		Eventually(cluster).WithTimeout(time.Minute).Should(running(3))
 		Eventually(func(g Gomega) {
 			tc := cluster(g)
 			g.Expect(tc.Status.Workload).NotTo(BeNil())
@@ -752,6 +761,175 @@ var _ = Describe("TenantCluster controller", func() {
 				g.Expect(m.Node.Message).To(BeEmpty())
 			}
 		}).WithTimeout(time.Minute).Should(Succeed())
+	})
+
+	// insideOptions run the operator as in production against real control
+	// planes: it reaches tenants, drains and removes etcd members.
+	insideOptions := func(o *operator.Options) {
+		o.TenantTokens = nil
+		o.ObserveTenantClusters = true
+	}
+	loopback := func(c *maassim.Config) { c.Inventory = maassim.Loopback(c.Inventory) }
+
+	It("rolls a 3-control-plane cluster keeping etcd quorum at every moment, draining each replaced Node", func() {
+		const vip = "127.30.8.100"
+		setupWith(loopback, insideOptions)
+		emu := startControlPlanes(sim)
+		createCluster(func(tc *infrav1.TenantCluster) {
+			tc.Spec.ControlPlaneEndpoint = vip
+			tc.Spec.ControlPlane.Size = 3
+			tc.Spec.Workers = nil
+			tc.Spec.ControlPlane.AllowWorkloads = true
+		})
+		var admin *rest.Config
+		Eventually(func() (err error) { admin, err = emu.AdminConfig(vip + ":6443"); return err }).
+			WithTimeout(2 * time.Minute).Should(Succeed(), "the init machine's control plane is up")
+		tenant, err := ctrlclient.New(admin, ctrlclient.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		// kube-system exists once kubeadm's init finished its objects.
+		Eventually(func() error { return tenant.Create(suiteCtx, cniDaemonSet()) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Eventually(cluster).WithTimeout(3 * time.Minute).Should(running(3))
+		members := func() ([]controlplane.Member, error) { return emu.EtcdMembers(suiteCtx, vip+":6443") }
+		Eventually(members).WithTimeout(time.Minute).Should(HaveLen(3))
+
+		// A pod on every control-plane Node: each must be evicted (and
+		// finished by its kubelet) before its machine goes.
+		for _, m := range cluster(Default).Status.Machines {
+			pod := &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "app-" + strings.ToLower(m.Hostname)},
+				Spec: corev1.PodSpec{NodeName: strings.ToLower(m.Hostname), TerminationGracePeriodSeconds: ptr.To[int64](1),
+					Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/app:1"}}},
+			}
+			Expect(tenant.Create(suiteCtx, pod)).To(Succeed())
+		}
+
+		// Watch etcd through the roll: never fewer reachable members than a
+		// quorum of the list.
+		var mu sync.Mutex
+		var violations []string
+		minMembers, maxMembers := 99, 0
+		watchCtx, stopWatch := context.WithCancel(suiteCtx)
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			for watchCtx.Err() == nil {
+				ms, err := members()
+				if err == nil {
+					up := 0
+					for _, m := range ms {
+						if m.Reachable {
+							up++
+						}
+					}
+					mu.Lock()
+					minMembers, maxMembers = min(minMembers, len(ms)), max(maxMembers, len(ms))
+					if up < len(ms)/2+1 {
+						violations = append(violations, fmt.Sprintf("%d of %d members reachable", up, len(ms)))
+					}
+					mu.Unlock()
+				}
+				select {
+				case <-watchCtx.Done():
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		}()
+
+		oldTemplate := cluster(Default).Status.Machines[0].Template
+		update(func(tc *infrav1.TenantCluster) { tc.Spec.Profile.OSImage = "ubuntu/noble" })
+		Eventually(func(g Gomega) {
+			tc := cluster(g)
+			g.Expect(tc.Status.Phase).To(Equal(infrav1.TenantPhaseRunning))
+			g.Expect(tc.Status.Machines).To(HaveLen(3))
+			for _, m := range tc.Status.Machines {
+				// MAAS may hand a released machine out again: the template
+				// tells old from new.
+				g.Expect(m.Template).NotTo(Equal(oldTemplate), "machine %s of the old template still there", m.Hostname)
+			}
+		}).WithTimeout(8 * time.Minute).WithPolling(time.Second).Should(Succeed())
+		stopWatch()
+		<-watched
+
+		mu.Lock()
+		Expect(violations).To(BeEmpty(), "etcd lost quorum during the roll")
+		Expect(maxMembers).To(BeNumerically("<=", 4), "expand-first adds one member at a time")
+		mu.Unlock()
+		final, err := members()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(final).To(HaveLen(3))
+		for _, m := range final {
+			Expect(m.Reachable).To(BeTrue(), "member %s", m.Name)
+		}
+		pods := &corev1.PodList{}
+		Expect(tenant.List(suiteCtx, pods, ctrlclient.InNamespace("default"))).To(Succeed())
+		Expect(pods.Items).To(BeEmpty(), "every replaced Node's pod was evicted and finished")
+		nodes := &corev1.NodeList{}
+		Expect(tenant.List(suiteCtx, nodes)).To(Succeed())
+		Expect(nodes.Items).To(HaveLen(3), "the replaced Nodes were deleted")
+		Expect(meta.IsStatusConditionTrue(cluster(Default).Status.Conditions, infrav1.TenantNodesDrained)).To(BeTrue())
+	})
+
+	It("keeps a worker whose pods a PodDisruptionBudget holds, past its drain timeout, naming the budget", func() {
+		const vip = "127.30.9.100"
+		setupWith(loopback, insideOptions)
+		// The disruption controller keeps the budget's status, which the
+		// eviction API checks.
+		emu := startControlPlanes(sim, func(o *controlplane.Options) { o.ControllerManager = true })
+		createCluster(func(tc *infrav1.TenantCluster) {
+			tc.Spec.ControlPlaneEndpoint = vip
+			tc.Spec.Workers[0].DrainTimeout = &metav1.Duration{Duration: 2 * time.Second}
+		})
+		var admin *rest.Config
+		Eventually(func() (err error) { admin, err = emu.AdminConfig(vip + ":6443"); return err }).
+			WithTimeout(2 * time.Minute).Should(Succeed(), "the init machine's control plane is up")
+		tenant, err := ctrlclient.New(admin, ctrlclient.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		// kube-system exists once kubeadm's init finished its objects.
+		Eventually(func() error { return tenant.Create(suiteCtx, cniDaemonSet()) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Eventually(cluster).WithTimeout(3 * time.Minute).Should(running(3))
+		// One pod per worker, and a budget that allows no disruption.
+		for _, m := range cluster(Default).Status.Machines {
+			if m.Pool != "workers" {
+				continue
+			}
+			pod := &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "db-" + strings.ToLower(m.Hostname), Labels: map[string]string{"app": "db"}},
+				Spec: corev1.PodSpec{NodeName: strings.ToLower(m.Hostname),
+					Containers: []corev1.Container{{Name: "db", Image: "registry.invalid/db:1"}}},
+			}
+			Expect(tenant.Create(suiteCtx, pod)).To(Succeed())
+		}
+		pdb := &policyv1.PodDisruptionBudget{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "db"},
+			Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(2)),
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}},
+		}
+		Expect(tenant.Create(suiteCtx, pdb)).To(Succeed())
+		Eventually(func(g Gomega) {
+			pods := &corev1.PodList{}
+			g.Expect(tenant.List(suiteCtx, pods, ctrlclient.InNamespace("default"))).To(Succeed())
+			g.Expect(pods.Items).To(HaveEach(HaveField("Status.Phase", corev1.PodRunning)))
+		}).Should(Succeed())
+		before := len(ours())
+
+		update(func(tc *infrav1.TenantCluster) { tc.Spec.Workers[0].Size = 1 })
+		Eventually(func(g Gomega) {
+			c := meta.FindStatusCondition(cluster(g).Status.Conditions, infrav1.TenantNodesDrained)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(controller.ReasonDrainTimedOut))
+			g.Expect(c.Message).To(ContainSubstring("PodDisruptionBudget default/db keeps pod default/db-"))
+		}).WithTimeout(time.Minute).Should(Succeed())
+		Consistently(func() int { return len(ours()) }).WithTimeout(2*time.Second).Should(Equal(before),
+			"nothing released while the budget holds")
+
+		// The budget goes: the worker drains, leaves and is released.
+		Expect(tenant.Delete(suiteCtx, pdb)).To(Succeed())
+		Eventually(cluster).WithTimeout(2 * time.Minute).Should(running(2))
+		Eventually(func() int { return len(ours()) }).Should(Equal(before - 1))
+		Eventually(func(g Gomega) {
+			g.Expect(meta.IsStatusConditionTrue(cluster(g).Status.Conditions, infrav1.TenantNodesDrained)).To(BeTrue())
+		}).Should(Succeed())
 	})
 
 	It("never acts elsewhere through a kubeconfig Secret a namespace user rewrote (confused deputy)", func() {

@@ -18,7 +18,7 @@ package controller
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"slices"
 	"time"
 
@@ -29,6 +29,7 @@ import (
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
+	"github.com/maas-gateway/maas-gateway/internal/rollout"
 	"github.com/maas-gateway/maas-gateway/internal/workload"
 )
 
@@ -39,38 +40,106 @@ const etcdObserveTimeout = 5 * time.Second
 // maxNodeMessage bounds a Node's condition message in status.
 const maxNodeMessage = 512
 
-// observeWorkload records in status what the tenant cluster says of itself:
-// each machine's Node (matched by providerID) and its Ready condition, the
-// versions the kubelets report, and the etcd member list of its control
-// plane. It reaches the cluster through the cluster cache (credentials
-// signed from the cluster's CA, the VIP of its spec) and never blocks on it:
-// a cluster not reached yet, or whose Nodes are not listed yet, is reported
-// so, and the cache's watch brings the cluster back when its Nodes change.
-// Phase and readiness are not derived from it yet: they still come from
-// MAAS, which status.workload makes visible next to what the cluster says.
-func (r *TenantClusterReconciler) observeWorkload(ctx context.Context, tc *infrav1.TenantCluster, owned []maas.Machine) {
-	if r.Clusters == nil || !r.ObserveWorkloads || !initialised(owned) {
-		return
+// workloadView is one look inside a tenant cluster: what its API server
+// says of its Nodes and what its etcd says of its members.
+type workloadView struct {
+	nodes   []corev1.Node
+	synced  bool
+	healthy bool
+	err     error // the cluster could not be reached at all
+	probe   error
+	members []workload.Member
+	etcdErr error
+}
+
+// lookInside reads the tenant cluster through the cluster cache
+// (credentials signed from the cluster's CA, the VIP of its spec), never
+// blocking on it: a cluster not reached yet, or whose Nodes are not listed
+// yet, says so, and the cache's Node watch brings the cluster back when its
+// Nodes change. nil when the operator does not look inside clusters, or
+// before the cluster's first control plane is deployed.
+func (r *TenantClusterReconciler) lookInside(ctx context.Context, tc *infrav1.TenantCluster, owned []maas.Machine) *workloadView {
+	if !r.insideClusters() || !initialised(owned) {
+		return nil
 	}
+	v := &workloadView{}
 	cl, err := r.tenantConnection(ctx, tc)
 	if err != nil {
-		tc.Status.Workload = &infrav1.WorkloadStatus{Message: truncate("cannot reach the cluster: "+err.Error(), 1024)}
+		v.err = err
+		return v
+	}
+	v.nodes, v.synced = cl.Nodes()
+	v.healthy, v.probe = cl.Health()
+	if addrs := controlPlaneAddresses(owned); len(addrs) > 0 && v.synced && v.healthy {
+		v.members, v.etcdErr = etcdMembers(ctx, cl, addrs)
+	} else {
+		v.etcdErr = errors.New("the cluster's API server has not answered yet")
+	}
+	return v
+}
+
+// insideClusters says whether the operator operates inside its clusters:
+// readiness from their Nodes and etcd, drains before releases.
+func (r *TenantClusterReconciler) insideClusters() bool {
+	return r.ObserveWorkloads && r.Clusters != nil
+}
+
+// nodeState is what the cluster says of machine m, for the planner: Ready
+// when its Node is Ready and, for a control-plane machine, its etcd member
+// answers too; a cluster not looked at says nothing (NodeAbsent).
+func (v *workloadView) nodeState(m maas.Machine) rollout.NodeState {
+	if v == nil || !v.synced {
+		return rollout.NodeAbsent
+	}
+	n := workload.NodeFor(v.nodes, workload.Machine{SystemID: m.SystemID, Hostname: m.Hostname})
+	switch {
+	case n == nil:
+		return rollout.NodeAbsent
+	case !workload.HealthOf(n).Ready():
+		return rollout.NodeNotReady
+	case m.Owner != nil && m.Owner.Pool == infrav1.ControlPlanePoolName && !v.memberHealthy(m, n):
+		return rollout.NodeNotReady
+	}
+	return rollout.NodeReady
+}
+
+func (v *workloadView) memberHealthy(m maas.Machine, n *corev1.Node) bool {
+	for _, mem := range v.members {
+		if mem.Healthy && !mem.IsLearner && isMemberOf(mem, m, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// record writes the view into status: each machine's Node and the cluster's
+// Node counts, versions and etcd members.
+func (v *workloadView) record(tc *infrav1.TenantCluster) {
+	if v == nil {
 		return
 	}
-	nodes, synced := cl.Nodes()
-	healthy, probeErr := cl.Health()
-	ws := &infrav1.WorkloadStatus{Reachable: synced && healthy}
+	ws := &infrav1.WorkloadStatus{Reachable: v.err == nil && v.synced && v.healthy}
 	switch {
-	case !synced:
+	case v.err != nil:
+		ws.Message = truncate("cannot reach the cluster: "+v.err.Error(), 1024)
+	case !v.synced:
 		ws.Message = "waiting for the cluster's API server to list its Nodes"
-	case !healthy && probeErr != nil:
-		ws.Message = truncate("the cluster's API server does not answer: "+probeErr.Error(), 1024)
+	case !v.healthy && v.probe != nil:
+		ws.Message = truncate("the cluster's API server does not answer: "+v.probe.Error(), 1024)
 	}
-	if synced {
-		observeNodes(tc, ws, nodes)
+	if v.synced {
+		observeNodes(tc, ws, v.nodes)
 	}
-	if addrs := controlPlaneAddresses(owned); len(addrs) > 0 && ws.Reachable {
-		observeEtcd(ctx, cl, ws, addrs)
+	if v.members != nil {
+		healthy := int32(0)
+		for _, m := range v.members {
+			if m.Healthy {
+				healthy++
+			}
+		}
+		ws.EtcdMembers, ws.EtcdHealthy = ptr.To(int32(len(v.members))), ptr.To(healthy)
+	} else if v.etcdErr != nil && ws.Message == "" {
+		ws.Message = truncate("etcd: "+v.etcdErr.Error(), 1024)
 	}
 	tc.Status.Workload = ws
 }
@@ -127,28 +196,17 @@ func observeNodes(tc *infrav1.TenantCluster, ws *infrav1.WorkloadStatus, nodes [
 	}
 }
 
-// observeEtcd counts the etcd members and those that answer.
-func observeEtcd(ctx context.Context, cl *workload.Cluster, ws *infrav1.WorkloadStatus, addrs []string) {
+// etcdMembers lists the etcd members and which answer, through the
+// members at addrs.
+func etcdMembers(ctx context.Context, cl *workload.Cluster, addrs []string) ([]workload.Member, error) {
 	ctx, cancel := context.WithTimeout(ctx, etcdObserveTimeout)
 	defer cancel()
 	etcd, err := cl.Etcd(ctx, addrs, time.Now())
 	if err != nil {
-		ws.Message = truncate(fmt.Sprintf("etcd: %v", err), 1024)
-		return
+		return nil, err
 	}
 	defer func() { _ = etcd.Close() }()
-	members, err := etcd.Members(ctx)
-	if err != nil {
-		ws.Message = truncate(fmt.Sprintf("etcd: %v", err), 1024)
-		return
-	}
-	healthy := int32(0)
-	for _, m := range members {
-		if m.Healthy {
-			healthy++
-		}
-	}
-	ws.EtcdMembers, ws.EtcdHealthy = ptr.To(int32(len(members))), ptr.To(healthy)
+	return etcd.Members(ctx)
 }
 
 // controlPlaneAddresses are the first addresses of the deployed
