@@ -32,12 +32,12 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/types"
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -783,7 +783,7 @@ var _ = Describe("TenantCluster controller", func() {
 		})
 		var admin *rest.Config
 		Eventually(func() (err error) { admin, err = emu.AdminConfig(vip + ":6443"); return err }).
-			WithTimeout(2 * time.Minute).Should(Succeed(), "the init machine's control plane is up")
+			WithTimeout(2*time.Minute).Should(Succeed(), "the init machine's control plane is up")
 		tenant, err := ctrlclient.New(admin, ctrlclient.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		// kube-system exists once kubeadm's init finished its objects.
@@ -881,7 +881,7 @@ var _ = Describe("TenantCluster controller", func() {
 		})
 		var admin *rest.Config
 		Eventually(func() (err error) { admin, err = emu.AdminConfig(vip + ":6443"); return err }).
-			WithTimeout(2 * time.Minute).Should(Succeed(), "the init machine's control plane is up")
+			WithTimeout(2*time.Minute).Should(Succeed(), "the init machine's control plane is up")
 		tenant, err := ctrlclient.New(admin, ctrlclient.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		// kube-system exists once kubeadm's init finished its objects.
