@@ -140,11 +140,11 @@ var _ = Describe("Secrets", func() {
 		foreign.Labels["status"] = "superseded"
 		Expect(k8s.Update(suiteCtx, foreign)).To(Succeed())
 
+		Expect(log.matching(secretCollectionReads)).To(BeEmpty(),
+			"the manager listed or watched Secrets: a cache of Secrets holds every Secret of the cluster")
 		Expect(log.matching(func(r *http.Request) bool {
 			return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/secrets/")
 		})).NotTo(BeEmpty(), "the manager reads Secrets by name: the log sees its requests")
-		Expect(log.matching(secretCollectionReads)).To(BeEmpty(),
-			"the manager listed or watched Secrets: a cache of Secrets holds every Secret of the cluster")
 		Consistently(func() []string {
 			return log.matching(func(r *http.Request) bool { return strings.Contains(r.URL.Path, foreign.Name) })
 		}).Should(BeEmpty())
