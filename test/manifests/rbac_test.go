@@ -139,7 +139,7 @@ func TestREADMEListsEveryGrant(t *testing.T) {
 	}
 	section, _, _ = strings.Cut(section, "\n## ")
 	documented := map[grant]bool{}
-	for _, line := range strings.Split(section, "\n") {
+	for line := range strings.SplitSeq(section, "\n") {
 		cells := strings.Split(strings.Trim(line, "| "), " | ")
 		if len(cells) != 4 || cells[0] == "where" || strings.HasPrefix(cells[0], "---") {
 			continue
@@ -148,7 +148,7 @@ func TestREADMEListsEveryGrant(t *testing.T) {
 			t.Errorf("README row %q says no why", line)
 		}
 		group := ""
-		for _, res := range strings.Split(cells[1], ", ") {
+		for res := range strings.SplitSeq(cells[1], ", ") {
 			res = strings.Trim(res, "`")
 			// "group/a, b/status" rows: the group carries over.
 			if i := strings.Index(res, "."); i >= 0 && strings.Contains(res[i:], "/") {
@@ -156,7 +156,7 @@ func TestREADMEListsEveryGrant(t *testing.T) {
 			} else if group != "" {
 				res = group + "/" + res
 			}
-			for _, v := range strings.Split(cells[2], ", ") {
+			for v := range strings.SplitSeq(cells[2], ", ") {
 				documented[grant{cells[0], res, v}] = true
 			}
 		}
