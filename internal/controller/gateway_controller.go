@@ -273,7 +273,13 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	r.recordRollout(gw, summary, done, rel, machines)
 	ids := make([]string, 0, len(machines))
 	for _, m := range machines {
-		ids = append(ids, m.SystemID)
+		// A machine released in this pass left the cluster (its Node was
+		// removed first), though this reconcile observed it: its kubelet
+		// no longer runs. Counting it made the status that announces a
+		// completed upgrade still list the old version.
+		if !slices.Contains(done.released, m.SystemID) {
+			ids = append(ids, m.SystemID)
+		}
 	}
 	gw.Status.Components = components(view.nodes, ids)
 	r.upgradeConditions(gw, rel)
