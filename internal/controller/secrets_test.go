@@ -38,6 +38,7 @@ import (
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
+	"github.com/maas-gateway/maas-gateway/internal/controller"
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
 )
 
@@ -148,6 +149,34 @@ var _ = Describe("Secrets", func() {
 		Consistently(func() []string {
 			return log.matching(func(r *http.Request) bool { return strings.Contains(r.URL.Path, foreign.Name) })
 		}).Should(BeEmpty())
+	})
+
+	It("the manager may write are its own only: no service-account token, no rewrite of another's Secret", func() {
+		ns := newNamespace()
+		as, err := ctrlclient.New(managerCfg, ctrlclient.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+		foreign := apiKeySecret(ns, "someone-elses", "x")
+		Expect(k8s.Create(suiteCtx, foreign)).To(Succeed())
+
+		// RBAC lets the manager create and update Secrets anywhere; the
+		// admission policy of config/rbac/secret_policy.yaml narrows that.
+		Expect(as.Create(suiteCtx, serviceAccountToken(ns, "minted"))).To(MatchError(ContainSubstring("only Opaque Secrets")))
+		Expect(as.Create(suiteCtx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "unlabelled"}})).To(
+			MatchError(ContainSubstring("carry its labels")))
+		foreign.StringData = nil
+		foreign.Data = map[string][]byte{"apiKey": []byte("y")}
+		Expect(as.Update(suiteCtx, foreign)).To(MatchError(ContainSubstring("ValidatingAdmissionPolicy")))
+		foreign.Labels = map[string]string{controller.LabelTenantCluster: "tc"}
+		Expect(as.Update(suiteCtx, foreign)).To(MatchError(ContainSubstring("only its own Secrets")),
+			"labelling another's Secret does not make it the manager's")
+
+		own := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tc-ca", Labels: map[string]string{controller.LabelTenantCluster: "tc"}},
+			Data:       map[string][]byte{"tls.crt": []byte("x")},
+		}
+		Expect(as.Create(suiteCtx, own)).To(Succeed())
+		own.Data["tls.key"] = []byte("y")
+		Expect(as.Update(suiteCtx, own)).To(Succeed())
 	})
 
 	Context("of a CloudAccount", func() {

@@ -24,13 +24,16 @@ package controller_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -132,6 +135,20 @@ func managerIdentity(ctx context.Context) *rest.Config {
 		Subjects:   subject,
 	})).To(Succeed())
 
+	// The admission policy on the manager's Secrets, naming this account.
+	b, err := os.ReadFile(filepath.Join(envtest.RepoRoot(), "config/rbac/secret_policy.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	policy, binding, ok := strings.Cut(string(b), "\n---\n")
+	Expect(ok).To(BeTrue(), "config/rbac/secret_policy.yaml: a policy and its binding")
+	vap := &admissionregistrationv1.ValidatingAdmissionPolicy{}
+	Expect(yaml.Unmarshal([]byte(policy), vap)).To(Succeed())
+	Expect(vap.Spec.MatchConditions).To(HaveLen(1))
+	vap.Spec.MatchConditions[0].Expression = fmt.Sprintf("request.userInfo.username == %q", user)
+	Expect(k8s.Create(ctx, vap)).To(Succeed())
+	vapb := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
+	Expect(yaml.Unmarshal([]byte(binding), vapb)).To(Succeed())
+	Expect(k8s.Create(ctx, vapb)).To(Succeed())
+
 	c := rest.CopyConfig(cfg)
 	c.Impersonate = rest.ImpersonationConfig{UserName: user}
 	// Only worth anything if the API server authorizes with RBAC: show it
@@ -141,7 +158,23 @@ func managerIdentity(ctx context.Context) *rest.Config {
 	Eventually(func() error { return as.List(ctx, &corev1.SecretList{}) }).Should(Satisfy(apierrors.IsForbidden),
 		"the manager's identity may not list Secrets (and the API server must enforce RBAC)")
 	Expect(as.List(ctx, &infrav1.GatewayList{})).To(Succeed())
+	// And that the policy is in force before any spec runs: this identity
+	// may not make a service-account token.
+	Eventually(func() error {
+		return as.Create(ctx, serviceAccountToken(managerNamespace, "probe"), client.DryRunAll)
+	}).Should(MatchError(ContainSubstring("only Opaque Secrets")))
 	return c
+}
+
+// serviceAccountToken is a Secret the token controller fills with a token
+// of the named ServiceAccount: what a manager taken over would create to
+// act as that account.
+func serviceAccountToken(ns, name string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name,
+			Annotations: map[string]string{corev1.ServiceAccountNameKey: "default"}},
+		Type: corev1.SecretTypeServiceAccountToken,
+	}
 }
 
 // readManifest decodes the one object of a file of the repository.

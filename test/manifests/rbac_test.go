@@ -17,6 +17,7 @@ limitations under the License.
 package manifests
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,6 +25,7 @@ import (
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/maas-gateway/maas-gateway/test/envtest"
@@ -171,5 +173,33 @@ func TestREADMEListsEveryGrant(t *testing.T) {
 		if !granted[g] {
 			t.Errorf("in the README's table but not granted: %s", g)
 		}
+	}
+}
+
+// TestSecretPolicyBindsTheManager: the admission policy that limits what
+// Secrets the manager may create and update is bound, and names the
+// ServiceAccount config/default runs the manager as (the username is a
+// string in a CEL expression, which kustomize's namespace and name prefix
+// do not rewrite).
+func TestSecretPolicyBindsTheManager(t *testing.T) {
+	objs := build(t, "config/default")
+	policies := ofKind(objs, "ValidatingAdmissionPolicy")
+	bindings := ofKind(objs, "ValidatingAdmissionPolicyBinding")
+	if len(policies) != 1 || len(bindings) != 1 {
+		t.Fatalf("%d ValidatingAdmissionPolicies and %d bindings, want the manager's Secret policy and its binding",
+			len(policies), len(bindings))
+	}
+	if got, _, _ := unstructured.NestedString(bindings[0].Object, "spec", "policyName"); got != policies[0].GetName() {
+		t.Errorf("the binding names policy %q, the policy is %q", got, policies[0].GetName())
+	}
+	var user string
+	for _, o := range ofKind(objs, "ServiceAccount") {
+		if strings.HasSuffix(o.GetName(), "controller-manager") {
+			user = "system:serviceaccount:" + o.GetNamespace() + ":" + o.GetName()
+		}
+	}
+	conds, _, _ := unstructured.NestedSlice(policies[0].Object, "spec", "matchConditions")
+	if len(conds) != 1 || !strings.Contains(fmt.Sprint(conds[0].(map[string]any)["expression"]), `"`+user+`"`) {
+		t.Errorf("the policy's match condition %v does not name the manager's ServiceAccount %s", conds, user)
 	}
 }
