@@ -28,15 +28,11 @@ import (
 	// to ensure that exec-entrypoint and run can make use of them.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -87,6 +83,9 @@ func main() {
 		"How often the machines of each cloud account are listed from MAAS (one request per account).")
 	flag.DurationVar(&opts.RevalidateInterval, "revalidate-interval", 5*time.Minute,
 		"How often a valid CloudAccount's credentials are checked again.")
+	flag.DurationVar(&opts.CredentialsCheckInterval, "credentials-check-interval", 30*time.Second,
+		"How often each CloudAccount's API-key Secret is read again, so a rotated key is validated "+
+			"(Secrets are read by name, never watched).")
 	flag.DurationVar(&opts.RetryInterval, "maas-retry-interval", 15*time.Second,
 		"How soon an unreachable MAAS is tried again.")
 	flag.Float64Var(&opts.MAAS.RateLimit, "maas-rate-limit", maas.DefaultOptions().RateLimit,
@@ -222,18 +221,9 @@ func main() {
 		metricsServerOptions.KeyName = metricsCertKey
 	}
 
-	// No controller reads managedFields; at 1000 clusters they are a good
-	// part of every cached TenantCluster (status writes add entries).
-	cacheOpts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
-	if opts.ReleaseCatalog.Name != "" {
-		// Only the catalog ConfigMap is cached, not every ConfigMap of the cluster.
-		cacheOpts.ByObject = map[client.Object]cache.ByObject{&corev1.ConfigMap{}: {
-			Namespaces: map[string]cache.Config{opts.ReleaseCatalog.Namespace: {}},
-			Field:      fields.OneTermEqualSelector("metadata.name", opts.ReleaseCatalog.Name),
-		}}
-	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Cache:                  cacheOpts,
+		Cache:                  opts.CacheOptions(),
+		Client:                 operator.ClientOptions(),
 		Scheme:                 scheme,
 		Metrics:                metricsServerOptions,
 		WebhookServer:          webhookServer,

@@ -19,6 +19,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,10 +49,6 @@ const CloudAccountFinalizer = "infra.maasgateway.io/cloudaccount"
 
 // accountKind is the kind the inventory names accounts by in its events.
 const accountKind = "CloudAccount"
-
-// credentialsSecretField indexes CloudAccounts by the Secret holding their key,
-// so a changed Secret re-validates exactly the accounts that use it.
-const credentialsSecretField = "spec.credentialsSecretRef.name"
 
 // AccountRegistry is where validated accounts are made known to the shared
 // MAAS inventory, which polls each registered account once per interval.
@@ -83,11 +80,49 @@ type CloudAccountReconciler struct {
 	RevalidateInterval time.Duration
 	// RetryInterval is how soon an unreachable MAAS is tried again.
 	RetryInterval time.Duration
+	// CredentialsCheck is how often the account's Secret is read again.
+	// Secrets are not watched (the manager may not list them), so this is
+	// how a rotated key, or a Secret created after its account, is noticed:
+	// one GET of the Secret per account per interval, and a MAAS request
+	// only when the key differs from the one last validated or refused.
+	CredentialsCheck time.Duration
 	// UnclaimedGrace is how long a machine allocated with this installation's
 	// agent_name may stay without an owner annotation (its allocator crashed
 	// between the two calls) before it is released. The allocating object
 	// adopts it well within that time when it still wants it.
 	UnclaimedGrace time.Duration
+
+	// refused holds, per account key, the key MAAS last refused, so that
+	// reading the same Secret every CredentialsCheck does not ask MAAS again
+	// before RevalidateInterval (no retry storm with a revoked key).
+	refused sync.Map // string → refusal
+}
+
+// refusal is a key MAAS refused: its client's fingerprint (never the key).
+type refusal struct {
+	fingerprint string
+	at          time.Time
+}
+
+// refusedBefore says whether MAAS refused this very key less than
+// RevalidateInterval ago, and the account's status still says so.
+func (r *CloudAccountReconciler) refusedBefore(account *infrav1.CloudAccount, fingerprint string, now time.Time) (*metav1.Condition, bool) {
+	v, ok := r.refused.Load(AccountKey(client.ObjectKeyFromObject(account)))
+	if !ok {
+		return nil, false
+	}
+	f := v.(refusal)
+	creds := meta.FindStatusCondition(account.Status.Conditions, infrav1.CloudAccountCredentialsValid)
+	if f.fingerprint != fingerprint || !now.Before(f.at.Add(r.RevalidateInterval)) || creds == nil || creds.Status != metav1.ConditionFalse {
+		return nil, false
+	}
+	return creds, true
+}
+
+// nextCheck is when a valid account next reads its Secret: at the check
+// interval, or sooner when its revalidation is due first.
+func (r *CloudAccountReconciler) nextCheck(untilRevalidation time.Duration) time.Duration {
+	return min(untilRevalidation, r.CredentialsCheck)
 }
 
 // fresh says whether account is Ready from a validation less than
@@ -105,10 +140,10 @@ func (r *CloudAccountReconciler) fresh(account *infrav1.CloudAccount, fingerprin
 	return r.Inventory.Registered(AccountKey(client.ObjectKeyFromObject(account)), fingerprint, agentName)
 }
 
-// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// Every verb below is justified in the README ("What the manager may do").
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts,verbs=get;list;watch;update
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts/status,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile validates one CloudAccount.
@@ -117,6 +152,7 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err := r.Get(ctx, req.NamespacedName, account); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Inventory.Unregister(AccountKey(req.NamespacedName))
+			r.refused.Delete(AccountKey(req.NamespacedName))
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -197,9 +233,10 @@ func (r *CloudAccountReconciler) validate(ctx context.Context, account *infrav1.
 	key := types.NamespacedName{Namespace: account.Namespace, Name: account.Name}
 	refused := func(reason, message string) (ctrl.Result, verdict) {
 		r.Inventory.Unregister(AccountKey(key))
-		// The Secret and Gateway watches bring the account back when they change;
-		// the periodic revalidation covers a key fixed on the MAAS side.
-		return ctrl.Result{RequeueAfter: r.RevalidateInterval}, verdict{metav1.ConditionFalse, metav1.ConditionFalse, reason, message}
+		// The Gateway watch brings the account back when its Gateway
+		// changes; a fixed Secret is found at the next check, and a key
+		// fixed on the MAAS side at the next revalidation (refusedBefore).
+		return ctrl.Result{RequeueAfter: r.CredentialsCheck}, verdict{metav1.ConditionFalse, metav1.ConditionFalse, reason, message}
 	}
 
 	gw := &infrav1.Gateway{}
@@ -210,6 +247,8 @@ func (r *CloudAccountReconciler) validate(ctx context.Context, account *infrav1.
 		return ctrl.Result{}, verdict{metav1.ConditionUnknown, metav1.ConditionFalse, infrav1.ReasonValidationFailed, err.Error()}
 	}
 
+	// r.Client reads Secrets from the API server (operator.ClientOptions):
+	// this is the key as it is now, not as a watch last delivered it.
 	cfg, reason, err := credentials(ctx, r.Client, account.Namespace, account.Spec.MAASConnection)
 	if err != nil {
 		return refused(reason, err.Error())
@@ -220,14 +259,22 @@ func (r *CloudAccountReconciler) validate(ctx context.Context, account *infrav1.
 	}
 	if now := time.Now(); r.fresh(account, mc.Fingerprint(), AgentName(gw), now) {
 		ready := meta.FindStatusCondition(account.Status.Conditions, infrav1.ConditionReady)
-		return ctrl.Result{RequeueAfter: account.Status.LastValidated.Add(r.RevalidateInterval).Sub(now)},
+		return ctrl.Result{RequeueAfter: r.nextCheck(account.Status.LastValidated.Add(r.RevalidateInterval).Sub(now))},
 			verdict{metav1.ConditionTrue, metav1.ConditionTrue, ready.Reason, ready.Message}
+	}
+	if creds, ok := r.refusedBefore(account, mc.Fingerprint(), time.Now()); ok {
+		return refused(creds.Reason, creds.Message)
+	}
+	refusedByMAAS := func(reason, message string) (ctrl.Result, verdict) {
+		r.refused.Store(AccountKey(key), refusal{fingerprint: mc.Fingerprint(), at: time.Now()})
+		return refused(reason, message)
 	}
 	v, err := maas.Validate(ctx, mc)
 	switch {
 	case err == nil:
+		r.refused.Delete(AccountKey(key))
 	case maas.IsUnauthorized(err):
-		return refused(infrav1.ReasonUnauthorized, "MAAS refused the API key: "+err.Error())
+		return refusedByMAAS(infrav1.ReasonUnauthorized, "MAAS refused the API key: "+err.Error())
 	case maas.IsTransient(err):
 		// Unreachable says nothing of the key: CredentialsValid keeps what was
 		// last known of it. The inventory keeps polling (its snapshot carries
@@ -239,7 +286,7 @@ func (r *CloudAccountReconciler) validate(ctx context.Context, account *infrav1.
 		return ctrl.Result{RequeueAfter: r.RetryInterval},
 			verdict{creds, metav1.ConditionFalse, infrav1.ReasonUnreachable, "MAAS is not reachable: " + err.Error()}
 	default:
-		return refused(infrav1.ReasonValidationFailed, err.Error())
+		return refusedByMAAS(infrav1.ReasonValidationFailed, err.Error())
 	}
 
 	now := metav1.Now()
@@ -253,7 +300,7 @@ func (r *CloudAccountReconciler) validate(ctx context.Context, account *infrav1.
 	if err := r.Inventory.Register(AccountKey(key), mc, AgentName(gw)); err != nil {
 		return refused(infrav1.ReasonValidationFailed, err.Error())
 	}
-	return ctrl.Result{RequeueAfter: r.RevalidateInterval}, verdict{metav1.ConditionTrue, metav1.ConditionTrue, infrav1.ReasonValid,
+	return ctrl.Result{RequeueAfter: r.nextCheck(r.RevalidateInterval)}, verdict{metav1.ConditionTrue, metav1.ConditionTrue, infrav1.ReasonValid,
 		fmt.Sprintf("MAAS %s accepted the API key of user %s", v.Version, v.User)}
 }
 
@@ -290,6 +337,7 @@ func (r *CloudAccountReconciler) reconcileDelete(ctx context.Context, account *i
 		return ctrl.Result{RequeueAfter: r.RetryInterval}, nil
 	}
 	r.Inventory.Unregister(AccountKey(key))
+	r.refused.Delete(AccountKey(key))
 	controllerutil.RemoveFinalizer(account, CloudAccountFinalizer)
 	return ctrl.Result{}, r.Update(ctx, account)
 }
@@ -320,8 +368,9 @@ func credentials(ctx context.Context, c client.Client, namespace string, conn in
 	return maas.Config{Endpoint: conn.Endpoint, APIKey: key, CABundle: []byte(conn.CABundle)}, "", nil
 }
 
-// SetupWithManager watches CloudAccounts, the Secrets holding their keys and
-// the Gateways they belong to.
+// SetupWithManager watches CloudAccounts and the Gateways they belong to. The
+// Secrets holding their keys are read again every CredentialsCheck instead
+// of watched (see operator.ClientOptions).
 func (r *CloudAccountReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	if r.RevalidateInterval == 0 {
 		r.RevalidateInterval = 5 * time.Minute
@@ -332,30 +381,17 @@ func (r *CloudAccountReconciler) SetupWithManager(ctx context.Context, mgr ctrl.
 	if r.UnclaimedGrace == 0 {
 		r.UnclaimedGrace = 5 * time.Minute
 	}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &infrav1.CloudAccount{}, credentialsSecretField, func(o client.Object) []string {
-		return []string{o.(*infrav1.CloudAccount).Spec.CredentialsSecretRef.Name}
-	}); err != nil {
-		return fmt.Errorf("indexing CloudAccounts by Secret: %w", err)
+	if r.CredentialsCheck == 0 {
+		r.CredentialsCheck = 30 * time.Second
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&infrav1.CloudAccount{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, lostState(),
 			predicate.AnnotationChangedPredicate{}))).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.accountsUsingSecret),
-			builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Watches(&infrav1.Gateway{}, handler.EnqueueRequestsFromMapFunc(r.accountsOfGateway),
 			builder.WithPredicates(gatewayIdentityChanged())).
 		WatchesRawSource(source.Channel(r.Inventory.Events(accountKind), &handler.EnqueueRequestForObject{})).
 		Named("cloudaccount").
 		Complete(r)
-}
-
-func (r *CloudAccountReconciler) accountsUsingSecret(ctx context.Context, o client.Object) []ctrl.Request {
-	list := &infrav1.CloudAccountList{}
-	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{credentialsSecretField: o.GetName()}); err != nil {
-		logf.FromContext(ctx).Error(err, "listing CloudAccounts of a Secret", "secret", client.ObjectKeyFromObject(o))
-		return nil
-	}
-	return requestsOf(list.Items)
 }
 
 func (r *CloudAccountReconciler) accountsOfGateway(ctx context.Context, o client.Object) []ctrl.Request {

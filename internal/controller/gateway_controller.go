@@ -91,15 +91,17 @@ type GatewayReconciler struct {
 	Catalog types.NamespacedName
 }
 
+// Every verb below is justified in the README ("What the manager may do").
+// The release catalog ConfigMap is read with the Role of the release's
+// namespace (config/rbac/leader_election_role.yaml), not cluster-wide.
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=gateways,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=gateways/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=gateways/status,verbs=update
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=gateways/finalizers,verbs=update
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts,verbs=create
-// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=list;watch;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list
 // +kubebuilder:rbac:groups="",resources=pods/eviction,verbs=create
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=create;delete
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update
 
 // Reconcile brings the gateway's nodes to spec.replicas.
 func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -271,7 +273,13 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	r.recordRollout(gw, summary, done, rel, machines)
 	ids := make([]string, 0, len(machines))
 	for _, m := range machines {
-		ids = append(ids, m.SystemID)
+		// A machine released in this pass left the cluster (its Node was
+		// removed first), though this reconcile observed it: its kubelet
+		// no longer runs. Counting it made the status that announces a
+		// completed upgrade still list the old version.
+		if !slices.Contains(done.released, m.SystemID) {
+			ids = append(ids, m.SystemID)
+		}
 	}
 	gw.Status.Components = components(view.nodes, ids)
 	r.upgradeConditions(gw, rel)
@@ -483,43 +491,84 @@ func (r *GatewayReconciler) gatewayPKI(ctx context.Context, gw *infrav1.Gateway)
 
 // ensureToken returns a bootstrap token of the gateway cluster valid long
 // enough for a node to deploy and join, creating one when there is none.
+// The token lives in kube-system, where kubeadm looks for it. Which token is
+// current is kept in a Secret of the gateway's own (<gateway>-bootstrap-token,
+// next to the Gateway), because the manager may only read Secrets it can name:
+// listing kube-system's would hand it every credential the cluster keeps there.
 func (r *GatewayReconciler) ensureToken(ctx context.Context, gw *infrav1.Gateway) (bootstrap.BootstrapToken, error) {
-	secrets := &corev1.SecretList{}
-	if err := r.List(ctx, secrets, client.InNamespace(metav1.NamespaceSystem), client.MatchingLabels{infrav1.LabelGateway: gw.Name}); err != nil {
-		return bootstrap.BootstrapToken{}, err
-	}
 	now := time.Now()
-	for _, s := range secrets.Items {
-		if s.Type != corev1.SecretTypeBootstrapToken {
-			continue
+	key := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name + "-bootstrap-token"}
+	record := &corev1.Secret{}
+	err := r.Get(ctx, key, record)
+	found := err == nil
+	switch {
+	case found:
+		exp, perr := time.Parse(time.RFC3339, string(record.Data[tokenExpiryKey]))
+		t, terr := bootstrap.ParseBootstrapToken(string(record.Data[tokenSecretKey]))
+		if perr == nil && terr == nil && exp.After(now.Add(tokenRenewBefore)) {
+			// Still there unless someone deleted it (the token cleaner
+			// removes expired tokens only): put it back then.
+			return t, r.publishToken(ctx, gw, t, exp, now)
 		}
-		exp, err := time.Parse(time.RFC3339, string(s.Data["expiration"]))
-		if err != nil || exp.Before(now.Add(tokenRenewBefore)) {
-			continue
-		}
-		if t, err := bootstrap.ParseBootstrapToken(string(s.Data["token-id"]) + "." + string(s.Data["token-secret"])); err == nil {
-			return t, nil
-		}
+	case !apierrors.IsNotFound(err):
+		return bootstrap.BootstrapToken{}, fmt.Errorf("reading Secret %s: %w", key, err)
 	}
 	t, err := bootstrap.GenerateBootstrapToken()
 	if err != nil {
 		return bootstrap.BootstrapToken{}, err
 	}
-	ts, err := t.Secret(r.TokenTTL, now)
-	if err != nil {
+	exp := now.Add(r.TokenTTL).UTC().Truncate(time.Second)
+	data := map[string][]byte{tokenSecretKey: []byte(t.Value()), tokenExpiryKey: []byte(exp.Format(time.RFC3339))}
+	// The record first: a crash before the token reaches kube-system leaves a
+	// record the next reconcile publishes, never a token nobody knows of.
+	if found {
+		record.Data = data
+		if err := r.Update(ctx, record); err != nil {
+			return bootstrap.BootstrapToken{}, fmt.Errorf("renewing the bootstrap token in Secret %s: %w", key, err)
+		}
+	} else {
+		record = &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, Labels: map[string]string{infrav1.LabelGateway: gw.Name}},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       data,
+		}
+		if err := controllerutil.SetControllerReference(gw, record, r.Scheme()); err != nil {
+			return bootstrap.BootstrapToken{}, err
+		}
+		if err := r.Create(ctx, record); err != nil {
+			return bootstrap.BootstrapToken{}, fmt.Errorf("creating Secret %s: %w", key, err)
+		}
+	}
+	if err := r.publishToken(ctx, gw, t, exp, now); err != nil {
 		return bootstrap.BootstrapToken{}, err
+	}
+	r.Recorder.Eventf(gw, nil, corev1.EventTypeNormal, "TokenCreated", "Create",
+		"created bootstrap token %s for joining nodes, valid until %s", t.ID(), exp.Format(time.RFC3339))
+	return t, nil
+}
+
+// publishToken makes sure the bootstrap-token Secret of t is in kube-system.
+func (r *GatewayReconciler) publishToken(ctx context.Context, gw *infrav1.Gateway, t bootstrap.BootstrapToken, exp, now time.Time) error {
+	ts, err := t.Secret(exp.Sub(now), now)
+	if err != nil {
+		return err
+	}
+	key := types.NamespacedName{Namespace: ts.Namespace, Name: ts.Name}
+	switch err := r.Get(ctx, key, &corev1.Secret{}); {
+	case err == nil:
+		return nil
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading bootstrap token %s: %w", t.ID(), err)
 	}
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ts.Namespace, Name: ts.Name, Labels: map[string]string{infrav1.LabelGateway: gw.Name}},
 		Type:       ts.Type,
 		Data:       ts.Data,
 	}
-	if err := r.Create(ctx, secret); err != nil {
-		return bootstrap.BootstrapToken{}, err
+	if err := r.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating bootstrap token %s in %s: %w", t.ID(), ts.Namespace, err)
 	}
-	r.Recorder.Eventf(gw, nil, corev1.EventTypeNormal, "TokenCreated", "Create",
-		"created bootstrap token %s for joining nodes, valid for %s", t.ID(), r.TokenTTL)
-	return t, nil
+	return nil
 }
 
 func splitImage(image string) (osystem, series string) {

@@ -121,11 +121,15 @@ type TenantClusterReconciler struct {
 	MaxConcurrentReconciles int
 }
 
-// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=tenantclusters,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=tenantclusters/status,verbs=get;update;patch
+// Every verb below is justified in the README ("What the manager may do").
+// Secrets: get, create and update by name, never list or watch (see
+// operator.ClientOptions); they go with the cluster through their owner
+// reference, so the manager never deletes one.
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=tenantclusters,verbs=get;list;watch;update
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=tenantclusters/status,verbs=update
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=tenantclusters/finalizers,verbs=update
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts;gateways,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile takes one step towards the cluster's spec, or its deletion.
@@ -561,8 +565,18 @@ func firstOf(values ...string) string {
 	return ""
 }
 
-// ensureCredentials makes sure the PKI and kubeconfig Secrets exist.
+// ensureCredentials makes sure the PKI and kubeconfig Secrets exist. Secrets
+// are read from the API server (operator.ClientOptions), so a cluster at rest
+// reads only its kubeconfig's: the PKI is needed only to write a new one.
 func (r *TenantClusterReconciler) ensureCredentials(ctx context.Context, tc *infrav1.TenantCluster) error {
+	name := bootstrap.SecretName(tc.Name, bootstrap.PurposeKubeconfig)
+	switch err := r.Get(ctx, types.NamespacedName{Namespace: tc.Namespace, Name: name}, &corev1.Secret{}); {
+	case err == nil:
+		tc.Status.KubeconfigSecretRef = &infrav1.LocalObjectReference{Name: name}
+		return nil
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("kubeconfig Secret %s/%s: %w", tc.Namespace, name, err)
+	}
 	pki, err := r.ensurePKI(ctx, tc)
 	if err != nil {
 		return err
@@ -627,8 +641,8 @@ func (r *TenantClusterReconciler) createOwnedSecret(ctx context.Context, tc *inf
 		return err
 	}
 	if err := r.Create(ctx, s); err != nil {
-		// AlreadyExists: an earlier reconcile created it and the cache has
-		// not seen it yet; the error requeues until it has.
+		// AlreadyExists: another reconcile created it since this one read;
+		// the error requeues, and the next reconcile reads it.
 		return fmt.Errorf("creating Secret %s/%s: %w", tc.Namespace, name, err)
 	}
 	return nil
@@ -1084,8 +1098,10 @@ func (r *TenantClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.WatchesRawSource(source.Channel(r.WorkloadEvents, &handler.EnqueueRequestForObject{}))
 	}
 	return b.
+		// Not Owns(&corev1.Secret{}): that would cache every Secret of the
+		// cluster. A deleted kubeconfig Secret is written again by the
+		// cluster's next reconcile (ensureCredentials).
 		For(&infrav1.TenantCluster{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, lostState()))).
-		Owns(&corev1.Secret{}).
 		Watches(&infrav1.CloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.clustersOfAccount), builder.WithPredicates(readinessChanged())).
 		Watches(&infrav1.Gateway{}, handler.EnqueueRequestsFromMapFunc(r.clustersOfGateway), builder.WithPredicates(upgradingChanged())).
 		WatchesRawSource(source.Channel(r.Inventory.Events(tenantKind), machineNews())).

@@ -25,15 +25,18 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
-
 	"github.com/maas-gateway/maas-gateway/internal/controller"
 	"github.com/maas-gateway/maas-gateway/internal/dependents"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
@@ -51,6 +54,10 @@ type Options struct {
 	RevalidateInterval time.Duration
 	// RetryInterval is how soon an unreachable MAAS is tried again.
 	RetryInterval time.Duration
+	// CredentialsCheckInterval is how often each CloudAccount's Secret is
+	// read again to notice a rotated or newly created key (one GET, no
+	// MAAS request unless the key changed); default 30 s.
+	CredentialsCheckInterval time.Duration
 	// UnclaimedGrace is how long an allocated machine may stay without an
 	// owner annotation before it is released.
 	UnclaimedGrace time.Duration
@@ -82,6 +89,37 @@ type Options struct {
 	ObserveTenantClusters bool
 	// Admission tunes the webhooks (see webhookv1alpha1.Options).
 	Admission webhookv1alpha1.Options
+}
+
+// CacheOptions is what the manager's cache holds. Secrets are not in it at
+// all (see ClientOptions); ConfigMaps only as the release catalog.
+func (o Options) CacheOptions() cache.Options {
+	// No controller reads managedFields; at 1000 clusters they are a good
+	// part of every cached TenantCluster (status writes add entries).
+	c := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	if o.ReleaseCatalog.Name != "" {
+		// Only the catalog ConfigMap is cached, not every ConfigMap of the
+		// cluster; the manager may read ConfigMaps in that namespace only.
+		c.ByObject = map[client.Object]cache.ByObject{&corev1.ConfigMap{}: {
+			Namespaces: map[string]cache.Config{o.ReleaseCatalog.Namespace: {}},
+			Field:      fields.OneTermEqualSelector("metadata.name", o.ReleaseCatalog.Name),
+		}}
+	}
+	return c
+}
+
+// ClientOptions make the manager's client read Secrets from the API server,
+// by name, when a reconcile needs one: no informer lists or watches Secrets.
+// A cache of Secrets would hold every Secret of the cluster (Helm keeps each
+// release in one, so thousands are common, most of them foreign to us) and
+// would need RBAC to list and watch every Secret, which RBAC cannot narrow
+// by label. A label-selected cache would bound the memory but not the
+// permission, so the operator needs neither: it reads the few Secrets it
+// knows by name (a TenantCluster's PKI, kubeconfig and token, an account's
+// API key) with get, and notices a changed API key by reading it again
+// (CredentialsCheckInterval) instead of watching.
+func ClientOptions() client.Options {
+	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}}
 }
 
 // Operator is what Setup added to the manager, for callers that look inside
@@ -132,6 +170,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		Finder:             finder,
 		RevalidateInterval: opts.RevalidateInterval,
 		RetryInterval:      opts.RetryInterval,
+		CredentialsCheck:   opts.CredentialsCheckInterval,
 		UnclaimedGrace:     opts.UnclaimedGrace,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up the CloudAccount controller: %w", err)

@@ -23,6 +23,7 @@ package chart_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -193,5 +194,42 @@ func TestWebhooksMatchGenerated(t *testing.T) {
 			w, _ := yaml.Marshal(want)
 			t.Errorf("certManager=%v: webhooks differ from config/webhook/manifests.yaml; update templates/webhook.yaml\n--- chart:\n%s--- generated:\n%s", certManager, g, w)
 		}
+	}
+}
+
+// TestSecretPolicyMatchesConfig: the chart's admission policy on the
+// manager's Secrets has the rules of config/rbac/secret_policy.yaml, names
+// the release's ServiceAccount, and is bound.
+func TestSecretPolicyMatchesConfig(t *testing.T) {
+	var want *unstructured.Unstructured
+	for _, d := range generatedDocs(t, "config/rbac/secret_policy.yaml") {
+		if d.GetKind() == "ValidatingAdmissionPolicy" {
+			want = d
+		}
+	}
+	if want == nil {
+		t.Fatal("config/rbac/secret_policy.yaml has no ValidatingAdmissionPolicy")
+	}
+	r := render(t, "maas-system", nil)
+	got := r.one(t, "ValidatingAdmissionPolicy", "-manager-secrets")
+	for _, field := range []string{"failurePolicy", "matchConstraints", "variables", "validations"} {
+		g, _, _ := unstructured.NestedFieldNoCopy(got.Object, "spec", field)
+		w, _, _ := unstructured.NestedFieldNoCopy(want.Object, "spec", field)
+		if !reflect.DeepEqual(g, w) {
+			gy, _ := yaml.Marshal(g)
+			wy, _ := yaml.Marshal(w)
+			t.Errorf("spec.%s of the chart's Secret policy differs from config/rbac/secret_policy.yaml\n--- chart:\n%s--- config:\n%s",
+				field, gy, wy)
+		}
+	}
+	sa := r.one(t, "ServiceAccount", "")
+	user := "system:serviceaccount:maas-system:" + sa.GetName()
+	conds, _, _ := unstructured.NestedSlice(got.Object, "spec", "matchConditions")
+	if len(conds) != 1 || !strings.Contains(fmt.Sprint(conds[0].(map[string]any)["expression"]), `"`+user+`"`) {
+		t.Errorf("the chart's Secret policy matches %v, not the manager's ServiceAccount %s", conds, user)
+	}
+	b := r.one(t, "ValidatingAdmissionPolicyBinding", "-manager-secrets")
+	if name, _, _ := unstructured.NestedString(b.Object, "spec", "policyName"); name != got.GetName() {
+		t.Errorf("the binding names policy %q, the policy is %q", name, got.GetName())
 	}
 }

@@ -79,6 +79,7 @@ type benchResult struct {
 	PeakGoSys   float64         `json:"managerPeakGoSysBytes"`
 	Webhooks    []webhookResult `json:"webhooks"`
 	Audit       auditReport     `json:"audit"`
+	Idle        *idleMemory     `json:"idleWithForeignSecrets,omitempty"`
 }
 
 func runBench(ctx context.Context, c config) error {
@@ -93,6 +94,14 @@ func runBench(ctx context.Context, c config) error {
 		return err
 	}
 	defer func() { _ = env.Stop() }()
+	var idle *idleMemory
+	if c.foreignSecrets >= 0 {
+		m, err := withForeignSecrets(ctx, env, c.foreignSecrets, c.foreignSize, c.createConc, 15*time.Second)
+		if err != nil {
+			return err
+		}
+		idle = &m
+	}
 	obs, err := newObserver(ctx, env)
 	if err != nil {
 		return err
@@ -101,7 +110,7 @@ func runBench(ctx context.Context, c config) error {
 	mem := sampleMemory(ctx, env, time.Second)
 
 	res := benchResult{Date: time.Now().UTC().Format(time.RFC3339), Clusters: c.clusters, PerCluster: c.machines,
-		DeployTime: c.deployTime.String(), ReleaseTime: c.releaseTime.String(), Poll: c.poll.String()}
+		DeployTime: c.deployTime.String(), ReleaseTime: c.releaseTime.String(), Poll: c.poll.String(), Idle: idle}
 
 	// Create.
 	createdAt := make([]time.Time, c.clusters)

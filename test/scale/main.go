@@ -74,6 +74,8 @@ type config struct {
 	verbose         bool
 	profileDir      string
 	rateLimit       float64
+	foreignSecrets  int
+	foreignSize     int
 }
 
 func parseFlags() config {
@@ -118,6 +120,10 @@ func parseFlags() config {
 		"bench: save the manager's CPU profile of the creation phase and heap profiles to this directory")
 	flag.Float64Var(&c.rateLimit, "maas-rate-limit", 0,
 		"the manager's --maas-rate-limit in requests/s per MAAS endpoint (0: the manager's default); the burst is twice that")
+	flag.IntVar(&c.foreignSecrets, "foreign-secrets", -1,
+		"bench: create this many Helm-release-like Secrets in other namespaces and restart the manager "+
+			"before the workload, and report its memory then (0: restart and report without creating any)")
+	flag.IntVar(&c.foreignSize, "foreign-secret-size", 10<<10, "bytes in each foreign Secret")
 	flag.Parse()
 
 	def := func(p *int, normal, short int) {

@@ -70,6 +70,11 @@ func printBench(r benchResult) {
 		r.Delete.ReconcilesPerTC)
 	fprintf(w, "reconcile errors (create / delete)\t%.0f / %.0f\t-\t\n", r.Create.ReconcileErrors,
 		r.Delete.ReconcileErrors)
+	if r.Idle != nil {
+		fprintf(w,
+			"manager with %d foreign Secrets of %d KiB, no cluster: peak RSS since start / settled\t%.0f / %.0f MiB\t-\t\n",
+			r.Idle.ForeignSecrets, r.Idle.SecretBytes>>10, float64(r.Idle.PeakRSS)/mib, float64(r.Idle.RSS)/mib)
+	}
 	rss := float64(r.PeakRSS) / mib
 	fprintf(w,
 		"manager peak RSS / heap in use / Go sys\t%.0f / %.0f / %.0f MiB\t≤ %.0f MiB RSS at 1000 clusters: %s\t\n",
