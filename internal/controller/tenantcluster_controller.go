@@ -119,6 +119,10 @@ type TenantClusterReconciler struct {
 	// 10. A reconcile mostly waits for MAAS, so more workers overlap that
 	// wait; the MAAS rate limit, not this, bounds the load on MAAS.
 	MaxConcurrentReconciles int
+
+	// writes tells a cluster read from a cache that has not seen this
+	// controller's last write to it yet.
+	writes ownWrites
 }
 
 // Every verb below is justified in the README ("What the manager may do").
@@ -136,13 +140,23 @@ type TenantClusterReconciler struct {
 func (r *TenantClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	tc := &infrav1.TenantCluster{}
 	if err := r.Get(ctx, req.NamespacedName, tc); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.writes.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if r.writes.behind(tc) {
+		// Status would be compared with a version this controller already
+		// wrote over: a status equal to that stale one would not be written,
+		// though the API server holds another (say Pending, written while
+		// the CloudAccount was not Ready). Wait for the cache instead.
+		return ctrl.Result{RequeueAfter: cacheLagRequeue}, nil
 	}
 	if !tc.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, tc)
 	}
 	if controllerutil.AddFinalizer(tc, TenantClusterFinalizer) {
-		if err := r.Update(ctx, tc); err != nil {
+		if err := r.update(ctx, tc); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -150,11 +164,31 @@ func (r *TenantClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	result, err := r.reconcileCluster(ctx, tc, before)
 	tc.Status.ObservedGeneration = tc.Generation
 	if !apiequality.Semantic.DeepEqual(before, &tc.Status) {
-		if uerr := r.Status().Update(ctx, tc); uerr != nil {
+		if uerr := r.updateStatus(ctx, tc); uerr != nil {
 			return ctrl.Result{}, uerr
 		}
 	}
 	return result, err
+}
+
+// updateStatus writes tc's status and remembers the version it replaced.
+func (r *TenantClusterReconciler) updateStatus(ctx context.Context, tc *infrav1.TenantCluster) error {
+	rv := tc.ResourceVersion
+	if err := r.Status().Update(ctx, tc); err != nil {
+		return err
+	}
+	r.writes.wrote(client.ObjectKeyFromObject(tc), rv)
+	return nil
+}
+
+// update writes tc (metadata and spec) and remembers the version it replaced.
+func (r *TenantClusterReconciler) update(ctx context.Context, tc *infrav1.TenantCluster) error {
+	rv := tc.ResourceVersion
+	if err := r.Update(ctx, tc); err != nil {
+		return err
+	}
+	r.writes.wrote(client.ObjectKeyFromObject(tc), rv)
+	return nil
 }
 
 // pending sets phase Pending and Ready=False: the cluster cannot start yet.
@@ -920,11 +954,11 @@ func (r *TenantClusterReconciler) forceDelete(ctx context.Context, tc *infrav1.T
 		msg = fmt.Sprintf("force-deleted without waiting for MAAS; these machines may be left allocated or releasing in MAAS: %s", strings.Join(left, ", "))
 	}
 	setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantForceDeleted, metav1.ConditionTrue, "ForceDeleted", msg)
-	if err := r.Status().Update(ctx, tc); err != nil {
+	if err := r.updateStatus(ctx, tc); err != nil {
 		return ctrl.Result{}, err
 	}
 	controllerutil.RemoveFinalizer(tc, TenantClusterFinalizer)
-	if err := r.Update(ctx, tc); err != nil {
+	if err := r.update(ctx, tc); err != nil {
 		return ctrl.Result{}, err
 	}
 	// Recorded once the finalizer is gone, so a conflict retried by the next
@@ -1053,7 +1087,7 @@ func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.Te
 
 func (r *TenantClusterReconciler) writeDeleting(ctx context.Context, tc *infrav1.TenantCluster, before *infrav1.TenantClusterStatus, res ctrl.Result, err error) (ctrl.Result, error) {
 	if !apiequality.Semantic.DeepEqual(before, &tc.Status) {
-		if uerr := r.Status().Update(ctx, tc); uerr != nil {
+		if uerr := r.updateStatus(ctx, tc); uerr != nil {
 			return ctrl.Result{}, uerr
 		}
 	}
@@ -1066,7 +1100,7 @@ func (r *TenantClusterReconciler) dropFinalizer(ctx context.Context, tc *infrav1
 	}
 	r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "Deleted", "Delete", "every machine is back in MAAS's free pool")
 	controllerutil.RemoveFinalizer(tc, TenantClusterFinalizer)
-	return ctrl.Result{}, r.Update(ctx, tc)
+	return ctrl.Result{}, r.update(ctx, tc)
 }
 
 // SetupWithManager watches TenantClusters, the inventory's news of their

@@ -55,6 +55,7 @@ type chaosResult struct {
 	StuckMachine   string         `json:"stuckReleaseMachine"`
 	DeployFailures int            `json:"deployFailures"`
 	ReleaseFailed  int            `json:"releaseFailures"`
+	Deployments    int            `json:"deployments"` // machines brought to Deployed: what Requests are per machine of
 	Requests       map[string]int `json:"maasRequests"`
 	ConvergedIn    string         `json:"convergedAfterFaults"`
 	AuditLive      auditReport    `json:"auditConverged"`
@@ -122,7 +123,7 @@ func runChaos(ctx context.Context, c config) (failed bool, err error) {
 	res.ConvergedIn = settled.Took
 	res.Requests = requestMap(env.Sim.Counts())
 	obs.mu.Lock()
-	res.DeployFailures, res.ReleaseFailed = obs.deployFail, obs.relFail
+	res.DeployFailures, res.ReleaseFailed, res.Deployments = obs.deployFail, obs.relFail, obs.deployments
 	obs.mu.Unlock()
 	progress("chaos: converged %s after the faults were lifted; auditing", res.ConvergedIn)
 	if res.AuditLive, err = audit(ctx, env, nil); err != nil {

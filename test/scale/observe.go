@@ -55,6 +55,10 @@ type observer struct {
 	goneAt     map[string]time.Time // cluster deleted
 	deployFail int
 	relFail    int
+	// deployments counts every time the simulator brought a machine to
+	// Deployed (a machine released and deployed again counts twice): the
+	// denominator of the chaos run's requests per machine.
+	deployments int
 }
 
 func newObserver(ctx context.Context, env *harness.Env) (*observer, error) {
@@ -77,6 +81,7 @@ func newObserver(ctx context.Context, env *harness.Env) (*observer, error) {
 			o.deployAt[id] = e.Time
 		case maassim.EventDeployed:
 			o.deployedAt[id] = e.Time
+			o.deployments++
 		case maassim.EventReleased:
 			o.releasedAt[e.Machine.SystemID] = e.Time
 		case maassim.EventDeployFailed:

@@ -191,8 +191,17 @@ func printChaos(r chaosResult) {
 	}
 	printAuditDetail("audit (converged)", r.AuditLive)
 	printAuditDetail("audit (all deleted)", r.AuditFinal)
-	fmt.Println("\nMAAS requests during the chaos workload:")
-	printRequests(r.Requests, 0)
+	total := 0
+	for _, v := range r.Requests {
+		total += v
+	}
+	per := 0.0
+	if r.Deployments > 0 {
+		per = float64(total) / float64(r.Deployments)
+	}
+	fmt.Printf("\nMAAS requests during the chaos workload: %d, %.2f per machine brought to Deployed (%d deployments):\n",
+		total, per, r.Deployments)
+	printRequests(r.Requests, r.Deployments)
 }
 
 // fprintf and fprintln write to a tabwriter, whose errors surface at Flush.
