@@ -40,6 +40,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	infrav1alpha1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/controller"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/operator"
 	"github.com/maas-gateway/maas-gateway/internal/version"
@@ -95,6 +96,9 @@ func main() {
 		"Requests the operator may send to one MAAS region at once above --maas-rate-limit.")
 	flag.IntVar(&opts.TenantClusterConcurrency, "tenantcluster-concurrency", 10,
 		"How many TenantClusters reconcile at once.")
+	flag.DurationVar(&opts.TenantJoinTimeout, "tenant-join-timeout", controller.DefaultTenantJoinTimeout,
+		"How long a tenant machine MAAS deployed may take to appear as a Node in its cluster before it is released "+
+			"and replaced (counted from Deployed, with --observe-tenant-clusters).")
 	flag.BoolVar(&opts.ObserveTenantClusters, "observe-tenant-clusters", true,
 		"Read every tenant cluster's Nodes and etcd members into its status, reaching its API server at its VIP and "+
 			"its etcd at its control-plane machines' addresses. Off only for test worlds whose clusters have no API servers.")

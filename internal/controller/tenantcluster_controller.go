@@ -107,6 +107,14 @@ type TenantClusterReconciler struct {
 	// WorkloadEvents wakes a cluster whose Nodes or health changed, as the
 	// cluster cache reports them; nil for none.
 	WorkloadEvents <-chan event.GenericEvent
+	// JoinTimeout is how long a machine MAAS deployed may take to appear as
+	// a Node before it is released and replaced (with ObserveWorkloads);
+	// default DefaultTenantJoinTimeout. Counted from Deployed: bare-metal
+	// boots are slow, and Cluster API's 10 minutes from creation replace
+	// machines that were about to join.
+	JoinTimeout time.Duration
+
+	deployed deployedSince
 	// RequeueInterval is the safety net while machines are on their way;
 	// inventory events normally come first.
 	RequeueInterval time.Duration
@@ -270,7 +278,7 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	}
 
 	view := r.lookInside(ctx, tc, owned)
-	plan, err := planTenant(tc, owned, r.insideClusters(), view)
+	plan, err := r.planTenant(tc, owned, view)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -332,21 +340,37 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 // drainRequeue is how soon a cluster waiting for a drain looks again.
 const drainRequeue = 10 * time.Second
 
-// planTenant plans tc's pools over the machines it owns in MAAS. With
-// nodeReadiness a machine counts Ready only when the cluster says so (its
-// Node Ready, its etcd member healthy), as view saw it; without, when MAAS
-// says Deployed (test worlds whose clusters have no API servers).
-func planTenant(tc *infrav1.TenantCluster, owned []maas.Machine, nodeReadiness bool, view *workloadView) (rollout.Result, error) {
+// DefaultTenantJoinTimeout is TenantClusterReconciler.JoinTimeout's default:
+// kubeadm join takes minutes after the OS is up, so a Node missing this long
+// after MAAS said Deployed will not come.
+const DefaultTenantJoinTimeout = 20 * time.Minute
+
+// planTenant plans tc's pools over the machines it owns in MAAS. Inside
+// clusters a machine counts Ready only when the cluster says so (its Node
+// Ready, its etcd member healthy), as view saw it, and one whose Node has not
+// appeared JoinTimeout after MAAS deployed it is replaced; otherwise (test
+// worlds whose clusters have no API servers) when MAAS says Deployed.
+func (r *TenantClusterReconciler) planTenant(tc *infrav1.TenantCluster, owned []maas.Machine, view *workloadView) (rollout.Result, error) {
+	inside := r.insideClusters()
 	pools := tenantPools(tc)
 	for i := range pools {
-		pools[i].NodeReadiness = nodeReadiness
+		pools[i].NodeReadiness = inside
 	}
+	now := time.Now()
 	machines := make([]rollout.Machine, 0, len(owned))
 	for _, m := range owned {
-		machines = append(machines, plannerMachine(m, view.nodeState(m)))
+		pm := plannerMachine(m, view.nodeState(m))
+		pm.DeployedAt = r.deployed.at(m, now)
+		machines = append(machines, pm)
 	}
 	pools[0].Initialised = initialised(owned)
-	plan, err := rollout.Plan(pools, machines, rollout.Options{Now: time.Now()})
+	opts := rollout.Options{Now: now}
+	// Only a view that listed the cluster's Nodes can say a Node is
+	// missing: an unreachable cluster replaces no machine.
+	if inside && view != nil && view.synced {
+		opts.JoinTimeout = r.JoinTimeout
+	}
+	plan, err := rollout.Plan(pools, machines, opts)
 	if err != nil {
 		return rollout.Result{}, fmt.Errorf("planning the machines of TenantCluster %s/%s: %w", tc.Namespace, tc.Name, err)
 	}
@@ -361,7 +385,7 @@ func (r *TenantClusterReconciler) deployAllocated(ctx context.Context, tc *infra
 	if !ok {
 		return first, nil
 	}
-	plan, err := planTenant(tc, ownedBy(snap, tenantKind, tc), r.insideClusters(), view)
+	plan, err := r.planTenant(tc, ownedBy(snap, tenantKind, tc), view)
 	if err != nil {
 		return first, err
 	}
@@ -800,10 +824,22 @@ func (r *TenantClusterReconciler) announce(tc *infrav1.TenantCluster, done execu
 	for _, id := range done.deployed {
 		r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "MachineDeploying", "Deploy", "deploying machine %s", id)
 	}
+	neverJoined := map[string]bool{}
+	for _, a := range plan.Actions {
+		if a.Kind == rollout.ActionRelease && a.Reason == rollout.ReasonJoinTimeout {
+			neverJoined[a.SystemID] = true
+		}
+	}
 	failed := map[string]bool{}
 	for _, p := range plan.Pools {
 		for _, id := range p.Failed {
 			failed[id] = true
+			if neverJoined[id] {
+				r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "NodeNeverJoined", "Remediate",
+					"machine %s of pool %s was deployed but its Node did not appear in the cluster within %s; it is released and replaced",
+					id, p.Name, r.JoinTimeout)
+				continue
+			}
 			r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "DeploymentFailed", "Deploy",
 				"MAAS failed to deploy machine %s of pool %s; it is released and replaced", id, p.Name)
 		}
@@ -1126,6 +1162,9 @@ func (r *TenantClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.MaxConcurrentReconciles == 0 {
 		r.MaxConcurrentReconciles = 10
+	}
+	if r.JoinTimeout == 0 {
+		r.JoinTimeout = DefaultTenantJoinTimeout
 	}
 	b := ctrl.NewControllerManagedBy(mgr)
 	if r.WorkloadEvents != nil {

@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clocktesting "k8s.io/utils/clock/testing"
@@ -1015,6 +1016,67 @@ var _ = Describe("TenantCluster controller", func() {
 		Eventually(func() int { return len(ours()) }).Should(Equal(before - 1))
 		Eventually(func(g Gomega) {
 			g.Expect(meta.IsStatusConditionTrue(cluster(g).Status.Conditions, infrav1.TenantNodesDrained)).To(BeTrue())
+		}).Should(Succeed())
+	})
+
+	It("replaces a machine whose Node never appears within the join timeout, counted from MAAS Deployed", func() {
+		const vip = "127.30.10.100"
+		setupWith(loopback, func(o *operator.Options) {
+			insideOptions(o)
+			o.TenantJoinTimeout = 5 * time.Second
+		})
+		emu := startControlPlanes(sim)
+		// The first worker to deploy fails its kubeadm join (once: MAAS may
+		// hand the same machine out again later, and then it joins).
+		var failed atomic.Pointer[string]
+		unsubscribe := sim.Subscribe(func(e maassim.Event) {
+			if e.Type == maassim.EventDeploying && e.Machine.Pool == "tenants" {
+				id := e.Machine.SystemID
+				if failed.CompareAndSwap(nil, &id) {
+					emu.FailNextJoin(id)
+				}
+			}
+		})
+		DeferCleanup(unsubscribe)
+		createCluster(func(tc *infrav1.TenantCluster) { tc.Spec.ControlPlaneEndpoint = vip })
+		var admin *rest.Config
+		Eventually(func() (err error) { admin, err = emu.AdminConfig(vip + ":6443"); return err }).
+			WithTimeout(2 * time.Minute).Should(Succeed())
+		tenant, err := ctrlclient.New(admin, ctrlclient.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func() error { return tenant.Create(suiteCtx, cniDaemonSet()) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Eventually(failed.Load).ShouldNot(BeNil())
+		bad := *failed.Load()
+
+		// Deployed in MAAS, no Node: not Running, and status says which.
+		Eventually(func(g Gomega) {
+			tc := cluster(g)
+			g.Expect(tc.Status.Phase).NotTo(Equal(infrav1.TenantPhaseRunning))
+			var m *infrav1.MachineStatus
+			for i := range tc.Status.Machines {
+				if tc.Status.Machines[i].SystemID == bad {
+					m = &tc.Status.Machines[i]
+				}
+			}
+			g.Expect(m).NotTo(BeNil())
+			g.Expect(m.State).To(Equal("Deployed"))
+			g.Expect(m.Node).To(BeNil(), "no Node for the machine whose join failed")
+		}).WithTimeout(2 * time.Minute).Should(Succeed())
+
+		// Past the join timeout it is released and replaced; the
+		// replacement joins and the cluster runs.
+		Eventually(func() []string {
+			var out []string
+			for _, e := range eventsOf("NodeNeverJoined") {
+				out = append(out, e.Note)
+			}
+			return out
+		}).WithTimeout(time.Minute).Should(ContainElement(And(ContainSubstring(bad), ContainSubstring("did not appear"))))
+		Eventually(cluster).WithTimeout(3 * time.Minute).Should(running(3))
+		Eventually(func(g Gomega) {
+			for _, m := range cluster(g).Status.Machines {
+				g.Expect(m.Node).To(HaveField("Ready", metav1.ConditionTrue), "machine %s", m.Hostname)
+			}
 		}).Should(Succeed())
 	})
 

@@ -83,6 +83,10 @@ type Options struct {
 	ReleaseCatalog types.NamespacedName
 	// Webhooks registers the admission webhooks with the manager's webhook server.
 	Webhooks bool
+	// TenantJoinTimeout is how long a tenant machine MAAS deployed may take
+	// to appear as a Node before it is replaced; zero means the controller's
+	// default.
+	TenantJoinTimeout time.Duration
 	// ObserveTenantClusters reads every tenant cluster's Nodes and etcd
 	// members into its status, through the cluster cache. The manager turns
 	// it on; test worlds whose clusters have no API servers leave it off.
@@ -208,6 +212,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		Tokens:                  opts.TenantTokens,
 		Clusters:                op.Clusters,
 		ObserveWorkloads:        opts.ObserveTenantClusters,
+		JoinTimeout:             opts.TenantJoinTimeout,
 		WorkloadEvents:          tenantNews,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantCluster controller: %w", err)

@@ -116,6 +116,7 @@ type Emulator struct {
 	clusters  map[string]*cluster // by control-plane endpoint (VIP:port)
 	machines  map[string]*machine // by system ID
 	joinFails map[string]bool
+	failOnce  map[string]bool // FailNextJoin: the next deployment only
 	ops       map[string]*op
 	unsubs    []func()
 	stopped   bool
@@ -162,6 +163,7 @@ func New(opts Options) (*Emulator, error) {
 		clusters:  map[string]*cluster{},
 		machines:  map[string]*machine{},
 		joinFails: map[string]bool{},
+		failOnce:  map[string]bool{},
 		ops:       map[string]*op{},
 	}
 	for _, n := range opts.JoinFails {
@@ -202,6 +204,15 @@ func (e *Emulator) FailJoin(machine string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.joinFails[machine] = true
+}
+
+// FailNextJoin makes the kubeadm of machine (system ID or hostname) fail
+// on its next deployment only, as a transient fault would: deployed again
+// later (MAAS may hand the same machine out again), it joins.
+func (e *Emulator) FailNextJoin(machine string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.failOnce[machine] = true
 }
 
 // Close stops every machine (killing and reaping their processes, freeing
@@ -271,7 +282,9 @@ func (e *Emulator) handle(ev maassim.Event) {
 			return
 		}
 		e.mu.Lock()
-		fails := e.joinFails[sm.SystemID] || e.joinFails[sm.Hostname]
+		fails := e.joinFails[sm.SystemID] || e.joinFails[sm.Hostname] || e.failOnce[sm.SystemID] || e.failOnce[sm.Hostname]
+		delete(e.failOnce, sm.SystemID)
+		delete(e.failOnce, sm.Hostname)
 		e.mu.Unlock()
 		if fails {
 			log.Info("kubeadm fails on this machine (JoinFails)", "cluster", ud.intent.ClusterName, "role", ud.intent.Role)
