@@ -72,7 +72,7 @@ func AccountKey(account types.NamespacedName) string { return account.String() }
 type CloudAccountReconciler struct {
 	client.Client
 	// writes are the versions of accounts this controller wrote over.
-	writes ownWrites
+	writes    ownWrites
 	Recorder  Recorder
 	MAAS      *maas.Factory
 	Inventory AccountRegistry
