@@ -270,7 +270,8 @@ func (o *controlPlaneOptions) register(fs *flag.FlagSet) {
 
 // attach runs the control-plane emulator on sim, leaving joins to
 // gatewayEndpoint (the -join-endpoint) to the kubelet-join emulator.
-func (o *controlPlaneOptions) attach(sim *maassim.Sim, gatewayEndpoint string, logs io.Writer) (closeAll func(), err error) {
+func (o *controlPlaneOptions) attach(sim *maassim.Sim, gatewayEndpoint string,
+	logs io.Writer) (closeAll func(), err error) {
 	log := funcr.New(func(prefix, args string) { say(logs, "maas-sim: %s %s\n", prefix, args) }, funcr.Options{})
 	opts := controlplane.Options{
 		BinDir: o.binDir, ControllerManager: o.controllerManager, JoinFails: o.joinFails,

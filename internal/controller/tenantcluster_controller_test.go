@@ -988,7 +988,7 @@ var _ = Describe("TenantCluster controller", func() {
 		}
 		pdb := &policyv1.PodDisruptionBudget{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "db"},
-			Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(2)),
+			Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: new(intstr.FromInt32(2)),
 				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}},
 		}
 		Expect(tenant.Create(suiteCtx, pdb)).To(Succeed())

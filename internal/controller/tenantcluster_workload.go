@@ -24,7 +24,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
@@ -137,7 +136,7 @@ func (v *workloadView) record(tc *infrav1.TenantCluster) {
 				healthy++
 			}
 		}
-		ws.EtcdMembers, ws.EtcdHealthy = ptr.To(int32(len(v.members))), ptr.To(healthy)
+		ws.EtcdMembers, ws.EtcdHealthy = new(int32(len(v.members))), new(healthy)
 	} else if v.etcdErr != nil && ws.Message == "" {
 		ws.Message = truncate("etcd: "+v.etcdErr.Error(), 1024)
 	}

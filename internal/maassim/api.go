@@ -139,7 +139,7 @@ func (s *Sim) routeFor(segs []string) (*route, []string) {
 		}
 	case 3:
 		// subnets/10.0.0.0/24/: a CIDR is a subnet's id too.
-		if segs[0] == "subnets" {
+		if segs[0] == endpointSubnets {
 			return itemRoutes[segs[0]], []string{segs[1] + "/" + segs[2]}
 		}
 	}

@@ -138,7 +138,7 @@ func (s *Sim) applyDNSForm(data params, d dnsResource) (dnsResource, *apiError) 
 	}
 	if v, ok := data.get("ip_addresses"); ok {
 		d.ips = nil
-		for _, f := range strings.Fields(strings.ReplaceAll(v, ",", " ")) {
+		for f := range strings.FieldsSeq(strings.ReplaceAll(v, ",", " ")) {
 			a, err := netip.ParseAddr(f)
 			if err != nil {
 				a, err = s.ipByID(f)

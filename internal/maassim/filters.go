@@ -45,7 +45,7 @@ const (
 // 3.x), which both forms have.
 var filterFields = []string{
 	fieldArch, "not_arch", fieldTags, "not_tags", fieldFabrics, "not_fabrics", "fabric_classes", "not_fabric_classes",
-	"subnets", "not_subnets", "link_speed", "vlans", "not_vlans", fieldZone, "not_in_zone", fieldSystemID,
+	endpointSubnets, "not_subnets", "link_speed", "vlans", "not_vlans", fieldZone, "not_in_zone", fieldSystemID,
 	fieldPool, "not_in_pool", fieldStorage, "interfaces", "devices", fieldCPUCount, fieldCPUSpeed, fieldMem,
 	fieldOwner, "not_owner", fieldPowerState, "not_power_state", "deployment_target", "not_deployment_target",
 	"pod", "not_pod", "pod_type", "not_pod_type",
@@ -68,7 +68,7 @@ var ignoredFields = map[string]bool{
 // unsimulated are real MAAS constraints the simulator does not model; it
 // refuses them rather than silently ignoring them.
 var unsimulated = map[string]bool{
-	"fabric_classes": true, "not_fabric_classes": true, "subnets": true, "not_subnets": true,
+	"fabric_classes": true, "not_fabric_classes": true, endpointSubnets: true, "not_subnets": true,
 	"link_speed": true, "vlans": true, "not_vlans": true, "interfaces": true, "devices": true,
 	"deployment_target": true, "not_deployment_target": true,
 }

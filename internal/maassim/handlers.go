@@ -10,6 +10,9 @@ import (
 	"sync"
 )
 
+// endpointSubnets is the subnets endpoint, a collection and an item.
+const endpointSubnets = "subnets"
+
 // Collections named in routes and bodies.
 const (
 	collUsers    = "users"
@@ -37,7 +40,7 @@ var collectionRoutes = map[string]*route{
 	"domains":        {pattern: "domains/", ops: map[string]opHandler{getOp(""): listDomains}},
 	"boot-resources": {pattern: "boot-resources/", ops: map[string]opHandler{getOp(""): listBootResources, getOp("is_importing"): isImporting}},
 	"tags":           {pattern: "tags/", ops: map[string]opHandler{getOp(""): listTags}},
-	"subnets":        {pattern: "subnets/", ops: map[string]opHandler{getOp(""): listSubnets}},
+	endpointSubnets:  {pattern: "subnets/", ops: map[string]opHandler{getOp(""): listSubnets}},
 	"ipaddresses": {pattern: "ipaddresses/", ops: map[string]opHandler{
 		getOp(""): listIPAddresses, postOp("reserve"): reserveIP, postOp("release"): releaseIP,
 	}},
@@ -66,7 +69,7 @@ var itemRoutes = map[string]*route{
 	"tags": {pattern: "tags/{name}/", ops: map[string]opHandler{
 		getOp(""): getTag, getOp("machines"): tagMachines, postOp("update_nodes"): tagUpdateNodes,
 	}},
-	"subnets": {pattern: "subnets/{id}/", ops: map[string]opHandler{
+	endpointSubnets: {pattern: "subnets/{id}/", ops: map[string]opHandler{
 		getOp(""): getSubnet, getOp("unreserved_ip_ranges"): subnetUnreservedRanges, getOp("ip_addresses"): subnetIPAddresses,
 		getOp("reserved_ip_ranges"): subnetReservedRanges, getOp("statistics"): subnetStatistics,
 	}},

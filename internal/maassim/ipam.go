@@ -136,10 +136,10 @@ func (s span) size() uint64 {
 // lastAddr is the highest address of p (the IPv4 broadcast address).
 func lastAddr(p netip.Prefix) netip.Addr {
 	b := p.Masked().Addr().AsSlice()
-	bits := p.Bits()
+	nbits := p.Bits()
 	for i := range b {
 		for j := range 8 {
-			if i*8+j >= bits {
+			if i*8+j >= nbits {
 				b[i] |= 0x80 >> j
 			}
 		}
@@ -272,11 +272,11 @@ func (s *Sim) subnetForMachine(ips []string) *subnet {
 			if sn := s.bestSubnet(a); sn != nil {
 				return sn
 			}
-			bits := 24
+			nbits := 24
 			if a.Is6() {
-				bits = 64
+				nbits = 64
 			}
-			p, _ = a.Prefix(bits)
+			p, _ = a.Prefix(nbits)
 		}
 	}
 	if !p.IsValid() {

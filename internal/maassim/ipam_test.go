@@ -379,7 +379,7 @@ func TestParseInventorySubnets(t *testing.T) {
 		{"gateway outside", "subnets:\n  - {cidr: 10.9.0.0/16, gateway: 10.10.0.1}\n", "gateway"},
 		{"range outside", "subnets:\n  - {cidr: 10.9.0.0/16, dynamic: [{start: 10.9.0.1, end: 10.10.0.1}]}\n", "not an ordered range"},
 		{"reversed range", "subnets:\n  - {cidr: 10.9.0.0/16, reserved: [{start: 10.9.0.9, end: 10.9.0.1}]}\n", "not an ordered range"},
-		{"misspelt key", "subnets:\n  - {cidr: 10.9.0.0/16, reserverd: []}\n", "unknown field"},
+		{"misspelt key", "subnets:\n  - {cidr: 10.9.0.0/16, reserverd: []}\n", "unknown field"}, //nolint:misspell // the misspelling is the test
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			inv, err := ParseInventoryFile([]byte(machines + tt.subnets))

@@ -48,7 +48,12 @@ func startCache(t *testing.T, changes *atomic.Int32) *Cache {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
 	// Get refuses until Start ran.
 	NewWithT(t).Eventually(func() error { _, err := c.Get(types.NamespacedName{Name: "probe"}, Access{}); return err }).
 		ShouldNot(MatchError("the cluster cache has not started"))

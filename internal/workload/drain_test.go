@@ -131,7 +131,7 @@ func TestDrain(t *testing.T) {
 	mkPod(t, c, "elsewhere", "worker-2", nil)
 	mkPod(t, c, "done", "worker-1", func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded })
 	mkPod(t, c, "agent", "worker-1", func(p *corev1.Pod) {
-		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "agent", UID: "u1", Controller: ptr.To(true)}}
+		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "agent", UID: "u1", Controller: new(true)}}
 	})
 	mkPod(t, c, "static", "worker-1", func(p *corev1.Pod) {
 		p.Annotations = map[string]string{corev1.MirrorPodAnnotationKey: "hash"}
@@ -141,7 +141,7 @@ func TestDrain(t *testing.T) {
 	pdb := &policyv1.PodDisruptionBudget{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "db-budget"},
 		Spec: policyv1.PodDisruptionBudgetSpec{
-			MinAvailable: ptr.To(intstr.FromInt32(1)),
+			MinAvailable: new(intstr.FromInt32(1)),
 			Selector:     &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
 		},
 	}
