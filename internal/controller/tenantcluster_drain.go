@@ -126,7 +126,7 @@ func (r *TenantClusterReconciler) drainStep(ctx context.Context, tc *infrav1.Ten
 			return fmt.Errorf("marking Node %s as draining: %w", nodeName, err)
 		}
 	}
-	st, err := workload.Drain(ctx, cl.Client, node, now)
+	st, err := workload.Drain(ctx, cl.Client, cl.Evicter(), node, now)
 	if err != nil {
 		return fmt.Errorf("draining Node %s: %w", nodeName, err)
 	}

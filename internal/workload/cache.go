@@ -280,6 +280,9 @@ func (x *Cluster) stop() {
 	x.wg.Wait()
 }
 
+// Evicter evicts pods of the cluster, one request per call.
+func (x *Cluster) Evicter() Evicter { return RESTEvicter{Client: x.clientset} }
+
 // CredentialsExpire is when the connection's client certificate expires.
 func (x *Cluster) CredentialsExpire() time.Time { return x.expires }
 

@@ -154,13 +154,13 @@ func TestCacheAndDrainInARealCluster(t *testing.T) {
 
 	node := &corev1.Node{}
 	g.Expect(cl.Client.Get(ctx, client.ObjectKey{Name: worker}, node)).To(Succeed())
-	st, err := Drain(ctx, cl.Client, node, time.Now())
+	st, err := Drain(ctx, cl.Client, cl.Evicter(), node, time.Now())
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(st.Evicted).To(HaveLen(2))
 	g.Expect(st.Done()).To(BeFalse())
 	g.Eventually(func() (bool, error) {
 		g.Expect(cl.Client.Get(ctx, client.ObjectKey{Name: worker}, node)).To(Succeed())
-		st, err := Drain(ctx, cl.Client, node, time.Now())
+		st, err := Drain(ctx, cl.Client, cl.Evicter(), node, time.Now())
 		return st.Done(), err
 	}).Should(BeTrue(), "the kubelet removed the evicted pods")
 	g.Eventually(func() bool {

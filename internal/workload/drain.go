@@ -29,6 +29,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -125,7 +126,7 @@ func names(pods []PodRef) string {
 // is reported Blocked, and a later step tries again. Pods on a Node whose
 // kubelet stopped reporting are evicted with a one-second grace period and
 // not waited for once that passed, since nothing would ever finish them.
-func Drain(ctx context.Context, c client.Client, node *corev1.Node, now time.Time) (DrainStatus, error) {
+func Drain(ctx context.Context, c client.Client, ev Evicter, node *corev1.Node, now time.Time) (DrainStatus, error) {
 	var st DrainStatus
 	if !node.Spec.Unschedulable {
 		patch := client.MergeFrom(node.DeepCopy())
@@ -154,12 +155,12 @@ func Drain(ctx context.Context, c client.Client, node *corev1.Node, now time.Tim
 			st.Terminating = append(st.Terminating, refOf(p))
 			continue
 		}
-		ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name}}
+		eviction := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name}}
 		if unreachable {
 			grace := int64(unreachableGrace.Seconds())
-			ev.DeleteOptions = &metav1.DeleteOptions{GracePeriodSeconds: &grace}
+			eviction.DeleteOptions = &metav1.DeleteOptions{GracePeriodSeconds: &grace}
 		}
-		switch err := c.SubResource("eviction").Create(ctx, p, ev); {
+		switch err := ev.Evict(ctx, eviction); {
 		case err == nil:
 			st.Evicted = append(st.Evicted, refOf(p))
 		case apierrors.IsNotFound(err):
@@ -170,6 +171,26 @@ func Drain(ctx context.Context, c client.Client, node *corev1.Node, now time.Tim
 		}
 	}
 	return st, errors.Join(errs...)
+}
+
+// Evicter asks the eviction API to evict a pod.
+type Evicter interface {
+	Evict(ctx context.Context, eviction *policyv1.Eviction) error
+}
+
+// RESTEvicter evicts through a clientset's REST client, once per call: a
+// PodDisruptionBudget's refusal comes as 429 with Retry-After, which
+// client-go would otherwise retry inside the call up to ten times, holding
+// the reconcile for minutes. The drain retries on the next step instead.
+type RESTEvicter struct {
+	Client kubernetes.Interface
+}
+
+// Evict implements Evicter.
+func (e RESTEvicter) Evict(ctx context.Context, ev *policyv1.Eviction) error {
+	return e.Client.CoreV1().RESTClient().Post().
+		Namespace(ev.Namespace).Resource("pods").Name(ev.Name).SubResource("eviction").
+		Body(ev).MaxRetries(0).Do(ctx).Error()
 }
 
 // movedByDrain: mirror (static) pods and DaemonSet pods stay with their

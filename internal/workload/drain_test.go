@@ -28,6 +28,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -37,7 +38,7 @@ import (
 // startAPIServer starts a bare kube-apiserver and etcd: no kubelet, no
 // controllers, so pods stay exactly as the test leaves them. A deleted pod
 // bound to a Node stays Terminating until the test plays the kubelet.
-func startAPIServer(t *testing.T) client.Client {
+func startAPIServer(t *testing.T) (client.Client, Evicter) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a kube-apiserver")
@@ -56,7 +57,11 @@ func startAPIServer(t *testing.T) client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, RESTEvicter{Client: cs}
 }
 
 func mkNode(t *testing.T, c client.Client, name string, ready corev1.ConditionStatus) *corev1.Node {
@@ -121,7 +126,7 @@ func refs(names ...string) []PodRef {
 }
 
 func TestDrain(t *testing.T) {
-	c := startAPIServer(t)
+	c, ev := startAPIServer(t)
 	ctx := context.Background()
 	node := mkNode(t, c, "worker-1", corev1.ConditionTrue)
 	mkNode(t, c, "worker-2", corev1.ConditionTrue)
@@ -151,7 +156,7 @@ func TestDrain(t *testing.T) {
 
 	// Step 1: cordoned, web evicted, db blocked by its budget; the
 	// DaemonSet, mirror, finished and other node's pods untouched.
-	st, err := Drain(ctx, c, node, time.Now())
+	st, err := Drain(ctx, c, ev, node, time.Now())
 	if err != nil {
 		t.Fatalf("drain: %v", err)
 	}
@@ -176,7 +181,7 @@ func TestDrain(t *testing.T) {
 	}
 
 	// Step 2: web is terminating (no kubelet finished it), db still blocked.
-	st, err = Drain(ctx, c, node, time.Now())
+	st, err = Drain(ctx, c, ev, node, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +194,7 @@ func TestDrain(t *testing.T) {
 	if err := c.Delete(ctx, pdb); err != nil {
 		t.Fatal(err)
 	}
-	st, err = Drain(ctx, c, node, time.Now())
+	st, err = Drain(ctx, c, ev, node, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +202,7 @@ func TestDrain(t *testing.T) {
 		t.Fatalf("step 3: %+v, want db evicted", st)
 	}
 	kubeletFinishes(t, c, "db")
-	st, err = Drain(ctx, c, node, time.Now())
+	st, err = Drain(ctx, c, ev, node, time.Now())
 	if err != nil || !st.Done() || st.String() != "drained" {
 		t.Fatalf("step 4: %+v (%v), want drained", st, err)
 	}
@@ -206,12 +211,12 @@ func TestDrain(t *testing.T) {
 // TestDrainUnreachable: the pods of a Node whose kubelet is gone are evicted
 // with a one-second grace period and no longer waited for once it passed.
 func TestDrainUnreachable(t *testing.T) {
-	c := startAPIServer(t)
+	c, ev := startAPIServer(t)
 	ctx := context.Background()
 	node := mkNode(t, c, "dead", corev1.ConditionUnknown)
 	mkPod(t, c, "stuck", "dead", nil)
 
-	st, err := Drain(ctx, c, node, time.Now())
+	st, err := Drain(ctx, c, ev, node, time.Now())
 	if err != nil || !slices.Equal(st.Evicted, refs("stuck")) {
 		t.Fatalf("step 1: %+v (%v), want stuck evicted", st, err)
 	}
@@ -223,12 +228,12 @@ func TestDrainUnreachable(t *testing.T) {
 		t.Fatalf("stuck deleting with grace %v, want 1 s", p.DeletionGracePeriodSeconds)
 	}
 	// Within the grace period it is still waited for...
-	st, _ = Drain(ctx, c, node, p.DeletionTimestamp.Time)
+	st, _ = Drain(ctx, c, ev, node, p.DeletionTimestamp.Time)
 	if !slices.Equal(st.Terminating, refs("stuck")) {
 		t.Fatalf("within the grace period: %+v, want stuck terminating", st)
 	}
 	// ...and not after: no kubelet will ever finish it.
-	st, err = Drain(ctx, c, node, p.DeletionTimestamp.Add(2*time.Second))
+	st, err = Drain(ctx, c, ev, node, p.DeletionTimestamp.Add(2*time.Second))
 	if err != nil || !st.Done() {
 		t.Fatalf("after the grace period: %+v (%v), want drained", st, err)
 	}
