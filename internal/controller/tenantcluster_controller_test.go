@@ -446,7 +446,9 @@ var _ = Describe("TenantCluster controller", func() {
 				g.Expect(m.StatusName).To(Equal("Deploying"))
 			}
 		}).Should(Succeed())
-		Expect(cluster(Default).Status.Phase).To(Equal(infrav1.TenantPhaseProvisioning))
+		// MAAS shows the deployments before status does.
+		Eventually(func(g Gomega) infrav1.TenantClusterPhase { return cluster(g).Status.Phase }).
+			Should(Equal(infrav1.TenantPhaseProvisioning))
 		ids := ours()
 		deleteCluster()
 		Eventually(gone).Should(MatchError(ContainSubstring("not found")))

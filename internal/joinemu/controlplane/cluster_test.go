@@ -106,12 +106,15 @@ func TestThreeControlPlanesTwoWorkers(t *testing.T) {
 	}).WithTimeout(3 * time.Minute).WithPolling(500 * time.Millisecond).Should(Succeed())
 	t.Logf("5 machines joined in %s", time.Since(start).Round(time.Millisecond))
 
+	// kubeadm marks a control plane after its kubelet registered it.
 	for _, m := range []maassim.MachineSpec{cp1, cp2, cp3} {
-		n, err := cs.CoreV1().Nodes().Get(ctx, nodeName(m), metav1.GetOptions{})
-		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(n.Labels).To(HaveKey("node-role.kubernetes.io/control-plane"))
-		g.Expect(n.Spec.Taints).To(ContainElement(corev1.Taint{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}))
-		g.Expect(n.Spec.ProviderID).To(Equal("maas://" + m.SystemID))
+		g.Eventually(func(g Gomega) {
+			n, err := cs.CoreV1().Nodes().Get(ctx, nodeName(m), metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(n.Labels).To(HaveKey("node-role.kubernetes.io/control-plane"))
+			g.Expect(n.Spec.Taints).To(ContainElement(corev1.Taint{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}))
+			g.Expect(n.Spec.ProviderID).To(Equal("maas://" + m.SystemID))
+		}).WithTimeout(time.Minute).WithPolling(200 * time.Millisecond).Should(Succeed())
 	}
 
 	// kubectl with the operator's kubeconfig sees the same.
