@@ -71,6 +71,8 @@ func AccountKey(account types.NamespacedName) string { return account.String() }
 // valid ones with the shared inventory.
 type CloudAccountReconciler struct {
 	client.Client
+	// writes are the versions of accounts this controller wrote over.
+	writes    ownWrites
 	Recorder  Recorder
 	MAAS      *maas.Factory
 	Inventory AccountRegistry
@@ -153,16 +155,25 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		if apierrors.IsNotFound(err) {
 			r.Inventory.Unregister(AccountKey(req.NamespacedName))
 			r.refused.Delete(AccountKey(req.NamespacedName))
+			r.writes.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if r.writes.behind(account) {
+		// A status judged against a version this controller already wrote
+		// over could validate again for nothing, or skip a write that
+		// mattered (as TenantClusters did): wait for the cache.
+		return ctrl.Result{RequeueAfter: cacheLagRequeue}, nil
 	}
 	if !account.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, account)
 	}
 	if controllerutil.AddFinalizer(account, CloudAccountFinalizer) {
+		rv := account.ResourceVersion
 		if err := r.Update(ctx, account); err != nil {
 			return ctrl.Result{}, err
 		}
+		r.writes.wrote(client.ObjectKeyFromObject(account), rv, account.ResourceVersion)
 	}
 
 	before := account.Status.DeepCopy()
@@ -174,9 +185,11 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	setCondition(&account.Status.Conditions, account.Generation, infrav1.ConditionReady, verdict.ready, verdict.reason, verdict.message)
 	r.announce(account, before, verdict)
 	if !apiequality.Semantic.DeepEqual(before, &account.Status) {
+		rv := account.ResourceVersion
 		if err := r.Status().Update(ctx, account); err != nil {
 			return ctrl.Result{}, err
 		}
+		r.writes.wrote(client.ObjectKeyFromObject(account), rv, account.ResourceVersion)
 	}
 	if verdict.ready == metav1.ConditionTrue {
 		next, err := r.releaseUnclaimed(ctx, account)

@@ -47,9 +47,12 @@ type ownWrites struct {
 	replaced map[types.NamespacedName][]string
 }
 
-// wrote records that a successful write replaced version rv of key.
-func (w *ownWrites) wrote(key types.NamespacedName, rv string) {
-	if rv == "" {
+// wrote records that a successful write replaced version rv of key with
+// version now. A write that changed nothing keeps its version (the API
+// server does not bump it): recording that one would wait for a newer
+// version that may never come.
+func (w *ownWrites) wrote(key types.NamespacedName, rv, now string) {
+	if rv == "" || rv == now {
 		return
 	}
 	w.mu.Lock()

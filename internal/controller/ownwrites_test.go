@@ -32,6 +32,7 @@ func TestOwnWrites(t *testing.T) {
 	}
 	type step struct {
 		wrote  string // a write replaced this version ("" for none)
+		noop   bool   // the write changed nothing: the version stays
 		read   string // then the cache shows this version
 		behind bool
 	}
@@ -49,12 +50,17 @@ func TestOwnWrites(t *testing.T) {
 			{wrote: "1"}, {wrote: "2", read: "1", behind: true}, {read: "2", behind: true}, {read: "3", behind: false},
 		}},
 		{"someone else wrote after us: a later version is current", []step{{wrote: "1", read: "7", behind: false}}},
+		{"a write that changed nothing keeps its version: nothing to wait for", []step{{wrote: "1", noop: true, read: "1", behind: false}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var w ownWrites
 			for i, s := range tt.steps {
 				if s.wrote != "" {
-					w.wrote(key, s.wrote)
+					now := s.wrote + "+"
+					if s.noop {
+						now = s.wrote
+					}
+					w.wrote(key, s.wrote, now)
 				}
 				if s.read == "" {
 					continue
@@ -68,7 +74,7 @@ func TestOwnWrites(t *testing.T) {
 
 	t.Run("forget: a deleted object's record goes", func(t *testing.T) {
 		var w ownWrites
-		w.wrote(key, "1")
+		w.wrote(key, "1", "2")
 		w.forget(key)
 		if w.behind(read("1")) {
 			t.Error("behind after forget")
@@ -76,7 +82,7 @@ func TestOwnWrites(t *testing.T) {
 	})
 	t.Run("other objects are not affected", func(t *testing.T) {
 		var w ownWrites
-		w.wrote(key, "1")
+		w.wrote(key, "1", "2")
 		other := read("1")
 		other.Name = "other"
 		if w.behind(other) {

@@ -185,7 +185,7 @@ func (r *TenantClusterReconciler) updateStatus(ctx context.Context, tc *infrav1.
 	if err := r.Status().Update(ctx, tc); err != nil {
 		return err
 	}
-	r.writes.wrote(client.ObjectKeyFromObject(tc), rv)
+	r.writes.wrote(client.ObjectKeyFromObject(tc), rv, tc.ResourceVersion)
 	return nil
 }
 
@@ -195,7 +195,7 @@ func (r *TenantClusterReconciler) update(ctx context.Context, tc *infrav1.Tenant
 	if err := r.Update(ctx, tc); err != nil {
 		return err
 	}
-	r.writes.wrote(client.ObjectKeyFromObject(tc), rv)
+	r.writes.wrote(client.ObjectKeyFromObject(tc), rv, tc.ResourceVersion)
 	return nil
 }
 
