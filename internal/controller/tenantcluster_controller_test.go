@@ -306,7 +306,7 @@ var _ = Describe("TenantCluster controller", func() {
 			Expect(text).NotTo(ContainSubstring("PRIVATE KEY"))
 		}
 		for _, reason := range []string{"MachineAllocated", "MachineDeploying", "MachineDeployed"} {
-			Expect(eventsOf(reason)).NotTo(BeEmpty(), reason)
+			Eventually(func() []eventsv1.Event { return eventsOf(reason) }).ShouldNot(BeEmpty(), reason)
 		}
 	})
 
@@ -543,7 +543,8 @@ var _ = Describe("TenantCluster controller", func() {
 			return k8s.Update(suiteCtx, tc)
 		}))).To(Succeed())
 		Eventually(gone).Should(MatchError(ContainSubstring("not found")))
-		Expect(eventsOf("ForceDeleted")).To(HaveLen(1))
+		// Events are recorded asynchronously.
+		Eventually(func() []eventsv1.Event { return eventsOf("ForceDeleted") }).Should(HaveLen(1))
 	})
 
 	It("refuses force delete before the delay, saying when it is allowed", func() {
@@ -572,7 +573,8 @@ var _ = Describe("TenantCluster controller", func() {
 		}).Should(Succeed())
 		Eventually(gone).Should(MatchError(ContainSubstring("not found")))
 		Expect(time.Now()).To(BeTemporally(">=", allowedAt), "the finalizer went only once force delete was allowed")
-		Expect(eventsOf("ForceDeleted")).To(HaveLen(1))
+		// Events are recorded asynchronously.
+		Eventually(func() []eventsv1.Event { return eventsOf("ForceDeleted") }).Should(HaveLen(1))
 	})
 
 	It("queues provisioning while the gateway upgrades, and provisions after", func() {
@@ -727,7 +729,7 @@ var _ = Describe("TenantCluster controller", func() {
 			return c.Message
 		}).Should(ContainSubstring("cpu_count"))
 		Expect(meta.FindStatusCondition(cluster(Default).Status.Conditions, infrav1.ConditionReady).Message).To(ContainSubstring("cpu_count"))
-		Expect(eventsOf("NoCapacity")).NotTo(BeEmpty())
+		Eventually(func() []eventsv1.Event { return eventsOf("NoCapacity") }).ShouldNot(BeEmpty())
 		update(func(tc *infrav1.TenantCluster) { tc.Spec.Workers[0].MinCPU = 0 })
 		Eventually(cluster).Should(running(3))
 	})
@@ -794,7 +796,7 @@ var _ = Describe("TenantCluster controller", func() {
 		Expect(tokens.values()).To(ContainElement(Satisfy(func(v string) bool {
 			return strings.Contains(string(added[0].UserData), v)
 		})), "the new worker joins with a token that is in the cluster")
-		Expect(eventsOf("TokenPublished")).NotTo(BeEmpty())
+		Eventually(func() []eventsv1.Event { return eventsOf("TokenPublished") }).ShouldNot(BeEmpty())
 	})
 
 	It("shows what the cluster itself says: each machine's Node, the kubelets' versions, the etcd members", func() {
