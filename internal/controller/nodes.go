@@ -25,6 +25,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/maas-gateway/maas-gateway/internal/workload"
 )
 
 // NodeRemover takes a Node out of the gateway cluster before its machine is
@@ -43,6 +45,9 @@ type DrainingNodeRemover struct {
 	Client client.Client
 	// Reader lists the node's pods without a cache (pods are not cached).
 	Reader client.Reader
+	// Evicter evicts once per call; nil means through Client, whose client-go
+	// retries a PodDisruptionBudget's 429 Retry-After inside the call.
+	Evicter workload.Evicter
 	// RemoveMember takes the node out of the control plane (etcd) once it is
 	// drained; nil when nothing beyond deleting the Node is needed.
 	RemoveMember func(ctx context.Context, node *corev1.Node) error
@@ -64,11 +69,17 @@ func (d DrainingNodeRemover) RemoveNode(ctx context.Context, node *corev1.Node) 
 	blocked := 0
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if !evictable(p) {
+		if !workload.MovedByDrain(p) {
 			continue
 		}
 		ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name}}
-		switch err := d.Client.SubResource("eviction").Create(ctx, p, ev); {
+		var err error
+		if d.Evicter != nil {
+			err = d.Evicter.Evict(ctx, ev)
+		} else {
+			err = d.Client.SubResource("eviction").Create(ctx, p, ev)
+		}
+		switch {
 		case err == nil, apierrors.IsNotFound(err):
 		case apierrors.IsTooManyRequests(err):
 			blocked++ // a PodDisruptionBudget says not now
@@ -85,21 +96,4 @@ func (d DrainingNodeRemover) RemoveNode(ctx context.Context, node *corev1.Node) 
 		}
 	}
 	return client.IgnoreNotFound(d.Client.Delete(ctx, node))
-}
-
-// evictable: pods a drain moves. Mirror pods (static pods) and DaemonSet
-// pods stay with the node; finished pods need no moving.
-func evictable(p *corev1.Pod) bool {
-	if _, mirror := p.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
-		return false
-	}
-	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-		return false
-	}
-	for _, o := range p.OwnerReferences {
-		if o.Kind == "DaemonSet" {
-			return false
-		}
-	}
-	return true
 }

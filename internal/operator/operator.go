@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -180,6 +181,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		return nil, fmt.Errorf("setting up the CloudAccount controller: %w", err)
 	}
 
+	clientset, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return nil, fmt.Errorf("clientset for evictions: %w", err)
+	}
+	evicter := workload.RESTEvicter{Client: clientset}
+
 	version, err := clusterVersion(mgr)
 	if err != nil {
 		return nil, err
@@ -189,7 +196,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		Recorder:        mgr.GetEventRecorder("gateway-controller"),
 		Inventory:       op.Inventory,
 		Finder:          finder,
-		Nodes:           controller.DrainingNodeRemover{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()},
+		Nodes:           controller.DrainingNodeRemover{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Evicter: evicter},
 		ClusterVersion:  version,
 		JoinTimeout:     opts.JoinTimeout,
 		RequeueInterval: opts.RequeueInterval,

@@ -144,7 +144,7 @@ func Drain(ctx context.Context, c client.Client, ev Evicter, node *corev1.Node, 
 	var errs []error
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if !movedByDrain(p) {
+		if !MovedByDrain(p) {
 			continue
 		}
 		if p.DeletionTimestamp != nil {
@@ -193,9 +193,9 @@ func (e RESTEvicter) Evict(ctx context.Context, ev *policyv1.Eviction) error {
 		Body(ev).MaxRetries(0).Do(ctx).Error()
 }
 
-// movedByDrain: mirror (static) pods and DaemonSet pods stay with their
+// MovedByDrain says whether a drain moves p: mirror (static) pods and DaemonSet pods stay with their
 // Node, and finished pods need no moving.
-func movedByDrain(p *corev1.Pod) bool {
+func MovedByDrain(p *corev1.Pod) bool {
 	if _, mirror := p.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
 		return false
 	}
