@@ -34,6 +34,9 @@ func initMark(m *Machine)             { m.Init = true }
 func deployedAt(at time.Time) machineOpt {
 	return func(m *Machine) { m.DeployedAt = at }
 }
+func sickSince(at time.Time) machineOpt {
+	return func(m *Machine) { m.Node, m.UnhealthySince = NodeNotReady, at }
+}
 func status(s string) machineOpt { return func(m *Machine) { m.Status = s } }
 
 // mach builds a machine on template "new".

@@ -44,8 +44,18 @@ func Plan(pools []Pool, machines []Machine, opts Options) (Result, error) {
 		i = j
 	}
 	res := Result{Pools: make([]PoolSummary, 0, len(pools))}
+	sick := unhealthy(pools, machines, opts)
+	for id := range sick {
+		res.Unhealthy = append(res.Unhealthy, id)
+	}
+	slices.Sort(res.Unhealthy)
+	if len(sick) > opts.MaxUnhealthy {
+		res.RemediationHeld = true
+		sick = nil
+	}
 	for _, p := range pools {
 		pp := newPoolPlanner(p, machines, runs[p.Name], opts)
+		pp.sick = sick
 		delete(runs, p.Name)
 		res.Pools = append(res.Pools, pp.plan())
 		res.Actions = append(res.Actions, pp.actions...)
@@ -104,7 +114,37 @@ func validate(pools []Pool, machines []Machine, opts Options) error {
 	if opts.JoinTimeout > 0 && opts.Now.IsZero() {
 		return fmt.Errorf("rollout: a join timeout needs Options.Now")
 	}
+	if opts.UnhealthyTimeout < 0 || opts.MaxUnhealthy < 0 {
+		return fmt.Errorf("rollout: negative unhealthy timeout %s or maxUnhealthy %d", opts.UnhealthyTimeout, opts.MaxUnhealthy)
+	}
+	if opts.UnhealthyTimeout > 0 && opts.Now.IsZero() {
+		return fmt.Errorf("rollout: an unhealthy timeout needs Options.Now")
+	}
 	return nil
+}
+
+// unhealthy returns the machines of NodeReadiness pools whose Node has
+// not been Ready for Options.UnhealthyTimeout.
+func unhealthy(pools []Pool, machines []Machine, opts Options) map[string]bool {
+	if opts.UnhealthyTimeout <= 0 {
+		return nil
+	}
+	watched := make(map[string]bool, len(pools))
+	for _, p := range pools {
+		watched[p.Name] = p.NodeReadiness
+	}
+	var sick map[string]bool
+	for i := range machines {
+		m := &machines[i]
+		if watched[m.Pool] && m.State == StateDeployed && m.Node == NodeNotReady &&
+			!m.UnhealthySince.IsZero() && opts.Now.Sub(m.UnhealthySince) >= opts.UnhealthyTimeout {
+			if sick == nil {
+				sick = map[string]bool{}
+			}
+			sick[m.SystemID] = true
+		}
+	}
+	return sick
 }
 
 func knownState(s State) bool {
@@ -182,6 +222,7 @@ type poolPlanner struct {
 	init      *member
 	allocated int
 	blocked   []string
+	sick      map[string]bool // machines to remediate, when not held
 	actions   []Action
 }
 
@@ -326,6 +367,7 @@ func (pp *poolPlanner) plan() PoolSummary {
 	pp.resolveDuplicates()
 	pp.assignSlots()
 	pp.releaseUnfinishedOutdated()
+	pp.remediate()
 	if pp.p.Kind == KindControlPlane && !pp.p.Initialised {
 		for _, m := range pp.members {
 			if m.Init {
@@ -415,6 +457,28 @@ func (pp *poolPlanner) assignSlots() {
 	slices.SortFunc(pp.members, func(a, b *member) int { return bySlot(&a.Machine, &b.Machine) })
 }
 
+// remediate releases the members whose Node stayed not Ready too long,
+// to be replaced. A control plane loses one at a time, only while no other
+// machine of it is on its way out and all the others are Ready, as Cluster
+// API's control plane remediates: etcd must keep its quorum through it.
+func (pp *poolPlanner) remediate() {
+	for _, m := range pp.members {
+		if !pp.sick[m.SystemID] {
+			continue
+		}
+		if pp.p.Kind == KindControlPlane {
+			if pp.releasing > 0 || pp.ready < len(pp.members)-1 {
+				pp.block("not replacing unhealthy control-plane machine %s while other control-plane machines are not Ready or leaving", m.SystemID)
+				return
+			}
+			pp.release(m, ReasonUnhealthy)
+			break
+		}
+		pp.release(m, ReasonUnhealthy)
+	}
+	pp.compact()
+}
+
 // releaseUnfinishedOutdated releases outdated machines that are not deployed
 // yet: they serve nothing, and would need deploying with a template whose
 // constraints they may not meet.
@@ -446,6 +510,15 @@ func (pp *poolPlanner) releaseSurplus() {
 	if n <= 0 {
 		return
 	}
+	if pp.p.Kind == KindControlPlane && pp.p.NodeReadiness {
+		// One etcd member at a time, each removal only once the cluster
+		// is whole again after the last: a 5→3 shrink is two steps.
+		if pp.releasing > 0 {
+			pp.block("shrinking the control plane one machine at a time: waiting for the last one to be released")
+			return
+		}
+		n = 1
+	}
 	cands := slices.Clone(pp.members)
 	slices.SortFunc(cands, func(a, b *member) int {
 		return cmp.Or(
@@ -462,10 +535,15 @@ func (pp *poolPlanner) releaseSurplus() {
 		if n == 0 {
 			break
 		}
-		if pp.mayRelease(m, pp.p.MinReady) {
-			pp.release(m, ReasonSurplus)
-			n--
+		if !pp.mayRelease(m, pp.p.MinReady) {
+			continue
 		}
+		if pp.p.Kind == KindControlPlane && pp.p.NodeReadiness && m.ready && pp.ready < len(pp.members) {
+			pp.block("shrinking the control plane one machine at a time: waiting for every control-plane machine to be Ready before releasing %s", m.SystemID)
+			break
+		}
+		pp.release(m, ReasonSurplus)
+		n--
 	}
 	pp.compact()
 }

@@ -61,7 +61,155 @@ type planCase struct {
 
 func planCases() []planCase {
 	return slices.Concat(provisioningCases(), scalingCases(), slotCases(), failureCases(),
-		rollingCases(), haltingCases())
+		rollingCases(), haltingCases(), remediationCases())
+}
+
+// watched is a pool whose Ready means Node Ready, as inside tenant clusters.
+func watched(p Pool) Pool { p.NodeReadiness, p.Initialised = true, true; return p }
+
+func remediationCases() []planCase {
+	health := Options{Now: t0.Add(30 * time.Minute), UnhealthyTimeout: 10 * time.Minute, MaxUnhealthy: 2}
+	return []planCase{
+		{
+			name:  "a worker whose node stayed not Ready past the timeout is replaced",
+			pools: []Pool{watched(workers("w", 3))},
+			opts:  health,
+			machines: []Machine{
+				mach("w0", "w", 0, StateDeployed, ready), mach("w1", "w", 1, StateDeployed, sickSince(t0)),
+				mach("w2", "w", 2, StateDeployed, ready),
+			},
+			want: []Action{rel("w", "w1", 1, ReasonUnhealthy), alloc("w", 1, "")},
+			check: func(t *testing.T, r Result) {
+				if !slices.Equal(r.Unhealthy, []string{"w1"}) || r.RemediationHeld {
+					t.Errorf("Unhealthy = %v, held %v", r.Unhealthy, r.RemediationHeld)
+				}
+				if len(r.Pools[0].Failed) != 0 {
+					t.Errorf("a remediation counted as a failed deployment: %v", r.Pools[0].Failed)
+				}
+			},
+		},
+		{
+			name:  "a node not Ready for less than the timeout is waited for",
+			pools: []Pool{watched(workers("w", 2))},
+			opts:  health,
+			machines: []Machine{
+				mach("w0", "w", 0, StateDeployed, ready), mach("w1", "w", 1, StateDeployed, sickSince(t0.Add(25*time.Minute))),
+			},
+		},
+		{
+			name:  "more unhealthy machines than maxUnhealthy hold every remediation",
+			pools: []Pool{watched(cpPool(1)), watched(workers("w", 2))},
+			opts:  health,
+			machines: []Machine{
+				mach("c0", "cp", 0, StateDeployed, sickSince(t0)),
+				mach("w0", "w", 0, StateDeployed, sickSince(t0)), mach("w1", "w", 1, StateDeployed, sickSince(t0)),
+			},
+			check: func(t *testing.T, r Result) {
+				if !r.RemediationHeld || len(r.Unhealthy) != 3 {
+					t.Errorf("held %v, unhealthy %v", r.RemediationHeld, r.Unhealthy)
+				}
+			},
+		},
+		{
+			name:  "remediation needs a timeout: without one a sick node is only waited for",
+			pools: []Pool{watched(workers("w", 1))},
+			opts:  Options{Now: t0.Add(30 * time.Minute), MaxUnhealthy: 5},
+			machines: []Machine{
+				mach("w0", "w", 0, StateDeployed, sickSince(t0)),
+			},
+		},
+		{
+			name:  "a pool not watched inside its cluster is never remediated",
+			pools: []Pool{workers("w", 1)},
+			opts:  health,
+			machines: []Machine{
+				mach("w0", "w", 0, StateDeployed, sickSince(t0)),
+			},
+		},
+		{
+			name:  "a control plane replaces one unhealthy machine while the others are Ready",
+			pools: []Pool{watched(cpPool(3))},
+			opts:  health,
+			machines: []Machine{
+				mach("c0", "cp", 0, StateDeployed, ready), mach("c1", "cp", 1, StateDeployed, sickSince(t0)),
+				mach("c2", "cp", 2, StateDeployed, ready),
+			},
+			want: []Action{rel("cp", "c1", 1, ReasonUnhealthy), alloc("cp", 1, "")},
+		},
+		{
+			name:  "a control plane with two unhealthy machines replaces neither",
+			pools: []Pool{watched(cpPool(3))},
+			opts:  health,
+			machines: []Machine{
+				mach("c0", "cp", 0, StateDeployed, ready), mach("c1", "cp", 1, StateDeployed, sickSince(t0)),
+				mach("c2", "cp", 2, StateDeployed, sickSince(t0)),
+			},
+			check: func(t *testing.T, r Result) {
+				if w := r.Pools[0].Waiting; !strings.Contains(w, "not replacing unhealthy control-plane machine") {
+					t.Errorf("Waiting = %q", w)
+				}
+			},
+		},
+		{
+			name:  "a control plane waits for a leaving machine before remediating",
+			pools: []Pool{watched(cpPool(3))},
+			opts:  health,
+			machines: []Machine{
+				mach("c0", "cp", 0, StateDeployed, ready), mach("c1", "cp", 1, StateDeployed, sickSince(t0)),
+				mach("c2", "cp", 2, StateDeployed, ready), mach("c3", "cp", 3, StateReleasing),
+			},
+			check: func(t *testing.T, r Result) {
+				if len(r.Actions) != 0 {
+					t.Errorf("actions %s", actionsString(r.Actions))
+				}
+			},
+		},
+		{
+			name:  "a watched control plane shrinks 5→3 one machine at a time",
+			pools: []Pool{watched(cpPool(3))},
+			machines: []Machine{
+				mach("c0", "cp", 0, StateDeployed, ready), mach("c1", "cp", 1, StateDeployed, ready),
+				mach("c2", "cp", 2, StateDeployed, ready), mach("c3", "cp", 3, StateDeployed, ready),
+				mach("c4", "cp", 4, StateDeployed, ready),
+			},
+			want: []Action{rel("cp", "c4", 4, ReasonSurplus)},
+		},
+		{
+			name:  "the second step of a shrink waits for the first machine's release",
+			pools: []Pool{watched(cpPool(3))},
+			machines: []Machine{
+				mach("c0", "cp", 0, StateDeployed, ready), mach("c1", "cp", 1, StateDeployed, ready),
+				mach("c2", "cp", 2, StateDeployed, ready), mach("c3", "cp", 3, StateDeployed, ready),
+				mach("c4", "cp", 4, StateReleasing),
+			},
+			check: func(t *testing.T, r Result) {
+				if len(r.Actions) != 0 || !strings.Contains(r.Pools[0].Waiting, "one machine at a time") {
+					t.Errorf("actions %s, waiting %q", actionsString(r.Actions), r.Pools[0].Waiting)
+				}
+			},
+		},
+		{
+			name:  "the second step of a shrink waits until the cluster is whole again",
+			pools: []Pool{watched(cpPool(3))},
+			machines: []Machine{
+				mach("c0", "cp", 0, StateDeployed, ready), mach("c1", "cp", 1, StateDeployed, notReady),
+				mach("c2", "cp", 2, StateDeployed, ready), mach("c3", "cp", 3, StateDeployed, ready),
+			},
+			// The machine that is not Ready is the one to go: it serves nothing.
+			want: []Action{rel("cp", "c1", 1, ReasonSurplus)},
+		},
+		{
+			name:  "a Ready control-plane machine is not released while another is not Ready",
+			pools: []Pool{with(watched(cpPool(3)), func(p *Pool) { p.MinReady = 0 })},
+			machines: []Machine{
+				mach("c0", "cp", 0, StateDeployed, ready), mach("c1", "cp", 1, StateDeployed, notReady),
+				mach("c2", "cp", 2, StateDeployed, ready), mach("c3", "cp", 3, StateDeployed, ready),
+				mach("c4", "cp", 4, StateDeployed, notReady, onTemplate("new")),
+			},
+			// Two must go: the first not-Ready one goes now, the rest waits.
+			want: []Action{rel("cp", "c4", 4, ReasonSurplus)},
+		},
+	}
 }
 
 func provisioningCases() []planCase {
@@ -754,6 +902,8 @@ func TestPlanRejects(t *testing.T) {
 		{"empty state", []Pool{ok}, []Machine{mach("m", "w", 0, "")}, Options{}, "unknown state"},
 		{"negative timeout", []Pool{ok}, nil, Options{JoinTimeout: -time.Second}, "negative join timeout"},
 		{"timeout without clock", []Pool{ok}, nil, Options{JoinTimeout: time.Minute}, "needs Options.Now"},
+		{"negative unhealthy timeout", []Pool{ok}, nil, Options{UnhealthyTimeout: -time.Second}, "negative unhealthy timeout"},
+		{"unhealthy timeout without clock", []Pool{ok}, nil, Options{UnhealthyTimeout: time.Minute}, "needs Options.Now"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -116,6 +116,11 @@ type Machine struct {
 	// DeployedAt is when the caller first saw the machine Deployed; zero when
 	// unknown. Used with Options.JoinTimeout.
 	DeployedAt time.Time
+	// UnhealthySince is when the machine's Node last stopped being Ready (its
+	// Ready condition's transition time, which the cluster keeps across
+	// operator restarts); zero when the Node is Ready or absent. Used with
+	// Options.UnhealthyTimeout.
+	UnhealthySince time.Time
 }
 
 // PoolKind says what a pool's machines become.
@@ -189,6 +194,15 @@ type Options struct {
 	// DeployedAt. A Node that exists and is not Ready is never timed out:
 	// a reboot or a network blip must not cost a machine.
 	JoinTimeout time.Duration
+	// UnhealthyTimeout, when positive, replaces a Deployed machine of a
+	// NodeReadiness pool whose Node has not been Ready for this long
+	// (Machine.UnhealthySince), as Cluster API's MachineHealthCheck does;
+	// but only while no more than MaxUnhealthy machines of all the pools
+	// are that unhealthy, so that a fault of the whole cluster (no network
+	// plugin, a partition) never costs it its machines.
+	UnhealthyTimeout time.Duration
+	// MaxUnhealthy bounds remediation: see UnhealthyTimeout.
+	MaxUnhealthy int
 }
 
 // ActionKind names a step.
@@ -228,6 +242,8 @@ const (
 	ReasonDeployFailed Reason = "deployment failed"
 	// ReasonJoinTimeout: deployed, but its Node never appeared; counts as a failure.
 	ReasonJoinTimeout Reason = "node never joined"
+	// ReasonUnhealthy: its Node stayed not Ready past Options.UnhealthyTimeout.
+	ReasonUnhealthy Reason = "node unhealthy"
 	// ReasonBroken: marked broken in MAAS.
 	ReasonBroken Reason = "broken"
 	// ReasonReleaseRetry: its previous release failed.
@@ -308,6 +324,11 @@ type Result struct {
 	Actions []Action
 	// Pools, in the order given.
 	Pools []PoolSummary
+	// Unhealthy lists the machines past Options.UnhealthyTimeout, sorted.
+	Unhealthy []string
+	// RemediationHeld is true when more than Options.MaxUnhealthy machines
+	// are unhealthy, so none of them is replaced.
+	RemediationHeld bool
 }
 
 // Done reports whether every pool is done and nothing is left to do.
