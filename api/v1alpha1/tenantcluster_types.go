@@ -19,6 +19,7 @@ package v1alpha1
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // TenantCluster condition types, beside Ready.
@@ -33,6 +34,12 @@ const (
 	// its Node to drain or its etcd member to go: reason Draining,
 	// DrainTimedOut (past the pool's drainTimeout) or WaitingForQuorum.
 	TenantNodesDrained = "NodesDrained"
+	// TenantNodesHealthy says whether every machine's Node is Ready in the
+	// cluster: reason AllNodesReady, NodeNotReady, Remediating (machines past
+	// healthCheck.unhealthyTimeout are being replaced) or RemediationHeld
+	// (more than healthCheck.maxUnhealthy are unhealthy, so none is).
+	// Present only while the operator looks inside its clusters.
+	TenantNodesHealthy = "NodesHealthy"
 	// TenantForceDeleted records that the finalizer was dropped by force and
 	// which MAAS machines may have been left behind.
 	TenantForceDeleted = "ForceDeleted"
@@ -186,12 +193,42 @@ type TenantClusterSpec struct {
 	// +required
 	ControlPlane ControlPlanePool `json:"controlPlane"`
 
+	// healthCheck says when a machine whose Node stops being Ready is
+	// released and replaced, as Cluster API's MachineHealthCheck does.
+	// Unset means its defaults.
+	// +optional
+	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
+
 	// workers are the worker pools.
 	// +kubebuilder:validation:MaxItems=32
 	// +listType=map
 	// +listMapKey=name
 	// +optional
 	Workers []NodePool `json:"workers,omitempty"`
+}
+
+// HealthCheck bounds how the operator replaces machines whose Node is not
+// Ready. A Node that never appears is handled by the manager's join
+// timeout (counted from MAAS Deployed); this is for Nodes that were there.
+type HealthCheck struct {
+	// unhealthyTimeout is how long a Node may stay not Ready (its Ready
+	// condition False or Unknown, as its cluster says) before its machine
+	// is drained, released and replaced. Bare-metal machines are slow and
+	// dear to replace: a reboot or a short network blip must not cost one.
+	// 0s turns remediation off.
+	// +kubebuilder:default="10m"
+	// +optional
+	UnhealthyTimeout *metav1.Duration `json:"unhealthyTimeout,omitempty"`
+
+	// maxUnhealthy stops all remediation while more machines than this (a
+	// number, or a percentage of the cluster's machines, rounded down) are
+	// unhealthy: a fault of the whole cluster, such as a missing network
+	// plugin or a partition, is not mended by replacing machines.
+	// +kubebuilder:default="40%"
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^(100|[1-9]?[0-9])%$')",message="maxUnhealthy must be a non-negative number or a percentage from 0% to 100%"
+	// +optional
+	MaxUnhealthy *intstr.IntOrString `json:"maxUnhealthy,omitempty"`
 }
 
 // TenantClusterStatus is the observed state of a tenant cluster.
@@ -228,9 +265,15 @@ type TenantClusterStatus struct {
 	// +optional
 	KubeconfigSecretRef *LocalObjectReference `json:"kubeconfigSecretRef,omitempty"`
 
+	// kubeconfigExpiresAt is when the client certificate of the admin
+	// kubeconfig Secret expires. The operator writes a new one well before.
+	// +optional
+	KubeconfigExpiresAt *metav1.Time `json:"kubeconfigExpiresAt,omitempty"`
+
 	// workload is what the operator observed inside the cluster: its Nodes
-	// and etcd. Phase and readiness still come from MAAS alone; this shows
-	// what the cluster itself says.
+	// and etcd, as the cluster's own API server and etcd report them. When
+	// the operator looks inside its clusters, a machine counts Ready only
+	// when its Node is Ready there.
 	// +optional
 	Workload *WorkloadStatus `json:"workload,omitempty"`
 

@@ -323,6 +323,7 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	tenantStatus(tc, final, done)
 	setNodesDrained(tc, done.waiting)
 	view.record(tc)
+	setNodesHealthy(tc, final, view)
 	if runErr != nil {
 		return ctrl.Result{}, runErr
 	}
@@ -361,14 +362,16 @@ func (r *TenantClusterReconciler) planTenant(tc *infrav1.TenantCluster, owned []
 	for _, m := range owned {
 		pm := plannerMachine(m, view.nodeState(m))
 		pm.DeployedAt = r.deployed.at(m, now)
+		pm.UnhealthySince = view.unhealthySince(m)
 		machines = append(machines, pm)
 	}
 	pools[0].Initialised = initialised(owned)
 	opts := rollout.Options{Now: now}
 	// Only a view that listed the cluster's Nodes can say a Node is
-	// missing: an unreachable cluster replaces no machine.
+	// missing or sick: an unreachable cluster replaces no machine.
 	if inside && view != nil && view.synced {
 		opts.JoinTimeout = r.JoinTimeout
+		opts.UnhealthyTimeout, opts.MaxUnhealthy = healthCheckOf(tc)
 	}
 	plan, err := rollout.Plan(pools, machines, opts)
 	if err != nil {
@@ -844,8 +847,19 @@ func (r *TenantClusterReconciler) announce(tc *infrav1.TenantCluster, done execu
 				"MAAS failed to deploy machine %s of pool %s; it is released and replaced", id, p.Name)
 		}
 	}
+	unhealthy := map[string]string{}
+	for _, a := range plan.Actions {
+		if a.Kind == rollout.ActionRelease && a.Reason == rollout.ReasonUnhealthy {
+			unhealthy[a.SystemID] = a.Pool
+		}
+	}
 	for _, id := range done.released {
-		if !failed[id] {
+		switch pool, sick := unhealthy[id]; {
+		case sick:
+			timeout, _ := healthCheckOf(tc)
+			r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "NodeUnhealthy", "Remediate",
+				"machine %s of pool %s was released to be replaced: its Node was not Ready for more than %s", id, pool, timeout)
+		case !failed[id]:
 			r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "MachineReleased", "Release", "released machine %s", id)
 		}
 	}

@@ -1084,6 +1084,74 @@ var _ = Describe("TenantCluster controller", func() {
 		}).Should(Succeed())
 	})
 
+	It("replaces a machine whose Node stops being Ready past the health timeout, and holds when too many are sick", func() {
+		const vip = "127.30.11.100"
+		setupWith(loopback, insideOptions)
+		// The node lifecycle controller's stand-in marks a silent kubelet's
+		// Node Unknown after 3 s, as kube-controller-manager would after 40.
+		emu := startControlPlanes(sim, func(o *controlplane.Options) { o.NodeMonitorGracePeriod = 3 * time.Second })
+		createCluster(func(tc *infrav1.TenantCluster) {
+			tc.Spec.ControlPlaneEndpoint = vip
+			// 40% of 3 machines: one may be replaced at a time.
+			tc.Spec.HealthCheck = &infrav1.HealthCheck{UnhealthyTimeout: &metav1.Duration{Duration: 2 * time.Second}}
+		})
+		var admin *rest.Config
+		Eventually(func() (err error) { admin, err = emu.AdminConfig(vip + ":6443"); return err }).
+			WithTimeout(2 * time.Minute).Should(Succeed())
+		tenant, err := ctrlclient.New(admin, ctrlclient.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func() error { return tenant.Create(suiteCtx, cniDaemonSet()) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Eventually(cluster).WithTimeout(3 * time.Minute).Should(running(3))
+		Eventually(func(g Gomega) {
+			g.Expect(meta.IsStatusConditionTrue(cluster(g).Status.Conditions, infrav1.TenantNodesHealthy)).To(BeTrue())
+		}).Should(Succeed())
+		workers := func(g Gomega) []string {
+			var out []string
+			for _, m := range cluster(g).Status.Machines {
+				if m.Pool == "workers" {
+					out = append(out, m.SystemID)
+				}
+			}
+			return out
+		}
+
+		// One kubelet dies: its Node goes Unknown, and past the timeout its
+		// machine is released and replaced.
+		sick := workers(Default)[0]
+		Expect(emu.KillKubelet(sick)).To(Succeed())
+		Eventually(func() []string {
+			var out []string
+			for _, e := range eventsOf("NodeUnhealthy") {
+				out = append(out, e.Note)
+			}
+			return out
+		}).WithTimeout(time.Minute).Should(ContainElement(ContainSubstring(sick)))
+		Eventually(func(g Gomega) {
+			g.Expect(workers(g)).NotTo(ContainElement(sick))
+			g.Expect(cluster(g)).To(running(3))
+		}).WithTimeout(3 * time.Minute).Should(Succeed())
+
+		// Both workers' kubelets die: 2 unhealthy of 3 is more than 40%,
+		// so nothing is replaced and the condition says why.
+		both := workers(Default)
+		Expect(both).To(HaveLen(2))
+		for _, id := range both {
+			Expect(emu.KillKubelet(id)).To(Succeed())
+		}
+		Eventually(func(g Gomega) {
+			c := meta.FindStatusCondition(cluster(g).Status.Conditions, infrav1.TenantNodesHealthy)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Reason).To(Equal(controller.ReasonRemediationHeld))
+			g.Expect(c.Message).To(And(ContainSubstring(both[0]), ContainSubstring(both[1])))
+		}).WithTimeout(time.Minute).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(workers(g)).To(ConsistOf(both))
+			for _, m := range cluster(g).Status.Machines {
+				g.Expect(m.State).To(Equal("Deployed"), "machine %s", m.SystemID)
+			}
+		}).WithTimeout(5 * time.Second).Should(Succeed())
+	})
+
 	It("never acts elsewhere through a kubeconfig Secret a namespace user rewrote (confused deputy)", func() {
 		// The real publisher: the manager reaches a tenant only at the VIP
 		// of its spec, with a certificate it signs from the cluster's CA.

@@ -19,11 +19,14 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
@@ -100,6 +103,59 @@ func (v *workloadView) nodeState(m maas.Machine) rollout.NodeState {
 		return rollout.NodeNotReady
 	}
 	return rollout.NodeReady
+}
+
+// unhealthySince is when machine m's Node stopped being Ready, as its
+// cluster recorded it (the Ready condition's transition time, or the Node's
+// creation when it never reported one); zero when the Node is Ready,
+// absent, or the cluster was not looked at.
+func (v *workloadView) unhealthySince(m maas.Machine) time.Time {
+	if v == nil || !v.synced {
+		return time.Time{}
+	}
+	n := workload.NodeFor(v.nodes, workload.Machine{SystemID: m.SystemID, Hostname: m.Hostname})
+	if n == nil || workload.HealthOf(n).Ready() {
+		return time.Time{}
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady && !c.LastTransitionTime.IsZero() {
+			return c.LastTransitionTime.Time
+		}
+	}
+	return n.CreationTimestamp.Time
+}
+
+// Defaults of a TenantCluster's healthCheck, for objects written before it
+// existed (the schema defaults the fields of a healthCheck that is set).
+const (
+	defaultUnhealthyTimeout = 10 * time.Minute
+	defaultMaxUnhealthy     = "40%"
+)
+
+// healthCheckOf returns how long tc's Nodes may stay not Ready before their
+// machines are replaced, and how many machines may be replaced at most
+// (a percentage counts against the machines the spec asks for).
+func healthCheckOf(tc *infrav1.TenantCluster) (time.Duration, int) {
+	timeout := defaultUnhealthyTimeout
+	maxUnhealthy := intstr.FromString(defaultMaxUnhealthy)
+	if hc := tc.Spec.HealthCheck; hc != nil {
+		if hc.UnhealthyTimeout != nil {
+			timeout = hc.UnhealthyTimeout.Duration
+		}
+		if hc.MaxUnhealthy != nil {
+			maxUnhealthy = *hc.MaxUnhealthy
+		}
+	}
+	total := int(tc.Spec.ControlPlane.Size)
+	for _, p := range tc.Spec.Workers {
+		total += int(p.Size)
+	}
+	n, err := intstr.GetScaledValueFromIntOrPercent(&maxUnhealthy, total, false)
+	if err != nil || n < 0 {
+		// The schema admits neither; replace nothing rather than guess.
+		n = 0
+	}
+	return max(timeout, 0), n
 }
 
 func (v *workloadView) memberHealthy(m maas.Machine, n *corev1.Node) bool {
@@ -225,4 +281,58 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n-1] + "…"
+}
+
+// Reasons of condition NodesHealthy.
+const (
+	ReasonAllNodesReady   = "AllNodesReady"
+	ReasonNodeNotReady    = "NodeNotReady"
+	ReasonRemediating     = "Remediating"
+	ReasonRemediationHeld = "RemediationHeld"
+	ReasonNodesUnobserved = "ClusterNotObserved"
+)
+
+// setNodesHealthy says whether the Node of every machine is Ready, from
+// what view saw and what the plan made of it; the condition stays absent
+// while the operator does not look inside the cluster, and is Unknown
+// while it could not.
+func setNodesHealthy(tc *infrav1.TenantCluster, plan rollout.Result, v *workloadView) {
+	if v == nil {
+		return
+	}
+	gen := tc.Generation
+	conds := &tc.Status.Conditions
+	if !v.synced {
+		setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionUnknown, ReasonNodesUnobserved,
+			"the cluster's Nodes have not been listed")
+		return
+	}
+	if len(plan.Unhealthy) > 0 {
+		ids := strings.Join(plan.Unhealthy, ", ")
+		if plan.RemediationHeld {
+			_, limit := healthCheckOf(tc)
+			setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionFalse, ReasonRemediationHeld,
+				truncate(fmt.Sprintf("%d machines have Nodes not Ready past healthCheck.unhealthyTimeout (%s), more than maxUnhealthy (%d): none is replaced, as the fault looks like the cluster's, not the machines'",
+					len(plan.Unhealthy), ids, limit), 1024))
+			return
+		}
+		setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionFalse, ReasonRemediating,
+			truncate("replacing machines whose Node stayed not Ready past healthCheck.unhealthyTimeout: "+ids, 1024))
+		return
+	}
+	var notReady []string
+	for _, m := range tc.Status.Machines {
+		switch {
+		case m.Node == nil:
+		case m.Node.Ready != metav1.ConditionTrue:
+			notReady = append(notReady, fmt.Sprintf("%s (%s: %s)", m.Node.Name, m.Node.Reason, m.Node.Message))
+		}
+	}
+	if len(notReady) > 0 {
+		setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionFalse, ReasonNodeNotReady,
+			truncate("Nodes not Ready: "+strings.Join(notReady, "; "), 1024))
+		return
+	}
+	setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionTrue, ReasonAllNodesReady,
+		"every machine's Node that has joined is Ready")
 }
