@@ -26,6 +26,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -33,6 +34,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -205,6 +207,15 @@ func TestSchemaRefusesInvalidObjects(t *testing.T) {
 		}), "podCIDR and serviceCIDR must not overlap"},
 		{"tenant without cloud account", tenant("no-account", func(c *infrav1.TenantCluster) { c.Spec.CloudAccountRef.Name = "" }),
 			"spec.cloudAccountRef.name"},
+		{"tenant maxUnhealthy above 100%", tenant("max-unhealthy-pct", func(c *infrav1.TenantCluster) {
+			c.Spec.HealthCheck = &infrav1.HealthCheck{MaxUnhealthy: new(intstr.FromString("140%"))}
+		}), "maxUnhealthy must be a non-negative number or a percentage"},
+		{"tenant maxUnhealthy a word", tenant("max-unhealthy-word", func(c *infrav1.TenantCluster) {
+			c.Spec.HealthCheck = &infrav1.HealthCheck{MaxUnhealthy: new(intstr.FromString("many"))}
+		}), "maxUnhealthy must be a non-negative number or a percentage"},
+		{"tenant negative maxUnhealthy", tenant("max-unhealthy-neg", func(c *infrav1.TenantCluster) {
+			c.Spec.HealthCheck = &infrav1.HealthCheck{MaxUnhealthy: new(intstr.FromInt32(-1))}
+		}), "maxUnhealthy must be a non-negative number or a percentage"},
 	}
 	ctx := context.Background()
 	for _, tc := range cases {
@@ -262,6 +273,22 @@ func TestSchemaAcceptsValidObjectsWithDefaults(t *testing.T) {
 	}
 	if c.Spec.ControlPlane.RollingUpdate != infrav1.ExpandFirst || c.Spec.Workers[0].RollingUpdate != infrav1.ExpandFirst {
 		t.Errorf("rolling update defaulted to %q/%q, want ExpandFirst", c.Spec.ControlPlane.RollingUpdate, c.Spec.Workers[0].RollingUpdate)
+	}
+	hc := tenant("health-defaults", func(c *infrav1.TenantCluster) { c.Spec.HealthCheck = &infrav1.HealthCheck{} })
+	if err := k8s.Create(ctx, hc); err != nil {
+		t.Fatalf("create tenant cluster with an empty healthCheck: %v", err)
+	}
+	if h := hc.Spec.HealthCheck; h.UnhealthyTimeout == nil || h.UnhealthyTimeout.Duration != 10*time.Minute ||
+		h.MaxUnhealthy == nil || h.MaxUnhealthy.String() != "40%" {
+		t.Errorf("healthCheck defaulted to %+v, want 10m and 40%%", h)
+	}
+	for _, ok := range []intstr.IntOrString{intstr.FromInt32(2), intstr.FromString("0%"), intstr.FromString("100%")} {
+		c := tenant("health-"+strings.TrimSuffix(ok.String(), "%"), func(c *infrav1.TenantCluster) {
+			c.Spec.HealthCheck = &infrav1.HealthCheck{MaxUnhealthy: &ok}
+		})
+		if err := k8s.Create(ctx, c); err != nil {
+			t.Errorf("maxUnhealthy %s refused: %v", ok.String(), err)
+		}
 	}
 	if c.Spec.Profile.OSImage != "ubuntu/jammy" {
 		t.Errorf("OS image defaulted to %q, want ubuntu/jammy", c.Spec.Profile.OSImage)
