@@ -18,6 +18,7 @@ package workload
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"slices"
@@ -268,6 +269,29 @@ type Cluster struct {
 	healthy  bool
 	failures int
 	lastErr  error
+	// etcdTLS is the etcd client configuration, signed once and reused
+	// until etcdRenewAt: signing a key per reconcile would cost more than
+	// the etcd calls themselves.
+	etcdTLS     *tls.Config
+	etcdRenewAt time.Time
+}
+
+// etcdCredentialValidity is how long the etcd client certificate of a
+// connection is valid; it is replaced at two thirds of it.
+const etcdCredentialValidity = time.Hour
+
+func (x *Cluster) etcdTLSConfig(now time.Time) (*tls.Config, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.etcdTLS != nil && now.Before(x.etcdRenewAt) {
+		return x.etcdTLS, nil
+	}
+	cfg, err := EtcdTLS(x.access.PKI, now, etcdCredentialValidity)
+	if err != nil {
+		return nil, err
+	}
+	x.etcdTLS, x.etcdRenewAt = cfg, now.Add(etcdCredentialValidity*2/3)
+	return cfg, nil
 }
 
 func (x *Cluster) serves(a Access) bool {
@@ -323,7 +347,7 @@ func (x *Cluster) Etcd(ctx context.Context, addrs []string, now time.Time) (*Etc
 	if x.access.PKI == nil {
 		return nil, errors.New("no PKI for the cluster")
 	}
-	tlsConfig, err := EtcdTLS(x.access.PKI, now, time.Hour)
+	tlsConfig, err := x.etcdTLSConfig(now)
 	if err != nil {
 		return nil, err
 	}
