@@ -113,8 +113,16 @@ type TenantClusterReconciler struct {
 	// boots are slow, and Cluster API's 10 minutes from creation replace
 	// machines that were about to join.
 	JoinTimeout time.Duration
+	// OrphanMemberGrace is how long an etcd member no machine accounts for
+	// is left before it is removed; default DefaultOrphanMemberGrace.
+	OrphanMemberGrace time.Duration
+	// WorkloadCheckInterval is how often a cluster at rest is looked at
+	// inside (etcd membership is not watched); default
+	// DefaultWorkloadCheckInterval.
+	WorkloadCheckInterval time.Duration
 
 	deployed deployedSince
+	orphans  orphanMembers
 	// RequeueInterval is the safety net while machines are on their way;
 	// inventory events normally come first.
 	RequeueInterval time.Duration
@@ -150,6 +158,11 @@ func (r *TenantClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err := r.Get(ctx, req.NamespacedName, tc); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.writes.forget(req.NamespacedName)
+			r.orphans.forget(req.NamespacedName)
+			if r.Clusters != nil {
+				// Its connection would otherwise probe a VIP that is gone.
+				r.Clusters.Disconnect(req.NamespacedName)
+			}
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -324,6 +337,11 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	setNodesDrained(tc, done.waiting)
 	view.record(tc)
 	setNodesHealthy(tc, final, view)
+	var orphanWait time.Duration
+	if len(done.waiting) == 0 && runErr == nil {
+		// A machine on its way out removes its own member.
+		orphanWait = r.removeOrphanMembers(ctx, tc, owned, view)
+	}
 	if runErr != nil {
 		return ctrl.Result{}, runErr
 	}
@@ -334,6 +352,16 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	}
 	if !final.Done() {
 		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
+	}
+	if view != nil {
+		// Node changes come from the cluster cache's watch; etcd's
+		// membership is not watched, so a cluster at rest is looked at
+		// again now and then (an orphaned member, a member gone unhealthy).
+		next := r.WorkloadCheckInterval
+		if orphanWait > 0 && orphanWait < next {
+			next = orphanWait
+		}
+		return ctrl.Result{RequeueAfter: next}, nil
 	}
 	return ctrl.Result{}, nil
 }
@@ -1167,6 +1195,9 @@ func (r *TenantClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return errors.New("the TenantCluster controller needs a cluster cache or a token publisher")
 		}
 		r.Tokens = WorkloadTokenPublisher{Clusters: r.Clusters}
+	}
+	if r.WorkloadCheckInterval == 0 {
+		r.WorkloadCheckInterval = DefaultWorkloadCheckInterval
 	}
 	if r.RequeueInterval == 0 {
 		r.RequeueInterval = 30 * time.Second

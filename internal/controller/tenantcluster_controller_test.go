@@ -1132,12 +1132,39 @@ var _ = Describe("TenantCluster controller", func() {
 		}).WithTimeout(3 * time.Minute).Should(Succeed())
 
 		// Both workers' kubelets die: 2 unhealthy of 3 is more than 40%,
-		// so nothing is replaced and the condition says why.
+		// so nothing is replaced and the condition says why. Their Nodes
+		// go Unknown up to a lease renewal apart, so the timeout is long
+		// until both have been not Ready for longer than the short one:
+		// otherwise the first alone could pass it and be replaced.
+		update(func(tc *infrav1.TenantCluster) { tc.Spec.HealthCheck.UnhealthyTimeout.Duration = time.Hour })
 		both := workers(Default)
 		Expect(both).To(HaveLen(2))
+		var names []string
+		for _, m := range cluster(Default).Status.Machines {
+			if m.Pool == "workers" {
+				Expect(m.Node).NotTo(BeNil())
+				names = append(names, m.Node.Name)
+			}
+		}
 		for _, id := range both {
 			Expect(emu.KillKubelet(id)).To(Succeed())
 		}
+		Eventually(func(g Gomega) {
+			for _, name := range names {
+				n := &corev1.Node{}
+				g.Expect(tenant.Get(suiteCtx, ctrlclient.ObjectKey{Name: name}, n)).To(Succeed())
+				var ready *corev1.NodeCondition
+				for i := range n.Status.Conditions {
+					if n.Status.Conditions[i].Type == corev1.NodeReady {
+						ready = &n.Status.Conditions[i]
+					}
+				}
+				g.Expect(ready).NotTo(BeNil())
+				g.Expect(ready.Status).NotTo(Equal(corev1.ConditionTrue), "Node %s", name)
+				g.Expect(time.Since(ready.LastTransitionTime.Time)).To(BeNumerically(">", 3*time.Second), "Node %s", name)
+			}
+		}).WithTimeout(time.Minute).Should(Succeed())
+		update(func(tc *infrav1.TenantCluster) { tc.Spec.HealthCheck.UnhealthyTimeout.Duration = 2 * time.Second })
 		Eventually(func(g Gomega) {
 			c := meta.FindStatusCondition(cluster(g).Status.Conditions, infrav1.TenantNodesHealthy)
 			g.Expect(c).NotTo(BeNil())
@@ -1150,6 +1177,42 @@ var _ = Describe("TenantCluster controller", func() {
 				g.Expect(m.State).To(Equal("Deployed"), "machine %s", m.SystemID)
 			}
 		}).WithTimeout(5 * time.Second).Should(Succeed())
+	})
+
+	It("removes an etcd member no machine accounts for, after a grace period", func() {
+		const vip = "127.30.12.100"
+		setupWith(loopback, func(o *operator.Options) {
+			insideOptions(o)
+			o.TenantOrphanMemberGrace = 2 * time.Second
+			o.TenantWorkloadCheckInterval = time.Second
+		})
+		emu := startControlPlanes(sim)
+		createCluster(func(tc *infrav1.TenantCluster) {
+			tc.Spec.ControlPlaneEndpoint = vip
+			tc.Spec.Workers = nil
+			tc.Spec.ControlPlane.AllowWorkloads = true
+		})
+		var admin *rest.Config
+		Eventually(func() (err error) { admin, err = emu.AdminConfig(vip + ":6443"); return err }).
+			WithTimeout(2 * time.Minute).Should(Succeed())
+		tenant, err := ctrlclient.New(admin, ctrlclient.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func() error { return tenant.Create(suiteCtx, cniDaemonSet()) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Eventually(cluster).WithTimeout(3 * time.Minute).Should(running(1))
+
+		// A join that died after adding its member leaves a learner that
+		// no machine runs; etcd admits one learner at a time, so it would
+		// block every later control-plane join.
+		stray, err := emu.AddStrayLearner(suiteCtx, vip+":6443", "https://127.30.12.250:2380")
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(g Gomega) {
+			members, err := emu.EtcdMembers(suiteCtx, vip+":6443")
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(members).To(HaveLen(1))
+			g.Expect(members[0].ID).NotTo(Equal(stray))
+		}).WithTimeout(time.Minute).Should(Succeed())
+		Expect(eventsOf("EtcdMemberRemoved")).To(ContainElement(HaveField("Note", ContainSubstring("127.30.12.250"))))
+		Expect(cluster(Default)).To(running(1))
 	})
 
 	It("never acts elsewhere through a kubeconfig Secret a namespace user rewrote (confused deputy)", func() {

@@ -88,6 +88,12 @@ type Options struct {
 	// to appear as a Node before it is replaced; zero means the controller's
 	// default.
 	TenantJoinTimeout time.Duration
+	// TenantOrphanMemberGrace is how long an etcd member no machine accounts
+	// for is left before it is removed; zero means the controller's default.
+	TenantOrphanMemberGrace time.Duration
+	// TenantWorkloadCheckInterval is how often a tenant cluster at rest is
+	// looked at inside; zero means the controller's default.
+	TenantWorkloadCheckInterval time.Duration
 	// ObserveTenantClusters reads every tenant cluster's Nodes and etcd
 	// members into its status, through the cluster cache. The manager turns
 	// it on; test worlds whose clusters have no API servers leave it off.
@@ -220,6 +226,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		Clusters:                op.Clusters,
 		ObserveWorkloads:        opts.ObserveTenantClusters,
 		JoinTimeout:             opts.TenantJoinTimeout,
+		OrphanMemberGrace:       opts.TenantOrphanMemberGrace,
+		WorkloadCheckInterval:   opts.TenantWorkloadCheckInterval,
 		WorkloadEvents:          tenantNews,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantCluster controller: %w", err)

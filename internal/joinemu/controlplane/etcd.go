@@ -208,3 +208,26 @@ func decodeJSON(resp *http.Response, v any) error {
 	}
 	return json.Unmarshal(body, v)
 }
+
+// AddStrayLearner adds to the etcd of the cluster at endpoint a learner
+// member peering from peerURL that no process will ever start: what a
+// kubeadm join that died after "member add" leaves behind. It returns the
+// member's ID.
+func (e *Emulator) AddStrayLearner(ctx context.Context, endpoint, peerURL string) (uint64, error) {
+	c, err := e.cluster(endpoint)
+	if err != nil {
+		return 0, err
+	}
+	cli, err := c.etcdClient(c.etcdEndpoints(nil))
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = cli.Close() }()
+	call, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := cli.MemberAddAsLearner(call, []string{peerURL})
+	if err != nil {
+		return 0, fmt.Errorf("adding a stray learner at %s: %w", peerURL, err)
+	}
+	return resp.Member.ID, nil
+}
