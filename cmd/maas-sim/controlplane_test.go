@@ -59,12 +59,15 @@ func TestRunControlPlanes(t *testing.T) {
 		"- {hostname: cp-01, systemID: cp0001, cpu: 4, memoryMiB: 8192, ips: [10.43.1.2]}\n"), 0o600)).To(Succeed())
 	out := &lineWriter{re: regexp.MustCompile(`MAAS API at (\S+) `), match: make(chan []string, 1)}
 	errOut := &lineWriter{re: regexp.MustCompile(`kubeadm failed`), match: make(chan []string, 1)}
+	// The VIP is not a local address, as a Service ClusterIP in kind is
+	// not: the simulator holds it at listen, where the Service would route.
+	const vip, listen = "198.51.100.20", "127.43.100.1:16443"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-inventory", inv, "-deploy-time", "10ms",
-			"-deploy-jitter", "0s", "-control-planes", assets}, out, errOut)
+			"-deploy-jitter", "0s", "-control-planes", assets, "-control-plane-vip", vip + ":6443=" + listen}, out, errOut)
 	}()
 	var url string
 	select {
@@ -82,7 +85,6 @@ func TestRunControlPlanes(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	tok, err := bootstrap.GenerateBootstrapToken()
 	g.Expect(err).NotTo(HaveOccurred())
-	const vip = "127.43.100.1"
 	ud, err := bootstrap.Render(bootstrap.NodeConfig{
 		Role: bootstrap.RoleInitControlPlane, ClusterName: "solo", SystemID: "cp0001", KubernetesVersion: "v1.34.2",
 		ControlPlaneEndpoint: vip, PodCIDR: "192.168.0.0/16", ServiceCIDR: "10.96.0.0/12", Token: tok,
@@ -111,6 +113,7 @@ func TestRunControlPlanes(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(kc)
 	g.Expect(err).NotTo(HaveOccurred())
+	cfg.Host, cfg.ServerName = "https://"+listen, vip
 	tenant, err := ctrlclient.New(cfg, ctrlclient.Options{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Eventually(func() ([]string, error) {
@@ -124,7 +127,7 @@ func TestRunControlPlanes(t *testing.T) {
 		}
 		return names, nil
 	}).WithTimeout(2*time.Minute).WithPolling(500*time.Millisecond).Should(Equal([]string{"cp-01 maas://cp0001"}),
-		"the init machine's Node in its own cluster, through the VIP")
+		"the init machine's Node in its own cluster, through the VIP's listener")
 
 	cancel()
 	select {

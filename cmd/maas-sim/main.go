@@ -113,6 +113,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		say(stderr, "maas-sim: %v\n", err)
 		return 2
 	}
+	if err := cp.check(); err != nil {
+		say(stderr, "maas-sim: %v\n", err)
+		return 2
+	}
 	if *showVersion {
 		say(stdout, "%s (simulates MAAS %s)\n", version.String("maas-sim"), *maasVersion)
 		return 0
@@ -256,6 +260,8 @@ type controlPlaneOptions struct {
 	binDir            string
 	controllerManager bool
 	joinFails         listFlag
+	vips              listFlag
+	vipListen         map[string]string
 }
 
 func (o *controlPlaneOptions) register(fs *flag.FlagSet) {
@@ -266,6 +272,28 @@ func (o *controlPlaneOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.controllerManager, "control-plane-controller-manager", false,
 		"also run kube-controller-manager's disruption controller beside each emulated API server")
 	fs.Var(&o.joinFails, "control-plane-join-fails", "machines (hostname or system ID) whose kubeadm fails")
+	fs.Var(&o.vips, "control-plane-vip",
+		"VIP:PORT=LISTEN (repeatable): hold a cluster VIP that is not a loopback address at the local LISTEN "+
+			"address instead, for a Service whose ClusterIP is the VIP to route to (the kind e2e suite)")
+}
+
+// check parses -control-plane-vip.
+func (o *controlPlaneOptions) check() error {
+	if len(o.vips) == 0 {
+		return nil
+	}
+	if o.binDir == "" {
+		return errors.New("-control-plane-vip needs -control-planes")
+	}
+	o.vipListen = map[string]string{}
+	for _, v := range o.vips {
+		vip, listen, ok := strings.Cut(v, "=")
+		if !ok || vip == "" || listen == "" {
+			return fmt.Errorf("-control-plane-vip %q: want VIP:PORT=LISTEN", v)
+		}
+		o.vipListen[vip] = listen
+	}
+	return nil
 }
 
 // attach runs the control-plane emulator on sim, leaving joins to
@@ -274,7 +302,7 @@ func (o *controlPlaneOptions) attach(sim *maassim.Sim, gatewayEndpoint string,
 	logs io.Writer) (closeAll func(), err error) {
 	log := funcr.New(func(prefix, args string) { say(logs, "maas-sim: %s %s\n", prefix, args) }, funcr.Options{})
 	opts := controlplane.Options{
-		BinDir: o.binDir, ControllerManager: o.controllerManager, JoinFails: o.joinFails,
+		BinDir: o.binDir, ControllerManager: o.controllerManager, JoinFails: o.joinFails, VIPListen: o.vipListen,
 		Log: log.WithName("controlplane"),
 	}
 	if gatewayEndpoint != "" {

@@ -142,6 +142,8 @@ func TestRunFlags(t *testing.T) {
 		{"join delay without kubeconfig", []string{"-join-delay", "1s"}, 2, ""},
 		{"missing kubeconfig", []string{"-join-kubeconfig", "/nonexistent/kubeconfig", "-listen", "127.0.0.1:0"}, 1, ""},
 		{"bad join endpoint", []string{"-join-kubeconfig", unreachable, "-join-endpoint", "vip:6443", "-listen", "127.0.0.1:0"}, 1, ""},
+		{"VIP without control planes", []string{"-control-plane-vip", "10.96.0.100:6443=:16443"}, 2, ""},
+		{"VIP without listen address", []string{"-control-planes", "/nonexistent", "-control-plane-vip", "10.96.0.100:6443"}, 2, ""},
 		{"join against unreachable cluster", []string{"-join-kubeconfig", unreachable, "-listen", "127.0.0.1:0"}, 0, ""},
 	}
 	for _, tt := range tests {

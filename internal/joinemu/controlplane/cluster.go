@@ -22,6 +22,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -56,6 +57,8 @@ type cluster struct {
 	e             *Emulator
 	log           logr.Logger
 	endpoint      string // VIP:port
+	listen        string // where the VIP's load balancer listens: endpoint unless Options.VIPListen maps it
+	dial          string // where the emulator itself reaches the VIP's load balancer
 	vip           netip.Addr
 	port          uint16
 	name          string
@@ -116,8 +119,11 @@ func newCluster(e *Emulator, ud *userData) (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !ap.Addr().Is4() || !ap.Addr().IsLoopback() {
-		return nil, fmt.Errorf("control-plane endpoint %s is not in 127.0.0.0/8: emulated clusters serve on loopback addresses only", ap)
+	listen, dial := ap.String(), ap.String()
+	if l, ok := e.opts.VIPListen[ap.String()]; ok {
+		listen, dial = l, localDial(l)
+	} else if !ap.Addr().Is4() || !ap.Addr().IsLoopback() {
+		return nil, fmt.Errorf("control-plane endpoint %s is not in 127.0.0.0/8 nor mapped by VIPListen: emulated clusters serve on loopback addresses only", ap)
 	}
 	svc, err := netip.ParsePrefix(ud.serviceSubnet)
 	if err != nil {
@@ -129,7 +135,7 @@ func newCluster(e *Emulator, ud *userData) (*cluster, error) {
 	}
 	c := &cluster{
 		e: e, log: e.log.WithValues("cluster", ud.intent.ClusterName, "endpoint", ap.String()),
-		endpoint: ap.String(), vip: ap.Addr(), port: ap.Port(), name: ud.intent.ClusterName,
+		endpoint: ap.String(), listen: listen, dial: dial, vip: ap.Addr(), port: ap.Port(), name: ud.intent.ClusterName,
 		pki: ud.pki, serviceSubnet: svc, podSubnet: pods,
 		poke: make(chan struct{}, 1), machines: map[string]*machine{}, networkCh: make(chan struct{}),
 	}
@@ -143,8 +149,8 @@ func newCluster(e *Emulator, ud *userData) (*cluster, error) {
 		return nil, err
 	}
 	c.adminConfig = &rest.Config{
-		Host:            "https://" + c.endpoint,
-		TLSClientConfig: rest.TLSClientConfig{CAData: ud.pki.CA.Cert, CertData: crt, KeyData: key},
+		Host:            "https://" + c.dial,
+		TLSClientConfig: c.tlsTo(rest.TLSClientConfig{CAData: ud.pki.CA.Cert, CertData: crt, KeyData: key}),
 		Timeout:         10 * time.Second,
 		UserAgent:       "joinemu-controlplane",
 	}
@@ -154,12 +160,35 @@ func newCluster(e *Emulator, ud *userData) (*cluster, error) {
 	if c.etcdTLS, err = clientTLS(ud.pki.EtcdCA, certSpec{commonName: "kube-etcd-healthcheck-client"}); err != nil {
 		return nil, err
 	}
-	if c.fwd, err = listenForwarder(c.endpoint, c.apiBackends); err != nil {
+	if c.fwd, err = listenForwarder(c.listen, c.apiBackends); err != nil {
 		return nil, fmt.Errorf("holding the VIP: %w", err)
 	}
 	c.ctx, c.cancel = context.WithCancel(e.ctx)
 	c.wg.Go(c.standIns)
 	return c, nil
+}
+
+// localDial is where the emulator reaches a listener at listen: an
+// unspecified host means every local address, loopback among them.
+func localDial(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if a, err := netip.ParseAddr(host); host == "" || (err == nil && a.IsUnspecified()) {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return listen
+}
+
+// tlsTo completes a client TLS configuration for the VIP: through a
+// mapped listener the dialled address is not the VIP, so the certificate
+// is checked against the VIP, as a client outside would.
+func (c *cluster) tlsTo(t rest.TLSClientConfig) rest.TLSClientConfig {
+	if c.dial != c.endpoint {
+		t.ServerName = c.vip.String()
+	}
+	return t
 }
 
 func tlsConfig(crt, key, ca []byte) (*tls.Config, error) {
@@ -455,7 +484,7 @@ func (c *cluster) discoveryCheck(ctx context.Context, ud *userData) error {
 	}}
 	defer anon.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		"https://"+c.endpoint+"/api/v1/namespaces/kube-public/configmaps/"+clusterInfoName, nil)
+		"https://"+c.dial+"/api/v1/namespaces/kube-public/configmaps/"+clusterInfoName, nil)
 	if err != nil {
 		return err
 	}
@@ -484,8 +513,8 @@ func (c *cluster) discoveryCheck(ctx context.Context, ud *userData) error {
 		return fmt.Errorf("cluster CA found in cluster-info (%s) matches none of caCertHashes", hash)
 	}
 	cs, err := kubernetes.NewForConfig(&rest.Config{
-		Host: "https://" + c.endpoint, BearerToken: ud.token, Timeout: 5 * time.Second,
-		TLSClientConfig: rest.TLSClientConfig{CAData: caPEM},
+		Host: "https://" + c.dial, BearerToken: ud.token, Timeout: 5 * time.Second,
+		TLSClientConfig: c.tlsTo(rest.TLSClientConfig{CAData: caPEM}),
 	})
 	if err != nil {
 		return err

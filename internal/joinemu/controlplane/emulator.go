@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -98,6 +99,12 @@ type Options struct {
 	// JoinFails names machines (system ID or hostname) whose kubeadm fails:
 	// MAAS reports them Deployed, but no process starts and no Node appears.
 	JoinFails []string
+	// VIPListen maps control-plane endpoints (VIP:port) that are not
+	// loopback addresses to the local address (host:port) the VIP's load
+	// balancer listens on instead. Where the operator runs elsewhere (a Pod
+	// in kind), a Service whose ClusterIP is the VIP routes there; clients
+	// still see the VIP, which the API servers' certificates name.
+	VIPListen map[string]string
 	// Log receives what the emulator does; it never logs keys or tokens.
 	Log logr.Logger
 }
@@ -168,6 +175,18 @@ func New(opts Options) (*Emulator, error) {
 	}
 	for _, n := range opts.JoinFails {
 		e.joinFails[n] = true
+	}
+	for vip, listen := range opts.VIPListen {
+		if _, err := netip.ParseAddrPort(vip); err != nil {
+			cancel()
+			_ = os.RemoveAll(dir)
+			return nil, fmt.Errorf("controlplane: VIPListen: endpoint %q is not IPv4:port: %w", vip, err)
+		}
+		if _, _, err := net.SplitHostPort(listen); err != nil {
+			cancel()
+			_ = os.RemoveAll(dir)
+			return nil, fmt.Errorf("controlplane: VIPListen: listen address %q of %s: %w", listen, vip, err)
+		}
 	}
 	return e, nil
 }
@@ -319,9 +338,12 @@ func (e *Emulator) userData(log logr.Logger, sm maassim.Machine) (*userData, boo
 		slices.Contains(e.opts.IgnoreEndpoints, ud.intent.ControlPlaneEndpoint):
 		return nil, false
 	}
-	// Only clusters whose VIP is a loopback address live in this world; a
-	// cluster whose VIP is data (the gateway cluster that internal/joinemu
-	// plays in envtest) is another emulator's.
+	// Only clusters whose VIP is a loopback address or mapped to a local
+	// listener live in this world; a cluster whose VIP is data (the gateway
+	// cluster that internal/joinemu plays in envtest) is another emulator's.
+	if _, mapped := e.opts.VIPListen[ud.intent.ControlPlaneEndpoint]; mapped {
+		return ud, true
+	}
 	if ap, err := netip.ParseAddrPort(ud.intent.ControlPlaneEndpoint); err != nil || !ap.Addr().Is4() || !ap.Addr().IsLoopback() {
 		log.V(1).Info("ignoring machine of a cluster whose VIP is not a loopback address", "endpoint", ud.intent.ControlPlaneEndpoint)
 		return nil, false

@@ -101,8 +101,8 @@ func (k *kubelet) client() (kubernetes.Interface, error) {
 		return nil, err
 	}
 	return kubernetes.NewForConfig(&rest.Config{
-		Host:            "https://" + k.c.endpoint,
-		TLSClientConfig: rest.TLSClientConfig{CAData: k.c.pki.CA.Cert, CertData: crt, KeyData: key},
+		Host:            "https://" + k.c.dial,
+		TLSClientConfig: k.c.tlsTo(rest.TLSClientConfig{CAData: k.c.pki.CA.Cert, CertData: crt, KeyData: key}),
 		Timeout:         10 * time.Second,
 		UserAgent:       "kubelet/" + k.m.ud.intent.KubernetesVersion + " (joinemu)",
 	})
