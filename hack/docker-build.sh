@@ -46,10 +46,17 @@ for name in $IMAGES; do
 
 	start=$(date +%s)
 	CGO_ENABLED=0 go build -trimpath -ldflags "$flags" -o "$ctx/$name" "./cmd/$name"
+	if [ "$name" = maas-sim ]; then
+		# The emulated control planes (maas-sim -control-planes) run the
+		# envtest build of etcd and kube-apiserver: static binaries.
+		assets=$(hack/envtest-assets.sh)
+		cp "$assets/etcd" "$assets/kube-apiserver" "$ctx/"
+	fi
 	cp hack/images/passwd hack/images/group "$ctx/"
 	cp "$CA_BUNDLE" "$ctx/ca-certificates.crt"
 	# Same mode and mtime whatever the checkout, so the cache key is the content.
 	chmod 0755 "$ctx/$name"
+	[ "$name" != maas-sim ] || chmod 0755 "$ctx/etcd" "$ctx/kube-apiserver"
 	chmod 0644 "$ctx/passwd" "$ctx/group" "$ctx/ca-certificates.crt"
 	touch -d @0 "$ctx"/*
 

@@ -1,6 +1,7 @@
 # The MAAS simulator image, for the kind e2e suite and demos. Built like the
 # manager image (see ../../Dockerfile and hack/docker-build.sh): a host-built
-# static binary FROM scratch, UID/GID 65532, the host's CA certificates.
+# static binary FROM scratch, UID/GID 65532, the host's CA certificates, and
+# the envtest build of etcd and kube-apiserver for -control-planes.
 FROM scratch
 ARG VERSION=0.0.0-dev
 ARG COMMIT=unknown
@@ -13,6 +14,7 @@ LABEL org.opencontainers.image.title="maas-gateway maas-sim" \
 COPY passwd group /etc/
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY maas-sim /maas-sim
+COPY etcd kube-apiserver /usr/local/kubebuilder/bin/
 USER 65532:65532
 # In a container the simulator must listen beyond loopback to be reachable.
 EXPOSE 5240

@@ -54,6 +54,11 @@ const (
 	// join emulator answers only joins to it, so gateway machines become
 	// Nodes of the kind cluster and tenant machines do not.
 	gatewayVIP = "10.11.12.100"
+	// realVIP is the VIP of the tenant cluster whose control plane is real
+	// processes in the simulator's Pod: a ClusterIP of kind's service range
+	// (10.96.0.0/16) whose Service routes to realVIPTargetPort there.
+	realVIP           = "10.96.0.100"
+	realVIPTargetPort = 16443
 )
 
 // simEndpoint is the MAAS URL the operator reaches the simulator at.
@@ -149,17 +154,32 @@ current-context: in-cluster
 								"-release-time=1s", "-release-jitter=500ms",
 								"-join-kubeconfig=/etc/maas-sim/kubeconfig",
 								"-join-endpoint=" + gatewayVIP + ":6443",
+								// Tenant clusters whose VIP is realVIP get real
+								// control planes, their VIP held at tenant-api.
+								"-control-planes=/usr/local/kubebuilder/bin",
+								fmt.Sprintf("-control-plane-vip=%s:6443=:%d", realVIP, realVIPTargetPort),
 							},
-							Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: simPort}},
+							Ports: []corev1.ContainerPort{
+								{Name: "http", ContainerPort: simPort},
+								{Name: "tenant-api", ContainerPort: realVIPTargetPort},
+							},
 							ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
 								HTTPGet: &corev1.HTTPGetAction{Path: "/sim/faults", Port: intstr.FromString("http")},
 							}, PeriodSeconds: 2},
 							SecurityContext: restricted(),
-							VolumeMounts:    []corev1.VolumeMount{{Name: "kubeconfig", MountPath: "/etc/maas-sim"}},
+							VolumeMounts: []corev1.VolumeMount{
+								{Name: "kubeconfig", MountPath: "/etc/maas-sim"},
+								// etcd data, certificates and logs of the
+								// emulated control planes.
+								{Name: "tmp", MountPath: "/tmp"},
+							},
 						}},
-						Volumes: []corev1.Volume{{Name: "kubeconfig", VolumeSource: corev1.VolumeSource{
-							ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: simName + "-kubeconfig"}},
-						}}},
+						Volumes: []corev1.Volume{
+							{Name: "kubeconfig", VolumeSource: corev1.VolumeSource{
+								ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: simName + "-kubeconfig"}},
+							}},
+							{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+						},
 					},
 				},
 			},

@@ -358,6 +358,10 @@ var _ = Describe("maas-gateway on a kind cluster", Ordered, func() {
 		Eventually(func(g Gomega) { noOrphans(g, map[string]int{"Gateway": 3, "tenant-one": 3}) }).Should(Succeed())
 	})
 
+	It("runs a tenant cluster's control plane for real: its VIP answers in kind and its Nodes register", func() {
+		tenantWithRealControlPlane()
+	})
+
 	It("refuses to delete the Gateway or the CloudAccount a tenant cluster depends on, naming it", func() {
 		err := k8s.Delete(ctx, gateway(Default))
 		Expect(err).To(HaveOccurred())
