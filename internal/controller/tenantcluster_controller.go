@@ -92,6 +92,10 @@ type TenantClusterReconciler struct {
 	// Clock tells the time force delete is judged by; nil means the real
 	// clock. Tests step a fake one past the delay instead of waiting 14 minutes.
 	Clock clock.PassiveClock
+	// KubeconfigValidity is how long the admin kubeconfig's certificate is
+	// valid; it is renewed when a third of that is left. Default
+	// bootstrap.DefaultAdminKubeconfigValidity (a year, as kubeadm's).
+	KubeconfigValidity time.Duration
 	// TokenTTL is the lifetime of the bootstrap token nodes join with;
 	// default bootstrap.DefaultTokenTTL.
 	TokenTTL time.Duration
@@ -183,6 +187,9 @@ func (r *TenantClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	before := tc.Status.DeepCopy()
 	result, err := r.reconcileCluster(ctx, tc, before)
+	if err == nil {
+		result = renewalRequeue(result, time.Now(), r.KubeconfigValidity, tc.Status.KubeconfigExpiresAt)
+	}
 	tc.Status.ObservedGeneration = tc.Generation
 	if !apiequality.Semantic.DeepEqual(before, &tc.Status) {
 		if uerr := r.updateStatus(ctx, tc); uerr != nil {
@@ -319,8 +326,9 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 			final, runErr = r.deployAllocated(ctx, tc, key, exec, &done, plan, view)
 		}
 		r.announce(tc, done, plan)
-	} else if err := r.ensureCredentials(ctx, tc); err != nil {
-		// Nothing to deploy, but the kubeconfig Secret may have been deleted.
+	} else if err := r.ensureKubeconfig(ctx, tc, nil); err != nil {
+		// Nothing to deploy, but the kubeconfig may be due for renewal, or
+		// deleted, or rewritten by someone else.
 		return ctrl.Result{}, err
 	}
 	for _, p := range plan.Pools {
@@ -1028,14 +1036,17 @@ func (r *TenantClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.JoinTimeout == 0 {
 		r.JoinTimeout = DefaultTenantJoinTimeout
 	}
+	if r.KubeconfigValidity == 0 {
+		r.KubeconfigValidity = bootstrap.DefaultAdminKubeconfigValidity
+	}
 	b := ctrl.NewControllerManagedBy(mgr)
 	if r.WorkloadEvents != nil {
 		b = b.WatchesRawSource(source.Channel(r.WorkloadEvents, &handler.EnqueueRequestForObject{}))
 	}
 	return b.
 		// Not Owns(&corev1.Secret{}): that would cache every Secret of the
-		// cluster. A deleted kubeconfig Secret is written again by the
-		// cluster's next reconcile (ensureCredentials).
+		// cluster. A deleted or rewritten kubeconfig Secret is written
+		// again by the cluster's next reconcile (ensureKubeconfig).
 		For(&infrav1.TenantCluster{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, lostState()))).
 		Watches(&infrav1.CloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.clustersOfAccount), builder.WithPredicates(readinessChanged())).
 		Watches(&infrav1.Gateway{}, handler.EnqueueRequestsFromMapFunc(r.clustersOfGateway), builder.WithPredicates(upgradingChanged())).
