@@ -100,7 +100,8 @@ func main() {
 	flag.DurationVar(&opts.TenantJoinTimeout, "tenant-join-timeout", controller.DefaultTenantJoinTimeout,
 		"How long a tenant machine MAAS deployed may take to appear as a Node in its cluster before it is released "+
 			"and replaced (counted from Deployed, with --observe-tenant-clusters).")
-	flag.DurationVar(&opts.TenantKubeconfigValidity, "tenant-kubeconfig-validity", bootstrap.DefaultAdminKubeconfigValidity,
+	flag.DurationVar(&opts.TenantKubeconfigValidity, "tenant-kubeconfig-validity",
+		bootstrap.DefaultAdminKubeconfigValidity,
 		"How long the admin kubeconfig the operator writes for each tenant cluster is valid; it is renewed when a third "+
 			"of that is left, and status.kubeconfigExpiresAt says until when the current one is valid.")
 	flag.BoolVar(&opts.ObserveTenantClusters, "observe-tenant-clusters", true,

@@ -299,7 +299,7 @@ func (r *TenantClusterReconciler) writeKubeconfig(ctx context.Context, tc *infra
 	// Refused if another controller owns a Secret of that name: it is not
 	// this cluster's to take.
 	if err := controllerutil.SetControllerReference(tc, s, r.Scheme()); err != nil {
-		return nil, fmt.Errorf("Secret %s/%s: %w", tc.Namespace, name, err)
+		return nil, fmt.Errorf("taking the kubeconfig Secret %s/%s: %w", tc.Namespace, name, err)
 	}
 	// s carries the resourceVersion read: a write since then conflicts and
 	// the next reconcile judges the new content.
