@@ -40,6 +40,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	infrav1alpha1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
 	"github.com/maas-gateway/maas-gateway/internal/controller"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/operator"
@@ -99,6 +100,10 @@ func main() {
 	flag.DurationVar(&opts.TenantJoinTimeout, "tenant-join-timeout", controller.DefaultTenantJoinTimeout,
 		"How long a tenant machine MAAS deployed may take to appear as a Node in its cluster before it is released "+
 			"and replaced (counted from Deployed, with --observe-tenant-clusters).")
+	flag.DurationVar(&opts.TenantKubeconfigValidity, "tenant-kubeconfig-validity",
+		bootstrap.DefaultAdminKubeconfigValidity,
+		"How long the admin kubeconfig the operator writes for each tenant cluster is valid; it is renewed when a third "+
+			"of that is left, and status.kubeconfigExpiresAt says until when the current one is valid.")
 	flag.BoolVar(&opts.ObserveTenantClusters, "observe-tenant-clusters", true,
 		"Read every tenant cluster's Nodes and etcd members into its status, reaching its API server at its VIP and "+
 			"its etcd at its control-plane machines' addresses. Off only for test worlds whose clusters have no API servers.")

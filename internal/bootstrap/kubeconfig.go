@@ -17,6 +17,7 @@ limitations under the License.
 package bootstrap
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -26,6 +27,7 @@ import (
 	"math/big"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -47,11 +49,12 @@ const (
 	GroupSystemMasters = "system:masters"
 )
 
+// DefaultAdminKubeconfigValidity matches the one year kubeadm gives the
+// certificates it signs; the controller renews the kubeconfig well before it ends.
+const DefaultAdminKubeconfigValidity = 365 * 24 * time.Hour
+
 const (
 	adminCommonName = "kubernetes-admin"
-	// adminCertValidity matches the one year kubeadm gives the certificates
-	// it signs; the controller renews the kubeconfig well before it ends.
-	adminCertValidity = 365 * 24 * time.Hour
 	// clockSkew backdates certificates so a node or client whose clock runs
 	// a little behind the operator's accepts them at once.
 	clockSkew = 5 * time.Minute
@@ -91,24 +94,16 @@ type AdminKubeconfigConfig struct {
 	CA KeyPair
 	// Now is the time the certificate becomes valid (less a clock-skew margin).
 	Now time.Time
+	// Validity is how long after Now the certificate expires; zero means
+	// DefaultAdminKubeconfigValidity.
+	Validity time.Duration
 }
 
 // AdminKubeconfig returns a kubeconfig for https://<VIP>:<port> that trusts
 // the cluster CA and authenticates with a new client certificate (CN
-// kubernetes-admin, O AdminGroup) signed by it, valid one year from Now.
+// kubernetes-admin, O AdminGroup) signed by it, valid Validity from Now.
 func AdminKubeconfig(cfg AdminKubeconfigConfig) ([]byte, error) {
-	if errs := validateDNSSubdomain(cfg.ClusterName); errs != "" {
-		return nil, fmt.Errorf("invalid cluster name %q: %s", cfg.ClusterName, errs)
-	}
-	vip, err := parseVIP(cfg.ControlPlaneEndpoint)
-	if err != nil {
-		return nil, err
-	}
-	port, err := apiServerPort(cfg.Port)
-	if err != nil {
-		return nil, err
-	}
-	group, err := AdminGroup(cfg.KubernetesVersion)
+	server, group, err := adminTarget(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -118,24 +113,51 @@ func AdminKubeconfig(cfg AdminKubeconfigConfig) ([]byte, error) {
 	if err := validateCA(cfg.CA); err != nil {
 		return nil, fmt.Errorf("cluster CA: %w", err)
 	}
-	certPEM, keyPEM, err := SignClientCertificate(cfg.CA, adminCommonName, []string{group}, cfg.Now, adminCertValidity)
+	validity := cfg.Validity
+	if validity == 0 {
+		validity = DefaultAdminKubeconfigValidity
+	}
+	certPEM, keyPEM, err := SignClientCertificate(cfg.CA, adminCommonName, []string{group}, cfg.Now, validity)
 	if err != nil {
 		return nil, fmt.Errorf("signing the admin client certificate: %w", err)
 	}
+	return encodeAdminKubeconfig(cfg.ClusterName, server, cfg.CA.Cert, certPEM, keyPEM)
+}
 
+// adminTarget is the server URL and the group of cfg's admin kubeconfig.
+func adminTarget(cfg AdminKubeconfigConfig) (server, group string, err error) {
+	if errs := validateDNSSubdomain(cfg.ClusterName); errs != "" {
+		return "", "", fmt.Errorf("invalid cluster name %q: %s", cfg.ClusterName, errs)
+	}
+	vip, err := parseVIP(cfg.ControlPlaneEndpoint)
+	if err != nil {
+		return "", "", err
+	}
+	port, err := apiServerPort(cfg.Port)
+	if err != nil {
+		return "", "", err
+	}
+	group, err = AdminGroup(cfg.KubernetesVersion)
+	if err != nil {
+		return "", "", err
+	}
+	return "https://" + net.JoinHostPort(vip.String(), strconv.Itoa(int(port))), group, nil
+}
+
+func encodeAdminKubeconfig(clusterName, server string, caPEM, certPEM, keyPEM []byte) ([]byte, error) {
 	user := adminCommonName
-	context := user + "@" + cfg.ClusterName
+	context := user + "@" + clusterName
 	kc := clientcmdapi.Config{
-		Clusters: map[string]*clientcmdapi.Cluster{cfg.ClusterName: {
-			Server:                   "https://" + net.JoinHostPort(vip.String(), strconv.Itoa(int(port))),
-			CertificateAuthorityData: cfg.CA.Cert,
+		Clusters: map[string]*clientcmdapi.Cluster{clusterName: {
+			Server:                   server,
+			CertificateAuthorityData: caPEM,
 		}},
 		AuthInfos: map[string]*clientcmdapi.AuthInfo{user: {
 			ClientCertificateData: certPEM,
 			ClientKeyData:         keyPEM,
 		}},
 		Contexts: map[string]*clientcmdapi.Context{context: {
-			Cluster:  cfg.ClusterName,
+			Cluster:  clusterName,
 			AuthInfo: user,
 		}},
 		CurrentContext: context,
@@ -145,6 +167,63 @@ func AdminKubeconfig(cfg AdminKubeconfigConfig) ([]byte, error) {
 		return nil, fmt.Errorf("encoding kubeconfig: %w", err)
 	}
 	return out, nil
+}
+
+// VerifyAdminKubeconfig checks that kubeconfig is an admin kubeconfig
+// AdminKubeconfig wrote for cfg (Now and Validity aside) and returns its
+// client certificate, whose dates say until when it is valid; it does not
+// judge them. Anything else the kubeconfig holds, or anything different (a
+// server, a token, a token file, an exec plugin, another user or context),
+// makes it fail: the kubeconfig lives in a Secret users of its namespace may
+// write, and only what the operator signed from the cluster CA is to be
+// trusted or kept. Its errors never quote the kubeconfig.
+func VerifyAdminKubeconfig(kubeconfig []byte, cfg AdminKubeconfigConfig) (*x509.Certificate, error) {
+	server, group, err := adminTarget(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := parseCertificate(cfg.CA.Cert)
+	if err != nil {
+		return nil, fmt.Errorf("cluster CA: %w", err)
+	}
+	// Parse errors are not wrapped: a YAML or JSON error may quote the input.
+	loaded, err := clientcmd.Load(kubeconfig)
+	if err != nil {
+		return nil, errors.New("not a kubeconfig")
+	}
+	current := loaded.Contexts[loaded.CurrentContext]
+	if current == nil || loaded.AuthInfos[current.AuthInfo] == nil {
+		return nil, errors.New("its current context names no user")
+	}
+	user := loaded.AuthInfos[current.AuthInfo]
+	// Written again from its own certificate and key, it must come out the
+	// same to the byte: nothing added, nothing changed.
+	want, err := encodeAdminKubeconfig(cfg.ClusterName, server, cfg.CA.Cert, user.ClientCertificateData, user.ClientKeyData)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(want, kubeconfig) {
+		return nil, fmt.Errorf("it is not only the admin kubeconfig for %s with the cluster CA and a client certificate", server)
+	}
+	crt, err := parseCertificate(user.ClientCertificateData)
+	if err != nil {
+		return nil, fmt.Errorf("client certificate: %w", err)
+	}
+	if !bytes.Equal(crt.RawIssuer, ca.RawSubject) || crt.CheckSignatureFrom(ca) != nil {
+		return nil, errors.New("its client certificate is not signed by the cluster CA")
+	}
+	key, err := parseSigner(user.ClientKeyData)
+	if err != nil {
+		return nil, fmt.Errorf("client key: %w", err)
+	}
+	if !publicKeysEqual(key.Public(), crt.PublicKey) {
+		return nil, errors.New("its client key does not match its certificate")
+	}
+	if crt.Subject.CommonName != adminCommonName || !slices.Equal(crt.Subject.Organization, []string{group}) ||
+		!slices.Equal(crt.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}) {
+		return nil, fmt.Errorf("its client certificate is not for %s in group %s, for client authentication only", adminCommonName, group)
+	}
+	return crt, nil
 }
 
 // SignClientCertificate returns a new key and a client-auth certificate for

@@ -42,6 +42,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/keyutil"
 )
@@ -385,6 +386,123 @@ func TestAdminKubeconfigRejects(t *testing.T) {
 		} else if strings.Contains(err.Error(), "PRIVATE") {
 			t.Errorf("%s: error leaks the key: %v", name, err)
 		}
+	}
+}
+
+func TestAdminKubeconfigValidity(t *testing.T) {
+	p := testPKI(t)
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	for validity, want := range map[time.Duration]time.Time{
+		0:                now.Add(365 * 24 * time.Hour),
+		90 * time.Second: now.Add(90 * time.Second),
+	} {
+		cfg := AdminKubeconfigConfig{ClusterName: "prod", ControlPlaneEndpoint: fixtureVIP, KubernetesVersion: fixtureVersion,
+			CA: p.CA, Now: now, Validity: validity}
+		out, err := AdminKubeconfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crt, err := VerifyAdminKubeconfig(out, cfg)
+		if err != nil {
+			t.Fatalf("validity %s: its own kubeconfig does not verify: %v", validity, err)
+		}
+		if !crt.NotAfter.Equal(want) {
+			t.Errorf("validity %s: NotAfter %s, want %s", validity, crt.NotAfter, want)
+		}
+	}
+}
+
+// TestVerifyAdminKubeconfigRefuses: only what AdminKubeconfig wrote from the
+// cluster CA for this cluster passes; what a user of the namespace could put
+// in the Secret instead does not, and no error quotes it.
+func TestVerifyAdminKubeconfigRefuses(t *testing.T) {
+	p := testPKI(t)
+	other, err := GeneratePKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	cfg := AdminKubeconfigConfig{ClusterName: "prod", ControlPlaneEndpoint: fixtureVIP, KubernetesVersion: fixtureVersion, CA: p.CA, Now: now}
+	good, err := AdminKubeconfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = VerifyAdminKubeconfig(good, cfg); err != nil {
+		t.Fatalf("the good kubeconfig: %v", err)
+	}
+	edit := func(mutate func(*clientcmdapi.Config, *clientcmdapi.AuthInfo)) []byte {
+		kc, err := clientcmd.Load(good)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mutate(kc, kc.AuthInfos["kubernetes-admin"])
+		out, err := clientcmd.Write(*kc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	signed := func(ca KeyPair, cn string, groups []string) func(*clientcmdapi.Config, *clientcmdapi.AuthInfo) {
+		return func(_ *clientcmdapi.Config, u *clientcmdapi.AuthInfo) {
+			crt, key, err := SignClientCertificate(ca, cn, groups, now, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.ClientCertificateData, u.ClientKeyData = crt, key
+		}
+	}
+	otherCluster := cfg
+	otherCluster.CA = other.CA
+	foreign, err := AdminKubeconfig(otherCluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, kubeconfig := range map[string][]byte{
+		"garbage":           []byte("\x00 not: [a kubeconfig"),
+		"empty":             nil,
+		"another cluster's": foreign,
+		"another server": edit(func(kc *clientcmdapi.Config, _ *clientcmdapi.AuthInfo) {
+			kc.Clusters["prod"].Server = "https://10.0.0.99:6443"
+		}),
+		"a token file": edit(func(_ *clientcmdapi.Config, u *clientcmdapi.AuthInfo) {
+			u.TokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+		}),
+		"an exec plugin": edit(func(_ *clientcmdapi.Config, u *clientcmdapi.AuthInfo) {
+			u.Exec = &clientcmdapi.ExecConfig{Command: "sh", APIVersion: "client.authentication.k8s.io/v1"}
+		}),
+		"insecure": edit(func(kc *clientcmdapi.Config, _ *clientcmdapi.AuthInfo) {
+			kc.Clusters["prod"].InsecureSkipTLSVerify = true
+		}),
+		"a certificate of another CA":  edit(signed(other.CA, "kubernetes-admin", []string{GroupClusterAdmins})),
+		"a certificate of the etcd CA": edit(signed(p.EtcdCA, "kubernetes-admin", []string{GroupClusterAdmins})),
+		"system:masters":               edit(signed(p.CA, "kubernetes-admin", []string{GroupSystemMasters})),
+		"another user":                 edit(signed(p.CA, "someone", []string{GroupClusterAdmins})),
+		"a key that does not match": edit(func(_ *clientcmdapi.Config, u *clientcmdapi.AuthInfo) {
+			_, key, err := SignClientCertificate(p.CA, "kubernetes-admin", []string{GroupClusterAdmins}, now, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.ClientKeyData = key
+		}),
+	} {
+		_, err := VerifyAdminKubeconfig(kubeconfig, cfg)
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if strings.Contains(err.Error(), "PRIVATE") || strings.Contains(err.Error(), "CERTIFICATE") || strings.Contains(err.Error(), "kubeconfig [a") {
+			t.Errorf("%s: error quotes the kubeconfig: %v", name, err)
+		}
+	}
+	// Its dates are the caller's to judge: an expired one is still ours.
+	expired := cfg
+	expired.Now, expired.Validity = now.Add(-48*time.Hour), time.Hour
+	old, err := AdminKubeconfig(expired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyAdminKubeconfig(old, cfg); err != nil {
+		t.Errorf("an expired kubeconfig the operator wrote: %v", err)
 	}
 }
 

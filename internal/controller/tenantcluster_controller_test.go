@@ -18,6 +18,7 @@ package controller_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +43,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	certutil "k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
@@ -1279,6 +1281,87 @@ var _ = Describe("TenantCluster controller", func() {
 			}
 		}
 		Expect(eventsOf("TokenPublished")).To(BeEmpty())
+	})
+
+	It("renews the admin kubeconfig a third of its validity before expiry, says until when it is valid, and rewrites one it did not sign", func() {
+		// Short enough to renew within the test, long enough for the cluster
+		// to come up on a busy machine before its kubeconfig is due.
+		const validity = 30 * time.Second
+		setupWith(nil, func(o *operator.Options) { o.TenantKubeconfigValidity = validity })
+		createCluster(nil)
+		Eventually(cluster).Should(running(3))
+
+		caSecret := &corev1.Secret{}
+		Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: bootstrap.SecretName("tc", bootstrap.PurposeCA)}, caSecret)).To(Succeed())
+		cas, err := certutil.ParseCertsPEM(caSecret.Data[corev1.TLSCertKey])
+		Expect(err).NotTo(HaveOccurred())
+		ca := cas[0]
+		secretKey := ctrlclient.ObjectKey{Namespace: ns, Name: "tc-kubeconfig"}
+		// The client certificate in the Secret, checked independently of the
+		// operator's own verification: the cluster CA signed it, for the VIP.
+		inSecret := func(g Gomega) *x509.Certificate {
+			s := &corev1.Secret{}
+			g.Expect(k8s.Get(suiteCtx, secretKey, s)).To(Succeed())
+			kc, err := clientcmd.Load(s.Data[bootstrap.KubeconfigSecretKey])
+			g.Expect(err).NotTo(HaveOccurred())
+			current := kc.Contexts[kc.CurrentContext]
+			g.Expect(current).NotTo(BeNil())
+			g.Expect(kc.Clusters[current.Cluster]).To(HaveField("Server", "https://"+tenantVIP+":6443"))
+			crts, err := certutil.ParseCertsPEM(kc.AuthInfos[current.AuthInfo].ClientCertificateData)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(crts[0].CheckSignatureFrom(ca)).To(Succeed())
+			return crts[0]
+		}
+		// Status says until when what is in the Secret is valid.
+		statusMatches := func(g Gomega) time.Time {
+			crt := inSecret(g)
+			g.Expect(cluster(g).Status.KubeconfigExpiresAt).To(HaveField("Time", BeTemporally("==", crt.NotAfter)))
+			return crt.NotAfter
+		}
+		var first time.Time
+		Eventually(func(g Gomega) { first = statusMatches(g) }).Should(Succeed())
+		Expect(time.Until(first)).To(BeNumerically("<=", validity), "signed for the configured validity, not a year")
+
+		By("renewing it once a third of its validity is left, before it expires")
+		var renewed *x509.Certificate
+		Eventually(func(g Gomega) {
+			renewed = inSecret(g)
+			g.Expect(renewed.NotAfter).To(BeTemporally(">", first))
+		}).WithTimeout(2 * validity).Should(Succeed())
+		// Certificates are backdated 5 minutes for clock skew, to the second.
+		// That it is renewed by the requeue at that point, not later, is
+		// TestRenewalRequeue's: here a loaded machine may delay a reconcile.
+		signedAt := renewed.NotBefore.Add(5 * time.Minute)
+		Expect(signedAt).To(BeTemporally(">=", first.Add(-validity/3)), "not renewed before a third of its validity was left")
+		Eventually(func(g Gomega) {
+			g.Expect(statusMatches(g)).To(BeTemporally(">", first))
+		}).Should(Succeed())
+		Eventually(func() []eventsv1.Event { return eventsOf(controller.ReasonKubeconfigRenewed) }).ShouldNot(BeEmpty())
+		Expect(eventsOf(controller.ReasonKubeconfigRewritten)).To(BeEmpty(), "its own kubeconfig is renewed, not rewritten")
+
+		By("rewriting a Secret overwritten with garbage, with no outside nudge")
+		const garbage = "apiVersion: v1\nkind: Config\nusers: not-a-list\n"
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			s := &corev1.Secret{}
+			if err := k8s.Get(suiteCtx, secretKey, s); err != nil {
+				return err
+			}
+			s.Data[bootstrap.KubeconfigSecretKey] = []byte(garbage)
+			return k8s.Update(suiteCtx, s)
+		})).To(Succeed())
+		Eventually(func() []eventsv1.Event { return eventsOf(controller.ReasonKubeconfigRewritten) }).
+			WithTimeout(2 * validity).ShouldNot(BeEmpty())
+		Eventually(func(g Gomega) {
+			s := &corev1.Secret{}
+			g.Expect(k8s.Get(suiteCtx, secretKey, s)).To(Succeed())
+			g.Expect(string(s.Data[bootstrap.KubeconfigSecretKey])).NotTo(Equal(garbage))
+			statusMatches(g)
+		}).Should(Succeed())
+		for _, reason := range []string{controller.ReasonKubeconfigRenewed, controller.ReasonKubeconfigRewritten} {
+			for _, e := range eventsOf(reason) {
+				Expect(e.Note).NotTo(Or(ContainSubstring("PRIVATE KEY"), ContainSubstring("CERTIFICATE"), ContainSubstring("not-a-list")))
+			}
+		}
 	})
 
 	It("converges when restarted at several points while provisioning several clusters", func() {

@@ -76,6 +76,9 @@ type Options struct {
 	// TenantTokenTTL is the lifetime of tenant clusters' bootstrap tokens;
 	// zero means bootstrap.DefaultTokenTTL.
 	TenantTokenTTL time.Duration
+	// TenantKubeconfigValidity is how long the admin kubeconfig of a tenant
+	// cluster is valid (renewed when a third is left); zero means a year.
+	TenantKubeconfigValidity time.Duration
 	// TenantTokens creates renewed bootstrap tokens inside tenant clusters;
 	// nil means through the cluster cache.
 	TenantTokens controller.TokenPublisher
@@ -222,6 +225,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		ReleaseCheckInterval:    opts.PollInterval,
 		MaxConcurrentReconciles: opts.TenantClusterConcurrency,
 		TokenTTL:                opts.TenantTokenTTL,
+		KubeconfigValidity:      opts.TenantKubeconfigValidity,
 		Tokens:                  opts.TenantTokens,
 		Clusters:                op.Clusters,
 		ObserveWorkloads:        opts.ObserveTenantClusters,
