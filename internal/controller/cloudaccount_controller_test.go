@@ -214,6 +214,13 @@ var _ = Describe("CloudAccount validation", func() {
 			g.Expect(conditionOf(get(g).Status.Conditions, infrav1.ConditionReady)).To(HaveField("Status", metav1.ConditionTrue))
 		}).Should(Succeed())
 		validated := get(Default).Status.LastValidated
+		// The Gateway's default CloudAccount validates against the same
+		// simulator: only after it has do the counts below belong to acct.
+		Eventually(func(g Gomega) {
+			d := &infrav1.CloudAccount{}
+			g.Expect(k8s.Get(suiteCtx, client.ObjectKey{Namespace: ns, Name: "gw-default"}, d)).To(Succeed())
+			g.Expect(conditionOf(d.Status.Conditions, infrav1.ConditionReady)).To(HaveField("Status", metav1.ConditionTrue))
+		}).Should(Succeed())
 
 		// Reconciles that are not due (here: annotation changes; in
 		// production: the inventory's news of unclaimed machines) ask MAAS
