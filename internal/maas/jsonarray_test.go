@@ -31,11 +31,17 @@ import (
 // out one byte at a time when oneByte (every object then crosses buffer
 // ends) and a buffer of size bufSize.
 func splitAll(in string, oneByte bool, bufSize int) ([]string, error) {
+	return splitAllMax(in, oneByte, bufSize, maxObjectSize)
+}
+
+// splitAllMax is splitAll with objects bounded to maxSize bytes.
+func splitAllMax(in string, oneByte bool, bufSize, maxSize int) ([]string, error) {
 	var r io.Reader = strings.NewReader(in)
 	if oneByte {
 		r = iotest.OneByteReader(r)
 	}
 	a := newObjectArray(r, make([]byte, bufSize), nil)
+	a.max = maxSize
 	var out []string
 	for {
 		obj, err := a.Next()
@@ -87,6 +93,114 @@ func TestObjectArray(t *testing.T) {
 	}
 }
 
+func TestObjectArrayBound(t *testing.T) {
+	const bound = 10
+	tests := []struct {
+		name string
+		in   string
+		want []string
+		err  bool
+	}{
+		{"at the bound", `[{"a":"12"}]`, []string{`{"a":"12"}`}, false},
+		{"one over", `[{"a":"123"}]`, nil, true},
+		{"small then large", `[{"a":1}, {"b":"123456789"}, {}]`, []string{`{"a":1}`}, true},
+		{"large in a string", `[{"` + strings.Repeat("x", 100) + `"}]`, nil, true},
+		{"large and truncated", `[{"a":[` + strings.Repeat("1,", 50), nil, true},
+		{"large nested", `[{"a":{"b":{"c":{}}}}]`, nil, true},
+	}
+	for _, tc := range tests {
+		for _, oneByte := range []bool{false, true} {
+			for _, bufSize := range []int{1, 4, 64} {
+				got, err := splitAllMax(tc.in, oneByte, bufSize, bound)
+				if (err != nil) != tc.err || !slices.Equal(got, tc.want) {
+					t.Errorf("%s (one byte: %v, buffer %d): %q, %v; want %q, error %v", tc.name, oneByte, bufSize, got, err, tc.want, tc.err)
+				}
+				if tc.err && !errors.Is(err, errObjectTooLarge) {
+					t.Errorf("%s (one byte: %v, buffer %d): %v, want an object too large", tc.name, oneByte, bufSize, err)
+				}
+			}
+		}
+	}
+}
+
+// endless is an object that does not end within 8 MiB, as from a broken
+// or hostile endpoint; it stops there so that a splitter without a bound
+// fails the test instead of running out of memory.
+type endless struct{ sent int }
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.sent >= 8*maxObjectSize {
+		return 0, io.EOF
+	}
+	p = p[:min(len(p), 8*maxObjectSize-e.sent)]
+	n := 0
+	if e.sent == 0 {
+		n = copy(p, `[{"a":"`)
+	}
+	for i := n; i < len(p); i++ {
+		p[i] = 'x'
+	}
+	e.sent += len(p)
+	return len(p), nil
+}
+
+// TestObjectArrayEndlessObject checks the real bound: an object that never
+// ends fails once it passes 1 MiB, having held no more than that.
+func TestObjectArrayEndlessObject(t *testing.T) {
+	cr := &countingReader{r: &endless{}}
+	a := newObjectArray(cr, nil, nil)
+	_, err := a.Next()
+	if !errors.Is(err, errObjectTooLarge) {
+		t.Fatalf("Next = %v, want an object too large", err)
+	}
+	if !strings.Contains(err.Error(), "1048576 bytes") {
+		t.Errorf("error %q does not say the bound", err)
+	}
+	if cap(a.elem) > 2*maxObjectSize || cr.n > maxObjectSize+len(a.buf) {
+		t.Errorf("read %d bytes and held %d before refusing, want about %d", cr.n, cap(a.elem), maxObjectSize)
+	}
+	if _, err := a.Next(); !errors.Is(err, errObjectTooLarge) {
+		t.Errorf("Next after the failure = %v, want the failure again", err)
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+func TestDecodeMachinesObjectBound(t *testing.T) {
+	machine := func(size int) string {
+		head := `{"system_id":"abc123","hostname":"`
+		return head + strings.Repeat("h", size-len(head)-2) + `"}`
+	}
+	list := func(sizes ...int) string {
+		var ms []string
+		for _, n := range sizes {
+			ms = append(ms, machine(n))
+		}
+		return "[" + strings.Join(ms, ",") + "]"
+	}
+	if ms, err := decodeMachines(strings.NewReader(list(100, maxObjectSize)), nil); err != nil || len(ms) != 2 {
+		t.Fatalf("a machine of exactly the bound: %d machines, %v; want 2", len(ms), err)
+	}
+	_, err := decodeMachines(strings.NewReader(list(100, maxObjectSize+1)), nil)
+	if !errors.Is(err, errObjectTooLarge) || !strings.Contains(err.Error(), "machine list") {
+		t.Fatalf("a machine over the bound: %v, want a machine list error saying too large", err)
+	}
+	c := newListCache()
+	c.begin()
+	if _, err := decodeMachines(strings.NewReader(list(maxObjectSize+1)), c); !errors.Is(err, errObjectTooLarge) {
+		t.Fatalf("a machine over the bound, cached: %v, want too large", err)
+	}
+}
+
 func TestObjectArrayReaderError(t *testing.T) {
 	boom := errors.New("connection reset")
 	r := io.MultiReader(strings.NewReader(`[{"a":`), iotest.ErrReader(boom))
@@ -97,21 +211,32 @@ func TestObjectArrayReaderError(t *testing.T) {
 }
 
 // FuzzObjectArray checks the split against encoding/json: for any valid
-// array of objects, the same objects, byte for byte.
+// array of objects, the same objects, byte for byte, up to the first
+// object longer than the bound, which fails the split as too large.
 func FuzzObjectArray(f *testing.F) {
 	for _, s := range []string{
 		`[]`, `[{}]`, `[{"a":"}\"{"},{"b":[{},[]]}]`, " [ {\"x\" : [ 1 , 2 ] } ] ",
 		`[{"a":"\u0022"}]`, `[{"system_id":"abc123","workload_annotations":{"k":"v"}}]`,
 	} {
-		f.Add([]byte(s))
+		f.Add([]byte(s), uint16(0))
+		f.Add([]byte(s), uint16(8))
 	}
-	f.Fuzz(func(t *testing.T, in []byte) {
-		got, err := splitAll(string(in), false, 7)
+	f.Fuzz(func(t *testing.T, in []byte, bound uint16) {
+		maxSize := int(bound)
+		if maxSize == 0 {
+			maxSize = maxObjectSize
+		}
+		got, err := splitAllMax(string(in), false, 7, maxSize)
 		var want []json.RawMessage
 		if json.Unmarshal(in, &want) != nil || slices.ContainsFunc(want, func(m json.RawMessage) bool { return m[0] != '{' }) {
 			return // not an array of objects: the split may refuse it or not, but must not panic
 		}
-		if err != nil {
+		if i := slices.IndexFunc(want, func(m json.RawMessage) bool { return len(m) > maxSize }); i >= 0 {
+			if !errors.Is(err, errObjectTooLarge) {
+				t.Fatalf("%q (bound %d): %v, want object %d too large", in, maxSize, err, i)
+			}
+			want = want[:i]
+		} else if err != nil {
 			t.Fatalf("%q: %v", in, err)
 		}
 		if len(got) != len(want) {
