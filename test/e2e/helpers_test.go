@@ -152,7 +152,7 @@ current-context: in-cluster
 							},
 							Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: simPort}},
 							ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
-								HTTPGet: &corev1.HTTPGetAction{Path: "/sim/faults", Port: intstr.FromString("http")},
+								HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")},
 							}, PeriodSeconds: 2},
 							SecurityContext: restricted(),
 							VolumeMounts:    []corev1.VolumeMount{{Name: "kubeconfig", MountPath: "/etc/maas-sim"}},
@@ -193,10 +193,15 @@ func deploymentAvailable(ns, name string) {
 }
 
 // simGet GETs a path of the simulator's admin API through the API server's
-// service proxy (the test talks to nothing but the API server).
+// service proxy (the test talks to nothing but the API server). The request
+// reaches the simulator from off loopback, so it carries the admin key, in
+// the simulator's own header: the API server consumes Authorization.
 func simGet(path string) ([]byte, error) {
-	return clientset.CoreV1().Services(simNamespace).
-		ProxyGet("http", simName, "http", path, nil).DoRaw(ctx)
+	return clientset.CoreV1().RESTClient().Get().
+		Namespace(simNamespace).Resource("services").SubResource("proxy").
+		Name("http:" + simName + ":http").Suffix(path).
+		SetHeader(maassim.AdminKeyHeader, maassim.DefaultAPIKey).
+		DoRaw(ctx)
 }
 
 // simMachine is a machine as /sim/machines shows it, user data included
