@@ -177,8 +177,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	say(stdout, "maas-sim %s: MAAS API at %s (%d machines)\n", version.Version, srv.URL, len(sim.Machines()))
-	say(stdout, "maas-sim: metrics at http://%s/metrics, admin API at http://%s/sim/ (off loopback: an admin's key in %s)\n",
-		srv.Addr(), srv.Addr(), maassim.AdminKeyHeader)
+	say(stdout, "maas-sim: metrics at http://%s/metrics, admin API at http://%s/sim/ "+
+		"(off loopback: an admin's key in %s)\n", srv.Addr(), srv.Addr(), maassim.AdminKeyHeader)
 	if *adminKey == maassim.DefaultAPIKey && !loopbackOnly(srv.Addr()) {
 		// The key protects the admin API (user data with CA keys, other
 		// users' keys) and the MAAS API; the built-in one is in the source.
