@@ -199,7 +199,7 @@ func deploymentAvailable(ns, name string) {
 func simGet(path string) ([]byte, error) {
 	return clientset.CoreV1().RESTClient().Get().
 		Namespace(simNamespace).Resource("services").SubResource("proxy").
-		Name("http:" + simName + ":http").Suffix(path).
+		Name("http:"+simName+":http").Suffix(path).
 		SetHeader(maassim.AdminKeyHeader, maassim.DefaultAPIKey).
 		DoRaw(ctx)
 }
@@ -276,7 +276,7 @@ func webhookServing() {
 		gw := &infrav1.Gateway{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "e2e-webhook-probe"},
 			Spec: infrav1.GatewaySpec{MAAS: infrav1.MAASConnection{
-				Endpoint: simEndpoint, CredentialsSecretRef: infrav1.SecretKeyReference{Name: "none"},
+				Endpoint: simEndpoint, CredentialsSecretRef: infrav1.SecretKeyReference{Name: "none"}, InsecureAllowHTTP: true,
 			}},
 		}
 		err := k8s.Create(ctx, gw, client.DryRunAll)
