@@ -63,6 +63,9 @@ type SecretKeyReference struct {
 }
 
 // MAASConnection says how to reach a MAAS region and which credentials to use.
+// The API key signs every request in clear (OAuth PLAINTEXT), so an http://
+// endpoint beyond loopback needs insecureAllowHTTP.
+// +kubebuilder:validation:XValidation:rule="!self.endpoint.lowerAscii().startsWith('http://') || (has(self.insecureAllowHTTP) && self.insecureAllowHTTP) || self.endpoint.matches('^(?i)http://(localhost|127[.][0-9]+[.][0-9]+[.][0-9]+|[[]::1[]])(:[0-9]+)?(/.*)?$')",message="an http:// endpoint sends the MAAS API key in cleartext: use https://, or set insecureAllowHTTP: true to accept that risk",fieldPath=".endpoint",reason=FieldValueForbidden
 type MAASConnection struct {
 	// endpoint is the MAAS API URL, as the MAAS CLI takes it,
 	// e.g. http://10.11.12.13:5240/MAAS.
@@ -82,6 +85,13 @@ type MAASConnection struct {
 	// +kubebuilder:validation:MaxLength=65536
 	// +optional
 	CABundle string `json:"caBundle,omitempty"`
+
+	// insecureAllowHTTP accepts an http:// endpoint beyond loopback. MAAS
+	// authenticates with OAuth PLAINTEXT: the API key then crosses the
+	// network in cleartext with every request, readable by anyone on the
+	// path. Use https:// where MAAS offers it (MAAS 3.2 and later).
+	// +optional
+	InsecureAllowHTTP bool `json:"insecureAllowHTTP,omitempty"`
 }
 
 // Placement says where in MAAS machines are taken from.

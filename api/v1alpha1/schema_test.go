@@ -80,7 +80,7 @@ func gateway(name string, mutate func(*infrav1.Gateway)) *infrav1.Gateway {
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "schema"},
 		Spec: infrav1.GatewaySpec{
 			MAAS: infrav1.MAASConnection{
-				Endpoint:             "http://10.11.12.13:5240/MAAS",
+				Endpoint:             "https://10.11.12.13:5443/MAAS",
 				CredentialsSecretRef: infrav1.SecretKeyReference{Name: "maas-credentials"},
 			},
 			ControlPlaneEndpoint: "10.11.12.100",
@@ -145,6 +145,12 @@ func TestSchemaRefusesInvalidObjects(t *testing.T) {
 			"endpoint must be an http:// or https:// URL"},
 		{"gateway endpoint without host", gateway("no-host", func(g *infrav1.Gateway) { g.Spec.MAAS.Endpoint = "http:///MAAS" }),
 			"endpoint must be an http:// or https:// URL"},
+		{"gateway http beyond loopback", gateway("plain-http", func(g *infrav1.Gateway) { g.Spec.MAAS.Endpoint = "http://10.11.12.13:5240/MAAS" }),
+			"sends the MAAS API key in cleartext"},
+		{"cloud account http beyond loopback", cloudAccount("plain-http", func(a *infrav1.CloudAccount) { a.Spec.Endpoint = "http://maas.example.com:5240/MAAS" }),
+			"spec.endpoint: Forbidden: an http:// endpoint sends the MAAS API key in cleartext"},
+		{"cloud account http to a loopback-looking name", cloudAccount("plain-http-name", func(a *infrav1.CloudAccount) { a.Spec.Endpoint = "http://127.0.0.1.nip.io/MAAS" }),
+			"sends the MAAS API key in cleartext"},
 		{"gateway without credentials secret", gateway("no-secret", func(g *infrav1.Gateway) { g.Spec.MAAS.CredentialsSecretRef.Name = "" }),
 			"spec.maas.credentialsSecretRef.name"},
 		{"gateway secret key with a slash", gateway("bad-key", func(g *infrav1.Gateway) { g.Spec.MAAS.CredentialsSecretRef.Key = "a/b" }),
@@ -252,6 +258,24 @@ func TestSchemaAcceptsValidObjectsWithDefaults(t *testing.T) {
 	a := cloudAccount("defaults", nil)
 	if err := k8s.Create(ctx, a); err != nil {
 		t.Fatalf("create cloud account: %v", err)
+	}
+	// http:// is accepted on loopback, or beyond it when opted into.
+	for name, mutate := range map[string]func(*infrav1.CloudAccount){
+		"http-loopback":  func(a *infrav1.CloudAccount) { a.Spec.Endpoint = "http://127.0.0.1:5240/MAAS" },
+		"http-loopback6": func(a *infrav1.CloudAccount) { a.Spec.Endpoint = "http://[::1]:5240/MAAS" },
+		"http-localhost": func(a *infrav1.CloudAccount) { a.Spec.Endpoint = "http://localhost:5240/MAAS" },
+		"http-opted-in": func(a *infrav1.CloudAccount) {
+			a.Spec.Endpoint, a.Spec.InsecureAllowHTTP = "http://maas.example.com:5240/MAAS", true
+		},
+	} {
+		if err := k8s.Create(ctx, cloudAccount(name, mutate)); err != nil {
+			t.Errorf("create cloud account %s: %v", name, err)
+		}
+	}
+	if err := k8s.Create(ctx, gateway("http-opted-in", func(g *infrav1.Gateway) {
+		g.Spec.MAAS.Endpoint, g.Spec.MAAS.InsecureAllowHTTP = "http://10.11.12.13:5240/MAAS", true
+	})); err != nil {
+		t.Errorf("create gateway with insecureAllowHTTP: %v", err)
 	}
 	if a.Spec.CredentialsSecretRef.Key != infrav1.DefaultAPIKeyKey {
 		t.Errorf("cloud account key defaulted to %q", a.Spec.CredentialsSecretRef.Key)

@@ -12,6 +12,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -179,7 +181,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	say(stdout, "maas-sim %s: MAAS API at %s (%d machines)\n", version.Version, srv.URL, len(sim.Machines()))
-	say(stdout, "maas-sim: metrics at http://%s/metrics, admin API at http://%s/sim/\n", srv.Addr(), srv.Addr())
+	say(stdout, "maas-sim: metrics at http://%s/metrics, admin API at http://%s/sim/ "+
+		"(off loopback: an admin's key in %s)\n", srv.Addr(), srv.Addr(), maassim.AdminKeyHeader)
+	if *adminKey == maassim.DefaultAPIKey && !loopbackOnly(srv.Addr()) {
+		// The key protects the admin API (user data with CA keys, other
+		// users' keys) and the MAAS API; the built-in one is in the source.
+		say(stderr, "maas-sim: warning: listening on %s beyond loopback with the built-in admin key: "+
+			"whoever reaches it can use the admin API; pass -admin-key\n", srv.Addr())
+	}
 	// The keys are the simulator's own test credentials; printing them is
 	// how a developer gets one.
 	for _, u := range cfg.Users {
@@ -196,6 +205,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// loopbackOnly says whether a listening address (host:port) is reachable
+// from this host only.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // joinOptions are the flags of the kubelet-join emulator.

@@ -16,6 +16,8 @@ COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY maas-sim /maas-sim
 COPY etcd kube-apiserver /usr/local/kubebuilder/bin/
 USER 65532:65532
-# In a container the simulator must listen beyond loopback to be reachable.
+# In a container the simulator must listen beyond loopback to be reachable;
+# its /sim/ admin API then answers only with an admin's key (add an
+# -admin-key of your own: the built-in one draws a warning).
 EXPOSE 5240
 ENTRYPOINT ["/maas-sim", "-listen=:5240"]

@@ -47,10 +47,24 @@ dump() {
 			kc -n "$ns" logs "$pod" --all-containers --timestamps --previous >"$ARTIFACTS/logs/$ns.$pod.previous.log" 2>/dev/null ||
 				rm -f "$ARTIFACTS/logs/$ns.$pod.previous.log"
 		done
-	# The simulator, through the API server's service proxy.
-	for p in machines counts faults; do
-		kc get --raw "/api/v1/namespaces/maas-sim/services/http:maas-sim:http/proxy/sim/$p" >"$ARTIFACTS/sim-$p.json" 2>&1 || true
+	# The simulator's admin API, through a port-forward: its connections
+	# arrive in the Pod on loopback, where the API needs no key.
+	local pf port=""
+	"$k8s/kubectl" --kubeconfig "$KIND_KUBECONFIG" -n maas-sim port-forward svc/maas-sim :5240 \
+		>"$ARTIFACTS/sim-port-forward.log" 2>&1 &
+	pf=$!
+	for _ in $(seq 50); do
+		port=$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$ARTIFACTS/sim-port-forward.log" | head -n1)
+		[ -n "$port" ] && break
+		sleep 0.2
 	done
+	if [ -n "$port" ]; then
+		for p in machines counts faults; do
+			curl -sS --max-time 20 "http://127.0.0.1:$port/sim/$p" >"$ARTIFACTS/sim-$p.json" 2>&1 || true
+		done
+	fi
+	kill "$pf" 2>/dev/null || true
+	wait "$pf" 2>/dev/null || true
 	"$("$KIND_DIR/kind-cli.sh")" export logs --name "$KIND_CLUSTER" "$ARTIFACTS/kind" >/dev/null 2>&1 || true
 }
 

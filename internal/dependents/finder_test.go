@@ -132,7 +132,7 @@ func account(ns, name string, gw infrav1alpha1.GatewayReference) *infrav1alpha1.
 		Spec: infrav1alpha1.CloudAccountSpec{
 			GatewayRef: gw,
 			MAASConnection: infrav1alpha1.MAASConnection{
-				Endpoint:             "http://10.11.12.13:5240/MAAS",
+				Endpoint:             "https://10.11.12.13:5443/MAAS",
 				CredentialsSecretRef: infrav1alpha1.SecretKeyReference{Name: "maas"},
 			},
 		},

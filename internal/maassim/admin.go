@@ -1,11 +1,63 @@
 package maassim
 
 import (
+	"crypto/subtle"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 )
+
+// AdminKeyHeader carries an admin user's API key to the /sim/ endpoints
+// from callers off loopback. Not the Authorization header: the Kubernetes
+// API server's service proxy, the way tests reach a simulator in a
+// cluster, consumes that one and never forwards it.
+const AdminKeyHeader = "X-Maas-Sim-Admin-Key"
+
+// adminAllowed says whether r may use the /sim/ endpoints. They hand out
+// user data (cluster CA keys), any user's API key and fault injection, so
+// off loopback they need an admin's API key. Callers on this host (tests,
+// the demo, kubectl port-forward into a simulator's Pod) keep using them
+// without one, as they always have.
+func (s *Sim) adminAllowed(r *http.Request) bool {
+	if isLoopback(r.RemoteAddr) {
+		return true
+	}
+	key := r.Header.Get(AdminKeyHeader)
+	if key == "" {
+		return false
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ok := false
+	for _, u := range s.users {
+		// Every admin is compared, so the time taken does not say which
+		// admin's key came close.
+		if u.admin && subtle.ConstantTimeCompare([]byte(key), []byte(u.apiKey())) == 1 {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// isLoopback reports whether a remote address (host:port) is a loopback
+// address; anything unparsable is not.
+func isLoopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// serveHealth answers a liveness or readiness probe, which comes from off
+// loopback (the kubelet) and needs no key.
+func serveHealth(w http.ResponseWriter, _ *http.Request) {
+	writeText(w, http.StatusOK, "ok")
+}
 
 // serveMetrics writes the request counters and machine counts in the
 // Prometheus text format.
@@ -46,8 +98,8 @@ func (s *Sim) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, b.String())
 }
 
-// serveAdmin serves the simulator's own endpoints (no authentication; they
-// exist for tests, demos and debugging):
+// serveAdmin serves the simulator's own endpoints, for tests, demos and
+// debugging; off loopback they need an admin's API key in AdminKeyHeader:
 //
 //	GET    /sim/machines         every machine, with agent name and decoded user data
 //	GET    /sim/machines/{id}    one machine
@@ -59,6 +111,11 @@ func (s *Sim) serveMetrics(w http.ResponseWriter, r *http.Request) {
 //	DELETE /sim/counts           reset the counters
 //	POST   /sim/users            {"name": "...", "admin": false} -> {"name", "apiKey"}
 func (s *Sim) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	if !s.adminAllowed(r) {
+		writeText(w, http.StatusUnauthorized,
+			"the simulator's admin API needs an admin user's API key in the "+AdminKeyHeader+" header off loopback")
+		return
+	}
 	path := strings.Trim(strings.TrimPrefix(r.URL.Path, "/sim/"), "/")
 	switch {
 	case path == collMachines && r.Method == http.MethodGet:

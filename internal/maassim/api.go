@@ -296,12 +296,14 @@ func sortedKeys(m map[RequestKey]int) []RequestKey {
 }
 
 // Handler serves the MAAS API under /MAAS/api/2.0/, Prometheus metrics at
-// /metrics and the simulator's admin endpoints under /sim/.
+// /metrics, a probe at /healthz and the simulator's admin endpoints under
+// /sim/ (an admin's key needed off loopback).
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(apiRoot, s.serveAPI)
 	mux.HandleFunc("/metrics", s.serveMetrics)
 	mux.HandleFunc("/sim/", s.serveAdmin)
+	mux.HandleFunc("/healthz", serveHealth)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/MAAS/") {
 			w.Header().Set("X-MAAS-API-Hash", s.apiHash)

@@ -7,8 +7,10 @@
 // # Serving
 //
 // New builds a Sim from a Config; Sim.Handler serves the API under
-// /MAAS/api/2.0/, Prometheus counters at /metrics and an admin API under
-// /sim/ (faults, machine dump, counters, users). Start does both on a
+// /MAAS/api/2.0/, Prometheus counters at /metrics, a probe at /healthz and
+// an admin API under /sim/ (faults, machine dump, counters, users), which
+// off loopback needs an admin user's API key in the X-Maas-Sim-Admin-Key
+// header: it hands out user data and API keys. Start does both on a
 // loopback port and returns a Server whose URL is what clients are given;
 // Server.Stop makes MAAS unreachable while its machines keep moving, and
 // Server.Restart brings it back on the same address. cmd/maas-sim wraps the

@@ -413,6 +413,11 @@ func TestInstallGateway(t *testing.T) {
 	if ca.Spec.GatewayRef.Name != "gateway" || ca.Spec.CredentialsSecretRef.Name != "maas-gateway-second-maas-credentials" {
 		t.Errorf("CloudAccount spec: %+v", ca.Spec)
 	}
+	// maas.insecureAllowHTTP opts the Gateway's http:// endpoint in, and not
+	// an account with an https:// endpoint of its own.
+	if !gw.Spec.MAAS.InsecureAllowHTTP || ca.Spec.InsecureAllowHTTP {
+		t.Errorf("insecureAllowHTTP: Gateway %v, CloudAccount %v; want true, false", gw.Spec.MAAS.InsecureAllowHTTP, ca.Spec.InsecureAllowHTTP)
+	}
 	for _, n := range []string{"maas-gateway-maas-credentials", "maas-gateway-second-maas-credentials"} {
 		s := &corev1.Secret{}
 		get(t, r.ns, n, s)

@@ -164,7 +164,7 @@ current-context: in-cluster
 								{Name: "tenant-api", ContainerPort: realVIPTargetPort},
 							},
 							ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
-								HTTPGet: &corev1.HTTPGetAction{Path: "/sim/faults", Port: intstr.FromString("http")},
+								HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")},
 							}, PeriodSeconds: 2},
 							SecurityContext: restricted(),
 							VolumeMounts: []corev1.VolumeMount{
@@ -213,10 +213,15 @@ func deploymentAvailable(ns, name string) {
 }
 
 // simGet GETs a path of the simulator's admin API through the API server's
-// service proxy (the test talks to nothing but the API server).
+// service proxy (the test talks to nothing but the API server). The request
+// reaches the simulator from off loopback, so it carries the admin key, in
+// the simulator's own header: the API server consumes Authorization.
 func simGet(path string) ([]byte, error) {
-	return clientset.CoreV1().Services(simNamespace).
-		ProxyGet("http", simName, "http", path, nil).DoRaw(ctx)
+	return clientset.CoreV1().RESTClient().Get().
+		Namespace(simNamespace).Resource("services").SubResource("proxy").
+		Name("http:"+simName+":http").Suffix(path).
+		SetHeader(maassim.AdminKeyHeader, maassim.DefaultAPIKey).
+		DoRaw(ctx)
 }
 
 // simMachine is a machine as /sim/machines shows it, user data included
@@ -291,7 +296,7 @@ func webhookServing() {
 		gw := &infrav1.Gateway{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "e2e-webhook-probe"},
 			Spec: infrav1.GatewaySpec{MAAS: infrav1.MAASConnection{
-				Endpoint: simEndpoint, CredentialsSecretRef: infrav1.SecretKeyReference{Name: "none"},
+				Endpoint: simEndpoint, CredentialsSecretRef: infrav1.SecretKeyReference{Name: "none"}, InsecureAllowHTTP: true,
 			}},
 		}
 		err := k8s.Create(ctx, gw, client.DryRunAll)

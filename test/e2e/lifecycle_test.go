@@ -74,7 +74,9 @@ func chartValues(releases []map[string]any, extra map[string]any) map[string]any
 			// machine addresses are data the operator must not dial.
 			"extraArgs": []any{"--observe-tenant-clusters=false"}},
 		"webhook": map[string]any{"certManager": map[string]any{"enabled": false}},
-		"maas":    map[string]any{"endpoint": simEndpoint, "existingSecret": apiKeyName},
+		// The simulator in the cluster serves http only: the key crosses
+		// the Pod network in cleartext, which a test cluster accepts.
+		"maas": map[string]any{"endpoint": simEndpoint, "existingSecret": apiKeyName, "insecureAllowHTTP": true},
 		"gateway": map[string]any{
 			"create":   true,
 			"name":     gatewayName,

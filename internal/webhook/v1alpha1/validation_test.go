@@ -48,7 +48,7 @@ func validGatewaySpec() infrav1alpha1.GatewaySpec {
 	return infrav1alpha1.GatewaySpec{
 		Replicas: 3,
 		MAAS: infrav1alpha1.MAASConnection{
-			Endpoint:             "http://10.11.12.13:5240/MAAS",
+			Endpoint:             "https://10.11.12.13:5443/MAAS",
 			CredentialsSecretRef: infrav1alpha1.SecretKeyReference{Name: "maas", Key: "apiKey"},
 		},
 		Environment: infrav1alpha1.Environment{
@@ -145,7 +145,7 @@ func TestValidateGatewayTransition(t *testing.T) {
 			mutate: func(s *infrav1alpha1.GatewaySpec) { s.Replicas = 3 }},
 		{name: "3 to 1 replicas", mutate: func(s *infrav1alpha1.GatewaySpec) { s.Replicas = 1 },
 			wantErr: []string{"spec.replicas: Forbidden: a 3-node gateway cannot be shrunk to 1 node", "quorum"}},
-		{name: "another MAAS", mutate: func(s *infrav1alpha1.GatewaySpec) { s.MAAS.Endpoint = "http://10.9.9.9:5240/MAAS" },
+		{name: "another MAAS", mutate: func(s *infrav1alpha1.GatewaySpec) { s.MAAS.Endpoint = "https://10.9.9.9:5443/MAAS" },
 			wantErr: []string{"spec.maas.endpoint: Forbidden: is immutable once set", "cannot move to another MAAS"}},
 		{name: "pod range", mutate: func(s *infrav1alpha1.GatewaySpec) { s.Environment.PodCIDR = "172.16.0.0/16" },
 			wantErr: []string{"spec.environment.podCIDR: Forbidden: is immutable once set (was \"192.168.0.0/16\")"}},
@@ -496,14 +496,56 @@ func TestCheckCABundle(t *testing.T) {
 }
 
 func TestCheckMAASConnectionWarnsOfUnusedBundle(t *testing.T) {
-	c := infrav1alpha1.MAASConnection{Endpoint: "http://10.11.12.13:5240/MAAS", CABundle: selfSignedPEM(t)}
+	c := infrav1alpha1.MAASConnection{Endpoint: "http://10.11.12.13:5240/MAAS", CABundle: selfSignedPEM(t), InsecureAllowHTTP: true}
 	errs, warns := checkMAASConnection(field.NewPath("spec"), c)
-	if len(errs) != 0 || len(warns) != 1 || !strings.Contains(warns[0], "spec.caBundle is ignored") {
+	if len(errs) != 0 || len(warns) != 2 || !strings.Contains(warns[1], "spec.caBundle is ignored") {
 		t.Errorf("http endpoint with a bundle: errs %v, warns %q", errs, warns)
 	}
 	c.Endpoint = "https://maas.example.com/MAAS"
 	if errs, warns := checkMAASConnection(field.NewPath("spec"), c); len(errs) != 0 || len(warns) != 0 {
 		t.Errorf("https endpoint with a bundle: errs %v, warns %q", errs, warns)
+	}
+}
+
+// TestCheckMAASConnectionPlainHTTP: the API key travels in every request
+// (OAuth PLAINTEXT), so http:// beyond loopback needs the opt-in, and every
+// http:// endpoint let through draws a warning.
+func TestCheckMAASConnectionPlainHTTP(t *testing.T) {
+	tests := []struct {
+		endpoint string
+		optIn    bool
+		wantErr  string
+		wantWarn string
+	}{
+		{endpoint: "https://maas.example.com/MAAS"},
+		{endpoint: "https://10.11.12.13:5443/MAAS", optIn: true},
+		{endpoint: "http://10.11.12.13:5240/MAAS", wantErr: "spec.endpoint: Forbidden: http:// sends the MAAS API key in cleartext to 10.11.12.13"},
+		{endpoint: "HTTP://maas.example.com:5240/MAAS", wantErr: "set spec.insecureAllowHTTP: true"},
+		{endpoint: " http://[fd00::5]:5240/MAAS", wantErr: "in cleartext to fd00::5"},
+		{endpoint: "http://10.11.12.13:5240/MAAS", optIn: true, wantWarn: "spec.insecureAllowHTTP is set: the MAAS API key crosses the network"},
+		{endpoint: "http://127.0.0.1:5240/MAAS", wantWarn: "plain http:// on loopback"},
+		{endpoint: "http://127.20.1.10:5240/MAAS", wantWarn: "plain http:// on loopback"},
+		{endpoint: "http://[::1]:5240/MAAS", wantWarn: "plain http:// on loopback"},
+		{endpoint: "http://localhost:5240/MAAS", wantWarn: "plain http:// on loopback"},
+		{endpoint: "http://localhost.evil.example:5240/MAAS", wantErr: "in cleartext to localhost.evil.example"},
+		{endpoint: "http://127.0.0.1.nip.io:5240/MAAS", wantErr: "in cleartext"},
+	}
+	for _, tc := range tests {
+		c := infrav1alpha1.MAASConnection{Endpoint: tc.endpoint, InsecureAllowHTTP: tc.optIn}
+		errs, warns := checkMAASConnection(field.NewPath("spec"), c)
+		got := errs.ToAggregate()
+		switch {
+		case tc.wantErr != "" && (got == nil || !strings.Contains(got.Error(), tc.wantErr)):
+			t.Errorf("%s (opt-in %v): errors %v, want %q", tc.endpoint, tc.optIn, got, tc.wantErr)
+		case tc.wantErr == "" && got != nil:
+			t.Errorf("%s (opt-in %v): refused: %v", tc.endpoint, tc.optIn, got)
+		}
+		switch {
+		case tc.wantWarn == "" && len(warns) != 0:
+			t.Errorf("%s (opt-in %v): warnings %q, want none", tc.endpoint, tc.optIn, warns)
+		case tc.wantWarn != "" && (len(warns) != 1 || !strings.Contains(warns[0], tc.wantWarn)):
+			t.Errorf("%s (opt-in %v): warnings %q, want %q", tc.endpoint, tc.optIn, warns, tc.wantWarn)
+		}
 	}
 }
 

@@ -156,19 +156,49 @@ func (r readers) checkCredentials(ctx context.Context, path *field.Path, namespa
 	return nil, nil
 }
 
-// checkMAASConnection checks what a MAAS connection says by itself: the CA
-// bundle parses, and is not set where it cannot be used.
+// checkMAASConnection checks what a MAAS connection says by itself: an
+// http:// endpoint beyond loopback is opted into, the CA bundle parses, and
+// is not set where it cannot be used.
 func checkMAASConnection(path *field.Path, c infrav1alpha1.MAASConnection) (field.ErrorList, admission.Warnings) {
+	errs, warns := checkPlainHTTP(path, c)
 	if c.CABundle == "" {
-		return nil, nil
+		return errs, warns
 	}
 	if err := checkCABundle(c.CABundle); err != nil {
-		return field.ErrorList{field.Invalid(path.Child("caBundle"), "(PEM data)", err.Error())}, nil
+		return append(errs, field.Invalid(path.Child("caBundle"), "(PEM data)", err.Error())), warns
 	}
 	if strings.HasPrefix(strings.ToLower(c.Endpoint), "http://") {
-		return nil, admission.Warnings{fmt.Sprintf("%s is ignored: the endpoint is plain http://", path.Child("caBundle"))}
+		warns = append(warns, fmt.Sprintf("%s is ignored: the endpoint is plain http://", path.Child("caBundle")))
 	}
-	return nil, nil
+	return errs, warns
+}
+
+// checkPlainHTTP refuses an http:// endpoint beyond loopback unless
+// insecureAllowHTTP says the risk is accepted, and warns of every http://
+// endpoint it lets through: MAAS's OAuth PLAINTEXT puts the API key itself
+// in each request. The CRD's rule refuses the same when the webhook is
+// bypassed; here the message is a user's.
+func checkPlainHTTP(path *field.Path, c infrav1alpha1.MAASConnection) (field.ErrorList, admission.Warnings) {
+	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(c.Endpoint)), "http://") {
+		return nil, nil
+	}
+	host, addr, ok := hostOf(strings.TrimSpace(c.Endpoint))
+	if !ok {
+		return nil, nil // the endpoint's own checks say what is wrong
+	}
+	if host == "localhost" || (addr.IsValid() && addr.IsLoopback()) {
+		return nil, admission.Warnings{fmt.Sprintf("%s is plain http:// on loopback: the MAAS API key is sent in cleartext, "+
+			"though it does not leave this host", path.Child("endpoint"))}
+	}
+	if !c.InsecureAllowHTTP {
+		return field.ErrorList{field.Forbidden(path.Child("endpoint"), fmt.Sprintf(
+			"http:// sends the MAAS API key in cleartext to %s with every request (OAuth PLAINTEXT); "+
+				"use https:// (MAAS 3.2 and later serve it, see caBundle for a private CA), "+
+				"or set %s: true to accept that risk", host, path.Child("insecureAllowHTTP")))}, nil
+	}
+	return nil, admission.Warnings{fmt.Sprintf("%s is plain http:// and %s is set: the MAAS API key crosses the network "+
+		"to %s in cleartext, readable by anyone on the path; use https:// where MAAS offers it",
+		path.Child("endpoint"), path.Child("insecureAllowHTTP"), host)}
 }
 
 // checkCABundle accepts one or more PEM certificates and nothing else.

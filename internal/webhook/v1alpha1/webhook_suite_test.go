@@ -190,7 +190,7 @@ var apiKeyParts = []string{"cK3yQ9xZ1mP8rT2vW4", "tK7nB5hJ2gF6dS9aL3", "sEcReT01
 const (
 	gatewayNamespace = "maas-system"
 	gatewayName      = "gw"
-	maasEndpoint     = "http://10.11.12.13:5240/MAAS"
+	maasEndpoint     = "https://10.11.12.13:5443/MAAS"
 	gatewayVIP       = "10.11.12.50"
 	gatewayPodCIDR   = "172.20.0.0/16"
 	gatewayProxy     = "http://proxy.example.com:3128"

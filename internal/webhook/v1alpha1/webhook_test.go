@@ -134,8 +134,8 @@ var _ = Describe("Admission through the API server", func() {
 
 		// Gateway, update.
 		Entry("moving the Gateway to another MAAS", func(string) error {
-			return updateSharedGateway(func(g *infrav1alpha1.Gateway) { g.Spec.MAAS.Endpoint = "http://10.99.0.1:5240/MAAS" })
-		}, byGatewayWebhook, `spec.maas.endpoint: Forbidden: is immutable once set (was "http://10.11.12.13:5240/MAAS"): a gateway cannot move to another MAAS`),
+			return updateSharedGateway(func(g *infrav1alpha1.Gateway) { g.Spec.MAAS.Endpoint = "https://10.99.0.1:5443/MAAS" })
+		}, byGatewayWebhook, `spec.maas.endpoint: Forbidden: is immutable once set (was "https://10.11.12.13:5443/MAAS"): a gateway cannot move to another MAAS`),
 		Entry("changing the Gateway's pod range", func(string) error {
 			return updateSharedGateway(func(g *infrav1alpha1.Gateway) { g.Spec.Environment.PodCIDR = "172.21.0.0/16" })
 		}, byGatewayWebhook, `spec.environment.podCIDR: Forbidden: is immutable once set (was "172.20.0.0/16")`),
@@ -164,6 +164,9 @@ var _ = Describe("Admission through the API server", func() {
 		Entry("a CloudAccount naming a key its Secret lacks", func(ns string) error {
 			return create(accountIn(ns, func(a *infrav1alpha1.CloudAccount) { a.Spec.CredentialsSecretRef.Key = "maasKey" }))
 		}, byCloudAccountWebhook, `Secret {ns}/maas has no key "maasKey" (its keys: apiKey)`),
+		Entry("a CloudAccount on http:// beyond loopback without insecureAllowHTTP", func(ns string) error {
+			return create(accountIn(ns, func(a *infrav1alpha1.CloudAccount) { a.Spec.Endpoint = "http://maas.example.com:5240/MAAS" }))
+		}, "spec.endpoint: Forbidden: an http:// endpoint sends the MAAS API key in cleartext", "insecureAllowHTTP: true"),
 		Entry("a CloudAccount whose CA bundle holds a private key", func(ns string) error {
 			return create(accountIn(ns, func(a *infrav1alpha1.CloudAccount) {
 				a.Spec.Endpoint = "https://maas.example.com/MAAS"
@@ -174,7 +177,7 @@ var _ = Describe("Admission through the API server", func() {
 			Expect(create(tenant(ns, "user", nextVIP()))).To(Succeed())
 			var ca infrav1alpha1.CloudAccount
 			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "acct"}, &ca)).To(Succeed())
-			ca.Spec.Endpoint = "http://10.99.0.1:5240/MAAS"
+			ca.Spec.Endpoint = "https://10.99.0.1:5443/MAAS"
 			return update(&ca)
 		}, byCloudAccountWebhook, "CloudAccount {ns}/acct is in use: 1 TenantCluster depends on it: {ns}/user",
 			"create another CloudAccount for new clusters instead"),
@@ -327,10 +330,22 @@ var _ = Describe("Admission through the API server", func() {
 
 	It("accepts a CloudAccount and warns of a CA bundle it cannot use", func() {
 		ca := account(ns, "with-bundle")
+		ca.Spec.Endpoint, ca.Spec.InsecureAllowHTTP = "http://10.11.12.13:5240/MAAS", true
 		ca.Spec.CABundle = selfSignedPEM(GinkgoT())
 		ca.Spec.CredentialsSecretRef = infrav1alpha1.SecretKeyReference{Name: "maas-custom", Key: "maasKey"}
 		Expect(create(ca)).To(Succeed())
-		Expect(warnings.take()).To(ConsistOf("spec.caBundle is ignored: the endpoint is plain http://"))
+		Expect(warnings.take()).To(ConsistOf(
+			"spec.endpoint is plain http:// and spec.insecureAllowHTTP is set: the MAAS API key crosses the network "+
+				"to 10.11.12.13 in cleartext, readable by anyone on the path; use https:// where MAAS offers it",
+			"spec.caBundle is ignored: the endpoint is plain http://"))
+	})
+
+	It("accepts http:// on loopback with a warning", func() {
+		ca := account(ns, "loopback-http")
+		ca.Spec.Endpoint = "http://127.0.0.1:5240/MAAS"
+		Expect(create(ca)).To(Succeed())
+		Expect(warnings.take()).To(ConsistOf("spec.endpoint is plain http:// on loopback: the MAAS API key is sent " +
+			"in cleartext, though it does not leave this host"))
 	})
 
 	It("accepted and defaulted the shared Gateway, with warnings", func() {
