@@ -118,7 +118,9 @@ func TestCacheAndDrainInARealCluster(t *testing.T) {
 		g.Expect(SystemIDOf(n)).To(Equal(w.machines[i].SystemID))
 		g.Expect(HealthOf(n).Ready()).To(BeFalse(), "no CNI yet")
 	}
-	g.Expect(HealthOf(NodeFor(nodes(), w.machine(1))).Message).To(ContainSubstring("cni plugin not initialized"))
+	// A Node registers before its kubelet's first status report.
+	g.Eventually(func() string { return HealthOf(NodeFor(nodes(), w.machine(1))).Message }).
+		Should(ContainSubstring("cni plugin not initialized"))
 	healthy, _ := cl.Health()
 	g.Expect(healthy).To(BeTrue())
 
