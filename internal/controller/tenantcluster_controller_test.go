@@ -1029,7 +1029,9 @@ var _ = Describe("TenantCluster controller", func() {
 		const vip = "127.30.10.100"
 		setupWith(loopback, func(o *operator.Options) {
 			insideOptions(o)
-			o.TenantJoinTimeout = 5 * time.Second
+			// Long enough for a healthy join on a loaded machine (a 5 s
+			// timeout once replaced a worker that was still joining).
+			o.TenantJoinTimeout = 20 * time.Second
 		})
 		emu := startControlPlanes(sim)
 		// The first worker to deploy fails its kubeadm join (once: MAAS may
@@ -1077,7 +1079,7 @@ var _ = Describe("TenantCluster controller", func() {
 				out = append(out, e.Note)
 			}
 			return out
-		}).WithTimeout(time.Minute).Should(ContainElement(And(ContainSubstring(bad), ContainSubstring("did not appear"))))
+		}).WithTimeout(2 * time.Minute).Should(ContainElement(And(ContainSubstring(bad), ContainSubstring("did not appear"))))
 		Eventually(cluster).WithTimeout(3 * time.Minute).Should(running(3))
 		Eventually(func(g Gomega) {
 			for _, m := range cluster(g).Status.Machines {
