@@ -263,7 +263,8 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 		done, err = exec.run(ctx, actions)
 		r.announce(gw, done)
 	}
-	r.nodesDrained(gw, append(retiring, done.waiting...))
+	leaving := append(retiring, done.waiting...)
+	r.nodesDrained(gw, leaving)
 	gw.Status.Nodes = gatewayNodes(gw, view, snapshotAfter(r.Inventory, key, snap))
 	gw.Status.ReadyReplicas = 0
 	for _, n := range gw.Status.Nodes {
@@ -272,6 +273,13 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 		}
 	}
 	summary := plan.Pools[0]
+	if len(leaving) > 0 {
+		// The plan counts a node it releases as gone, but one whose drain
+		// or etcd member waits still serves: neither the resize nor the
+		// upgrade is over until it has left the cluster.
+		summary.Done = false
+		summary.Waiting = "a node waits to leave the cluster: " + leaving[0]
+	}
 	gw.Status.FailedDeployments += int32(done.failedDeployments)
 	resized(gw, summary, done)
 	r.recordRollout(gw, summary, done, rel, machines)
