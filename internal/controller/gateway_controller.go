@@ -802,9 +802,13 @@ func nodeReadinessChanged() predicate.Predicate {
 // PodDisruptionBudget that never allows holds the machine, and only a
 // person can settle that.
 func (r *GatewayReconciler) nodesDrained(gw *infrav1.Gateway, waiting []string) {
-	was := meta.FindStatusCondition(gw.Status.Conditions, infrav1.GatewayNodesDrained)
+	// A copy: setNodesDrained changes the condition in place.
+	was := ""
+	if c := meta.FindStatusCondition(gw.Status.Conditions, infrav1.GatewayNodesDrained); c != nil {
+		was = c.Reason
+	}
 	reason := setNodesDrained(&gw.Status.Conditions, gw.Generation, infrav1.GatewayNodesDrained, waiting)
-	if reason != ReasonDrained && (was == nil || was.Reason != reason) {
+	if reason != ReasonDrained && was != reason {
 		kind := corev1.EventTypeNormal
 		if reason == ReasonDrainTimedOut {
 			kind = corev1.EventTypeWarning

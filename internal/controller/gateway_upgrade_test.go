@@ -413,6 +413,10 @@ func upgradeSpecs(env func() *gatewayEnv) {
 				Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/app:1"}}},
 		}
 		Expect(k8s.Create(suiteCtx, pod)).To(Succeed())
+		// Running and Ready, as its kubelet would say: the eviction API lets
+		// a Pending pod go whatever its budget.
+		pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+		Expect(k8s.Status().Update(suiteCtx, pod)).To(Succeed())
 		pdb := &policyv1.PodDisruptionBudget{
 			ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "never"},
 			Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(1)),
