@@ -272,14 +272,7 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 			gw.Status.ReadyReplicas++
 		}
 	}
-	summary := plan.Pools[0]
-	if len(leaving) > 0 {
-		// The plan counts a node it releases as gone, but one whose drain
-		// or etcd member waits still serves: neither the resize nor the
-		// upgrade is over until it has left the cluster.
-		summary.Done = false
-		summary.Waiting = "a node waits to leave the cluster: " + leaving[0]
-	}
+	summary := untilLeft(plan.Pools[0], leaving)
 	gw.Status.FailedDeployments += int32(done.failedDeployments)
 	resized(gw, summary, done)
 	r.recordRollout(gw, summary, done, rel, machines)
@@ -310,6 +303,18 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// untilLeft keeps a pool's summary not Done while nodes wait to leave. The
+// plan counts a node it releases as gone, but one whose drain or etcd
+// member waits still serves: neither the resize nor the upgrade is over
+// until it has left the cluster.
+func untilLeft(s rollout.PoolSummary, leaving []string) rollout.PoolSummary {
+	if len(leaving) > 0 {
+		s.Done = false
+		s.Waiting = "a node waits to leave the cluster: " + leaving[0]
+	}
+	return s
 }
 
 func hasKind(actions []rollout.Action, k rollout.ActionKind) bool {

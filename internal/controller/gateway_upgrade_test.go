@@ -419,7 +419,7 @@ func upgradeSpecs(env func() *gatewayEnv) {
 		Expect(k8s.Status().Update(suiteCtx, pod)).To(Succeed())
 		pdb := &policyv1.PodDisruptionBudget{
 			ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "never"},
-			Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(1)),
+			Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: new(intstr.FromInt32(1)),
 				Selector: &metav1.LabelSelector{MatchLabels: held}},
 		}
 		Expect(k8s.Create(suiteCtx, pdb)).To(Succeed())
