@@ -31,6 +31,11 @@ const (
 	GatewayUpgraded = "Upgraded"
 	// GatewayUpgrading is True while nodes are being rolled onto a new release.
 	GatewayUpgrading = "Upgrading"
+	// GatewayNodesDrained is False while a gateway node to be released waits
+	// for its drain or its etcd member to go: reason Draining, DrainTimedOut
+	// (a PodDisruptionBudget keeps a pod past the drain timeout; the machine
+	// is kept) or WaitingForQuorum.
+	GatewayNodesDrained = "NodesDrained"
 )
 
 // GatewayPhase is a one-word summary of a Gateway.

@@ -74,7 +74,9 @@ type GatewayReconciler struct {
 	Recorder  Recorder
 	Inventory OwnerInventory
 	Finder    dependents.Finder
-	Nodes     NodeRemover
+	// Nodes takes the gateway's own nodes out of its cluster before their
+	// machines are released.
+	Nodes GatewayNodes
 	// ClusterVersion is the Kubernetes version of the gateway cluster, which
 	// joining nodes install unless the release names another.
 	ClusterVersion func(ctx context.Context) (string, error)
@@ -98,9 +100,10 @@ type GatewayReconciler struct {
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=gateways/status,verbs=update
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=gateways/finalizers,verbs=update
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts,verbs=create
-// +kubebuilder:rbac:groups="",resources=nodes,verbs=list;watch;patch;delete
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list
 // +kubebuilder:rbac:groups="",resources=pods/eviction,verbs=create
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=list
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update
 
 // Reconcile brings the gateway's nodes to spec.replicas.
@@ -244,7 +247,7 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	}
 
 	var done executed
-	actions, err := r.retireAdopted(ctx, gw, view, plan.Actions)
+	actions, retiring, err := r.retireAdopted(ctx, gw, view, plan.Actions)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -260,6 +263,8 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 		done, err = exec.run(ctx, actions)
 		r.announce(gw, done)
 	}
+	leaving := append(retiring, done.waiting...)
+	r.nodesDrained(gw, leaving)
 	gw.Status.Nodes = gatewayNodes(gw, view, snapshotAfter(r.Inventory, key, snap))
 	gw.Status.ReadyReplicas = 0
 	for _, n := range gw.Status.Nodes {
@@ -267,7 +272,7 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 			gw.Status.ReadyReplicas++
 		}
 	}
-	summary := plan.Pools[0]
+	summary := untilLeft(plan.Pools[0], leaving)
 	gw.Status.FailedDeployments += int32(done.failedDeployments)
 	resized(gw, summary, done)
 	r.recordRollout(gw, summary, done, rel, machines)
@@ -298,6 +303,18 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// untilLeft keeps a pool's summary not Done while nodes wait to leave. The
+// plan counts a node it releases as gone, but one whose drain or etcd
+// member waits still serves: neither the resize nor the upgrade is over
+// until it has left the cluster.
+func untilLeft(s rollout.PoolSummary, leaving []string) rollout.PoolSummary {
+	if len(leaving) > 0 {
+		s.Done = false
+		s.Waiting = "a node waits to leave the cluster: " + leaving[0]
+	}
+	return s
 }
 
 func hasKind(actions []rollout.Action, k rollout.ActionKind) bool {
@@ -392,10 +409,14 @@ func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, k
 		template: func(string) string { return gatewayTemplate(gw, view.release) },
 		domain:   gw.Spec.Placement.Domain,
 		beforeRelease: func(ctx context.Context, systemID string) error {
-			if n := view.nodes[systemID]; n != nil {
-				return r.Nodes.RemoveNode(ctx, n)
+			victim, ok := findMachine(view.owned, systemID)
+			node := view.nodes[systemID]
+			if !ok || (victim.Status != maas.StatusDeployed && node == nil) {
+				// Never deployed, or not any more: nothing of it is in the cluster.
+				return nil
 			}
-			return nil
+			staying := stayingAddresses(gatewayMembers(view.owned, view.adopted), systemID)
+			return r.leaveGateway(ctx, gw, victim, node, staying)
 		},
 		assignSlot: func(ctx context.Context, systemID string, slot int) error {
 			owner := maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: string(gw.UID),
@@ -694,17 +715,37 @@ func (r *GatewayReconciler) reconcileDelete(ctx context.Context, gw *infrav1.Gat
 			if err := r.List(ctx, nodes); err != nil {
 				return ctrl.Result{}, err
 			}
+			var adopted []infrav1.GatewayNode
+			for _, n := range gw.Status.Nodes {
+				if n.Adopted && !slices.Contains(gw.Status.RetiredMachines, n.SystemID) {
+					adopted = append(adopted, n)
+				}
+			}
+			members := gatewayMembers(owned, adopted)
+			var released []string
 			for _, m := range owned {
+				var node *corev1.Node
 				for i := range nodes.Items {
 					if systemIDOf(&nodes.Items[i]) == m.SystemID {
-						if err := r.Nodes.RemoveNode(ctx, &nodes.Items[i]); err != nil {
-							return ctrl.Result{RequeueAfter: r.RequeueInterval}, client.IgnoreNotFound(ignoreWaiting(err))
+						node = &nodes.Items[i]
+					}
+				}
+				if m.Status == maas.StatusDeployed || node != nil {
+					// One member at a time, as in any other removal: the
+					// adopted nodes, if any, keep serving with a quorum.
+					staying := stayingAddresses(members, append(released, m.SystemID)...)
+					if err := r.leaveGateway(ctx, gw, m, node, staying); err != nil {
+						r.nodesDrained(gw, []string{err.Error()})
+						if uerr := r.Status().Update(ctx, gw); uerr != nil {
+							return ctrl.Result{}, uerr
 						}
+						return ctrl.Result{RequeueAfter: r.RequeueInterval}, client.IgnoreNotFound(ignoreWaiting(err))
 					}
 				}
 				if _, err := r.Inventory.Release(ctx, key, m.SystemID, maas.ReleaseParams{Comment: "maas-gateway: Gateway deleted"}); err != nil && !maas.IsNotFound(err) {
 					return ctrl.Result{}, fmt.Errorf("releasing %s: %w", m.SystemID, err)
 				}
+				released = append(released, m.SystemID)
 				r.Recorder.Eventf(gw, nil, corev1.EventTypeNormal, "MachineReleased", "Release", "released machine %s: the gateway is deleted", m.SystemID)
 			}
 		}
@@ -758,6 +799,27 @@ func nodeReadinessChanged() predicate.Predicate {
 			o, n := e.ObjectOld.(*corev1.Node), e.ObjectNew.(*corev1.Node)
 			return nodeState(o) != nodeState(n) || systemIDOf(o) != systemIDOf(n) || o.Spec.Unschedulable != n.Spec.Unschedulable
 		},
+	}
+}
+
+// nodesDrained sets NodesDrained from what the nodes leaving the gateway
+// wait for, and warns once when a drain passes its timeout: a
+// PodDisruptionBudget that never allows holds the machine, and only a
+// person can settle that.
+func (r *GatewayReconciler) nodesDrained(gw *infrav1.Gateway, waiting []string) {
+	// A copy: setNodesDrained changes the condition in place.
+	was := ""
+	if c := meta.FindStatusCondition(gw.Status.Conditions, infrav1.GatewayNodesDrained); c != nil {
+		was = c.Reason
+	}
+	reason := setNodesDrained(&gw.Status.Conditions, gw.Generation, infrav1.GatewayNodesDrained, waiting)
+	if reason != ReasonDrained && was != reason {
+		kind := corev1.EventTypeNormal
+		if reason == ReasonDrainTimedOut {
+			kind = corev1.EventTypeWarning
+		}
+		c := meta.FindStatusCondition(gw.Status.Conditions, infrav1.GatewayNodesDrained)
+		r.Recorder.Eventf(gw, nil, kind, reason, "Drain", "%s", c.Message)
 	}
 }
 

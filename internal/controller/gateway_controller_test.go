@@ -19,6 +19,7 @@ package controller_test
 import (
 	"encoding/base64"
 	"fmt"
+	"time"
 
 	"github.com/canonical/gomaasclient/client"
 	"github.com/canonical/gomaasclient/entity"
@@ -285,6 +286,8 @@ var _ = Describe("Gateway controller", func() {
 var gatewayOptions = func() operator.Options {
 	o := fastOptions
 	o.ReleaseCatalog = types.NamespacedName{Namespace: "default", Name: "gateway-releases"}
+	// A budget that never allows is reported as timed out in test time.
+	o.GatewayDrainTimeout = 2 * time.Second
 	return o
 }()
 

@@ -369,8 +369,9 @@ func (r *GatewayReconciler) gatewaysOfCatalog(ctx context.Context, o client.Obje
 // adopted node, its Node is drained and removed like any other, and the
 // machine is recorded as retired, with a warning that tells its owner to
 // release it in MAAS.
-func (r *GatewayReconciler) retireAdopted(ctx context.Context, gw *infrav1.Gateway, view *gatewayView, actions []rollout.Action) ([]rollout.Action, error) {
+func (r *GatewayReconciler) retireAdopted(ctx context.Context, gw *infrav1.Gateway, view *gatewayView, actions []rollout.Action) ([]rollout.Action, []string, error) {
 	out := make([]rollout.Action, 0, len(actions))
+	var waiting []string
 	for _, a := range actions {
 		if a.Kind == rollout.ActionAllocate || !slices.Contains(gw.Spec.AdoptMachines, a.SystemID) {
 			out = append(out, a)
@@ -379,18 +380,22 @@ func (r *GatewayReconciler) retireAdopted(ctx context.Context, gw *infrav1.Gatew
 		if a.Kind != rollout.ActionRelease || a.Reason != rollout.ReasonOutdated {
 			continue
 		}
-		if n := view.nodes[a.SystemID]; n != nil {
-			if err := r.Nodes.RemoveNode(ctx, n); err != nil {
-				if errors.Is(err, errWaiting) {
-					continue
-				}
-				return nil, fmt.Errorf("removing the node of adopted machine %s: %w", a.SystemID, client.IgnoreNotFound(err))
+		i := slices.IndexFunc(view.adopted, func(n infrav1.GatewayNode) bool { return n.SystemID == a.SystemID })
+		if i < 0 {
+			continue
+		}
+		staying := stayingAddresses(gatewayMembers(view.owned, view.adopted), a.SystemID)
+		if err := r.leaveGateway(ctx, gw, adoptedMachine(view.adopted[i]), view.nodes[a.SystemID], staying); err != nil {
+			if errors.Is(err, errWaiting) {
+				waiting = append(waiting, err.Error())
+				continue
 			}
+			return nil, nil, fmt.Errorf("removing the node of adopted machine %s: %w", a.SystemID, client.IgnoreNotFound(err))
 		}
 		gw.Status.RetiredMachines = append(gw.Status.RetiredMachines, a.SystemID)
 		r.Recorder.Eventf(gw, nil, corev1.EventTypeWarning, "AdoptedNodeRetired", "Upgrade",
 			"machine %s left the gateway: it was adopted (deployed by another MAAS user), so the operator does not release it; release it in MAAS and remove it from spec.adoptMachines",
 			a.SystemID)
 	}
-	return out, nil
+	return out, waiting, nil
 }

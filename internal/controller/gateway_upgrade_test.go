@@ -27,15 +27,19 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
 	"github.com/maas-gateway/maas-gateway/internal/catalog"
+	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
 )
 
@@ -380,6 +384,70 @@ func upgradeSpecs(env func() *gatewayEnv) {
 		Expect(m.StatusName).To(Equal("Deployed"), "the operator never releases a machine it did not allocate")
 		Expect(events("AdoptedNodeRetired")).To(ContainElement(HaveField("Note", ContainSubstring("release it in MAAS"))))
 		Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Name: hostname}, &corev1.Node{})).To(MatchError(ContainSubstring("not found")))
+	})
+
+	It("keeps a node whose drain a PodDisruptionBudget blocks, names the budget and pod, and releases nothing until it allows", func() {
+		e.create(func(gw *infrav1.Gateway) {
+			gw.Spec.AdoptMachines = nil
+			gw.Spec.Placement.Zone = ""
+			gw.Spec.Release = &infrav1.Release{Version: "1.0.0"}
+		})
+		Eventually(upgradedTo("1.0.0", "ubuntu/jammy")).WithTimeout(time.Minute).Should(Succeed())
+		old := ours()
+		Expect(old).To(HaveLen(1))
+		var node *corev1.Node
+		Eventually(func(g Gomega) {
+			nodes := &corev1.NodeList{}
+			g.Expect(k8s.List(suiteCtx, nodes, ctrlclient.MatchingLabels{infrav1.LabelGateway: "gw"})).To(Succeed())
+			for i := range nodes.Items {
+				if nodes.Items[i].Spec.ProviderID == bootstrap.ProviderID(old[0].SystemID) {
+					node = &nodes.Items[i]
+				}
+			}
+			g.Expect(node).NotTo(BeNil())
+		}).Should(Succeed())
+		held := map[string]string{"app": "held"}
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "held", Labels: held},
+			Spec: corev1.PodSpec{NodeName: node.Name, TerminationGracePeriodSeconds: ptr.To[int64](0),
+				Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/app:1"}}},
+		}
+		Expect(k8s.Create(suiteCtx, pod)).To(Succeed())
+		// Running and Ready, as its kubelet would say: the eviction API lets
+		// a Pending pod go whatever its budget.
+		pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+		Expect(k8s.Status().Update(suiteCtx, pod)).To(Succeed())
+		pdb := &policyv1.PodDisruptionBudget{
+			ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "never"},
+			Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: new(intstr.FromInt32(1)),
+				Selector: &metav1.LabelSelector{MatchLabels: held}},
+		}
+		Expect(k8s.Create(suiteCtx, pdb)).To(Succeed())
+
+		setRelease("1.1.0")
+		Eventually(func(g Gomega) {
+			c := meta.FindStatusCondition(e.gateway(g).Status.Conditions, infrav1.GatewayNodesDrained)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal("DrainTimedOut"))
+			g.Expect(c.Message).To(And(ContainSubstring("PodDisruptionBudget "+e.ns+"/never"), ContainSubstring("pod "+e.ns+"/held"),
+				ContainSubstring(old[0].SystemID)))
+		}).WithTimeout(time.Minute).Should(Succeed())
+		Expect(events("DrainTimedOut")).To(ContainElement(HaveField("Note", ContainSubstring(e.ns+"/never"))))
+		// Nothing released: the old machine still serves, its Node is there.
+		Consistently(func(g Gomega) {
+			m, _ := e.sim.Machine(old[0].SystemID)
+			g.Expect(m.StatusName).To(Equal("Deployed"))
+			g.Expect(m.Annotations).To(HaveKeyWithValue(maas.AnnotationOwnerKind, "Gateway"))
+			g.Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKeyFromObject(node), &corev1.Node{})).To(Succeed())
+		}).WithTimeout(2 * time.Second).Should(Succeed())
+
+		// The budget goes: the pod is evicted, the node leaves, the upgrade ends.
+		Expect(k8s.Delete(suiteCtx, pdb)).To(Succeed())
+		Eventually(upgradedTo("1.1.0", "ubuntu/noble")).WithTimeout(2 * time.Minute).Should(Succeed())
+		Expect(meta.IsStatusConditionTrue(e.gateway(Default).Status.Conditions, infrav1.GatewayNodesDrained)).To(BeTrue())
+		Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKeyFromObject(pod), &corev1.Pod{})).To(MatchError(ContainSubstring("not found")))
+		Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKeyFromObject(node), &corev1.Node{})).To(MatchError(ContainSubstring("not found")))
 	})
 
 	It("halts after two failed deployments without touching another node, resumes on retry, and rolls back", func() {

@@ -19,81 +19,123 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/workload"
 )
 
-// NodeRemover takes a Node out of the gateway cluster before its machine is
-// released: cordon, drain through the eviction API (PodDisruptionBudgets
-// respected), then removal. A real cluster's removal also takes the node's
-// etcd member out (kubeadm reset on the node, or the etcd API); that part is
-// behind this interface so the controller does not depend on how.
-type NodeRemover interface {
-	// RemoveNode returns an error wrapping errWaiting while a
-	// PodDisruptionBudget keeps a pod on the node: the caller retries later.
-	RemoveNode(ctx context.Context, node *corev1.Node) error
-}
-
-// DrainingNodeRemover cordons and drains a Node, then deletes the Node object.
-type DrainingNodeRemover struct {
+// GatewayNodes is how the Gateway controller reaches into the gateway
+// cluster (the one the manager runs in) to take its own nodes out: the same
+// clusterExit a tenant's machines go through, with the manager's own
+// identity instead of a connection of the cluster cache.
+type GatewayNodes struct {
+	// Client reads Nodes, Pods and PodDisruptionBudgets from the gateway's
+	// API server without a cache (a cache of Pods would hold every pod of
+	// the cluster) and writes Nodes.
 	Client client.Client
-	// Reader lists the node's pods without a cache (pods are not cached).
-	Reader client.Reader
-	// Evicter evicts once per call; nil means through Client, whose client-go
-	// retries a PodDisruptionBudget's 429 Retry-After inside the call.
+	// Evicter evicts once per call (workload.RESTEvicter): client-go would
+	// otherwise retry a PodDisruptionBudget's 429 inside the reconcile.
 	Evicter workload.Evicter
-	// RemoveMember takes the node out of the control plane (etcd) once it is
-	// drained; nil when nothing beyond deleting the Node is needed.
-	RemoveMember func(ctx context.Context, node *corev1.Node) error
+	// DrainTimeout is how long a gateway node's drain may wait before
+	// NodesDrained says DrainTimedOut (the machine is still kept); zero
+	// means 10 minutes. The Gateway has no drainTimeout field: the
+	// gateway's own pods are the operator's and the platform's, and a
+	// PodDisruptionBudget that never allows is a fault to report, not a
+	// setting.
+	DrainTimeout time.Duration
+	// SkipEtcd leaves etcd membership alone: only for test worlds whose
+	// gateway cluster is an API server with an etcd of its own (envtest)
+	// rather than stacked members signed by the gateway's etcd CA, where
+	// there is no member to remove and none to reach. The specs that run a
+	// gateway on emulated control planes leave it false.
+	SkipEtcd bool
 }
 
-// RemoveNode implements NodeRemover.
-func (d DrainingNodeRemover) RemoveNode(ctx context.Context, node *corev1.Node) error {
-	if !node.Spec.Unschedulable {
-		patch := client.MergeFrom(node.DeepCopy())
-		node.Spec.Unschedulable = true
-		if err := d.Client.Patch(ctx, node, patch); err != nil {
-			return fmt.Errorf("cordoning %s: %w", node.Name, client.IgnoreNotFound(err))
+// leaveGateway takes one step of taking victim out of the gateway cluster:
+// drain and wait, remove its etcd member through the members at staying,
+// delete its Node (clusterExit.leave). Every gateway node is a control
+// plane with a stacked etcd member (it joined with kubeadm join
+// --control-plane).
+func (r *GatewayReconciler) leaveGateway(ctx context.Context, gw *infrav1.Gateway, victim maas.Machine, node *corev1.Node, staying []string) error {
+	exit := clusterExit{
+		client:       r.Nodes.Client,
+		evicter:      r.Nodes.Evicter,
+		drainTimeout: r.Nodes.DrainTimeout,
+		etcd: func(ctx context.Context, addrs []string) (*workload.Etcd, error) {
+			return r.gatewayEtcd(ctx, gw, addrs)
+		},
+	}
+	return exit.leave(ctx, victim, node, !r.Nodes.SkipEtcd, staying)
+}
+
+// gatewayEtcd connects to the gateway's etcd members at addrs (port 2379 of
+// each node), with a client certificate signed in memory by the gateway's
+// etcd CA.
+//
+// The CA comes from where it is today: Secret <gateway>-etcd next to the
+// Gateway, copied from the first node's /etc/kubernetes/pki/etcd (see the
+// README: resizing a gateway), the same key pair joining nodes get in their
+// user data, so the operator needs no new secret and holds no credential it
+// did not hold already. The members are dialled at the machines' addresses
+// as for tenant clusters, not through the API server (pods/portforward to
+// the etcd mirror Pods, as Cluster API's KCP does): port-forward rights in
+// kube-system would let the manager into every pod there, and a node
+// adopted from a hand-made cluster need not have an etcd mirror Pod at all.
+// The certificate is signed per call: removals are rare (one step per
+// requeue while a node leaves), unlike a tenant's periodic observation.
+func (r *GatewayReconciler) gatewayEtcd(ctx context.Context, gw *infrav1.Gateway, addrs []string) (*workload.Etcd, error) {
+	pki, missing, err := r.gatewayPKI(ctx, gw)
+	switch {
+	case err != nil:
+		return nil, err
+	case missing != "":
+		return nil, fmt.Errorf("no etcd CA: %s", missing)
+	}
+	tlsConfig, err := workload.EtcdTLS(pki, time.Now(), time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	endpoints := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		endpoints = append(endpoints, workload.EtcdEndpoint(a))
+	}
+	return workload.DialEtcd(ctx, endpoints, tlsConfig)
+}
+
+// gatewayMembers are the machines of the gateway that serve it and may hold
+// an etcd member: its deployed machines and the adopted ones not retired.
+func gatewayMembers(owned []maas.Machine, adopted []infrav1.GatewayNode) []maas.Machine {
+	out := make([]maas.Machine, 0, len(owned)+len(adopted))
+	for _, m := range owned {
+		if m.Status == maas.StatusDeployed {
+			out = append(out, m)
 		}
 	}
-	pods := &corev1.PodList{}
-	if err := d.Reader.List(ctx, pods, client.MatchingFields{"spec.nodeName": node.Name}); err != nil {
-		return fmt.Errorf("listing the pods of %s: %w", node.Name, err)
+	for _, a := range adopted {
+		out = append(out, adoptedMachine(a))
 	}
-	blocked := 0
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if !workload.MovedByDrain(p) {
-			continue
-		}
-		ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name}}
-		var err error
-		if d.Evicter != nil {
-			err = d.Evicter.Evict(ctx, ev)
-		} else {
-			err = d.Client.SubResource("eviction").Create(ctx, p, ev)
-		}
-		switch {
-		case err == nil, apierrors.IsNotFound(err):
-		case apierrors.IsTooManyRequests(err):
-			blocked++ // a PodDisruptionBudget says not now
-		default:
-			return fmt.Errorf("evicting %s/%s: %w", p.Namespace, p.Name, err)
+	return out
+}
+
+// adoptedMachine is an adopted node's record as a machine: deployed, since
+// it already served the gateway when it was adopted.
+func adoptedMachine(a infrav1.GatewayNode) maas.Machine {
+	return maas.Machine{SystemID: a.SystemID, Hostname: a.Hostname, Addresses: a.Addresses, Status: maas.StatusDeployed}
+}
+
+// stayingAddresses are the addresses of members other than those in leaving.
+func stayingAddresses(members []maas.Machine, leaving ...string) []string {
+	var out []string
+	for _, m := range members {
+		if !slices.Contains(leaving, m.SystemID) && len(m.Addresses) > 0 {
+			out = append(out, m.Addresses[0])
 		}
 	}
-	if blocked > 0 {
-		return fmt.Errorf("%d pods on %s wait for their PodDisruptionBudgets: %w", blocked, node.Name, errWaiting)
-	}
-	if d.RemoveMember != nil {
-		if err := d.RemoveMember(ctx, node); err != nil {
-			return fmt.Errorf("removing %s from the control plane: %w", node.Name, err)
-		}
-	}
-	return client.IgnoreNotFound(d.Client.Delete(ctx, node))
+	return out
 }

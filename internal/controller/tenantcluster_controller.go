@@ -342,7 +342,7 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	tc.Status.Machines = tenantMachines(after)
 	r.announceDeployed(tc, before.Machines)
 	tenantStatus(tc, final, done)
-	setNodesDrained(tc, done.waiting)
+	setNodesDrained(&tc.Status.Conditions, tc.Generation, infrav1.TenantNodesDrained, done.waiting)
 	view.record(tc)
 	setNodesHealthy(tc, final, view)
 	var orphanWait time.Duration

@@ -101,6 +101,13 @@ type Options struct {
 	// members into its status, through the cluster cache. The manager turns
 	// it on; test worlds whose clusters have no API servers leave it off.
 	ObserveTenantClusters bool
+	// GatewayDrainTimeout is how long a gateway node's drain may wait before
+	// the Gateway says DrainTimedOut; zero means the controller's default.
+	GatewayDrainTimeout time.Duration
+	// SkipGatewayEtcd leaves the gateway's etcd membership alone when its
+	// nodes leave: only for test worlds whose gateway cluster is envtest
+	// (see controller.GatewayNodes.SkipEtcd).
+	SkipGatewayEtcd bool
 	// Admission tunes the webhooks (see webhookv1alpha1.Options).
 	Admission webhookv1alpha1.Options
 }
@@ -195,17 +202,27 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		return nil, fmt.Errorf("clientset for evictions: %w", err)
 	}
 	evicter := workload.RESTEvicter{Client: clientset}
+	// Drains read the gateway's Pods and PodDisruptionBudgets from the API
+	// server: through the manager's client they would start informers
+	// holding every pod of the cluster.
+	direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), HTTPClient: mgr.GetHTTPClient(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return nil, fmt.Errorf("uncached client for drains: %w", err)
+	}
 
 	version, err := clusterVersion(mgr)
 	if err != nil {
 		return nil, err
 	}
 	if err := (&controller.GatewayReconciler{
-		Client:          mgr.GetClient(),
-		Recorder:        mgr.GetEventRecorder("gateway-controller"),
-		Inventory:       op.Inventory,
-		Finder:          finder,
-		Nodes:           controller.DrainingNodeRemover{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Evicter: evicter},
+		Client:    mgr.GetClient(),
+		Recorder:  mgr.GetEventRecorder("gateway-controller"),
+		Inventory: op.Inventory,
+		Finder:    finder,
+		Nodes: controller.GatewayNodes{
+			Client: direct, Evicter: evicter,
+			DrainTimeout: opts.GatewayDrainTimeout, SkipEtcd: opts.SkipGatewayEtcd,
+		},
 		ClusterVersion:  version,
 		JoinTimeout:     opts.JoinTimeout,
 		RequeueInterval: opts.RequeueInterval,
