@@ -107,6 +107,10 @@ func main() {
 	flag.BoolVar(&opts.ObserveTenantClusters, "observe-tenant-clusters", true,
 		"Read every tenant cluster's Nodes and etcd members into its status, reaching its API server at its VIP and "+
 			"its etcd at its control-plane machines' addresses. Off only for test worlds whose clusters have no API servers.")
+	manageGatewayEtcd := true
+	flag.BoolVar(&manageGatewayEtcd, "manage-gateway-etcd", true,
+		"Remove a leaving gateway node's etcd member through the members that stay, quorum kept. Off only for test "+
+			"worlds whose gateway nodes run no etcd; a real gateway upgraded without it loses quorum.")
 	flag.BoolVar(&opts.Admission.AllowLoopbackEndpoints, "allow-loopback-endpoints", false,
 		"Accept loopback control-plane endpoints (127.0.0.0/8, ::1) with a warning. Only for test worlds whose "+
 			"emulated machines share one host; real machines cannot share a loopback VIP.")
@@ -138,6 +142,7 @@ func main() {
 	logOpts := zap.Options{}
 	logOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	opts.SkipGatewayEtcd = !manageGatewayEtcd
 	if showVersion {
 		fmt.Println(version.String("maas-gateway-manager"))
 		return

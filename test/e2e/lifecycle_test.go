@@ -72,7 +72,8 @@ func chartValues(releases []map[string]any, extra map[string]any) map[string]any
 		"manager": map[string]any{"maasPollInterval": "2s", "maasRetryInterval": "3s",
 			// The tenants here have no API servers: their VIPs and
 			// machine addresses are data the operator must not dial.
-			"extraArgs": []any{"--observe-tenant-clusters=false"}},
+			// Nor do the emulated gateway nodes run etcd members.
+			"extraArgs": []any{"--observe-tenant-clusters=false", "--manage-gateway-etcd=false"}},
 		"webhook": map[string]any{"certManager": map[string]any{"enabled": false}},
 		// The simulator in the cluster serves http only: the key crosses
 		// the Pod network in cleartext, which a test cluster accepts.
