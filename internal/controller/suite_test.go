@@ -34,7 +34,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -321,24 +320,4 @@ func startControlPlanes(srv *maassim.Server, mutate ...func(*controlplane.Option
 	})
 	emu.Attach(srv)
 	return emu
-}
-
-// cniDaemonSet is what a CNI installs, as kubelets see it: a DaemonSet whose
-// pods mount /etc/cni/net.d from the host.
-func cniDaemonSet() *appsv1.DaemonSet {
-	labels := map[string]string{"app": "cni"}
-	return &appsv1.DaemonSet{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "cni"},
-		Spec: appsv1.DaemonSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					Containers: []corev1.Container{{Name: "cni", Image: "registry.invalid/cni:1"}},
-					Volumes: []corev1.Volume{{Name: "net", VolumeSource: corev1.VolumeSource{
-						HostPath: &corev1.HostPathVolumeSource{Path: "/etc/cni/net.d"}}}},
-				},
-			},
-		},
-	}
 }

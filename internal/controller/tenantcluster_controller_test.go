@@ -843,7 +843,7 @@ var _ = Describe("TenantCluster controller", func() {
 		Expect(err).NotTo(HaveOccurred())
 		tenant, err := ctrlclient.New(admin, ctrlclient.Options{})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(tenant.Create(suiteCtx, cniDaemonSet())).To(Succeed())
+		Expect(tenant.Create(suiteCtx, controlplane.NetworkPlugin())).To(Succeed())
 		Eventually(cluster).WithTimeout(time.Minute).Should(running(3))
 		Eventually(func(g Gomega) {
 			tc := cluster(g)
@@ -880,7 +880,7 @@ var _ = Describe("TenantCluster controller", func() {
 		tenant, err := ctrlclient.New(admin, ctrlclient.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		// kube-system exists once kubeadm's init finished its objects.
-		Eventually(func() error { return tenant.Create(suiteCtx, cniDaemonSet()) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Eventually(func() error { return tenant.Create(suiteCtx, controlplane.NetworkPlugin()) }).WithTimeout(2 * time.Minute).Should(Succeed())
 		Eventually(cluster).WithTimeout(3 * time.Minute).Should(running(3))
 		members := func() ([]controlplane.Member, error) { return emu.EtcdMembers(suiteCtx, vip+":6443") }
 		Eventually(members).WithTimeout(time.Minute).Should(HaveLen(3))
@@ -978,7 +978,7 @@ var _ = Describe("TenantCluster controller", func() {
 		tenant, err := ctrlclient.New(admin, ctrlclient.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		// kube-system exists once kubeadm's init finished its objects.
-		Eventually(func() error { return tenant.Create(suiteCtx, cniDaemonSet()) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Eventually(func() error { return tenant.Create(suiteCtx, controlplane.NetworkPlugin()) }).WithTimeout(2 * time.Minute).Should(Succeed())
 		Eventually(cluster).WithTimeout(3 * time.Minute).Should(running(3))
 		// One pod per worker, and a budget that allows no disruption.
 		for _, m := range cluster(Default).Status.Machines {
@@ -1052,7 +1052,7 @@ var _ = Describe("TenantCluster controller", func() {
 			WithTimeout(2 * time.Minute).Should(Succeed())
 		tenant, err := ctrlclient.New(admin, ctrlclient.Options{})
 		Expect(err).NotTo(HaveOccurred())
-		Eventually(func() error { return tenant.Create(suiteCtx, cniDaemonSet()) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Eventually(func() error { return tenant.Create(suiteCtx, controlplane.NetworkPlugin()) }).WithTimeout(2 * time.Minute).Should(Succeed())
 		Eventually(failed.Load).ShouldNot(BeNil())
 		bad := *failed.Load()
 
@@ -1104,7 +1104,7 @@ var _ = Describe("TenantCluster controller", func() {
 			WithTimeout(2 * time.Minute).Should(Succeed())
 		tenant, err := ctrlclient.New(admin, ctrlclient.Options{})
 		Expect(err).NotTo(HaveOccurred())
-		Eventually(func() error { return tenant.Create(suiteCtx, cniDaemonSet()) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Eventually(func() error { return tenant.Create(suiteCtx, controlplane.NetworkPlugin()) }).WithTimeout(2 * time.Minute).Should(Succeed())
 		Eventually(cluster).WithTimeout(3 * time.Minute).Should(running(3))
 		Eventually(func(g Gomega) {
 			g.Expect(meta.IsStatusConditionTrue(cluster(g).Status.Conditions, infrav1.TenantNodesHealthy)).To(BeTrue())
@@ -1201,7 +1201,7 @@ var _ = Describe("TenantCluster controller", func() {
 			WithTimeout(2 * time.Minute).Should(Succeed())
 		tenant, err := ctrlclient.New(admin, ctrlclient.Options{})
 		Expect(err).NotTo(HaveOccurred())
-		Eventually(func() error { return tenant.Create(suiteCtx, cniDaemonSet()) }).WithTimeout(2 * time.Minute).Should(Succeed())
+		Eventually(func() error { return tenant.Create(suiteCtx, controlplane.NetworkPlugin()) }).WithTimeout(2 * time.Minute).Should(Succeed())
 		Eventually(cluster).WithTimeout(3 * time.Minute).Should(running(1))
 
 		// A join that died after adding its member leaves a learner that

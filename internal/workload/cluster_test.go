@@ -25,7 +25,6 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -58,26 +57,6 @@ func startCache(t *testing.T, changes *atomic.Int32) *Cache {
 	NewWithT(t).Eventually(func() error { _, err := c.Get(types.NamespacedName{Name: "probe"}, Access{}); return err }).
 		ShouldNot(MatchError("the cluster cache has not started"))
 	return c
-}
-
-// cniDaemonSet is what a CNI installs: a DaemonSet mounting /etc/cni/net.d.
-func cniDaemonSet() *appsv1.DaemonSet {
-	labels := map[string]string{"app": "cni"}
-	return &appsv1.DaemonSet{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "cni"},
-		Spec: appsv1.DaemonSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					Containers: []corev1.Container{{Name: "cni", Image: "registry.invalid/cni:1",
-						VolumeMounts: []corev1.VolumeMount{{Name: "net", MountPath: "/host/etc/cni/net.d"}}}},
-					Volumes: []corev1.Volume{{Name: "net", VolumeSource: corev1.VolumeSource{
-						HostPath: &corev1.HostPathVolumeSource{Path: "/etc/cni/net.d"}}}},
-				},
-			},
-		},
-	}
 }
 
 // TestCacheAndDrainInARealCluster: a 1 control plane + 1 worker cluster made
@@ -125,7 +104,7 @@ func TestCacheAndDrainInARealCluster(t *testing.T) {
 	g.Expect(healthy).To(BeTrue())
 
 	before := changes.Load()
-	g.Expect(cl.Client.Create(context.Background(), cniDaemonSet())).To(Succeed())
+	g.Expect(cl.Client.Create(context.Background(), controlplane.NetworkPlugin())).To(Succeed())
 	g.Eventually(func() bool {
 		ns := nodes()
 		return len(ns) == 2 && HealthOf(&ns[0]).Ready() && HealthOf(&ns[1]).Ready()

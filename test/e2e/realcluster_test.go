@@ -29,7 +29,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,6 +38,7 @@ import (
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
+	"github.com/maas-gateway/maas-gateway/internal/joinemu/controlplane"
 )
 
 const realTenant = "tenant-real"
@@ -58,26 +58,6 @@ func realVIPService() *corev1.Service {
 			Ports: []corev1.ServicePort{{
 				Name: "https", Port: 6443, TargetPort: intstr.FromString("tenant-api"),
 			}},
-		},
-	}
-}
-
-// e2eCNI is a network plugin as a kubelet sees one: a DaemonSet whose
-// Pods mount the CNI configuration directory. Its image never runs.
-func e2eCNI() *appsv1.DaemonSet {
-	labels := map[string]string{"app": "e2e-cni"}
-	return &appsv1.DaemonSet{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "e2e-cni"},
-		Spec: appsv1.DaemonSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					Containers: []corev1.Container{{Name: "cni", Image: "registry.invalid/cni:1"}},
-					Volumes: []corev1.Volume{{Name: "net", VolumeSource: corev1.VolumeSource{
-						HostPath: &corev1.HostPathVolumeSource{Path: "/etc/cni/net.d"}}}},
-				},
-			},
 		},
 	}
 }
@@ -176,7 +156,7 @@ func tenantWithRealControlPlane() {
 			g.Expect(r).To(Equal("False KubeletNotReady"), "Node of %s", id)
 		}
 	}).WithTimeout(3 * time.Minute).Should(Succeed())
-	Expect(tenantClient.Create(ctx, e2eCNI())).To(Succeed())
+	Expect(tenantClient.Create(ctx, controlplane.NetworkPlugin())).To(Succeed())
 	Eventually(func(g Gomega) {
 		for id, r := range readiness(g) {
 			g.Expect(r).To(HavePrefix("True"), "Node of %s", id)
