@@ -38,6 +38,18 @@ const (
 	GatewayNodesDrained = "NodesDrained"
 )
 
+// Reasons of a Gateway's Ready condition while it is being deleted.
+const (
+	// ReasonInUse: TenantClusters still use the gateway; its deletion waits
+	// for them (the message names them).
+	ReasonInUse = "InUse"
+	// ReasonInventoryUnknown: deletionPolicy Decommission waits because
+	// MAAS has not listed the installation's machines since the manager
+	// started (MAAS unreachable, or the key refused), so which machines to
+	// release is not known. Nothing is released, and nothing is forgotten.
+	ReasonInventoryUnknown = "InventoryUnknown"
+)
+
 // GatewayPhase is a one-word summary of a Gateway.
 // +kubebuilder:validation:Enum=Provisioning;Ready;Resizing;Upgrading;Degraded;Deleting
 type GatewayPhase string
@@ -172,7 +184,30 @@ type GatewaySpec struct {
 	// +listType=set
 	// +optional
 	AdoptMachines []string `json:"adoptMachines,omitempty"`
+
+	// deletionPolicy says what deleting this object does to the gateway's
+	// machines. Retain (the default) lets the object go and leaves every
+	// machine deployed: the gateway cluster is where this operator runs, so
+	// deleting the object that describes it (by mistake, or to reinstall
+	// the operator) must not tear it down. Decommission drains and releases
+	// every machine the gateway allocated, one at a time, the machine the
+	// manager runs on last, and holds the deletion while MAAS cannot say
+	// which machines those are. Adopted machines are never released.
+	// +kubebuilder:default=Retain
+	// +optional
+	DeletionPolicy GatewayDeletionPolicy `json:"deletionPolicy,omitempty"`
 }
+
+// GatewayDeletionPolicy is what deleting a Gateway does to its machines.
+// +kubebuilder:validation:Enum=Retain;Decommission
+type GatewayDeletionPolicy string
+
+const (
+	// GatewayRetain lets the Gateway go and keeps its machines deployed.
+	GatewayRetain GatewayDeletionPolicy = "Retain"
+	// GatewayDecommission releases the machines the Gateway allocated.
+	GatewayDecommission GatewayDeletionPolicy = "Decommission"
+)
 
 // GatewayNode is one node of the gateway cluster and the MAAS machine behind it.
 type GatewayNode struct {

@@ -111,6 +111,9 @@ func main() {
 	flag.BoolVar(&manageGatewayEtcd, "manage-gateway-etcd", true,
 		"Remove a leaving gateway node's etcd member through the members that stay, quorum kept. Off only for test "+
 			"worlds whose gateway nodes run no etcd; a real gateway upgraded without it loses quorum.")
+	flag.StringVar(&opts.NodeName, "node-name", os.Getenv("NODE_NAME"),
+		"The Node this manager runs on (the chart sets NODE_NAME from the downward API): a Gateway deleted with "+
+			"deletionPolicy Decommission releases that node's machine last, without draining the manager off it.")
 	flag.BoolVar(&opts.Admission.AllowLoopbackEndpoints, "allow-loopback-endpoints", false,
 		"Accept loopback control-plane endpoints (127.0.0.0/8, ::1) with a warning. Only for test worlds whose "+
 			"emulated machines share one host; real machines cannot share a loopback VIP.")

@@ -27,6 +27,7 @@ import (
 	. "github.com/onsi/gomega"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
@@ -279,6 +280,75 @@ var _ = Describe("Gateway controller", func() {
 		Eventually(gateway).WithTimeout(60 * 1e9).Should(HaveField("Status.ReadyReplicas", BeEquivalentTo(3)))
 		Expect(allocatedByUs()).To(HaveLen(2))
 		Expect(gateway(Default).Status.Nodes).To(HaveLen(3))
+	})
+
+	// resized brings a gateway of policy to 3 Ready nodes, 2 of them
+	// machines it allocated.
+	resized := func(policy infrav1.GatewayDeletionPolicy) []maassim.Machine {
+		GinkgoHelper()
+		createGateway(func(gw *infrav1.Gateway) { gw.Spec.DeletionPolicy = policy })
+		Eventually(gateway).Should(HaveField("Status.Phase", infrav1.GatewayPhaseReady))
+		scaleTo(3)
+		Eventually(gateway).WithTimeout(60 * 1e9).Should(HaveField("Status.ReadyReplicas", BeEquivalentTo(3)))
+		owned := ownedMachines()
+		Expect(owned).To(HaveLen(2))
+		return owned
+	}
+	gatewayGone := func() error {
+		return k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "gw"}, &infrav1.Gateway{})
+	}
+
+	It("keeps its machines when deleted with the default policy, and says how to release them", func() {
+		owned := resized("")
+		Expect(gateway(Default).Spec.DeletionPolicy).To(Equal(infrav1.GatewayRetain))
+
+		Expect(k8s.Delete(suiteCtx, gateway(Default))).To(Succeed())
+		Eventually(gatewayGone).Should(MatchError(ContainSubstring("not found")))
+		Consistently(func(g Gomega) {
+			for _, m := range owned {
+				now, _ := sim.Machine(m.SystemID)
+				g.Expect(now.StatusName).To(Equal("Deployed"), "machine %s", m.SystemID)
+			}
+		}).WithTimeout(2 * time.Second).Should(Succeed())
+		Eventually(func(g Gomega) {
+			list := &eventsv1.EventList{}
+			g.Expect(k8s.List(suiteCtx, list, ctrlclient.InNamespace(ns))).To(Succeed())
+			var notes []string
+			for _, e := range list.Items {
+				if e.Reason == "MachinesRetained" {
+					notes = append(notes, e.Note)
+				}
+			}
+			g.Expect(notes).To(ConsistOf(And(
+				ContainSubstring(owned[0].SystemID), ContainSubstring(owned[1].SystemID), ContainSubstring("adoptMachines"))))
+		}).Should(Succeed())
+	})
+
+	It("decommissions only once MAAS has listed its machines, and then releases every one it allocated", func() {
+		owned := resized(infrav1.GatewayDecommission)
+
+		// Restarted while MAAS answers nothing: the new process has never
+		// listed the installation's machines.
+		stop()
+		f := sim.Faults()
+		f.ErrorRate = 1
+		sim.SetFaults(f)
+		_, stop = startOperator(gatewayOptions)
+		Expect(k8s.Delete(suiteCtx, gateway(Default))).To(Succeed())
+		Eventually(func(g Gomega) *metav1.Condition {
+			return conditionOf(gateway(g).Status.Conditions, infrav1.ConditionReady)
+		}).Should(And(HaveField("Reason", infrav1.ReasonInventoryUnknown), HaveField("Message", ContainSubstring("Retain"))))
+		Consistently(func(g Gomega) {
+			g.Expect(gatewayGone()).To(Succeed(), "the Gateway stays while its machines are unknown")
+			g.Expect(ownedMachines()).To(HaveLen(len(owned)))
+		}).WithTimeout(2 * time.Second).Should(Succeed())
+
+		f.ErrorRate = 0
+		sim.SetFaults(f)
+		Eventually(gatewayGone).WithTimeout(time.Minute).Should(MatchError(ContainSubstring("not found")))
+		Expect(ownedMachines()).To(BeEmpty())
+		m, _ := sim.Machine(adopted)
+		Expect(m.StatusName).To(Equal("Deployed"), "an adopted machine is never released")
 	})
 })
 

@@ -31,11 +31,9 @@ package controller_test
 // the very token the first node's kubeadm init created).
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"net/url"
-	"sync"
 	"time"
 
 	maasclient "github.com/canonical/gomaasclient/client"
@@ -171,57 +169,6 @@ var _ = Describe("Gateway on emulated control planes", func() {
 		}
 	}
 	members := func() ([]controlplane.Member, error) { return emu.EtcdMembers(suiteCtx, vip+":6443") }
-	// watchQuorum samples the member list until stopped: every sample that
-	// lists members must find a quorum of them answering, and one that
-	// fails to list (no quorum for a linearizable read) counts against it.
-	watchQuorum := func() func() (violations []string, maxMembers int) {
-		var (
-			mu   sync.Mutex
-			bad  []string
-			most int
-		)
-		ctx, cancel := context.WithCancel(suiteCtx)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for ctx.Err() == nil {
-				ms, err := members()
-				mu.Lock()
-				switch {
-				case ctx.Err() != nil:
-				case err != nil:
-					bad = append(bad, "listing members: "+err.Error())
-				default:
-					up, voters := 0, 0
-					for _, m := range ms {
-						if m.Learner {
-							continue
-						}
-						voters++
-						if m.Reachable {
-							up++
-						}
-					}
-					most = max(most, len(ms))
-					if up < voters/2+1 {
-						bad = append(bad, fmt.Sprintf("%d of %d voting members reachable", up, voters))
-					}
-				}
-				mu.Unlock()
-				select {
-				case <-ctx.Done():
-				case <-time.After(100 * time.Millisecond):
-				}
-			}
-		}()
-		return func() ([]string, int) {
-			cancel()
-			<-done
-			mu.Lock()
-			defer mu.Unlock()
-			return bad, most
-		}
-	}
 	// onlyMembersOf checks that etcd holds exactly one reachable voting
 	// member per machine the gateway runs on, each peering from it.
 	onlyMembersOf := func(g Gomega, machines []maassim.Machine) {
@@ -245,14 +192,14 @@ var _ = Describe("Gateway on emulated control planes", func() {
 		Eventually(upgradedTo("1.0.0")).WithTimeout(time.Minute).Should(Succeed())
 		Eventually(members).Should(HaveLen(1))
 
-		stopWatch := watchQuorum()
+		stopWatch := watchQuorum(suiteCtx, members)
 		setRelease("1.1.0")
 		Eventually(upgradedTo("1.1.0")).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
 		// The upgrade is over only once the old node has left etcd.
 		Expect(gateway(Default).Status.RetiredMachines).To(ConsistOf(adopted))
-		violations, most := stopWatch()
-		Expect(violations).To(BeEmpty(), "etcd lost quorum during the upgrade")
-		Expect(most).To(BeNumerically("<=", 2), "expand-first adds one member at a time")
+		seen := stopWatch()
+		Expect(seen.violations).To(BeEmpty(), "etcd lost quorum during the upgrade")
+		Expect(seen.most).To(BeNumerically("<=", 2), "expand-first adds one member at a time")
 
 		owned := ownedMachinesIn(sim, ns)
 		Expect(owned).To(HaveLen(1))
@@ -271,12 +218,12 @@ var _ = Describe("Gateway on emulated control planes", func() {
 		Eventually(func(g Gomega) { onlyMembersOf(g, append(ownedMachinesIn(sim, ns), mustMachine(sim, adopted))) }).
 			WithTimeout(2 * time.Minute).Should(Succeed())
 
-		stopWatch := watchQuorum()
+		stopWatch := watchQuorum(suiteCtx, members)
 		setRelease("1.1.0")
 		Eventually(upgradedTo("1.1.0")).WithTimeout(6 * time.Minute).WithPolling(time.Second).Should(Succeed())
-		violations, most := stopWatch()
-		Expect(violations).To(BeEmpty(), "etcd lost quorum during the upgrade")
-		Expect(most).To(BeNumerically("<=", 4), "expand-first adds one member at a time")
+		seen := stopWatch()
+		Expect(seen.violations).To(BeEmpty(), "etcd lost quorum during the upgrade")
+		Expect(seen.most).To(BeNumerically("<=", 4), "expand-first adds one member at a time")
 		owned := ownedMachinesIn(sim, ns)
 		Expect(owned).To(HaveLen(3))
 		Eventually(func(g Gomega) { onlyMembersOf(g, owned) }).WithTimeout(time.Minute).Should(Succeed())

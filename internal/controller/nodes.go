@@ -55,6 +55,10 @@ type GatewayNodes struct {
 	// there is no member to remove and none to reach. The specs that run a
 	// gateway on emulated control planes leave it false.
 	SkipEtcd bool
+	// Self is the name of the Node the manager runs on (the downward API's
+	// spec.nodeName), empty when it runs outside the gateway cluster. A
+	// decommission releases that node's machine last.
+	Self string
 }
 
 // leaveGateway takes one step of taking victim out of the gateway cluster:

@@ -273,6 +273,9 @@ func newGateway(ns, endpoint string) *infrav1.Gateway {
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "gw"},
 		Spec: infrav1.GatewaySpec{
 			MAAS: infrav1.MAASConnection{Endpoint: endpoint, CredentialsSecretRef: infrav1.SecretKeyReference{Name: "maas"}},
+			// The specs' clean-up deletes the Gateway and expects every
+			// machine it allocated back in MAAS.
+			DeletionPolicy: infrav1.GatewayDecommission,
 		},
 	}
 }

@@ -864,13 +864,18 @@ var _ = Describe("TenantCluster controller", func() {
 	}
 	loopback := func(c *maassim.Config) { c.Inventory = maassim.Loopback(c.Inventory) }
 
-	It("rolls a 3-control-plane cluster keeping etcd quorum at every moment, draining each replaced Node", func() {
-		const vip = "127.30.8.100"
+	// upOnControlPlanes creates a cluster of size control-plane machines
+	// (no workers) at vip on real control planes, installs the CNI so its
+	// Nodes can go Ready, and waits until it is Running with size etcd
+	// members. It returns a client to the tenant and its member lister.
+	upOnControlPlanes := func(vip string, size int32, strategy infrav1.RollingUpdateStrategy) (ctrlclient.Client, func() ([]controlplane.Member, error)) {
+		GinkgoHelper()
 		setupWith(loopback, insideOptions)
 		emu := startControlPlanes(sim)
 		createCluster(func(tc *infrav1.TenantCluster) {
 			tc.Spec.ControlPlaneEndpoint = vip
-			tc.Spec.ControlPlane.Size = 3
+			tc.Spec.ControlPlane.Size = size
+			tc.Spec.ControlPlane.RollingUpdate = strategy
 			tc.Spec.Workers = nil
 			tc.Spec.ControlPlane.AllowWorkloads = true
 		})
@@ -881,85 +886,103 @@ var _ = Describe("TenantCluster controller", func() {
 		Expect(err).NotTo(HaveOccurred())
 		// kube-system exists once kubeadm's init finished its objects.
 		Eventually(func() error { return tenant.Create(suiteCtx, controlplane.NetworkPlugin()) }).WithTimeout(2 * time.Minute).Should(Succeed())
-		Eventually(cluster).WithTimeout(3 * time.Minute).Should(running(3))
+		Eventually(cluster).WithTimeout(time.Duration(size) * time.Minute).WithPolling(time.Second).Should(running(int(size)))
 		members := func() ([]controlplane.Member, error) { return emu.EtcdMembers(suiteCtx, vip+":6443") }
-		Eventually(members).WithTimeout(time.Minute).Should(HaveLen(3))
-
-		// A pod on every control-plane Node: each must be evicted (and
-		// finished by its kubelet) before its machine goes.
-		for _, m := range cluster(Default).Status.Machines {
-			pod := &corev1.Pod{
-				ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "app-" + strings.ToLower(m.Hostname)},
-				Spec: corev1.PodSpec{NodeName: strings.ToLower(m.Hostname), TerminationGracePeriodSeconds: ptr.To[int64](1),
-					Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/app:1"}}},
+		Eventually(members).WithTimeout(time.Minute).Should(HaveLen(int(size)))
+		return tenant, members
+	}
+	// allReachableVoters checks etcd holds exactly n members, all voting
+	// and answering.
+	allReachableVoters := func(members func() ([]controlplane.Member, error), n int) func(Gomega) {
+		return func(g Gomega) {
+			final, err := members()
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(final).To(HaveLen(n), "%+v", final)
+			for _, m := range final {
+				g.Expect(m.Reachable).To(BeTrue(), "member %s", m.Name)
+				g.Expect(m.Learner).To(BeFalse(), "member %s", m.Name)
 			}
-			Expect(tenant.Create(suiteCtx, pod)).To(Succeed())
 		}
+	}
 
-		// Watch etcd through the roll: never fewer reachable members than a
-		// quorum of the list.
-		var mu sync.Mutex
-		var violations []string
-		minMembers, maxMembers := 99, 0
-		watchCtx, stopWatch := context.WithCancel(suiteCtx)
-		watched := make(chan struct{})
-		go func() {
-			defer close(watched)
-			for watchCtx.Err() == nil {
-				ms, err := members()
-				if err == nil {
-					up := 0
-					for _, m := range ms {
-						if m.Reachable {
-							up++
-						}
-					}
-					mu.Lock()
-					minMembers, maxMembers = min(minMembers, len(ms)), max(maxMembers, len(ms))
-					if up < len(ms)/2+1 {
-						violations = append(violations, fmt.Sprintf("%d of %d members reachable", up, len(ms)))
-					}
-					mu.Unlock()
+	for i, strategy := range []infrav1.RollingUpdateStrategy{infrav1.ExpandFirst, infrav1.ContractFirst} {
+		It("rolls a 3-control-plane cluster "+string(strategy)+" keeping etcd quorum at every moment, draining each replaced Node", func() {
+			vip := fmt.Sprintf("127.30.8.%d", 100+i)
+			tenant, members := upOnControlPlanes(vip, 3, strategy)
+
+			// A pod on every control-plane Node: each must be evicted (and
+			// finished by its kubelet) before its machine goes.
+			for _, m := range cluster(Default).Status.Machines {
+				pod := &corev1.Pod{
+					ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "app-" + strings.ToLower(m.Hostname)},
+					Spec: corev1.PodSpec{NodeName: strings.ToLower(m.Hostname), TerminationGracePeriodSeconds: ptr.To[int64](1),
+						Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/app:1"}}},
 				}
-				select {
-				case <-watchCtx.Done():
-				case <-time.After(100 * time.Millisecond):
+				Expect(tenant.Create(suiteCtx, pod)).To(Succeed())
+			}
+
+			stopWatch := watchQuorum(suiteCtx, members)
+			oldTemplate := cluster(Default).Status.Machines[0].Template
+			update(func(tc *infrav1.TenantCluster) { tc.Spec.Profile.OSImage = "ubuntu/noble" })
+			Eventually(func(g Gomega) {
+				tc := cluster(g)
+				g.Expect(tc.Status.Phase).To(Equal(infrav1.TenantPhaseRunning))
+				g.Expect(tc.Status.Machines).To(HaveLen(3))
+				for _, m := range tc.Status.Machines {
+					// MAAS may hand a released machine out again: the
+					// template tells old from new.
+					g.Expect(m.Template).NotTo(Equal(oldTemplate), "machine %s of the old template still there", m.Hostname)
 				}
-			}
-		}()
+			}).WithTimeout(8 * time.Minute).WithPolling(time.Second).Should(Succeed())
+			seen := stopWatch()
 
-		oldTemplate := cluster(Default).Status.Machines[0].Template
-		update(func(tc *infrav1.TenantCluster) { tc.Spec.Profile.OSImage = "ubuntu/noble" })
-		Eventually(func(g Gomega) {
-			tc := cluster(g)
-			g.Expect(tc.Status.Phase).To(Equal(infrav1.TenantPhaseRunning))
-			g.Expect(tc.Status.Machines).To(HaveLen(3))
-			for _, m := range tc.Status.Machines {
-				// MAAS may hand a released machine out again: the template
-				// tells old from new.
-				g.Expect(m.Template).NotTo(Equal(oldTemplate), "machine %s of the old template still there", m.Hostname)
+			Expect(seen.violations).To(BeEmpty(), "etcd lost quorum during the roll")
+			if strategy == infrav1.ExpandFirst {
+				Expect(seen.most).To(BeNumerically("<=", 4), "expand-first adds one member at a time")
+				Expect(seen.fewest).To(BeNumerically(">=", 3), "expand-first removes a member only after its replacement joined")
+			} else {
+				Expect(seen.most).To(BeNumerically("<=", 3), "contract-first removes a member before its replacement joins")
+				Expect(seen.fewest).To(BeNumerically(">=", 2), "contract-first removes one member at a time")
 			}
-		}).WithTimeout(8 * time.Minute).WithPolling(time.Second).Should(Succeed())
-		stopWatch()
-		<-watched
+			Eventually(allReachableVoters(members, 3)).Should(Succeed())
+			pods := &corev1.PodList{}
+			Expect(tenant.List(suiteCtx, pods, ctrlclient.InNamespace("default"))).To(Succeed())
+			Expect(pods.Items).To(BeEmpty(), "every replaced Node's pod was evicted and finished")
+			nodes := &corev1.NodeList{}
+			Expect(tenant.List(suiteCtx, nodes)).To(Succeed())
+			Expect(nodes.Items).To(HaveLen(3), "the replaced Nodes were deleted")
+			Expect(meta.IsStatusConditionTrue(cluster(Default).Status.Conditions, infrav1.TenantNodesDrained)).To(BeTrue())
+		})
+	}
 
-		mu.Lock()
-		Expect(violations).To(BeEmpty(), "etcd lost quorum during the roll")
-		Expect(maxMembers).To(BeNumerically("<=", 4), "expand-first adds one member at a time")
-		mu.Unlock()
-		final, err := members()
-		Expect(err).NotTo(HaveOccurred())
-		Expect(final).To(HaveLen(3))
-		for _, m := range final {
-			Expect(m.Reachable).To(BeTrue(), "member %s", m.Name)
+	It("shrinks a 5-control-plane cluster to 3 and then 1, one etcd member at a time, refusing 5 to 1 at admission", func() {
+		tenant, members := upOnControlPlanes("127.30.8.110", 5, infrav1.ExpandFirst)
+
+		// Two members at once would leave 3 of 5 members for a moment with
+		// one of them on its way out: refused, with the reason.
+		tc := cluster(Default)
+		tc.Spec.ControlPlane.Size = 1
+		Expect(k8s.Update(suiteCtx, tc)).To(MatchError(ContainSubstring("shrinks one step at a time")))
+
+		stopWatch := watchQuorum(suiteCtx, members)
+		for _, size := range []int{3, 1} {
+			update(func(tc *infrav1.TenantCluster) { tc.Spec.ControlPlane.Size = int32(size) })
+			Eventually(func(g Gomega) {
+				tc := cluster(g)
+				g.Expect(tc.Status.ObservedGeneration).To(Equal(tc.Generation))
+				g.Expect(tc).To(running(size))
+				g.Expect(tc.Status.Machines).To(HaveLen(size))
+			}).WithTimeout(4 * time.Minute).WithPolling(time.Second).Should(Succeed())
+			Eventually(allReachableVoters(members, size)).Should(Succeed())
+			nodes := &corev1.NodeList{}
+			Expect(tenant.List(suiteCtx, nodes)).To(Succeed())
+			Expect(nodes.Items).To(HaveLen(size), "the removed machines' Nodes were deleted")
 		}
-		pods := &corev1.PodList{}
-		Expect(tenant.List(suiteCtx, pods, ctrlclient.InNamespace("default"))).To(Succeed())
-		Expect(pods.Items).To(BeEmpty(), "every replaced Node's pod was evicted and finished")
-		nodes := &corev1.NodeList{}
-		Expect(tenant.List(suiteCtx, nodes)).To(Succeed())
-		Expect(nodes.Items).To(HaveLen(3), "the replaced Nodes were deleted")
-		Expect(meta.IsStatusConditionTrue(cluster(Default).Status.Conditions, infrav1.TenantNodesDrained)).To(BeTrue())
+		seen := stopWatch()
+		Expect(seen.violations).To(BeEmpty(), "etcd lost quorum while shrinking")
+		Expect(seen.most).To(Equal(5))
+		Expect(seen.fewest).To(Equal(1))
+		Expect(ours()).To(HaveLen(1), "every removed machine was released")
 	})
 
 	It("keeps a worker whose pods a PodDisruptionBudget holds, past its drain timeout, naming the budget", func() {

@@ -108,6 +108,10 @@ type Options struct {
 	// nodes leave: only for test worlds whose gateway cluster is envtest
 	// (see controller.GatewayNodes.SkipEtcd).
 	SkipGatewayEtcd bool
+	// NodeName is the Node the manager runs on (from the downward API),
+	// empty outside a cluster: a Gateway decommissioned releases that
+	// node's machine last (see controller.GatewayNodes.Self).
+	NodeName string
 	// Admission tunes the webhooks (see webhookv1alpha1.Options).
 	Admission webhookv1alpha1.Options
 }
@@ -222,6 +226,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		Nodes: controller.GatewayNodes{
 			Client: direct, Evicter: evicter,
 			DrainTimeout: opts.GatewayDrainTimeout, SkipEtcd: opts.SkipGatewayEtcd,
+			Self: opts.NodeName,
 		},
 		ClusterVersion:  version,
 		JoinTimeout:     opts.JoinTimeout,

@@ -632,6 +632,14 @@ func (d *demo) deleteGateway(ctx context.Context) (string, error) {
 	if err := d.c().Delete(ctx, account); client.IgnoreNotFound(err) != nil {
 		return "", errorf("deleting CloudAccount %s: %w", d.account.Name, err)
 	}
+	// A Gateway keeps its machines when deleted unless told otherwise:
+	// it is the cluster the operator runs in.
+	patch := client.MergeFrom(gw.DeepCopy())
+	gw.Spec.DeletionPolicy = infrav1.GatewayDecommission
+	if err := d.c().Patch(ctx, gw, patch); err != nil {
+		return "", errorf("setting Gateway %s's deletionPolicy to Decommission: %w", gw.Name, err)
+	}
+	d.t.note("kubectl patch mgw/%s --type=merge -p '{\"spec\":{\"deletionPolicy\":\"Decommission\"}}'", gw.Name)
 	if err := d.c().Delete(ctx, gw); err != nil {
 		return "", errorf("deleting Gateway %s: %w", gw.Name, err)
 	}

@@ -93,6 +93,9 @@ func chartValues(releases []map[string]any, extra map[string]any) map[string]any
 				"noProxy":    []any{"10.0.0.0/8", ".svc", ".cluster.local"},
 			},
 			"controlPlaneEndpoint": gatewayVIP,
+			// The last spec deletes the Gateway and expects its machines
+			// back in MAAS; the manager runs on a kind node, not on them.
+			"deletionPolicy": "Decommission",
 		},
 	}
 	if releases != nil {

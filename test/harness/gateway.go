@@ -127,6 +127,8 @@ func (p *PreparedGateway) Gateway() *infrav1.Gateway {
 				CredentialsSecretRef: infrav1.SecretKeyReference{Name: p.SecretName},
 			},
 			ControlPlaneEndpoint: GatewayVIP,
+			// A test world deleted expects its machines back in MAAS.
+			DeletionPolicy: infrav1.GatewayDecommission,
 		},
 	}
 	p.Apply(gw)

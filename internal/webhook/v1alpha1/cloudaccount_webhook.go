@@ -56,8 +56,9 @@ func (d *CloudAccountDefaulter) Default(_ context.Context, ca *infrav1alpha1.Clo
 
 // +kubebuilder:webhook:path=/validate-infra-maasgateway-io-v1alpha1-cloudaccount,mutating=false,failurePolicy=fail,sideEffects=None,timeoutSeconds=5,groups=infra.maasgateway.io,resources=cloudaccounts,verbs=create;update;delete,versions=v1alpha1,name=vcloudaccount-v1alpha1.kb.io,admissionReviewVersions=v1
 
-// CloudAccountValidator checks that an account's Gateway and credentials
-// exist, and keeps an account that TenantClusters use.
+// CloudAccountValidator checks an account's Gateway and credentials (those
+// that do not exist yet are warned of, not refused), and keeps an account
+// that TenantClusters use.
 type CloudAccountValidator struct {
 	readers
 }
@@ -65,12 +66,14 @@ type CloudAccountValidator struct {
 // ValidateCreate implements admission.Validator.
 func (v *CloudAccountValidator) ValidateCreate(ctx context.Context, ca *infrav1alpha1.CloudAccount) (admission.Warnings, error) {
 	errs, warns := checkMAASConnection(specPath, ca.Spec.MAASConnection)
-	gwErrs, err := v.checkGateway(ctx, ca)
+	gwErrs, gwWarns, err := v.checkGateway(ctx, ca)
+	warns = append(warns, gwWarns...)
 	if err != nil {
 		return warns, err
 	}
-	credErrs, err := v.checkCredentials(ctx, specPath.Child("credentialsSecretRef"), ca.Namespace,
+	credErrs, credWarns, err := v.checkCredentials(ctx, specPath.Child("credentialsSecretRef"), ca.Namespace,
 		ca.Spec.CredentialsSecretRef)
+	warns = append(warns, credWarns...)
 	if err != nil {
 		return warns, err
 	}
@@ -100,15 +103,17 @@ func (v *CloudAccountValidator) ValidateUpdate(ctx context.Context, oldCA, ca *i
 		}
 	}
 	if movedGateway {
-		gwErrs, err := v.checkGateway(ctx, ca)
+		gwErrs, gwWarns, err := v.checkGateway(ctx, ca)
+		warns = append(warns, gwWarns...)
 		if err != nil {
 			return warns, err
 		}
 		errs = append(errs, gwErrs...)
 	}
 	if oldCA.Spec.CredentialsSecretRef != ca.Spec.CredentialsSecretRef {
-		credErrs, err := v.checkCredentials(ctx, specPath.Child("credentialsSecretRef"), ca.Namespace,
+		credErrs, credWarns, err := v.checkCredentials(ctx, specPath.Child("credentialsSecretRef"), ca.Namespace,
 			ca.Spec.CredentialsSecretRef)
+		warns = append(warns, credWarns...)
 		if err != nil {
 			return warns, err
 		}
@@ -130,20 +135,24 @@ func (v *CloudAccountValidator) ValidateDelete(ctx context.Context, ca *infrav1a
 	return nil, nil
 }
 
-func (v *CloudAccountValidator) checkGateway(ctx context.Context, ca *infrav1alpha1.CloudAccount) (field.ErrorList, error) {
+// checkGateway refuses an account of a Gateway being deleted, and accepts
+// one of a Gateway that does not exist yet with a warning: manifests are
+// applied in any order, and the controller waits with condition
+// GatewayNotFound.
+func (v *CloudAccountValidator) checkGateway(ctx context.Context, ca *infrav1alpha1.CloudAccount) (field.ErrorList, admission.Warnings, error) {
 	key := dependents.GatewayOf(ca)
 	var gw infrav1alpha1.Gateway
 	err := v.get(ctx, key, &gw)
 	switch {
 	case apierrors.IsNotFound(err):
-		return field.ErrorList{field.Invalid(specPath.Child("gatewayRef"), key.String(),
-			fmt.Sprintf("Gateway %s not found (an empty gatewayRef.namespace means the CloudAccount's own, %s)",
-				key, ca.Namespace))}, nil
+		return nil, admission.Warnings{fmt.Sprintf(
+			"%s: Gateway %s does not exist yet (an empty gatewayRef.namespace means the CloudAccount's own, %s); "+
+				"the account is not used until it does", specPath.Child("gatewayRef"), key, ca.Namespace)}, nil
 	case err != nil:
-		return nil, unavailable(fmt.Sprintf("reading Gateway %s", key), err)
+		return nil, nil, unavailable(fmt.Sprintf("reading Gateway %s", key), err)
 	case gw.DeletionTimestamp != nil:
 		return field.ErrorList{field.Invalid(specPath.Child("gatewayRef"), key.String(),
-			fmt.Sprintf("Gateway %s is being deleted", key))}, nil
+			fmt.Sprintf("Gateway %s is being deleted", key))}, nil, nil
 	}
-	return nil, nil
+	return nil, nil, nil
 }

@@ -79,8 +79,9 @@ func (v *GatewayValidator) ValidateCreate(ctx context.Context, gw *infrav1alpha1
 	if err != nil {
 		return warns, err
 	}
-	credErrs, err := v.checkCredentials(ctx, specPath.Child("maas", "credentialsSecretRef"), gw.Namespace,
+	credErrs, credWarns, err := v.checkCredentials(ctx, specPath.Child("maas", "credentialsSecretRef"), gw.Namespace,
 		gw.Spec.MAAS.CredentialsSecretRef)
+	warns = append(warns, credWarns...)
 	if err != nil {
 		return warns, err
 	}
@@ -98,8 +99,9 @@ func (v *GatewayValidator) ValidateUpdate(ctx context.Context, oldGW, gw *infrav
 	specErrs, warns := validateGatewaySpec(&gw.Spec, gw.Name, v.opts)
 	errs = append(errs, specErrs...)
 	if oldGW.Spec.MAAS.CredentialsSecretRef != gw.Spec.MAAS.CredentialsSecretRef {
-		credErrs, err := v.checkCredentials(ctx, specPath.Child("maas", "credentialsSecretRef"), gw.Namespace,
+		credErrs, credWarns, err := v.checkCredentials(ctx, specPath.Child("maas", "credentialsSecretRef"), gw.Namespace,
 			gw.Spec.MAAS.CredentialsSecretRef)
+		warns = append(warns, credWarns...)
 		if err != nil {
 			return warns, err
 		}

@@ -116,13 +116,13 @@ func inUse(what string, deps []dependents.Dependent, action string) error {
 		what, len(deps), noun, dependents.Summary(deps, maxNamed), action)
 }
 
-// checkCredentials checks that a credentials Secret exists in namespace and
-// that its key holds a MAAS API key. The Secret is read from the API server:
+// checkCredentials checks that a credentials Secret in namespace, once it
+// exists, holds a MAAS API key under its key; a missing one is a warning. The Secret is read from the API server:
 // secrets are not worth an informer over the whole cluster for a check that
 // runs when a reference changes, and the Secret is usually created just
 // before the object that names it. No message carries the key's value.
 func (r readers) checkCredentials(ctx context.Context, path *field.Path, namespace string,
-	ref infrav1alpha1.SecretKeyReference) (field.ErrorList, error) {
+	ref infrav1alpha1.SecretKeyReference) (field.ErrorList, admission.Warnings, error) {
 	key := ref.Key
 	if key == "" {
 		key = infrav1alpha1.DefaultAPIKeyKey
@@ -131,11 +131,15 @@ func (r readers) checkCredentials(ctx context.Context, path *field.Path, namespa
 	err := r.live.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, &secret)
 	switch {
 	case apierrors.IsNotFound(err):
-		return field.ErrorList{field.Invalid(path.Child("name"), ref.Name, fmt.Sprintf(
-			"Secret %s/%s not found; create it first: kubectl create secret generic %s -n %s --from-literal=%s=<MAAS API key>",
-			namespace, ref.Name, ref.Name, namespace, key))}, nil
+		// Applied in any order (kubectl apply -f dir/, GitOps, a Secret
+		// an operator of Secrets creates later): the controller waits for
+		// it with condition SecretNotFound.
+		return nil, admission.Warnings{fmt.Sprintf(
+			"%s: Secret %s/%s does not exist yet; nothing reaches MAAS until it does: "+
+				"kubectl create secret generic %s -n %s --from-literal=%s=<MAAS API key>",
+			path.Child("name"), namespace, ref.Name, ref.Name, namespace, key)}, nil
 	case err != nil:
-		return nil, unavailable(fmt.Sprintf("reading Secret %s/%s", namespace, ref.Name), err)
+		return nil, nil, unavailable(fmt.Sprintf("reading Secret %s/%s", namespace, ref.Name), err)
 	}
 	value, ok := secret.Data[key]
 	if !ok {
@@ -145,15 +149,15 @@ func (r readers) checkCredentials(ctx context.Context, path *field.Path, namespa
 		}
 		slices.Sort(keys)
 		return field.ErrorList{field.Invalid(path.Child("key"), key, fmt.Sprintf(
-			"Secret %s/%s has no key %q (its keys: %s)", namespace, ref.Name, key, strings.Join(keys, ", ")))}, nil
+			"Secret %s/%s has no key %q (its keys: %s)", namespace, ref.Name, key, strings.Join(keys, ", ")))}, nil, nil
 	}
 	if _, err := maas.ParseAPIKey(string(value)); err != nil {
 		// ParseAPIKey's errors name the faulty part, never its content.
 		return field.ErrorList{field.Invalid(path.Child("key"), key, fmt.Sprintf(
 			"key %q of Secret %s/%s does not hold a MAAS API key (consumer_key:token_key:token_secret, as the MAAS UI shows it): %v",
-			key, namespace, ref.Name, err))}, nil
+			key, namespace, ref.Name, err))}, nil, nil
 	}
-	return nil, nil
+	return nil, nil, nil
 }
 
 // checkMAASConnection checks what a MAAS connection says by itself: an

@@ -107,9 +107,6 @@ var _ = Describe("Admission through the API server", func() {
 		Entry("a second Gateway", func(ns string) error {
 			return create(gatewayIn(ns, func(*infrav1alpha1.Gateway) {}))
 		}, byGatewayWebhook, "metadata.name: Forbidden: only one Gateway may exist per cluster, and Gateway maas-system/gw already exists"),
-		Entry("a Gateway whose credentials Secret is missing", func(ns string) error {
-			return create(gatewayIn(ns, func(g *infrav1alpha1.Gateway) { g.Spec.MAAS.CredentialsSecretRef.Name = "nosuch" }))
-		}, byGatewayWebhook, `spec.maas.credentialsSecretRef.name: Invalid value: "nosuch": Secret {ns}/nosuch not found; create it first: kubectl create secret generic nosuch -n {ns} --from-literal=apiKey=<MAAS API key>`),
 		Entry("a Gateway whose Secret lacks the key", func(ns string) error {
 			return create(gatewayIn(ns, func(g *infrav1alpha1.Gateway) { g.Spec.MAAS.CredentialsSecretRef.Name = "maas-custom" }))
 		}, byGatewayWebhook, `spec.maas.credentialsSecretRef.key: Invalid value: "apiKey": Secret {ns}/maas-custom has no key "apiKey" (its keys: maasKey)`),
@@ -150,14 +147,6 @@ var _ = Describe("Admission through the API server", func() {
 		}, byGatewayWebhook, "maas-system/maas-short does not hold a MAAS API key", "part token secret must be 32 characters long"),
 
 		// CloudAccount.
-		Entry("a CloudAccount of a Gateway that does not exist", func(ns string) error {
-			return create(accountIn(ns, func(a *infrav1alpha1.CloudAccount) {
-				a.Spec.GatewayRef = infrav1alpha1.GatewayReference{Name: "nosuch"}
-			}))
-		}, byCloudAccountWebhook, `spec.gatewayRef: Invalid value: "{ns}/nosuch": Gateway {ns}/nosuch not found (an empty gatewayRef.namespace means the CloudAccount's own, {ns})`),
-		Entry("a CloudAccount whose Secret is missing", func(ns string) error {
-			return create(accountIn(ns, func(a *infrav1alpha1.CloudAccount) { a.Spec.CredentialsSecretRef.Name = "nosuch" }))
-		}, byCloudAccountWebhook, "spec.credentialsSecretRef.name", "Secret {ns}/nosuch not found"),
 		Entry("a CloudAccount whose token secret is too short", func(ns string) error {
 			return create(accountIn(ns, func(a *infrav1alpha1.CloudAccount) { a.Spec.CredentialsSecretRef.Name = "maas-short" }))
 		}, byCloudAccountWebhook, `spec.credentialsSecretRef.key: Invalid value: "apiKey"`, "part token secret must be 32 characters long, got 14"),
@@ -338,6 +327,18 @@ var _ = Describe("Admission through the API server", func() {
 			"spec.endpoint is plain http:// and spec.insecureAllowHTTP is set: the MAAS API key crosses the network "+
 				"to 10.11.12.13 in cleartext, readable by anyone on the path; use https:// where MAAS offers it",
 			"spec.caBundle is ignored: the endpoint is plain http://"))
+	})
+
+	It("accepts a CloudAccount whose Gateway and Secret do not exist yet, with warnings, as GitOps tools apply in any order", func() {
+		ca := account(ns, "early")
+		ca.Spec.GatewayRef = infrav1alpha1.GatewayReference{Name: "later"}
+		ca.Spec.CredentialsSecretRef.Name = "later-key"
+		Expect(create(ca)).To(Succeed())
+		Expect(warnings.take()).To(ConsistOf(
+			fmt.Sprintf("spec.gatewayRef: Gateway %s/later does not exist yet (an empty gatewayRef.namespace means the "+
+				"CloudAccount's own, %s); the account is not used until it does", ns, ns),
+			fmt.Sprintf("spec.credentialsSecretRef.name: Secret %s/later-key does not exist yet; nothing reaches MAAS until "+
+				"it does: kubectl create secret generic later-key -n %s --from-literal=apiKey=<MAAS API key>", ns, ns)))
 	})
 
 	It("accepts http:// on loopback with a warning", func() {
