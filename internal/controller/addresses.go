@@ -177,18 +177,22 @@ func releaseReservations(ctx context.Context, inv AddressInventory, account stri
 	var released []string
 	var errs []error
 	for _, res := range all.Of(owner) {
-		if res.Marks.Purpose == maas.PurposeVIP {
-			err = inv.ReleaseVIP(ctx, account, owner, res.IP().String())
-		} else {
-			err = inv.ReleaseRange(ctx, account, owner, res.RangeID)
-		}
-		if err != nil {
+		if err := releaseReservation(ctx, inv, account, res); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		released = append(released, describeReservation(res))
 	}
 	return released, errors.Join(errs...)
+}
+
+// releaseReservation releases one reservation for the owner its marks
+// name (which the release checks against MAAS's marks again).
+func releaseReservation(ctx context.Context, inv AddressInventory, account string, res maas.Reservation) error {
+	if res.Marks.Purpose == maas.PurposeVIP {
+		return inv.ReleaseVIP(ctx, account, res.Marks.Owner(), res.IP().String())
+	}
+	return inv.ReleaseRange(ctx, account, res.Marks.Owner(), res.RangeID)
 }
 
 func describeReservation(res maas.Reservation) string {

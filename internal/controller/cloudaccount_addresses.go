@@ -89,12 +89,7 @@ func (r *CloudAccountReconciler) sweepAddresses(ctx context.Context, account *in
 	s.mu.Unlock()
 	for _, res := range release {
 		owner := res.Marks.Owner()
-		if res.Marks.Purpose == maas.PurposeVIP {
-			err = r.Inventory.ReleaseVIP(ctx, key, owner, res.IP().String())
-		} else {
-			err = r.Inventory.ReleaseRange(ctx, key, owner, res.RangeID)
-		}
-		if err != nil {
+		if err := releaseReservation(ctx, r.Inventory, key, res); err != nil {
 			return 0, fmt.Errorf("releasing %s of %s: %w", describeReservation(res), owner, err)
 		}
 		r.Recorder.Eventf(account, nil, corev1.EventTypeWarning, "ReleasedOrphanedAddress", "Release",
