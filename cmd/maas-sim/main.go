@@ -71,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		showVersion  = fs.Bool("version", false, "print the version and exit")
 		users        listFlag
 		zones, pools listFlag
+		subnets      listFlag
 		failDeploy   listFlag
 		stuckRelease listFlag
 		t            maassim.Timings
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&users, "user", "extra non-admin user (repeatable); its generated key is printed")
 	fs.Var(&zones, "zone", "extra zone to create (repeatable)")
 	fs.Var(&pools, "pool", "extra resource pool to create (repeatable)")
+	fs.Var(&subnets, "subnet", "extra subnet CIDR MAAS knows, e.g. for VIPs to be reserved in (repeatable; "+
+		"without -inventory the default VIP subnets are there too)")
 	fs.DurationVar(&t.DeployTime, "deploy-time", 30*time.Second, "time a deployment takes")
 	fs.DurationVar(&t.DeployJitter, "deploy-jitter", 10*time.Second, "deployments vary by up to this much either way")
 	fs.DurationVar(&t.ReleaseTime, "release-time", 5*time.Second, "time a release takes when the machine must power off")
@@ -148,6 +151,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.Inventory = maassim.GenerateInventory(*generate, *seed)
 	default:
 		cfg.Inventory = maassim.DefaultInventory()
+	}
+	if *inventory == "" {
+		cfg.Subnets = maassim.DefaultSubnets()
+	}
+	for _, c := range subnets {
+		cfg.Subnets = append(cfg.Subnets, maassim.SubnetSpec{CIDR: c})
 	}
 	if cp.binDir != "" {
 		cfg.Inventory = maassim.Loopback(cfg.Inventory)

@@ -62,6 +62,8 @@ type AccountRegistry interface {
 	Release(ctx context.Context, account, systemID string, p maas.ReleaseParams) (maas.Machine, error)
 	// Events tells of accounts whose unclaimed machines changed.
 	Events(kind string) <-chan event.GenericEvent
+	// The installation's address reservations, for the sweep of orphans.
+	AddressInventory
 }
 
 // AccountKey is how the inventory names a CloudAccount.
@@ -98,6 +100,8 @@ type CloudAccountReconciler struct {
 	// reading the same Secret every CredentialsCheck does not ask MAAS again
 	// before RevalidateInterval (no retry storm with a revoked key).
 	refused sync.Map // string → refusal
+
+	addressSweeps addressSweeps
 }
 
 // refusal is a key MAAS refused: its client's fingerprint (never the key).
@@ -194,6 +198,12 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if verdict.ready == metav1.ConditionTrue {
 		next, err := r.releaseUnclaimed(ctx, account)
 		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if next > 0 && next < result.RequeueAfter {
+			result.RequeueAfter = next
+		}
+		if next, err = r.sweepAddresses(ctx, account); err != nil {
 			return ctrl.Result{}, err
 		}
 		if next > 0 && next < result.RequeueAfter {

@@ -141,7 +141,7 @@ var _ = Describe("CloudAccount controller", func() {
 			Spec: infrav1.TenantClusterSpec{
 				CloudAccountRef:      infrav1.LocalObjectReference{Name: "acct"},
 				Profile:              infrav1.ClusterProfile{KubernetesVersion: "v1.34.2"},
-				ControlPlaneEndpoint: "10.0.0.10",
+				ControlPlaneEndpoint: "10.30.0.10",
 			},
 		}
 		Expect(k8s.Create(suiteCtx, tc)).To(Succeed())

@@ -91,6 +91,8 @@ type GatewayReconciler struct {
 	// Catalog is the ConfigMap holding the release catalog (key
 	// releases.yaml); empty Name for none.
 	Catalog types.NamespacedName
+
+	vips vipKeeper
 }
 
 // Every verb below is justified in the README ("What the manager may do").
@@ -251,6 +253,7 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	actions = r.holdGatewayVIP(ctx, gw, key, actions)
 	if len(actions) > 0 {
 		exec, blocked := r.executor(ctx, gw, key, snap, view)
 		if blocked != "" && (hasKind(actions, rollout.ActionDeploy) || hasKind(actions, rollout.ActionAllocate)) {

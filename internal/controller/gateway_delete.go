@@ -79,7 +79,7 @@ func (r *GatewayReconciler) retain(ctx context.Context, gw *infrav1.Gateway) {
 		return
 	}
 	slices.Sort(kept)
-	msg := fmt.Sprintf("deletionPolicy Retain: machines %s stay deployed (MAAS agent name %s); "+
+	msg := fmt.Sprintf("deletionPolicy Retain: machines %s stay deployed, and the VIP reserved in MAAS for them (MAAS agent name %s); "+
 		"list them in spec.adoptMachines of a new Gateway to manage them again, or release them in MAAS; "+
 		"set deletionPolicy Decommission before deleting to have them released",
 		strings.Join(kept, ", "), AgentName(gw))
@@ -103,7 +103,10 @@ func (r *GatewayReconciler) decommission(ctx context.Context, gw *infrav1.Gatewa
 	}
 	owned := ownedBy(snap, gatewayKind, gw)
 	if len(owned) == 0 {
-		return true, nil
+		// The VIP goes with the last machine, not before: a reservation
+		// released while a node still answers on the address would let
+		// MAAS hand it to another machine.
+		return true, r.releaseGatewayAddresses(ctx, gw, key)
 	}
 	nodes := &corev1.NodeList{}
 	if err := r.List(ctx, nodes); err != nil {
@@ -141,7 +144,7 @@ func (r *GatewayReconciler) decommission(ctx context.Context, gw *infrav1.Gatewa
 		released = append(released, m.SystemID)
 		r.Recorder.Eventf(gw, nil, corev1.EventTypeNormal, "MachineReleased", "Release", "released machine %s: the gateway is deleted", m.SystemID)
 	}
-	return true, nil
+	return true, r.releaseGatewayAddresses(ctx, gw, key)
 }
 
 // decommissionStep is one machine of a decommission.

@@ -51,6 +51,7 @@ type MachineInventory interface {
 // begun).
 type OwnerInventory interface {
 	MachineInventory
+	AddressInventory
 	Events(kind string) <-chan event.GenericEvent
 	Machine(ctx context.Context, account, systemID string) (maas.Machine, error)
 	// Available reports whether MAAS has a spare machine matching c (a dry-run allocation).

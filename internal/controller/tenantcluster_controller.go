@@ -127,6 +127,7 @@ type TenantClusterReconciler struct {
 
 	deployed deployedSince
 	orphans  orphanMembers
+	vips     vipKeeper
 	// RequeueInterval is the safety net while machines are on their way;
 	// inventory events normally come first.
 	RequeueInterval time.Duration
@@ -280,6 +281,9 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 		// Acting on a stale list could allocate twice: wait for MAAS.
 		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonUnreachable, snap.Err.Error())
 		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
+	}
+	if res, held, err := r.holdForVIP(ctx, tc, key, snap); held {
+		return res, err
 	}
 
 	owned := ownedBy(snap, tenantKind, tc)
@@ -844,7 +848,8 @@ func (r *TenantClusterReconciler) forceDelete(ctx context.Context, tc *infrav1.T
 	for _, m := range tc.Status.Machines {
 		ids[m.SystemID] = true
 	}
-	if account, _, err := r.deleteAccount(ctx, tc); err == nil && account != "" {
+	account, _, err := r.deleteAccount(ctx, tc)
+	if err == nil && account != "" {
 		if snap, ok := r.Inventory.Snapshot(account); ok {
 			for _, m := range ownedBy(snap, tenantKind, tc) {
 				ids[m.SystemID] = true
@@ -856,6 +861,7 @@ func (r *TenantClusterReconciler) forceDelete(ctx context.Context, tc *infrav1.T
 	if len(left) > 0 {
 		msg = fmt.Sprintf("force-deleted without waiting for MAAS; these machines may be left allocated or releasing in MAAS: %s", strings.Join(left, ", "))
 	}
+	msg += r.forceReleaseAddresses(ctx, tc, account)
 	setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantForceDeleted, metav1.ConditionTrue, "ForceDeleted", msg)
 	if err := r.updateStatus(ctx, tc); err != nil {
 		return ctrl.Result{}, err
@@ -976,6 +982,9 @@ func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.Te
 		tc.Status.Machines = append(tc.Status.Machines, left[id])
 	}
 	if len(left) == 0 && runErr == nil {
+		if wait, err := r.releaseAddresses(ctx, tc, account); wait {
+			return r.writeDeleting(ctx, tc, before, ctrl.Result{RequeueAfter: r.RequeueInterval}, err)
+		}
 		return r.dropFinalizer(ctx, tc, before)
 	}
 	ids := make([]string, 0, len(tc.Status.Machines))

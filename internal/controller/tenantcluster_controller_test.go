@@ -643,7 +643,7 @@ var _ = Describe("TenantCluster controller", func() {
 		for i, name := range names {
 			createCluster(func(tc *infrav1.TenantCluster) {
 				tc.Name = name
-				tc.Spec.ControlPlaneEndpoint = fmt.Sprintf("10.41.0.%d", 10+i)
+				tc.Spec.ControlPlaneEndpoint = fmt.Sprintf("10.30.41.%d", 10+i)
 				tc.Spec.Workers[0].Size = 1
 			})
 		}
@@ -1246,7 +1246,7 @@ var _ = Describe("TenantCluster controller", func() {
 		// The real publisher: the manager reaches a tenant only at the VIP
 		// of its spec, with a certificate it signs from the cluster's CA.
 		// Nothing listens at this loopback VIP.
-		const vip = "127.0.0.77"
+		const vip = "127.30.0.77"
 		setupWith(nil, func(o *operator.Options) {
 			o.TenantTokens = nil
 			o.TenantTokenTTL = 44 * time.Minute // every later join needs a renewed token in the cluster
@@ -1395,7 +1395,7 @@ var _ = Describe("TenantCluster controller", func() {
 		for i, name := range names {
 			createCluster(func(tc *infrav1.TenantCluster) {
 				tc.Name = name
-				tc.Spec.ControlPlaneEndpoint = fmt.Sprintf("10.40.0.%d", 10+i)
+				tc.Spec.ControlPlaneEndpoint = fmt.Sprintf("10.30.40.%d", 10+i)
 				tc.Spec.Workers[0].Size = 1
 			})
 		}

@@ -89,6 +89,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Inventory: DefaultInventory(),
+		Subnets:   DefaultSubnets(),
 		Users:     []User{{Name: "admin", Admin: true, Email: "admin@example.com", APIKey: DefaultAPIKey}},
 		Timings: Timings{
 			DeployTime:     300 * time.Millisecond,
@@ -99,6 +100,25 @@ func DefaultConfig() Config {
 			QuickEraseTime: 100 * time.Millisecond,
 		},
 		Seed: 1,
+	}
+}
+
+// DefaultSubnets are the subnets the control-plane VIPs of the test
+// worlds (controller suites, demo, kind e2e, samples, chart values) lie in,
+// so that the operator can reserve them in MAAS as it does in a real one:
+// the gateway's LAN (10.11.12.0/24), the sample gateway's VIP subnet
+// (10.20.0.0/24, beside the default inventory's 10.20.1-3.0/24) and the
+// tenant VIPs (10.30.0.0/16), each with its loopback counterpart (see
+// Loopback) for worlds whose machines run emulated control planes on this
+// host. No default machine's address is in any of them.
+func DefaultSubnets() []SubnetSpec {
+	return []SubnetSpec{
+		{CIDR: "10.11.12.0/24", Name: "gateway-lan"},
+		{CIDR: "10.20.0.0/24", Name: "gateway-vips"},
+		{CIDR: "10.30.0.0/16", Name: "tenant-vips"},
+		{CIDR: "127.11.12.0/24", Name: "loopback-gateway-lan"},
+		{CIDR: "127.20.0.0/24", Name: "loopback-gateway-vips"},
+		{CIDR: "127.30.0.0/16", Name: "loopback-tenant-vips"},
 	}
 }
 

@@ -260,6 +260,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 	}
 
 	if opts.Webhooks {
+		if opts.Admission.Machines == nil {
+			opts.Admission.Machines = op.Inventory
+		}
 		for name, setup := range map[string]func(ctrl.Manager, webhookv1alpha1.Options) error{
 			"Gateway":       webhookv1alpha1.SetupGatewayWebhookWithManager,
 			"CloudAccount":  webhookv1alpha1.SetupCloudAccountWebhookWithManager,

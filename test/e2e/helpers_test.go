@@ -158,6 +158,10 @@ current-context: in-cluster
 								// control planes, their VIP held at tenant-api.
 								"-control-planes=/usr/local/kubebuilder/bin",
 								fmt.Sprintf("-control-plane-vip=%s:6443=:%d", realVIP, realVIPTargetPort),
+								// MAAS must know a subnet holding realVIP for
+								// the operator to reserve it (the default
+								// subnets hold gatewayVIP and the tenantVIPs).
+								"-subnet=10.96.0.0/24",
 							},
 							Ports: []corev1.ContainerPort{
 								{Name: "http", ContainerPort: simPort},

@@ -57,6 +57,8 @@ func startEnv(ctx context.Context, c config, extra []string) (*harness.Env, erro
 	sim.DeployTime, sim.DeployJitter = c.deployTime, 0
 	sim.ReleaseTime, sim.ReleaseJitter = c.releaseTime, 0
 	sim.Seed = c.seed
+	// The clusters' VIPs (10.100.x.y) are reserved in MAAS: it must know their subnet.
+	sim.Subnets = append(sim.Subnets, maassim.SubnetSpec{CIDR: "10.100.0.0/16", Name: "scale-vips"})
 	if c.rateLimit > 0 {
 		extra = append(extra, fmt.Sprintf("--maas-rate-limit=%g", c.rateLimit),
 			fmt.Sprintf("--maas-rate-burst=%d", int(2*c.rateLimit)))

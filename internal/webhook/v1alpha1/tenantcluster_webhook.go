@@ -258,6 +258,8 @@ func (v *TenantClusterValidator) validate(ctx context.Context, oldSpec *infrav1a
 			return warns, err
 		}
 		errs = append(errs, vipErrs...)
+		machineErrs, machineWarns := checkVIPNotMachine(v.opts.Machines, accountKey(ca), checked.vip)
+		errs, warns = append(errs, machineErrs...), append(warns, machineWarns...)
 	}
 	return warns, invalid("TenantCluster", tc.Name, errs)
 }

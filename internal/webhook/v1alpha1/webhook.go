@@ -54,6 +54,10 @@ type Options struct {
 	// live on one host (internal/joinemu) has a use for it; on a data-centre
 	// network a loopback VIP is always a mistake, so it is refused by default.
 	AllowLoopbackEndpoints bool
+	// Machines is the shared MAAS inventory, whose machines' addresses a
+	// new TenantCluster's VIP may not be; nil skips that check (with a
+	// warning).
+	Machines MachineSnapshots
 }
 
 // specPath is where every message about a spec field starts.
