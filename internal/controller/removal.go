@@ -163,8 +163,9 @@ func (x clusterExit) removeEtcdMember(ctx context.Context, victim maas.Machine, 
 	if err != nil {
 		return drainWait{ReasonWaitingForQuorum, fmt.Sprintf("listing etcd members to remove %s's: %v", victim.Hostname, err)}
 	}
+	owner := memberMachine(victim, node)
 	for _, m := range members {
-		if !isMemberOf(m, victim, node) {
+		if !workload.MemberOf(m, owner) {
 			continue
 		}
 		err := etcd.RemoveMember(ctx, m.ID)
@@ -179,19 +180,14 @@ func (x clusterExit) removeEtcdMember(ctx context.Context, victim maas.Machine, 
 	return nil
 }
 
-func isMemberOf(m workload.Member, victim maas.Machine, node *corev1.Node) bool {
-	if node != nil && m.Name == node.Name {
-		return true
+// memberMachine is what ties an etcd member to machine m, whose Node is
+// node (nil while none has appeared).
+func memberMachine(m maas.Machine, node *corev1.Node) workload.MemberMachine {
+	x := workload.MemberMachine{Hostname: m.Hostname, Addresses: m.Addresses}
+	if node != nil {
+		x.Node = node.Name
 	}
-	if m.Name != "" && strings.EqualFold(m.Name, victim.Hostname) {
-		return true
-	}
-	for _, a := range victim.Addresses {
-		if m.Host() == a {
-			return true
-		}
-	}
-	return false
+	return x
 }
 
 func findMachine(owned []maas.Machine, systemID string) (maas.Machine, bool) {

@@ -159,8 +159,9 @@ func healthCheckOf(tc *infrav1.TenantCluster) (time.Duration, int) {
 }
 
 func (v *workloadView) memberHealthy(m maas.Machine, n *corev1.Node) bool {
+	owner := memberMachine(m, n)
 	for _, mem := range v.members {
-		if mem.Healthy && !mem.IsLearner && isMemberOf(mem, m, n) {
+		if mem.Healthy && !mem.IsLearner && workload.MemberOf(mem, owner) {
 			return true
 		}
 	}
