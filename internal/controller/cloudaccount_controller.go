@@ -343,7 +343,7 @@ func (r *CloudAccountReconciler) reconcileDelete(ctx context.Context, account *i
 	if len(deps) > 0 {
 		// Tenant clusters still need these credentials to release their machines.
 		msg := "waiting for TenantClusters to be deleted first: " + dependents.Summary(deps, 5)
-		setCondition(&account.Status.Conditions, account.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "InUse", msg)
+		setCondition(&account.Status.Conditions, account.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonInUse, msg)
 		if err := r.Status().Update(ctx, account); err != nil {
 			return ctrl.Result{}, err
 		}

@@ -232,7 +232,7 @@ func (r *TenantClusterReconciler) resolve(ctx context.Context, tc *infrav1.Tenan
 	key := types.NamespacedName{Namespace: tc.Namespace, Name: tc.Spec.CloudAccountRef.Name}
 	if err := r.Get(ctx, key, account); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, nil, "CloudAccountNotFound", fmt.Sprintf("CloudAccount %s does not exist", key), nil
+			return nil, nil, infrav1.ReasonCloudAccountNotFound, fmt.Sprintf("CloudAccount %s does not exist", key), nil
 		}
 		return nil, nil, "", "", err
 	}
@@ -241,7 +241,7 @@ func (r *TenantClusterReconciler) resolve(ctx context.Context, tc *infrav1.Tenan
 		if ready != nil {
 			msg = fmt.Sprintf("CloudAccount %s is not Ready: %s", key, ready.Message)
 		}
-		return account, nil, "CloudAccountNotReady", msg, nil
+		return account, nil, infrav1.ReasonCloudAccountNotReady, msg, nil
 	}
 	gw := &infrav1.Gateway{}
 	if err := r.Get(ctx, dependents.GatewayOf(account), gw); err != nil {
@@ -271,14 +271,14 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 		if tc.Status.Phase == "" {
 			tc.Status.Phase = infrav1.TenantPhasePending
 		}
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "Polling", "waiting for the first list of machines from MAAS")
+		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonPolling, "waiting for the first list of machines from MAAS")
 		// The first poll wakes no object that owns no machine yet: come back
 		// after one poll interval, not the long safety net.
 		return ctrl.Result{RequeueAfter: r.ReleaseCheckInterval}, nil
 	}
 	if snap.Err != nil {
 		// Acting on a stale list could allocate twice: wait for MAAS.
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonUnreachable, snap.Err.Error())
+		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonUnreachable, maasUnreachable(snap.Err))
 		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
 	}
 
@@ -286,15 +286,15 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	if len(owned) == 0 && meta.IsStatusConditionTrue(gw.Status.Conditions, infrav1.GatewayUpgrading) {
 		tc.Status.Phase = infrav1.TenantPhaseQueued
 		msg := fmt.Sprintf("provisioning is queued while Gateway %s/%s upgrades; it resumes when the upgrade completes", gw.Namespace, gw.Name)
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantQueued, metav1.ConditionTrue, "GatewayUpgrading", msg)
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "Queued", msg)
+		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantQueued, metav1.ConditionTrue, infrav1.ReasonGatewayUpgrading, msg)
+		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonQueued, msg)
 		if !meta.IsStatusConditionTrue(before.Conditions, infrav1.TenantQueued) {
 			r.Recorder.Eventf(tc, gw, corev1.EventTypeNormal, "Queued", "Provision", "%s", msg)
 		}
 		return ctrl.Result{}, nil // the Gateway watch brings us back
 	}
 	if meta.FindStatusCondition(tc.Status.Conditions, infrav1.TenantQueued) != nil {
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantQueued, metav1.ConditionFalse, "NotQueued", "provisioning is not waiting for the gateway")
+		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantQueued, metav1.ConditionFalse, infrav1.ReasonNotQueued, "provisioning is not waiting for the gateway")
 	}
 
 	view := r.lookInside(ctx, tc, owned)
@@ -314,7 +314,8 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 		}
 		if blocked != "" {
 			tc.Status.Phase = infrav1.TenantPhaseFailed
-			setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "InvalidConfiguration", blocked)
+			setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonInvalidConfiguration,
+				"the spec cannot be turned into the nodes' configuration; nothing is allocated until it is fixed: "+blocked)
 			return ctrl.Result{}, nil // a spec change brings us back
 		}
 		done, runErr = exec.run(ctx, plan.Actions)
@@ -761,19 +762,19 @@ func tenantStatus(tc *infrav1.TenantCluster, plan rollout.Result, done executed)
 
 	cp := plan.Pools[0]
 	if cp.Done {
-		setCondition(&st.Conditions, gen, infrav1.TenantControlPlaneReady, metav1.ConditionTrue, "Deployed",
+		setCondition(&st.Conditions, gen, infrav1.TenantControlPlaneReady, metav1.ConditionTrue, infrav1.ReasonDeployed,
 			fmt.Sprintf("%d of %d control-plane machines deployed", cp.Ready, cp.Desired))
 	} else {
-		setCondition(&st.Conditions, gen, infrav1.TenantControlPlaneReady, metav1.ConditionFalse, "Deploying",
+		setCondition(&st.Conditions, gen, infrav1.TenantControlPlaneReady, metav1.ConditionFalse, infrav1.ReasonDeploying,
 			fmt.Sprintf("%d of %d control-plane machines deployed; %s", cp.Ready, cp.Desired, cp.Waiting))
 	}
-	machinesReason, machinesMsg := "Deploying", strings.Join(waiting, "; ")
+	machinesReason, machinesMsg := infrav1.ReasonDeploying, strings.Join(waiting, "; ")
 	switch {
 	case plan.Done():
-		setCondition(&st.Conditions, gen, infrav1.TenantMachinesReady, metav1.ConditionTrue, "Deployed",
+		setCondition(&st.Conditions, gen, infrav1.TenantMachinesReady, metav1.ConditionTrue, infrav1.ReasonDeployed,
 			fmt.Sprintf("%d of %d machines deployed", st.ReadyMachines, st.DesiredMachines))
 	case len(capacity) > 0:
-		machinesReason = "NoCapacity"
+		machinesReason = infrav1.ReasonNoCapacity
 		machinesMsg = "MAAS has no machine matching " + strings.Join(capacity, "; ")
 		fallthrough
 	default:
@@ -783,7 +784,7 @@ func tenantStatus(tc *infrav1.TenantCluster, plan rollout.Result, done executed)
 	switch {
 	case plan.Done():
 		st.Phase = infrav1.TenantPhaseRunning
-		setCondition(&st.Conditions, gen, infrav1.ConditionReady, metav1.ConditionTrue, "Running",
+		setCondition(&st.Conditions, gen, infrav1.ConditionReady, metav1.ConditionTrue, infrav1.ReasonRunning,
 			fmt.Sprintf("%d of %d machines deployed on the current template", st.ReadyMachines, st.DesiredMachines))
 		return
 	case outdated || st.Phase == infrav1.TenantPhaseRunning || st.Phase == infrav1.TenantPhaseUpdating:
@@ -792,8 +793,8 @@ func tenantStatus(tc *infrav1.TenantCluster, plan rollout.Result, done executed)
 		st.Phase = infrav1.TenantPhaseProvisioning
 	}
 	reason, msg := machinesReason, "waiting for machines: "+machinesMsg
-	if !cp.Done && machinesReason != "NoCapacity" {
-		reason, msg = "WaitingForControlPlane", "waiting for the control plane: "+cp.Waiting
+	if !cp.Done && machinesReason != infrav1.ReasonNoCapacity {
+		reason, msg = infrav1.ReasonWaitingForControlPlane, "waiting for the control plane: "+cp.Waiting
 	}
 	setCondition(&st.Conditions, gen, infrav1.ConditionReady, metav1.ConditionFalse, reason, msg)
 }

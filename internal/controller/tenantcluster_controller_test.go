@@ -1010,7 +1010,7 @@ var _ = Describe("TenantCluster controller", func() {
 			c := meta.FindStatusCondition(cluster(g).Status.Conditions, infrav1.TenantNodesDrained)
 			g.Expect(c).NotTo(BeNil())
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
-			g.Expect(c.Reason).To(Equal(controller.ReasonDrainTimedOut))
+			g.Expect(c.Reason).To(Equal(infrav1.ReasonDrainTimedOut))
 			g.Expect(c.Message).To(ContainSubstring("PodDisruptionBudget default/db keeps pod default/db-"))
 		}).WithTimeout(time.Minute).Should(Succeed())
 		Consistently(func() int { return len(ours()) }).WithTimeout(2*time.Second).Should(Equal(before),
@@ -1172,7 +1172,7 @@ var _ = Describe("TenantCluster controller", func() {
 		Eventually(func(g Gomega) {
 			c := meta.FindStatusCondition(cluster(g).Status.Conditions, infrav1.TenantNodesHealthy)
 			g.Expect(c).NotTo(BeNil())
-			g.Expect(c.Reason).To(Equal(controller.ReasonRemediationHeld))
+			g.Expect(c.Reason).To(Equal(infrav1.ReasonRemediationHeld))
 			g.Expect(c.Message).To(And(ContainSubstring(both[0]), ContainSubstring(both[1])))
 		}).WithTimeout(time.Minute).Should(Succeed())
 		Consistently(func(g Gomega) {

@@ -284,15 +284,6 @@ func truncate(s string, n int) string {
 	return s[:n-1] + "…"
 }
 
-// Reasons of condition NodesHealthy.
-const (
-	ReasonAllNodesReady   = "AllNodesReady"
-	ReasonNodeNotReady    = "NodeNotReady"
-	ReasonRemediating     = "Remediating"
-	ReasonRemediationHeld = "RemediationHeld"
-	ReasonNodesUnobserved = "ClusterNotObserved"
-)
-
 // setNodesHealthy says whether the Node of every machine is Ready, from
 // what view saw and what the plan made of it; the condition stays absent
 // while the operator does not look inside the cluster, and is Unknown
@@ -304,7 +295,7 @@ func setNodesHealthy(tc *infrav1.TenantCluster, plan rollout.Result, v *workload
 	gen := tc.Generation
 	conds := &tc.Status.Conditions
 	if !v.synced {
-		setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionUnknown, ReasonNodesUnobserved,
+		setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionUnknown, infrav1.ReasonNodesUnobserved,
 			"the cluster's Nodes have not been listed")
 		return
 	}
@@ -312,12 +303,12 @@ func setNodesHealthy(tc *infrav1.TenantCluster, plan rollout.Result, v *workload
 		ids := strings.Join(plan.Unhealthy, ", ")
 		if plan.RemediationHeld {
 			_, limit := healthCheckOf(tc)
-			setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionFalse, ReasonRemediationHeld,
+			setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionFalse, infrav1.ReasonRemediationHeld,
 				truncate(fmt.Sprintf("%d machines have Nodes not Ready past healthCheck.unhealthyTimeout (%s), more than maxUnhealthy (%d): none is replaced, as the fault looks like the cluster's, not the machines'",
 					len(plan.Unhealthy), ids, limit), 1024))
 			return
 		}
-		setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionFalse, ReasonRemediating,
+		setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionFalse, infrav1.ReasonRemediating,
 			truncate("replacing machines whose Node stayed not Ready past healthCheck.unhealthyTimeout: "+ids, 1024))
 		return
 	}
@@ -330,10 +321,10 @@ func setNodesHealthy(tc *infrav1.TenantCluster, plan rollout.Result, v *workload
 		}
 	}
 	if len(notReady) > 0 {
-		setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionFalse, ReasonNodeNotReady,
+		setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionFalse, infrav1.ReasonNodeNotReady,
 			truncate("Nodes not Ready: "+strings.Join(notReady, "; "), 1024))
 		return
 	}
-	setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionTrue, ReasonAllNodesReady,
+	setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionTrue, infrav1.ReasonAllNodesReady,
 		"every machine's Node that has joined is Ready")
 }
