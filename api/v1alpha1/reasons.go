@@ -71,7 +71,9 @@ const (
 	// ReasonWaitingForQuorum: a control-plane machine's etcd member cannot
 	// be removed yet without losing quorum, or etcd cannot be reached.
 	ReasonWaitingForQuorum = "WaitingForQuorum"
-	// ReasonClusterUnreached: the cluster's API server cannot be reached.
+	// ReasonClusterUnreached: the cluster's API server cannot be reached,
+	// does not answer, or has not listed its Nodes (also TenantCluster
+	// ControlPlaneReady and Ready).
 	ReasonClusterUnreached = "ClusterUnreachable"
 )
 
@@ -126,7 +128,9 @@ const (
 	// ReasonInvalidConfiguration: the spec cannot be rendered into node
 	// configuration; nothing is allocated until it is fixed (Ready).
 	ReasonInvalidConfiguration = "InvalidConfiguration"
-	// ReasonRunning: every machine is Ready on the current template (Ready).
+	// ReasonRunning: every machine is Ready on the current template and,
+	// when the operator looks inside, the cluster's API server answers and
+	// all its etcd members are healthy (Ready).
 	ReasonRunning = "Running"
 	// ReasonDeployed: the pool's machines are all Ready (ControlPlaneReady,
 	// MachinesReady).
@@ -137,6 +141,9 @@ const (
 	// ReasonWaitingForControlPlane: the control plane is not Ready yet
 	// (Ready).
 	ReasonWaitingForControlPlane = "WaitingForControlPlane"
+	// ReasonEtcdUnhealthy: not every etcd member of the cluster answers, or
+	// they cannot be listed (ControlPlaneReady, Ready).
+	ReasonEtcdUnhealthy = "EtcdUnhealthy"
 	// ReasonDeleting: deletion waits for MAAS to take the machines back
 	// (Ready).
 	ReasonDeleting = "Deleting"

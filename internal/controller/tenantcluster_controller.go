@@ -20,9 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -219,12 +217,6 @@ func (r *TenantClusterReconciler) update(ctx context.Context, tc *infrav1.Tenant
 	return nil
 }
 
-// pending sets phase Pending and Ready=False: the cluster cannot start yet.
-func pending(tc *infrav1.TenantCluster, reason, msg string) {
-	tc.Status.Phase = infrav1.TenantPhasePending
-	setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, reason, msg)
-}
-
 // resolve finds the cluster's CloudAccount, which must be Ready, and its
 // Gateway; when either is missing it says why as reason and message.
 func (r *TenantClusterReconciler) resolve(ctx context.Context, tc *infrav1.TenantCluster) (*infrav1.CloudAccount, *infrav1.Gateway, string, string, error) {
@@ -268,34 +260,26 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	key := AccountKey(client.ObjectKeyFromObject(account))
 	snap, ok := r.Inventory.Snapshot(key)
 	if !ok || snap.PolledAt.IsZero() {
-		if tc.Status.Phase == "" {
-			tc.Status.Phase = infrav1.TenantPhasePending
-		}
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonPolling, "waiting for the first list of machines from MAAS")
+		setWaitingForMAAS(tc, nil)
 		// The first poll wakes no object that owns no machine yet: come back
 		// after one poll interval, not the long safety net.
 		return ctrl.Result{RequeueAfter: r.ReleaseCheckInterval}, nil
 	}
 	if snap.Err != nil {
 		// Acting on a stale list could allocate twice: wait for MAAS.
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonUnreachable, maasUnreachable(snap.Err))
+		setWaitingForMAAS(tc, snap.Err)
 		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
 	}
 
 	owned := ownedBy(snap, tenantKind, tc)
 	if len(owned) == 0 && meta.IsStatusConditionTrue(gw.Status.Conditions, infrav1.GatewayUpgrading) {
-		tc.Status.Phase = infrav1.TenantPhaseQueued
-		msg := fmt.Sprintf("provisioning is queued while Gateway %s/%s upgrades; it resumes when the upgrade completes", gw.Namespace, gw.Name)
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantQueued, metav1.ConditionTrue, infrav1.ReasonGatewayUpgrading, msg)
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonQueued, msg)
+		msg := setQueuedCondition(tc, gw)
 		if !meta.IsStatusConditionTrue(before.Conditions, infrav1.TenantQueued) {
 			r.Recorder.Eventf(tc, gw, corev1.EventTypeNormal, "Queued", "Provision", "%s", msg)
 		}
 		return ctrl.Result{}, nil // the Gateway watch brings us back
 	}
-	if meta.FindStatusCondition(tc.Status.Conditions, infrav1.TenantQueued) != nil {
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantQueued, metav1.ConditionFalse, infrav1.ReasonNotQueued, "provisioning is not waiting for the gateway")
-	}
+	clearQueuedCondition(tc)
 
 	view := r.lookInside(ctx, tc, owned)
 	plan, err := r.planTenant(tc, owned, view)
@@ -313,9 +297,7 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 			return ctrl.Result{}, err
 		}
 		if blocked != "" {
-			tc.Status.Phase = infrav1.TenantPhaseFailed
-			setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonInvalidConfiguration,
-				"the spec cannot be turned into the nodes' configuration; nothing is allocated until it is fixed: "+blocked)
+			setInvalidConfiguration(tc, blocked)
 			return ctrl.Result{}, nil // a spec change brings us back
 		}
 		done, runErr = exec.run(ctx, plan.Actions)
@@ -342,9 +324,10 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	after := ownedBy(snapshotAfter(r.Inventory, key, snap), tenantKind, tc)
 	tc.Status.Machines = tenantMachines(after)
 	r.announceDeployed(tc, before.Machines)
-	tenantStatus(tc, final, done)
-	setNodesDrained(&tc.Status.Conditions, tc.Generation, infrav1.TenantNodesDrained, done.waiting)
+	// The Nodes seen first: status names the machines still without one.
 	view.record(tc)
+	tenantStatus(tc, final, done, view)
+	setNodesDrained(&tc.Status.Conditions, tc.Generation, infrav1.TenantNodesDrained, done.waiting)
 	setNodesHealthy(tc, final, view)
 	var orphanWait time.Duration
 	if len(done.waiting) == 0 && runErr == nil {
@@ -663,16 +646,6 @@ func firstOf(values ...string) string {
 	return ""
 }
 
-// tenantMachines is status.machines, sorted by system ID.
-func tenantMachines(owned []maas.Machine) []infrav1.MachineStatus {
-	out := make([]infrav1.MachineStatus, 0, len(owned))
-	for _, m := range owned {
-		out = append(out, machineStatus(m))
-	}
-	slices.SortFunc(out, func(a, b infrav1.MachineStatus) int { return strings.Compare(a.SystemID, b.SystemID) })
-	return out
-}
-
 // announce records an event per step taken.
 func (r *TenantClusterReconciler) announce(tc *infrav1.TenantCluster, done executed, plan rollout.Result) {
 	for _, id := range done.allocated {
@@ -734,69 +707,6 @@ func (r *TenantClusterReconciler) announceDeployed(tc *infrav1.TenantCluster, be
 				"machine %s (%s) of pool %s is deployed", m.SystemID, m.Hostname, m.Pool)
 		}
 	}
-}
-
-// tenantStatus sets pools, counts, conditions and phase from the plan.
-func tenantStatus(tc *infrav1.TenantCluster, plan rollout.Result, done executed) {
-	st := &tc.Status
-	st.Pools = st.Pools[:0]
-	st.ReadyMachines, st.DesiredMachines = 0, 0
-	var waiting []string
-	outdated := false
-	for _, p := range plan.Pools {
-		st.Pools = append(st.Pools, infrav1.PoolStatus{Name: p.Name, Desired: int32(p.Desired), Ready: int32(p.Ready), Updated: int32(p.Updated)})
-		st.ReadyMachines += int32(p.Ready)
-		st.DesiredMachines += int32(p.Desired)
-		if p.Outdated > 0 {
-			outdated = true
-		}
-		if !p.Done && p.Waiting != "" {
-			waiting = append(waiting, p.Name+": "+p.Waiting)
-		}
-	}
-	gen := tc.Generation
-	var capacity []string
-	for _, pool := range slices.Sorted(maps.Keys(done.noCapacity)) {
-		capacity = append(capacity, fmt.Sprintf("pool %s: %s", pool, done.noCapacity[pool]))
-	}
-
-	cp := plan.Pools[0]
-	if cp.Done {
-		setCondition(&st.Conditions, gen, infrav1.TenantControlPlaneReady, metav1.ConditionTrue, infrav1.ReasonDeployed,
-			fmt.Sprintf("%d of %d control-plane machines deployed", cp.Ready, cp.Desired))
-	} else {
-		setCondition(&st.Conditions, gen, infrav1.TenantControlPlaneReady, metav1.ConditionFalse, infrav1.ReasonDeploying,
-			fmt.Sprintf("%d of %d control-plane machines deployed; %s", cp.Ready, cp.Desired, cp.Waiting))
-	}
-	machinesReason, machinesMsg := infrav1.ReasonDeploying, strings.Join(waiting, "; ")
-	switch {
-	case plan.Done():
-		setCondition(&st.Conditions, gen, infrav1.TenantMachinesReady, metav1.ConditionTrue, infrav1.ReasonDeployed,
-			fmt.Sprintf("%d of %d machines deployed", st.ReadyMachines, st.DesiredMachines))
-	case len(capacity) > 0:
-		machinesReason = infrav1.ReasonNoCapacity
-		machinesMsg = "MAAS has no machine matching " + strings.Join(capacity, "; ")
-		fallthrough
-	default:
-		setCondition(&st.Conditions, gen, infrav1.TenantMachinesReady, metav1.ConditionFalse, machinesReason, machinesMsg)
-	}
-
-	switch {
-	case plan.Done():
-		st.Phase = infrav1.TenantPhaseRunning
-		setCondition(&st.Conditions, gen, infrav1.ConditionReady, metav1.ConditionTrue, infrav1.ReasonRunning,
-			fmt.Sprintf("%d of %d machines deployed on the current template", st.ReadyMachines, st.DesiredMachines))
-		return
-	case outdated || st.Phase == infrav1.TenantPhaseRunning || st.Phase == infrav1.TenantPhaseUpdating:
-		st.Phase = infrav1.TenantPhaseUpdating
-	default:
-		st.Phase = infrav1.TenantPhaseProvisioning
-	}
-	reason, msg := machinesReason, "waiting for machines: "+machinesMsg
-	if !cp.Done && machinesReason != infrav1.ReasonNoCapacity {
-		reason, msg = infrav1.ReasonWaitingForControlPlane, "waiting for the control plane: "+cp.Waiting
-	}
-	setCondition(&st.Conditions, gen, infrav1.ConditionReady, metav1.ConditionFalse, reason, msg)
 }
 
 // SetupWithManager watches TenantClusters, the inventory's news of their

@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -51,17 +50,13 @@ func (r *TenantClusterReconciler) reconcileDelete(ctx context.Context, tc *infra
 	}
 	before := tc.Status.DeepCopy()
 	allowedAt := metav1.NewTime(tc.DeletionTimestamp.Add(r.ForceDeleteAfter))
-	tc.Status.Phase = infrav1.TenantPhaseDeleting
-	tc.Status.ForceDeleteAllowedAt = &allowedAt
+	setDeleting(&tc.Status, allowedAt)
 
 	if tc.Annotations[infrav1.AnnotationForceDelete] == "true" {
 		if now := r.now(); now.Before(allowedAt.Time) {
-			msg := fmt.Sprintf("force delete is refused until %s (%s after deletion began); the annotation is honoured from then on",
-				allowedAt.UTC().Format(time.RFC3339), r.ForceDeleteAfter)
-			if c := meta.FindStatusCondition(tc.Status.Conditions, infrav1.TenantForceDeleted); c == nil || c.Reason != infrav1.ReasonTooEarly {
+			if msg, first := setForceDeleteTooEarly(tc, allowedAt.Time, r.ForceDeleteAfter); first {
 				r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "ForceDeleteRefused", "ForceDelete", "%s", msg)
 			}
-			setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantForceDeleted, metav1.ConditionFalse, infrav1.ReasonTooEarly, msg)
 			// Go on releasing meanwhile; come back when force is allowed.
 			res, err := r.releaseAll(ctx, tc, before)
 			if err == nil && (res.RequeueAfter == 0 || res.RequeueAfter > allowedAt.Sub(now)) {
@@ -94,12 +89,7 @@ func (r *TenantClusterReconciler) forceDelete(ctx context.Context, tc *infrav1.T
 			}
 		}
 	}
-	left := slices.Sorted(maps.Keys(ids))
-	msg := "force-deleted without waiting for MAAS; no machine was left"
-	if len(left) > 0 {
-		msg = fmt.Sprintf("force-deleted without waiting for MAAS; these machines may be left allocated or releasing in MAAS: %s", strings.Join(left, ", "))
-	}
-	setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantForceDeleted, metav1.ConditionTrue, infrav1.ReasonForceDeleted, msg)
+	msg := setForceDeletedCondition(tc, slices.Sorted(maps.Keys(ids)))
 	if err := r.updateStatus(ctx, tc); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -142,13 +132,11 @@ func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.Te
 			// The account never let the cluster provision: nothing to release.
 			return r.dropFinalizer(ctx, tc, before)
 		}
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonCloudAccountNotReady,
-			fmt.Sprintf("deletion waits for CloudAccount %s to be Ready to release %d machines", tc.Spec.CloudAccountRef.Name, len(tc.Status.Machines)))
+		setDeletionWaitsForAccount(tc)
 		return r.writeDeleting(ctx, tc, before, ctrl.Result{RequeueAfter: r.RequeueInterval}, nil)
 	}
 	if snap.PolledAt.IsZero() || snap.Err != nil {
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonPolling,
-			"deletion waits for a current list of machines from MAAS")
+		setDeletionWaitsForMAAS(tc)
 		return r.writeDeleting(ctx, tc, before, ctrl.Result{RequeueAfter: r.RequeueInterval}, nil)
 	}
 	owned := ownedBy(snap, tenantKind, tc)
@@ -221,13 +209,7 @@ func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.Te
 	if len(left) == 0 && runErr == nil {
 		return r.dropFinalizer(ctx, tc, before)
 	}
-	ids := make([]string, 0, len(tc.Status.Machines))
-	for _, m := range tc.Status.Machines {
-		ids = append(ids, m.SystemID+" ("+m.State+")")
-	}
-	setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonDeleting,
-		fmt.Sprintf("waiting for MAAS to release %d machines: %s; force delete is allowed from %s",
-			len(ids), strings.Join(ids, ", "), tc.Status.ForceDeleteAllowedAt.UTC().Format(time.RFC3339)))
+	setReleasingCondition(tc)
 	return r.writeDeleting(ctx, tc, before, ctrl.Result{RequeueAfter: r.ReleaseCheckInterval}, runErr)
 }
 
