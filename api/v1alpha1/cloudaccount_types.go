@@ -27,17 +27,6 @@ const (
 	CloudAccountCredentialsValid = "CredentialsValid"
 )
 
-// Reasons used in CloudAccount conditions.
-const (
-	ReasonValid            = "Valid"
-	ReasonUnauthorized     = "Unauthorized"
-	ReasonUnreachable      = "Unreachable"
-	ReasonSecretNotFound   = "SecretNotFound"
-	ReasonInvalidAPIKey    = "InvalidAPIKey"
-	ReasonGatewayNotFound  = "GatewayNotFound"
-	ReasonValidationFailed = "ValidationFailed"
-)
-
 // GatewayReference names a Gateway, by default in the referrer's namespace.
 type GatewayReference struct {
 	// name of the Gateway.

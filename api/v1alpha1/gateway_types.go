@@ -38,18 +38,6 @@ const (
 	GatewayNodesDrained = "NodesDrained"
 )
 
-// Reasons of a Gateway's Ready condition while it is being deleted.
-const (
-	// ReasonInUse: TenantClusters still use the gateway; its deletion waits
-	// for them (the message names them).
-	ReasonInUse = "InUse"
-	// ReasonInventoryUnknown: deletionPolicy Decommission waits because
-	// MAAS has not listed the installation's machines since the manager
-	// started (MAAS unreachable, or the key refused), so which machines to
-	// release is not known. Nothing is released, and nothing is forgotten.
-	ReasonInventoryUnknown = "InventoryUnknown"
-)
-
 // GatewayPhase is a one-word summary of a Gateway.
 // +kubebuilder:validation:Enum=Provisioning;Ready;Resizing;Upgrading;Degraded;Deleting
 type GatewayPhase string

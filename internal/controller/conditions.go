@@ -47,3 +47,8 @@ func setCondition(conds *[]metav1.Condition, generation int64, condType string, 
 		Message:            message,
 	})
 }
+
+// maasUnreachable is the message of a condition that waits for MAAS to answer.
+func maasUnreachable(err error) string {
+	return "MAAS does not answer, so no machine is allocated or released until it does (retried at each poll): " + err.Error()
+}

@@ -183,7 +183,7 @@ type gatewayView struct {
 func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gateway, account *infrav1.CloudAccount) (ctrl.Result, error) {
 	ready := meta.FindStatusCondition(account.Status.Conditions, infrav1.ConditionReady)
 	if ready == nil || ready.Status != metav1.ConditionTrue {
-		reason, msg := "CloudAccountNotReady", "waiting for the default CloudAccount "+account.Name+" to be validated"
+		reason, msg := infrav1.ReasonCloudAccountNotReady, "waiting for the default CloudAccount "+account.Name+" to be validated"
 		if ready != nil {
 			reason, msg = ready.Reason, "default CloudAccount "+account.Name+": "+ready.Message
 		}
@@ -193,12 +193,12 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	key := AccountKey(client.ObjectKeyFromObject(account))
 	snap, ok := r.Inventory.Snapshot(key)
 	if !ok || snap.PolledAt.IsZero() {
-		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayMAASReachable, metav1.ConditionUnknown, "Polling", "waiting for the first list of machines from MAAS")
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayMAASReachable, metav1.ConditionUnknown, infrav1.ReasonPolling, "waiting for the first list of machines from MAAS")
 		return ctrl.Result{RequeueAfter: firstPollRequeue}, nil
 	}
 	if snap.Err != nil {
 		// Acting on a stale list could allocate twice: wait for MAAS.
-		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayMAASReachable, metav1.ConditionFalse, infrav1.ReasonUnreachable, snap.Err.Error())
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayMAASReachable, metav1.ConditionFalse, infrav1.ReasonUnreachable, maasUnreachable(snap.Err))
 		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
 	}
 	setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayMAASReachable, metav1.ConditionTrue, infrav1.ReasonValid, "MAAS answers")
@@ -258,7 +258,7 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 		exec, blocked := r.executor(ctx, gw, key, snap, view)
 		if blocked != "" && (hasKind(actions, rollout.ActionDeploy) || hasKind(actions, rollout.ActionAllocate)) {
 			// A machine that cannot join is not worth taking from MAAS.
-			setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionFalse, "CannotJoin", blocked)
+			setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionFalse, infrav1.ReasonCannotJoin, blocked)
 			actions = slices.DeleteFunc(actions, func(a rollout.Action) bool {
 				return a.Kind == rollout.ActionDeploy || a.Kind == rollout.ActionAllocate
 			})
@@ -641,15 +641,15 @@ func (r *GatewayReconciler) announce(gw *infrav1.Gateway, done executed) {
 // resized sets the Resized condition from the plan's summary.
 func resized(gw *infrav1.Gateway, s rollout.PoolSummary, done executed) {
 	if why, ok := done.noCapacity[gatewayPool]; ok {
-		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionFalse, "NoCapacity",
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionFalse, infrav1.ReasonNoCapacity,
 			"MAAS has no machine matching the gateway's placement: "+why)
 		return
 	}
-	if c := meta.FindStatusCondition(gw.Status.Conditions, infrav1.GatewayResized); c != nil && c.Reason == "CannotJoin" && c.ObservedGeneration == gw.Generation && !s.Done {
+	if c := meta.FindStatusCondition(gw.Status.Conditions, infrav1.GatewayResized); c != nil && c.Reason == infrav1.ReasonCannotJoin && c.ObservedGeneration == gw.Generation && !s.Done {
 		return
 	}
 	if (s.Done || gw.Status.Upgrade != nil) && gw.Status.ReadyReplicas >= gw.Spec.Replicas {
-		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionTrue, "Resized",
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionTrue, infrav1.ReasonResized,
 			fmt.Sprintf("%d of %d nodes Ready", gw.Status.ReadyReplicas, gw.Spec.Replicas))
 		return
 	}
@@ -657,7 +657,7 @@ func resized(gw *infrav1.Gateway, s rollout.PoolSummary, done executed) {
 	if s.Waiting != "" {
 		msg += "; " + s.Waiting
 	}
-	setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionFalse, "Resizing", msg)
+	setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionFalse, infrav1.ReasonResizing, msg)
 }
 
 // summarizeGateway sets phase and Ready from the other conditions.
@@ -669,12 +669,12 @@ func summarizeGateway(gw *infrav1.Gateway) {
 	case upgrading && gw.Status.ReadyReplicas > 0:
 		gw.Status.Phase = infrav1.GatewayPhaseUpgrading
 		c := meta.FindStatusCondition(gw.Status.Conditions, infrav1.GatewayUpgrading)
-		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.ConditionReady, metav1.ConditionTrue, "Upgrading",
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.ConditionReady, metav1.ConditionTrue, infrav1.ReasonUpgrading,
 			fmt.Sprintf("%d of %d nodes Ready; %s", gw.Status.ReadyReplicas, gw.Spec.Replicas, c.Message))
 		return
 	case size != nil && size.Status == metav1.ConditionTrue:
 		gw.Status.Phase = infrav1.GatewayPhaseReady
-		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.ConditionReady, metav1.ConditionTrue, "Ready", size.Message)
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.ConditionReady, metav1.ConditionTrue, infrav1.ReasonReady, size.Message)
 		return
 	case gw.Status.ReadyReplicas == 0:
 		gw.Status.Phase = infrav1.GatewayPhaseProvisioning
@@ -683,7 +683,7 @@ func summarizeGateway(gw *infrav1.Gateway) {
 	default:
 		gw.Status.Phase = infrav1.GatewayPhaseDegraded
 	}
-	reason, msg := "NotReady", "gateway nodes are not all Ready"
+	reason, msg := infrav1.ReasonNotReady, fmt.Sprintf("%d of %d gateway nodes Ready; status.nodes shows each node's state", gw.Status.ReadyReplicas, gw.Spec.Replicas)
 	if reach != nil && reach.Status != metav1.ConditionTrue {
 		reason, msg = reach.Reason, reach.Message
 	} else if size != nil {
@@ -751,9 +751,9 @@ func (r *GatewayReconciler) nodesDrained(gw *infrav1.Gateway, waiting []string) 
 		was = c.Reason
 	}
 	reason := setNodesDrained(&gw.Status.Conditions, gw.Generation, infrav1.GatewayNodesDrained, waiting)
-	if reason != ReasonDrained && was != reason {
+	if reason != infrav1.ReasonDrained && was != reason {
 		kind := corev1.EventTypeNormal
-		if reason == ReasonDrainTimedOut {
+		if reason == infrav1.ReasonDrainTimedOut {
 			kind = corev1.EventTypeWarning
 		}
 		c := meta.FindStatusCondition(gw.Status.Conditions, infrav1.GatewayNodesDrained)

@@ -215,31 +215,31 @@ func (r *GatewayReconciler) upgradeConditions(gw *infrav1.Gateway, rel gatewayRe
 	case up != nil && up.Halted:
 		msg := fmt.Sprintf("rollout of %s halted after %d failed deployments: set the annotation %s to retry, or set spec.release back to roll back",
 			releaseName(releaseOf(up.To)), up.Failures, infrav1.AnnotationRetryUpgrade)
-		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgrading, metav1.ConditionFalse, "Halted", msg)
-		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgraded, metav1.ConditionFalse, "Halted", msg)
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgrading, metav1.ConditionFalse, infrav1.ReasonHalted, msg)
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgraded, metav1.ConditionFalse, infrav1.ReasonHalted, msg)
 	case up != nil:
 		msg := fmt.Sprintf("rolling %s onto the nodes: %d/%d nodes updated (%s)", releaseName(releaseOf(up.To)), up.UpdatedNodes, gw.Spec.Replicas, strategyWords(up.Strategy))
-		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgrading, metav1.ConditionTrue, "RollingNodes", msg)
-		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgraded, metav1.ConditionFalse, "Upgrading", msg)
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgrading, metav1.ConditionTrue, infrav1.ReasonRollingNodes, msg)
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgraded, metav1.ConditionFalse, infrav1.ReasonUpgrading, msg)
 	default:
-		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgrading, metav1.ConditionFalse, "NotUpgrading", "no rollout in progress")
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgrading, metav1.ConditionFalse, infrav1.ReasonNotUpgrading, "no rollout in progress")
 		switch {
 		case rel.problem != "":
-			setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgraded, metav1.ConditionFalse, "UnknownRelease", rel.problem)
+			setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgraded, metav1.ConditionFalse, infrav1.ReasonUnknownRelease, rel.problem)
 		case rel.components[managerComponent] != "" && !sameVersion(rel.components[managerComponent], version.Version):
-			setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgraded, metav1.ConditionFalse, "ComponentsPending",
+			setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgraded, metav1.ConditionFalse, infrav1.ReasonComponentsPending,
 				fmt.Sprintf("the nodes run %s, whose manager is %s; this manager is %s: helm upgrade the chart of that release",
 					releaseName(rel.target), rel.components[managerComponent], version.Version))
 		case rel.target.Version == "":
-			setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgraded, metav1.ConditionTrue, "NoRelease",
+			setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgraded, metav1.ConditionTrue, infrav1.ReasonNoRelease,
 				"the nodes run the default image; set spec.release to pin a release from the catalog")
 		default:
-			setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgraded, metav1.ConditionTrue, "UpToDate",
+			setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgraded, metav1.ConditionTrue, infrav1.ReasonUpToDate,
 				"every node runs "+releaseName(rel.target))
 		}
 	}
 	if rel.catalogProblem != "" {
-		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgraded, metav1.ConditionFalse, "CatalogInvalid", rel.catalogProblem)
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayUpgraded, metav1.ConditionFalse, infrav1.ReasonCatalogInvalid, rel.catalogProblem)
 	}
 	r.announceUpgrade(gw, rel)
 }

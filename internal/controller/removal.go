@@ -34,6 +34,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/workload"
 )
@@ -41,15 +42,6 @@ import (
 // annotationDrainStarted on a Node records when the operator began
 // draining it, so that the drain timeout survives operator restarts.
 const annotationDrainStarted = "infra.maasgateway.io/drain-started"
-
-// Reasons of condition NodesDrained (TenantCluster and Gateway).
-const (
-	ReasonDrained          = "Drained"
-	ReasonDraining         = "Draining"
-	ReasonDrainTimedOut    = "DrainTimedOut"
-	ReasonWaitingForQuorum = "WaitingForQuorum"
-	ReasonClusterUnreached = "ClusterUnreachable"
-)
 
 // defaultDrainTimeout is a pool's drainTimeout when the object has none
 // (written before the field existed, or a Gateway, which has no such field).
@@ -138,10 +130,10 @@ func (x clusterExit) drainStep(ctx context.Context, victim maas.Machine, nodeNam
 		timeout = defaultDrainTimeout
 	}
 	if waited := now.Sub(started); waited >= timeout {
-		return drainWait{ReasonDrainTimedOut, fmt.Sprintf("Node %s of machine %s not drained after %s (drainTimeout %s): %s; the machine is kept until its pods can go",
+		return drainWait{infrav1.ReasonDrainTimedOut, fmt.Sprintf("Node %s of machine %s not drained after %s (drainTimeout %s): %s; the machine is kept until its pods can go",
 			nodeName, victim.SystemID, waited.Round(time.Second), timeout, st)}
 	}
-	return drainWait{ReasonDraining, fmt.Sprintf("draining Node %s of machine %s: %s", nodeName, victim.SystemID, st)}
+	return drainWait{infrav1.ReasonDraining, fmt.Sprintf("draining Node %s of machine %s: %s", nodeName, victim.SystemID, st)}
 }
 
 // removeEtcdMember removes victim's etcd member, found by its Node's name
@@ -156,42 +148,38 @@ func (x clusterExit) removeEtcdMember(ctx context.Context, victim maas.Machine, 
 	defer cancel()
 	etcd, err := x.etcd(ctx, staying)
 	if err != nil {
-		return drainWait{ReasonWaitingForQuorum, fmt.Sprintf("cannot reach etcd to remove the member of %s: %v", victim.Hostname, err)}
+		return drainWait{infrav1.ReasonWaitingForQuorum, fmt.Sprintf("cannot reach etcd to remove the member of %s: %v", victim.Hostname, err)}
 	}
 	defer func() { _ = etcd.Close() }()
 	members, err := etcd.Members(ctx)
 	if err != nil {
-		return drainWait{ReasonWaitingForQuorum, fmt.Sprintf("listing etcd members to remove %s's: %v", victim.Hostname, err)}
+		return drainWait{infrav1.ReasonWaitingForQuorum, fmt.Sprintf("listing etcd members to remove %s's: %v", victim.Hostname, err)}
 	}
+	owner := memberMachine(victim, node)
 	for _, m := range members {
-		if !isMemberOf(m, victim, node) {
+		if !workload.MemberOf(m, owner) {
 			continue
 		}
 		err := etcd.RemoveMember(ctx, m.ID)
 		switch {
 		case err == nil, errors.Is(err, workload.ErrNotMember):
 		case errors.Is(err, workload.ErrQuorum), errors.Is(err, workload.ErrMembershipChanging), errors.Is(err, workload.ErrLastMember):
-			return drainWait{ReasonWaitingForQuorum, fmt.Sprintf("etcd member %s of machine %s stays for now: %v", m.Name, victim.SystemID, err)}
+			return drainWait{infrav1.ReasonWaitingForQuorum, fmt.Sprintf("etcd member %s of machine %s stays for now: %v", m.Name, victim.SystemID, err)}
 		default:
-			return drainWait{ReasonWaitingForQuorum, fmt.Sprintf("removing etcd member %s of machine %s: %v", m.Name, victim.SystemID, err)}
+			return drainWait{infrav1.ReasonWaitingForQuorum, fmt.Sprintf("removing etcd member %s of machine %s: %v", m.Name, victim.SystemID, err)}
 		}
 	}
 	return nil
 }
 
-func isMemberOf(m workload.Member, victim maas.Machine, node *corev1.Node) bool {
-	if node != nil && m.Name == node.Name {
-		return true
+// memberMachine is what ties an etcd member to machine m, whose Node is
+// node (nil while none has appeared).
+func memberMachine(m maas.Machine, node *corev1.Node) workload.MemberMachine {
+	x := workload.MemberMachine{Hostname: m.Hostname, Addresses: m.Addresses}
+	if node != nil {
+		x.Node = node.Name
 	}
-	if m.Name != "" && strings.EqualFold(m.Name, victim.Hostname) {
-		return true
-	}
-	for _, a := range victim.Addresses {
-		if m.Host() == a {
-			return true
-		}
-	}
-	return false
+	return x
 }
 
 func findMachine(owned []maas.Machine, systemID string) (maas.Machine, bool) {
@@ -209,17 +197,17 @@ func findMachine(owned []maas.Machine, systemID string) (maas.Machine, bool) {
 func setNodesDrained(conds *[]metav1.Condition, generation int64, conditionType string, waiting []string) string {
 	if len(waiting) == 0 {
 		if c := meta.FindStatusCondition(*conds, conditionType); c != nil && c.Status != metav1.ConditionTrue {
-			setCondition(conds, generation, conditionType, metav1.ConditionTrue, ReasonDrained,
+			setCondition(conds, generation, conditionType, metav1.ConditionTrue, infrav1.ReasonDrained,
 				"no machine waits to leave the cluster")
 		}
-		return ReasonDrained
+		return infrav1.ReasonDrained
 	}
-	reason := ReasonDraining
+	reason := infrav1.ReasonDraining
 	msgs := make([]string, 0, len(waiting))
 	for _, w := range waiting {
 		r, msg, _ := strings.Cut(w, ": ")
 		// The worst reason wins: a timeout needs a person.
-		if r == ReasonDrainTimedOut || (r == ReasonWaitingForQuorum && reason != ReasonDrainTimedOut) || r == ReasonClusterUnreached && reason == ReasonDraining {
+		if r == infrav1.ReasonDrainTimedOut || (r == infrav1.ReasonWaitingForQuorum && reason != infrav1.ReasonDrainTimedOut) || r == infrav1.ReasonClusterUnreached && reason == infrav1.ReasonDraining {
 			reason = r
 		}
 		msgs = append(msgs, msg)

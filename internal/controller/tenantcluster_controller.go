@@ -20,9 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -220,12 +218,6 @@ func (r *TenantClusterReconciler) update(ctx context.Context, tc *infrav1.Tenant
 	return nil
 }
 
-// pending sets phase Pending and Ready=False: the cluster cannot start yet.
-func pending(tc *infrav1.TenantCluster, reason, msg string) {
-	tc.Status.Phase = infrav1.TenantPhasePending
-	setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, reason, msg)
-}
-
 // resolve finds the cluster's CloudAccount, which must be Ready, and its
 // Gateway; when either is missing it says why as reason and message.
 func (r *TenantClusterReconciler) resolve(ctx context.Context, tc *infrav1.TenantCluster) (*infrav1.CloudAccount, *infrav1.Gateway, string, string, error) {
@@ -233,7 +225,7 @@ func (r *TenantClusterReconciler) resolve(ctx context.Context, tc *infrav1.Tenan
 	key := types.NamespacedName{Namespace: tc.Namespace, Name: tc.Spec.CloudAccountRef.Name}
 	if err := r.Get(ctx, key, account); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, nil, "CloudAccountNotFound", fmt.Sprintf("CloudAccount %s does not exist", key), nil
+			return nil, nil, infrav1.ReasonCloudAccountNotFound, fmt.Sprintf("CloudAccount %s does not exist", key), nil
 		}
 		return nil, nil, "", "", err
 	}
@@ -242,7 +234,7 @@ func (r *TenantClusterReconciler) resolve(ctx context.Context, tc *infrav1.Tenan
 		if ready != nil {
 			msg = fmt.Sprintf("CloudAccount %s is not Ready: %s", key, ready.Message)
 		}
-		return account, nil, "CloudAccountNotReady", msg, nil
+		return account, nil, infrav1.ReasonCloudAccountNotReady, msg, nil
 	}
 	gw := &infrav1.Gateway{}
 	if err := r.Get(ctx, dependents.GatewayOf(account), gw); err != nil {
@@ -269,17 +261,14 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	key := AccountKey(client.ObjectKeyFromObject(account))
 	snap, ok := r.Inventory.Snapshot(key)
 	if !ok || snap.PolledAt.IsZero() {
-		if tc.Status.Phase == "" {
-			tc.Status.Phase = infrav1.TenantPhasePending
-		}
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "Polling", "waiting for the first list of machines from MAAS")
+		setWaitingForMAAS(tc, nil)
 		// The first poll wakes no object that owns no machine yet: come back
 		// after one poll interval, not the long safety net.
 		return ctrl.Result{RequeueAfter: r.ReleaseCheckInterval}, nil
 	}
 	if snap.Err != nil {
 		// Acting on a stale list could allocate twice: wait for MAAS.
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonUnreachable, snap.Err.Error())
+		setWaitingForMAAS(tc, snap.Err)
 		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
 	}
 	if res, held, err := r.holdForVIP(ctx, tc, key, snap); held {
@@ -288,18 +277,13 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 
 	owned := ownedBy(snap, tenantKind, tc)
 	if len(owned) == 0 && meta.IsStatusConditionTrue(gw.Status.Conditions, infrav1.GatewayUpgrading) {
-		tc.Status.Phase = infrav1.TenantPhaseQueued
-		msg := fmt.Sprintf("provisioning is queued while Gateway %s/%s upgrades; it resumes when the upgrade completes", gw.Namespace, gw.Name)
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantQueued, metav1.ConditionTrue, "GatewayUpgrading", msg)
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "Queued", msg)
+		msg := setQueuedCondition(tc, gw)
 		if !meta.IsStatusConditionTrue(before.Conditions, infrav1.TenantQueued) {
 			r.Recorder.Eventf(tc, gw, corev1.EventTypeNormal, "Queued", "Provision", "%s", msg)
 		}
 		return ctrl.Result{}, nil // the Gateway watch brings us back
 	}
-	if meta.FindStatusCondition(tc.Status.Conditions, infrav1.TenantQueued) != nil {
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantQueued, metav1.ConditionFalse, "NotQueued", "provisioning is not waiting for the gateway")
-	}
+	clearQueuedCondition(tc)
 
 	view := r.lookInside(ctx, tc, owned)
 	plan, err := r.planTenant(tc, owned, view)
@@ -317,8 +301,7 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 			return ctrl.Result{}, err
 		}
 		if blocked != "" {
-			tc.Status.Phase = infrav1.TenantPhaseFailed
-			setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "InvalidConfiguration", blocked)
+			setInvalidConfiguration(tc, blocked)
 			return ctrl.Result{}, nil // a spec change brings us back
 		}
 		done, runErr = exec.run(ctx, plan.Actions)
@@ -345,9 +328,10 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	after := ownedBy(snapshotAfter(r.Inventory, key, snap), tenantKind, tc)
 	tc.Status.Machines = tenantMachines(after)
 	r.announceDeployed(tc, before.Machines)
-	tenantStatus(tc, final, done)
-	setNodesDrained(&tc.Status.Conditions, tc.Generation, infrav1.TenantNodesDrained, done.waiting)
+	// The Nodes seen first: status names the machines still without one.
 	view.record(tc)
+	tenantStatus(tc, final, done, view)
+	setNodesDrained(&tc.Status.Conditions, tc.Generation, infrav1.TenantNodesDrained, done.waiting)
 	setNodesHealthy(tc, final, view)
 	var orphanWait time.Duration
 	if len(done.waiting) == 0 && runErr == nil {
@@ -666,16 +650,6 @@ func firstOf(values ...string) string {
 	return ""
 }
 
-// tenantMachines is status.machines, sorted by system ID.
-func tenantMachines(owned []maas.Machine) []infrav1.MachineStatus {
-	out := make([]infrav1.MachineStatus, 0, len(owned))
-	for _, m := range owned {
-		out = append(out, machineStatus(m))
-	}
-	slices.SortFunc(out, func(a, b infrav1.MachineStatus) int { return strings.Compare(a.SystemID, b.SystemID) })
-	return out
-}
-
 // announce records an event per step taken.
 func (r *TenantClusterReconciler) announce(tc *infrav1.TenantCluster, done executed, plan rollout.Result) {
 	for _, id := range done.allocated {
@@ -737,282 +711,6 @@ func (r *TenantClusterReconciler) announceDeployed(tc *infrav1.TenantCluster, be
 				"machine %s (%s) of pool %s is deployed", m.SystemID, m.Hostname, m.Pool)
 		}
 	}
-}
-
-// tenantStatus sets pools, counts, conditions and phase from the plan.
-func tenantStatus(tc *infrav1.TenantCluster, plan rollout.Result, done executed) {
-	st := &tc.Status
-	st.Pools = st.Pools[:0]
-	st.ReadyMachines, st.DesiredMachines = 0, 0
-	var waiting []string
-	outdated := false
-	for _, p := range plan.Pools {
-		st.Pools = append(st.Pools, infrav1.PoolStatus{Name: p.Name, Desired: int32(p.Desired), Ready: int32(p.Ready), Updated: int32(p.Updated)})
-		st.ReadyMachines += int32(p.Ready)
-		st.DesiredMachines += int32(p.Desired)
-		if p.Outdated > 0 {
-			outdated = true
-		}
-		if !p.Done && p.Waiting != "" {
-			waiting = append(waiting, p.Name+": "+p.Waiting)
-		}
-	}
-	gen := tc.Generation
-	var capacity []string
-	for _, pool := range slices.Sorted(maps.Keys(done.noCapacity)) {
-		capacity = append(capacity, fmt.Sprintf("pool %s: %s", pool, done.noCapacity[pool]))
-	}
-
-	cp := plan.Pools[0]
-	if cp.Done {
-		setCondition(&st.Conditions, gen, infrav1.TenantControlPlaneReady, metav1.ConditionTrue, "Deployed",
-			fmt.Sprintf("%d of %d control-plane machines deployed", cp.Ready, cp.Desired))
-	} else {
-		setCondition(&st.Conditions, gen, infrav1.TenantControlPlaneReady, metav1.ConditionFalse, "Deploying",
-			fmt.Sprintf("%d of %d control-plane machines deployed; %s", cp.Ready, cp.Desired, cp.Waiting))
-	}
-	machinesReason, machinesMsg := "Deploying", strings.Join(waiting, "; ")
-	switch {
-	case plan.Done():
-		setCondition(&st.Conditions, gen, infrav1.TenantMachinesReady, metav1.ConditionTrue, "Deployed",
-			fmt.Sprintf("%d of %d machines deployed", st.ReadyMachines, st.DesiredMachines))
-	case len(capacity) > 0:
-		machinesReason = "NoCapacity"
-		machinesMsg = "MAAS has no machine matching " + strings.Join(capacity, "; ")
-		fallthrough
-	default:
-		setCondition(&st.Conditions, gen, infrav1.TenantMachinesReady, metav1.ConditionFalse, machinesReason, machinesMsg)
-	}
-
-	switch {
-	case plan.Done():
-		st.Phase = infrav1.TenantPhaseRunning
-		setCondition(&st.Conditions, gen, infrav1.ConditionReady, metav1.ConditionTrue, "Running",
-			fmt.Sprintf("%d of %d machines deployed on the current template", st.ReadyMachines, st.DesiredMachines))
-		return
-	case outdated || st.Phase == infrav1.TenantPhaseRunning || st.Phase == infrav1.TenantPhaseUpdating:
-		st.Phase = infrav1.TenantPhaseUpdating
-	default:
-		st.Phase = infrav1.TenantPhaseProvisioning
-	}
-	reason, msg := machinesReason, "waiting for machines: "+machinesMsg
-	if !cp.Done && machinesReason != "NoCapacity" {
-		reason, msg = "WaitingForControlPlane", "waiting for the control plane: "+cp.Waiting
-	}
-	setCondition(&st.Conditions, gen, infrav1.ConditionReady, metav1.ConditionFalse, reason, msg)
-}
-
-// reconcileDelete releases every machine of the cluster (aborting those
-// still deploying: MAAS powers them off), waits until MAAS has them all
-// back, and lets the object go; or, when asked with the force-delete
-// annotation once the delay has passed, lets it go at once.
-func (r *TenantClusterReconciler) reconcileDelete(ctx context.Context, tc *infrav1.TenantCluster) (ctrl.Result, error) {
-	if !controllerutil.ContainsFinalizer(tc, TenantClusterFinalizer) {
-		return ctrl.Result{}, nil
-	}
-	before := tc.Status.DeepCopy()
-	allowedAt := metav1.NewTime(tc.DeletionTimestamp.Add(r.ForceDeleteAfter))
-	tc.Status.Phase = infrav1.TenantPhaseDeleting
-	tc.Status.ForceDeleteAllowedAt = &allowedAt
-
-	if tc.Annotations[infrav1.AnnotationForceDelete] == "true" {
-		if now := r.now(); now.Before(allowedAt.Time) {
-			msg := fmt.Sprintf("force delete is refused until %s (%s after deletion began); the annotation is honoured from then on",
-				allowedAt.UTC().Format(time.RFC3339), r.ForceDeleteAfter)
-			if c := meta.FindStatusCondition(tc.Status.Conditions, infrav1.TenantForceDeleted); c == nil || c.Reason != "TooEarly" {
-				r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "ForceDeleteRefused", "ForceDelete", "%s", msg)
-			}
-			setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantForceDeleted, metav1.ConditionFalse, "TooEarly", msg)
-			// Go on releasing meanwhile; come back when force is allowed.
-			res, err := r.releaseAll(ctx, tc, before)
-			if err == nil && (res.RequeueAfter == 0 || res.RequeueAfter > allowedAt.Sub(now)) {
-				res.RequeueAfter = allowedAt.Sub(now) + 10*time.Millisecond
-			}
-			return res, err
-		}
-		return r.forceDelete(ctx, tc)
-	}
-	return r.releaseAll(ctx, tc, before)
-}
-
-func (r *TenantClusterReconciler) now() time.Time {
-	if r.Clock == nil {
-		return time.Now()
-	}
-	return r.Clock.Now()
-}
-
-// forceDelete drops the finalizer, recording which machines MAAS may still hold.
-func (r *TenantClusterReconciler) forceDelete(ctx context.Context, tc *infrav1.TenantCluster) (ctrl.Result, error) {
-	ids := map[string]bool{}
-	for _, m := range tc.Status.Machines {
-		ids[m.SystemID] = true
-	}
-	account, _, err := r.deleteAccount(ctx, tc)
-	if err == nil && account != "" {
-		if snap, ok := r.Inventory.Snapshot(account); ok {
-			for _, m := range ownedBy(snap, tenantKind, tc) {
-				ids[m.SystemID] = true
-			}
-		}
-	}
-	left := slices.Sorted(maps.Keys(ids))
-	msg := "force-deleted without waiting for MAAS; no machine was left"
-	if len(left) > 0 {
-		msg = fmt.Sprintf("force-deleted without waiting for MAAS; these machines may be left allocated or releasing in MAAS: %s", strings.Join(left, ", "))
-	}
-	msg += r.forceReleaseAddresses(ctx, tc, account)
-	setCondition(&tc.Status.Conditions, tc.Generation, infrav1.TenantForceDeleted, metav1.ConditionTrue, "ForceDeleted", msg)
-	if err := r.updateStatus(ctx, tc); err != nil {
-		return ctrl.Result{}, err
-	}
-	controllerutil.RemoveFinalizer(tc, TenantClusterFinalizer)
-	if err := r.update(ctx, tc); err != nil {
-		return ctrl.Result{}, err
-	}
-	// Recorded once the finalizer is gone, so a conflict retried by the next
-	// reconcile does not announce the force delete twice.
-	r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "ForceDeleted", "ForceDelete", "%s", msg)
-	return ctrl.Result{}, nil
-}
-
-// deleteAccount is the inventory key of the cluster's account, "" when the
-// account is gone, and whether the account is Ready. An account being
-// deleted with its clusters (a namespace deletion) is not Ready, yet stays
-// registered until they are gone, so its machines can still be released.
-func (r *TenantClusterReconciler) deleteAccount(ctx context.Context, tc *infrav1.TenantCluster) (string, bool, error) {
-	account := &infrav1.CloudAccount{}
-	key := types.NamespacedName{Namespace: tc.Namespace, Name: tc.Spec.CloudAccountRef.Name}
-	if err := r.Get(ctx, key, account); err != nil {
-		return "", false, client.IgnoreNotFound(err)
-	}
-	return AccountKey(key), meta.IsStatusConditionTrue(account.Status.Conditions, infrav1.ConditionReady), nil
-}
-
-// releaseAll is one step of an orderly deletion.
-func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.TenantCluster, before *infrav1.TenantClusterStatus) (ctrl.Result, error) {
-	account, ready, err := r.deleteAccount(ctx, tc)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	var snap *maas.Snapshot
-	ok := false
-	if account != "" {
-		snap, ok = r.Inventory.Snapshot(account)
-	}
-	if !ok {
-		if !ready && len(tc.Status.Machines) == 0 {
-			// The account never let the cluster provision: nothing to release.
-			return r.dropFinalizer(ctx, tc, before)
-		}
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "CloudAccountNotReady",
-			fmt.Sprintf("deletion waits for CloudAccount %s to be Ready to release %d machines", tc.Spec.CloudAccountRef.Name, len(tc.Status.Machines)))
-		return r.writeDeleting(ctx, tc, before, ctrl.Result{RequeueAfter: r.RequeueInterval}, nil)
-	}
-	if snap.PolledAt.IsZero() || snap.Err != nil {
-		setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "Polling",
-			"deletion waits for a current list of machines from MAAS")
-		return r.writeDeleting(ctx, tc, before, ctrl.Result{RequeueAfter: r.RequeueInterval}, nil)
-	}
-	owned := ownedBy(snap, tenantKind, tc)
-	machines := make([]rollout.Machine, 0, len(owned))
-	for _, m := range owned {
-		machines = append(machines, plannerMachine(m, rollout.NodeAbsent))
-	}
-	plan := rollout.PlanDelete(machines)
-	exec := &poolExecutor{inv: r.Inventory, account: account, snap: snap,
-		owner: maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: string(tc.UID)}}
-	done, runErr := exec.run(ctx, plan.Actions)
-	for _, id := range done.released {
-		r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "MachineReleased", "Release", "released machine %s: the cluster is deleted", id)
-	}
-
-	// Machines whose release began have left the installation's list (MAAS
-	// clears their agent name); the inventory follows them, all in one
-	// request per poll, until MAAS has them back. Status remembers them
-	// across restarts.
-	latest := snapshotAfter(r.Inventory, account, snap)
-	left := map[string]infrav1.MachineStatus{}
-	for _, m := range ownedBy(latest, tenantKind, tc) {
-		left[m.SystemID] = machineStatus(m)
-	}
-	for _, m := range tc.Status.Machines {
-		if _, ok := left[m.SystemID]; ok {
-			continue
-		}
-		if slices.Contains(done.released, m.SystemID) {
-			m.State = "Releasing"
-			left[m.SystemID] = m
-			continue
-		}
-		now, state := latest.Followed(m.SystemID)
-		switch {
-		case state.Settled():
-			continue
-		case state == maas.NotFollowed:
-			// Released by an earlier process: follow it from the next poll.
-			r.Inventory.FollowFor(account, exec.owner, m.SystemID)
-			left[m.SystemID] = m
-		case state == maas.FollowPending:
-			left[m.SystemID] = m
-		case now.Status == maas.StatusFailedReleasing:
-			// Released by us (MAAS cleared its agent name then), and MAAS
-			// failed: ask again, or it stays out of the pool for good.
-			again, rerr := r.Inventory.RetryRelease(ctx, account, m.SystemID, maas.ReleaseParams{
-				Comment: fmt.Sprintf("maas-gateway: retrying the release of a machine of deleted TenantCluster %s/%s", tc.Namespace, tc.Name)})
-			if rerr != nil {
-				runErr = fmt.Errorf("releasing machine %s again: %w", m.SystemID, rerr)
-				left[m.SystemID] = machineStatus(now)
-				continue
-			}
-			r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "MachineReleaseRetried", "Release",
-				"MAAS failed to release machine %s (%s); released it again", m.SystemID, now.StatusMessage)
-			left[m.SystemID] = machineStatus(again)
-		case now.Owner != nil && now.Owner.UID == string(tc.UID) && rollout.ParseState(now.StatusName) != rollout.StateReleased:
-			left[m.SystemID] = machineStatus(now)
-		}
-	}
-	for _, id := range done.released {
-		if _, ok := left[id]; !ok {
-			left[id] = infrav1.MachineStatus{SystemID: id, State: "Releasing"}
-		}
-	}
-	tc.Status.Machines = make([]infrav1.MachineStatus, 0, len(left))
-	for _, id := range slices.Sorted(maps.Keys(left)) {
-		tc.Status.Machines = append(tc.Status.Machines, left[id])
-	}
-	if len(left) == 0 && runErr == nil {
-		if wait, err := r.releaseAddresses(ctx, tc, account); wait {
-			return r.writeDeleting(ctx, tc, before, ctrl.Result{RequeueAfter: r.RequeueInterval}, err)
-		}
-		return r.dropFinalizer(ctx, tc, before)
-	}
-	ids := make([]string, 0, len(tc.Status.Machines))
-	for _, m := range tc.Status.Machines {
-		ids = append(ids, m.SystemID+" ("+m.State+")")
-	}
-	setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionReady, metav1.ConditionFalse, "Deleting",
-		fmt.Sprintf("waiting for MAAS to release %d machines: %s; force delete is allowed from %s",
-			len(ids), strings.Join(ids, ", "), tc.Status.ForceDeleteAllowedAt.UTC().Format(time.RFC3339)))
-	return r.writeDeleting(ctx, tc, before, ctrl.Result{RequeueAfter: r.ReleaseCheckInterval}, runErr)
-}
-
-func (r *TenantClusterReconciler) writeDeleting(ctx context.Context, tc *infrav1.TenantCluster, before *infrav1.TenantClusterStatus, res ctrl.Result, err error) (ctrl.Result, error) {
-	if !apiequality.Semantic.DeepEqual(before, &tc.Status) {
-		if uerr := r.updateStatus(ctx, tc); uerr != nil {
-			return ctrl.Result{}, uerr
-		}
-	}
-	return res, err
-}
-
-func (r *TenantClusterReconciler) dropFinalizer(ctx context.Context, tc *infrav1.TenantCluster, before *infrav1.TenantClusterStatus) (ctrl.Result, error) {
-	if _, err := r.writeDeleting(ctx, tc, before, ctrl.Result{}, nil); err != nil {
-		return ctrl.Result{}, err
-	}
-	r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "Deleted", "Delete", "every machine is back in MAAS's free pool")
-	controllerutil.RemoveFinalizer(tc, TenantClusterFinalizer)
-	return ctrl.Result{}, r.update(ctx, tc)
 }
 
 // SetupWithManager watches TenantClusters, the inventory's news of their

@@ -45,11 +45,11 @@ func (r *TenantClusterReconciler) tenantBeforeRelease(tc *infrav1.TenantCluster,
 		}
 		cl, err := r.tenantConnection(ctx, tc)
 		if err != nil {
-			return drainWait{ReasonClusterUnreached, fmt.Sprintf("cannot reach the cluster to drain %s: %v", victim.Hostname, err)}
+			return drainWait{infrav1.ReasonClusterUnreached, fmt.Sprintf("cannot reach the cluster to drain %s: %v", victim.Hostname, err)}
 		}
 		nodes, synced := cl.Nodes()
 		if !synced {
-			return drainWait{ReasonClusterUnreached, fmt.Sprintf("waiting for the cluster's Nodes to drain %s", victim.Hostname)}
+			return drainWait{infrav1.ReasonClusterUnreached, fmt.Sprintf("waiting for the cluster's Nodes to drain %s", victim.Hostname)}
 		}
 		node := workload.NodeFor(nodes, workload.Machine{SystemID: victim.SystemID, Hostname: victim.Hostname})
 		exit := clusterExit{

@@ -134,19 +134,16 @@ func (r *TenantClusterReconciler) removeOrphanMembers(ctx context.Context, tc *i
 	return wait
 }
 
-// controlPlaneMachines maps the node names of tc's control-plane machines
-// (whatever their MAAS state: a machine still deploying may already have a
-// member) to their addresses, for workload.Orphans.
-func controlPlaneMachines(owned []maas.Machine, v *workloadView) map[string][]string {
-	out := map[string][]string{}
+// controlPlaneMachines are tc's control-plane machines (whatever their
+// MAAS state: a machine still deploying may already have a member), for
+// workload.Orphans.
+func controlPlaneMachines(owned []maas.Machine, v *workloadView) []workload.MemberMachine {
+	var out []workload.MemberMachine
 	for _, m := range owned {
 		if m.Owner == nil || m.Owner.Pool != infrav1.ControlPlanePoolName {
 			continue
 		}
-		out[strings.ToLower(m.Hostname)] = m.Addresses
-		if n := workload.NodeFor(v.nodes, workload.Machine{SystemID: m.SystemID, Hostname: m.Hostname}); n != nil {
-			out[n.Name] = m.Addresses
-		}
+		out = append(out, memberMachine(m, workload.NodeFor(v.nodes, workload.Machine{SystemID: m.SystemID, Hostname: m.Hostname})))
 	}
 	return out
 }

@@ -19,13 +19,9 @@ package controller
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -38,9 +34,6 @@ import (
 // etcdObserveTimeout bounds the etcd part of an observation: a member that
 // does not answer in time is reported unhealthy, not waited for.
 const etcdObserveTimeout = 5 * time.Second
-
-// maxNodeMessage bounds a Node's condition message in status.
-const maxNodeMessage = 512
 
 // workloadView is one look inside a tenant cluster: what its API server
 // says of its Nodes and what its etcd says of its members.
@@ -159,44 +152,13 @@ func healthCheckOf(tc *infrav1.TenantCluster) (time.Duration, int) {
 }
 
 func (v *workloadView) memberHealthy(m maas.Machine, n *corev1.Node) bool {
+	owner := memberMachine(m, n)
 	for _, mem := range v.members {
-		if mem.Healthy && !mem.IsLearner && isMemberOf(mem, m, n) {
+		if mem.Healthy && !mem.IsLearner && workload.MemberOf(mem, owner) {
 			return true
 		}
 	}
 	return false
-}
-
-// record writes the view into status: each machine's Node and the cluster's
-// Node counts, versions and etcd members.
-func (v *workloadView) record(tc *infrav1.TenantCluster) {
-	if v == nil {
-		return
-	}
-	ws := &infrav1.WorkloadStatus{Reachable: v.err == nil && v.synced && v.healthy}
-	switch {
-	case v.err != nil:
-		ws.Message = truncate("cannot reach the cluster: "+v.err.Error(), 1024)
-	case !v.synced:
-		ws.Message = "waiting for the cluster's API server to list its Nodes"
-	case !v.healthy && v.probe != nil:
-		ws.Message = truncate("the cluster's API server does not answer: "+v.probe.Error(), 1024)
-	}
-	if v.synced {
-		observeNodes(tc, ws, v.nodes)
-	}
-	if v.members != nil {
-		healthy := int32(0)
-		for _, m := range v.members {
-			if m.Healthy {
-				healthy++
-			}
-		}
-		ws.EtcdMembers, ws.EtcdHealthy = new(int32(len(v.members))), new(healthy)
-	} else if v.etcdErr != nil && ws.Message == "" {
-		ws.Message = truncate("etcd: "+v.etcdErr.Error(), 1024)
-	}
-	tc.Status.Workload = ws
 }
 
 // tenantConnection returns the cluster cache's connection to tc, reading
@@ -212,43 +174,6 @@ func (r *TenantClusterReconciler) tenantConnection(ctx context.Context, tc *infr
 		return nil, err
 	}
 	return r.Clusters.Get(key, workload.Access{PKI: pki, Endpoint: ep, KubernetesVersion: tc.Spec.Profile.KubernetesVersion})
-}
-
-// observeNodes fills each machine's Node in status and the cluster's Node
-// counts and versions.
-func observeNodes(tc *infrav1.TenantCluster, ws *infrav1.WorkloadStatus, nodes []corev1.Node) {
-	versions := map[string]bool{}
-	for _, n := range nodes {
-		ws.Nodes++
-		h := workload.HealthOf(&n)
-		if h.Ready() {
-			ws.ReadyNodes++
-		}
-		if v := n.Status.NodeInfo.KubeletVersion; v != "" {
-			versions[v] = true
-		}
-	}
-	for v := range versions {
-		ws.KubernetesVersions = append(ws.KubernetesVersions, v)
-	}
-	slices.Sort(ws.KubernetesVersions)
-	if len(ws.KubernetesVersions) > 8 {
-		ws.KubernetesVersions = ws.KubernetesVersions[:8]
-	}
-	for i := range tc.Status.Machines {
-		m := &tc.Status.Machines[i]
-		n := workload.NodeFor(nodes, workload.Machine{SystemID: m.SystemID, Hostname: m.Hostname})
-		if n == nil {
-			m.Node = nil
-			continue
-		}
-		h := workload.HealthOf(n)
-		mn := &infrav1.MachineNode{Name: n.Name, Ready: metav1.ConditionStatus(h.Status), KubeletVersion: n.Status.NodeInfo.KubeletVersion}
-		if !h.Ready() {
-			mn.Reason, mn.Message = h.Reason, truncate(h.Message, maxNodeMessage)
-		}
-		m.Node = mn
-	}
 }
 
 // etcdMembers lists the etcd members and which answer, through the
@@ -281,58 +206,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n-1] + "…"
-}
-
-// Reasons of condition NodesHealthy.
-const (
-	ReasonAllNodesReady   = "AllNodesReady"
-	ReasonNodeNotReady    = "NodeNotReady"
-	ReasonRemediating     = "Remediating"
-	ReasonRemediationHeld = "RemediationHeld"
-	ReasonNodesUnobserved = "ClusterNotObserved"
-)
-
-// setNodesHealthy says whether the Node of every machine is Ready, from
-// what view saw and what the plan made of it; the condition stays absent
-// while the operator does not look inside the cluster, and is Unknown
-// while it could not.
-func setNodesHealthy(tc *infrav1.TenantCluster, plan rollout.Result, v *workloadView) {
-	if v == nil {
-		return
-	}
-	gen := tc.Generation
-	conds := &tc.Status.Conditions
-	if !v.synced {
-		setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionUnknown, ReasonNodesUnobserved,
-			"the cluster's Nodes have not been listed")
-		return
-	}
-	if len(plan.Unhealthy) > 0 {
-		ids := strings.Join(plan.Unhealthy, ", ")
-		if plan.RemediationHeld {
-			_, limit := healthCheckOf(tc)
-			setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionFalse, ReasonRemediationHeld,
-				truncate(fmt.Sprintf("%d machines have Nodes not Ready past healthCheck.unhealthyTimeout (%s), more than maxUnhealthy (%d): none is replaced, as the fault looks like the cluster's, not the machines'",
-					len(plan.Unhealthy), ids, limit), 1024))
-			return
-		}
-		setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionFalse, ReasonRemediating,
-			truncate("replacing machines whose Node stayed not Ready past healthCheck.unhealthyTimeout: "+ids, 1024))
-		return
-	}
-	var notReady []string
-	for _, m := range tc.Status.Machines {
-		switch {
-		case m.Node == nil:
-		case m.Node.Ready != metav1.ConditionTrue:
-			notReady = append(notReady, fmt.Sprintf("%s (%s: %s)", m.Node.Name, m.Node.Reason, m.Node.Message))
-		}
-	}
-	if len(notReady) > 0 {
-		setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionFalse, ReasonNodeNotReady,
-			truncate("Nodes not Ready: "+strings.Join(notReady, "; "), 1024))
-		return
-	}
-	setCondition(conds, gen, infrav1.TenantNodesHealthy, metav1.ConditionTrue, ReasonAllNodesReady,
-		"every machine's Node that has joined is Ready")
 }

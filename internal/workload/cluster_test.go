@@ -199,8 +199,8 @@ func TestEtcdMembershipKeepsQuorum(t *testing.T) {
 		byName[m.Name] = m
 		g.Expect(m.Host()).To(BeElementOf(w.ip(0), w.ip(1), w.ip(2)))
 	}
-	g.Expect(Orphans(members, map[string][]string{
-		w.nodeName(0): {w.ip(0)}, w.nodeName(1): {w.ip(1)}, w.nodeName(2): {w.ip(2)},
+	g.Expect(Orphans(members, []MemberMachine{
+		{Node: w.nodeName(0), Addresses: []string{w.ip(0)}}, {Node: w.nodeName(1), Addresses: []string{w.ip(1)}}, {Node: w.nodeName(2), Addresses: []string{w.ip(2)}},
 	})).To(BeEmpty())
 
 	// Machine 2's etcd dies: a healthy member may not go now.
@@ -210,7 +210,7 @@ func TestEtcdMembershipKeepsQuorum(t *testing.T) {
 	g.Expect(errors.Is(err, ErrQuorum)).To(BeTrue(), "got %v", err)
 	g.Expect(etcd.Members(ctx)).To(HaveLen(3), "nothing removed")
 	// Its machine gone, the dead member is an orphan and may go.
-	g.Expect(Orphans(members, map[string][]string{w.nodeName(0): {w.ip(0)}, w.nodeName(1): {w.ip(1)}})).
+	g.Expect(Orphans(members, []MemberMachine{{Node: w.nodeName(0), Addresses: []string{w.ip(0)}}, {Node: w.nodeName(1), Addresses: []string{w.ip(1)}}})).
 		To(ConsistOf(HaveField("Name", w.nodeName(2))))
 	g.Expect(etcd.RemoveMember(ctx, byName[w.nodeName(2)].ID)).To(Succeed())
 	g.Expect(etcd.Members(ctx)).To(HaveLen(2))

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -126,27 +127,40 @@ func displayName(m Member) string {
 	return fmt.Sprintf("%x (not started)", m.ID)
 }
 
-// Orphans returns the members no machine accounts for: neither named after a
-// machine's Node (kubeadm names a member after its node) nor peering from a
-// machine's address. A member added by a join that never finished, or left
-// by a crash between removing a member and releasing its machine, is one.
-// machines maps each machine's node name to its addresses.
-func Orphans(members []Member, machines map[string][]string) []Member {
-	hosts := map[string]bool{}
-	for _, addrs := range machines {
-		for _, a := range addrs {
-			hosts[a] = true
-		}
+// MemberMachine is what ties an etcd member to the machine it runs on.
+type MemberMachine struct {
+	// Node is the name of the machine's Node, "" while none has appeared.
+	Node string
+	// Hostname is the machine's hostname in MAAS.
+	Hostname string
+	// Addresses are the machine's IP addresses.
+	Addresses []string
+}
+
+// MemberOf reports whether member m runs on machine x: it is named after
+// x's Node (kubeadm names a member after its node) or hostname (the kubelet
+// lowercases that into the Node name, so case does not count), or it peers
+// from one of x's addresses (a member added but not started has no name
+// yet, and a Node may have been renamed by hand). Every question of which
+// machine a member belongs to (its health, its removal, orphans) is
+// answered here, so that they cannot disagree.
+func MemberOf(m Member, x MemberMachine) bool {
+	if m.Name != "" && ((x.Node != "" && strings.EqualFold(m.Name, x.Node)) || (x.Hostname != "" && strings.EqualFold(m.Name, x.Hostname))) {
+		return true
 	}
+	h := m.Host()
+	return h != "" && slices.Contains(x.Addresses, h)
+}
+
+// Orphans returns the members that run on none of machines (MemberOf). A
+// member added by a join that never finished, or left by a crash between
+// removing a member and releasing its machine, is one.
+func Orphans(members []Member, machines []MemberMachine) []Member {
 	var out []Member
 	for _, m := range members {
-		if _, ok := machines[m.Name]; ok && m.Name != "" {
-			continue
+		if !slices.ContainsFunc(machines, func(x MemberMachine) bool { return MemberOf(m, x) }) {
+			out = append(out, m)
 		}
-		if h := m.Host(); h != "" && hosts[h] {
-			continue
-		}
-		out = append(out, m)
 	}
 	return out
 }

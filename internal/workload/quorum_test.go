@@ -83,14 +83,46 @@ func TestShrinkOneAtATime(t *testing.T) {
 	}
 }
 
+func TestMemberOf(t *testing.T) {
+	named := func(name, peer string) Member {
+		return Member{ID: 1, Name: name, PeerURLs: []string{"https://" + peer + ":2380"}}
+	}
+	cp1 := MemberMachine{Node: "cp-1", Hostname: "CP-1", Addresses: []string{"10.0.0.1", "fd00::1"}}
+	for _, tt := range []struct {
+		name    string
+		member  Member
+		machine MemberMachine
+		want    bool
+	}{
+		{"named after its Node", named("cp-1", "10.9.9.9"), cp1, true},
+		{"named after its hostname, before its Node appeared", named("CP-1", "10.9.9.9"), MemberMachine{Hostname: "CP-1"}, true},
+		{"hostname in another case (kubelets lowercase it)", named("cp-1", "10.9.9.9"), MemberMachine{Hostname: "CP-1"}, true},
+		{"Node renamed by hand, peering from the machine's address", named("old-name", "10.0.0.1"), cp1, true},
+		{"second address, IPv6", named("x", "[fd00::1]"), cp1, true},
+		{"added but not started: no name, the machine's address", Member{ID: 2, PeerURLs: []string{"https://10.0.0.1:2380"}}, cp1, true},
+		{"added but not started elsewhere", Member{ID: 2, PeerURLs: []string{"https://10.0.0.7:2380"}}, cp1, false},
+		{"another machine's member", named("cp-2", "10.0.0.2"), cp1, false},
+		{"no name and no peer URL matches nothing", Member{ID: 3}, MemberMachine{Addresses: []string{""}}, false},
+		{"a machine with no name and no address owns nothing", named("", "10.0.0.1"), MemberMachine{}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MemberOf(tt.member, tt.machine); got != tt.want {
+				t.Errorf("MemberOf(%+v, %+v) = %v, want %v", tt.member, tt.machine, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestOrphans(t *testing.T) {
 	unstarted := Member{ID: 8, PeerURLs: []string{"https://127.0.0.8:2380"}}
-	members := []Member{member(1, "a", true), member(2, "b", true), member(3, "gone", false), unstarted}
-	machines := map[string][]string{
-		"a": {"127.0.0.1"},
+	members := []Member{member(1, "a", true), member(2, "b", true), member(3, "gone", false), unstarted, member(4, "D", true)}
+	machines := []MemberMachine{
+		{Node: "a", Hostname: "a", Addresses: []string{"127.0.0.1"}},
 		// Named otherwise (a Node renamed by hand) but peering from its
 		// machine's address.
-		"b-renamed": {"127.0.0.2"},
+		{Node: "b-renamed", Addresses: []string{"127.0.0.2"}},
+		// No Node yet: its member is known by hostname, whatever its case.
+		{Hostname: "d"},
 	}
 	var got []uint64
 	for _, m := range Orphans(members, machines) {
