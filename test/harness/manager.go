@@ -259,6 +259,15 @@ func (m *Manager) signal(sig syscall.Signal, grace time.Duration) error {
 	return nil
 }
 
+// AddArgs appends flags to the manager's command line from its next start
+// on; a flag given twice takes its last value, so a benchmark can turn a
+// feature off (--observe-tenant-clusters=false) and on again.
+func (m *Manager) AddArgs(args ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.args = append(m.args, args...)
+}
+
 // Restart stops the manager gracefully if it runs, then starts it again.
 // After Kill it just starts it.
 func (m *Manager) Restart(ctx context.Context) error {
