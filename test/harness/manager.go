@@ -135,10 +135,12 @@ func newManager(e *Env, bin string) (*Manager, error) {
 	return m, nil
 }
 
-// hasFlag tells whether the binary's usage lists -name.
+// hasFlag tells whether the binary's usage lists -name. The flag package
+// prints "-name type" for most flags but "-name" alone on its line for a
+// boolean one.
 func hasFlag(bin, name string) bool {
 	out, _ := exec.Command(bin, "-h").CombinedOutput()
-	return bytes.Contains(out, []byte("-"+name+" "))
+	return bytes.Contains(out, []byte("-"+name+" ")) || bytes.Contains(out, []byte("-"+name+"\n"))
 }
 
 // Start starts the manager unless it runs, and waits until its probes
