@@ -37,11 +37,16 @@ const (
 	budgetWebhookP99ms       = 20.0
 )
 
-func verdict(ok bool) string {
+func verdict(ok bool) string { return either(ok, "meets", "MISSES") }
+
+// passOver is the verdict on a budget a figure may exceed.
+func passOver(ok bool) string { return either(ok, "PASS", "OVER") }
+
+func either(ok bool, yes, no string) string {
 	if ok {
-		return "meets"
+		return yes
 	}
-	return "MISSES"
+	return no
 }
 
 func printBench(r benchResult) {

@@ -348,13 +348,6 @@ func pause(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func passOver(ok bool) string {
-	if ok {
-		return "PASS"
-	}
-	return "OVER"
-}
-
 func printTenants(r tenantsResult) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fprintf(w, "\n%d tenant clusters with real control planes, at rest, window %s\t\t\t\n", r.Tenants, r.Window)
