@@ -66,22 +66,43 @@ type chaosResult struct {
 }
 
 func runChaos(ctx context.Context, c config) (failed bool, err error) {
+	res, failed, err := chaosFaults(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	if c.cpClusters > 0 {
+		// After chaosFaults has stopped its environment: the phase has one
+		// of its own.
+		cp := runControlPlaneChaos(ctx, c)
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		res.ControlPlanes = &cp
+		failed = failed || cp.failed()
+	}
+	printChaos(res)
+	return failed, writeJSON(c.jsonOut, res)
+}
+
+// chaosFaults is the chaos run under MAAS faults: the workload while the
+// manager is killed, convergence, the audits and the resilience checks.
+func chaosFaults(ctx context.Context, c config) (res chaosResult, failed bool, err error) {
 	progress("chaos: %d clusters × %d machines, %d kills, %.0f%% 503s, +%v latency, "+
 		"%.0f%% failed deployments, one stuck release",
 		c.clusters, c.machines, c.kills, 100*c.errorRate, c.latency, 100*c.failDeployRate)
 	env, err := startEnv(ctx, c, nil)
 	if err != nil {
-		return false, err
+		return res, false, err
 	}
 	defer func() { _ = env.Stop() }()
 	obs, err := newObserver(ctx, env)
 	if err != nil {
-		return false, err
+		return res, false, err
 	}
 	defer obs.stop()
-	res := chaosResult{Date: time.Now().UTC().Format(time.RFC3339), Clusters: c.clusters, PerCluster: c.machines}
+	res = chaosResult{Date: time.Now().UTC().Format(time.RFC3339), Clusters: c.clusters, PerCluster: c.machines}
 	if err := chaosWorkload(ctx, env, c, &res); err != nil {
-		return false, err
+		return res, false, err
 	}
 
 	// Lift the faults and let everything settle.
@@ -117,7 +138,7 @@ func runChaos(ctx context.Context, c config) (failed bool, err error) {
 		Took: time.Since(t0).Round(100 * time.Millisecond).String()}
 	if err != nil {
 		if ctx.Err() != nil {
-			return false, err
+			return res, false, err
 		}
 		settled.Detail = []string{lastState}
 	}
@@ -129,7 +150,7 @@ func runChaos(ctx context.Context, c config) (failed bool, err error) {
 	obs.mu.Unlock()
 	progress("chaos: converged %s after the faults were lifted; auditing", res.ConvergedIn)
 	if res.AuditLive, err = audit(ctx, env, nil); err != nil {
-		return false, err
+		return res, false, err
 	}
 
 	// Resilience checks.
@@ -141,11 +162,11 @@ func runChaos(ctx context.Context, c config) (failed bool, err error) {
 	progress("chaos: deleting the remaining clusters")
 	tcs, err := listClusters(ctx, env.Client)
 	if err != nil {
-		return false, err
+		return res, false, err
 	}
 	for _, tc := range tcs {
 		if err := client.IgnoreNotFound(retry(ctx, func() error { return env.Client.Delete(ctx, &tc) })); err != nil {
-			return false, err
+			return res, false, err
 		}
 	}
 	t1 := time.Now()
@@ -162,30 +183,19 @@ func runChaos(ctx context.Context, c config) (failed bool, err error) {
 		Took: time.Since(t1).Round(100 * time.Millisecond).String()}
 	if err != nil {
 		if ctx.Err() != nil {
-			return false, err
+			return res, false, err
 		}
 		gone.Detail = []string{lastState}
 	}
 	res.Checks = append(res.Checks, gone)
 	if res.AuditFinal, err = audit(ctx, env, nil); err != nil {
-		return false, err
+		return res, false, err
 	}
 	failed = res.AuditLive.failed() || res.AuditFinal.failed()
 	for _, ch := range res.Checks {
 		failed = failed || !ch.Passed
 	}
-	if c.cpClusters > 0 {
-		// The phase has an environment of its own: free this one's first.
-		_ = env.Stop()
-		cp := runControlPlaneChaos(ctx, c)
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		res.ControlPlanes = &cp
-		failed = failed || cp.failed()
-	}
-	printChaos(res)
-	return failed, writeJSON(c.jsonOut, res)
+	return res, failed, nil
 }
 
 // mutating counts the MAAS requests that change something.

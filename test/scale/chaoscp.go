@@ -362,6 +362,15 @@ func controlPlaneChaosIn(ctx context.Context, c config, res *controlPlaneChaos) 
 		}
 		res.Checks = append(res.Checks, ch)
 	}
+	// The audit takes a machine MAAS is still releasing for an orphan:
+	// wait for the last replaced machine to be back.
+	err = waitFor(ctx, 2*time.Minute, "no machine deploying or releasing", func() (bool, error) {
+		st := simCounts(env)
+		return st["Deploying"]+st["Allocated"]+st["Releasing"]+st["Disk erasing"] == 0, nil
+	})
+	if err != nil {
+		violate("machines did not settle: %v (%v)", err, simCounts(env))
+	}
 	res.Audit, err = audit(ctx, env, nil)
 	return err
 }
