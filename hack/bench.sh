@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: the operator's speed and cost, measured.
 #
-#   hack/bench.sh [-short] [-no-micro] [-no-scale] [scale flags...]
+#   hack/bench.sh [-short] [-no-micro] [-no-scale] [-no-tenants] [scale flags...]
 #
 # 1. Go micro-benchmarks (planner, bootstrap renderer, API-key parser,
 #    inventory cache, webhook handlers, simulator) in the standard format,
@@ -13,19 +13,26 @@
 #    flag goes to test/scale (see `go run ./test/scale -h`) and makes a
 #    single run. Tables go to stdout and $BENCH_OUT/scale-<run>.txt, the
 #    figures to $BENCH_OUT/scale-<run>.json.
+# 3. The per-tenant cost of the manager's client cache to tenant clusters,
+#    at rest: BENCH_TENANTS (default 20; -short 5) TenantClusters on real
+#    emulated control planes (an etcd and a kube-apiserver each), the
+#    manager's memory observing them and not, and its requests to their API
+#    servers per tenant per minute (test/scale -mode=tenants), into
+#    $BENCH_OUT/tenants.txt and $BENCH_OUT/tenants.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BENCH_OUT=${BENCH_OUT:-bin/bench}
 BENCH_COUNT=${BENCH_COUNT:-1}
 BENCH_PKGS=${BENCH_PKGS:-"./internal/rollout ./internal/bootstrap ./internal/maas ./internal/webhook/v1alpha1 ./internal/maassim"}
-short=false micro=true scale=true
+short=false micro=true scale=true tenants=true
 args=()
 for a in "$@"; do
 	case "$a" in
 	-short | --short) short=true; args+=("$a") ;;
 	-no-micro) micro=false ;;
 	-no-scale) scale=false ;;
+	-no-tenants) tenants=false ;;
 	*) args+=("$a") ;;
 	esac
 done
@@ -47,7 +54,7 @@ if $micro; then
 	fi
 fi
 
-$scale || exit 0
+$scale || $tenants || exit 0
 log "building the manager and the scale harness"
 go build -o "$BENCH_OUT/manager" ./cmd/manager
 go build -o "$BENCH_OUT/scale" ./test/scale
@@ -58,6 +65,7 @@ $short && runs="short"
 for a in "${args[@]}"; do
 	case "$a" in -clusters* | -machines* | --clusters* | --machines*) runs="custom" ;; esac
 done
+$scale || runs=""
 for run in $runs; do
 	flags=()
 	case "$run" in
@@ -67,3 +75,10 @@ for run in $runs; do
 	log "scale run $run"
 	"$BENCH_OUT/scale" -mode=bench "${flags[@]}" "${args[@]}" -json "$BENCH_OUT/scale-$run.json" | tee "$BENCH_OUT/scale-$run.txt"
 done
+
+$tenants || exit 0
+targs=()
+$short && targs+=(-short)
+[ -n "${BENCH_TENANTS:-}" ] && targs+=("-clusters=$BENCH_TENANTS")
+log "tenant client cache at rest"
+"$BENCH_OUT/scale" -mode=tenants "${targs[@]}" -json "$BENCH_OUT/tenants.json" | tee "$BENCH_OUT/tenants.txt"

@@ -5,7 +5,15 @@
 # deployments and one release; then audit every machine, look for Secret
 # values in the manager's log, events and statuses, and run three resilience
 # checks (no change for 2 minutes, finalizers put back, status rebuilt from
-# MAAS after a wipe). Exits 1 on any orphan, duplicate, leak or failed check.
+# MAAS after a wipe). Then a control-plane phase in an environment of its
+# own: two (-short: one) TenantClusters of three real emulated control-plane
+# machines (etcd and kube-apiserver processes), observed from inside, rolled
+# by a Kubernetes version change while the manager is SIGKILLed again (8
+# times; -short 4); their etcd members are read after every kill and every
+# 500 ms: quorum held, the control-plane size (+1 in an expand-first step, -1
+# in a contract-first one), and at the end exactly the size, all reachable,
+# no orphan (-control-plane-clusters=0 skips the phase). Exits 1 on any
+# orphan, duplicate, leak, failed check or etcd violation.
 #
 #   hack/chaos.sh [-short] [test/scale flags...]
 #

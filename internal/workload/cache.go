@@ -21,6 +21,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -220,6 +221,18 @@ func (c *Cache) connect(key types.NamespacedName, access Access, now time.Time) 
 	if err != nil {
 		return nil, err
 	}
+	// The Node watch shares the connection but not the client's Timeout:
+	// http.Client.Timeout bounds a whole request, body included, so it
+	// would end every watch after 10 s and the reflector would watch again,
+	// six requests a minute per cluster at rest. Without it a watch lasts
+	// until the API server ends it (the reflector asks for 5 to 10 minutes),
+	// and the transport's HTTP/2 pings find a connection that died.
+	watchCfg := rest.CopyConfig(cfg)
+	watchCfg.Timeout = 0
+	watchCS, err := kubernetes.NewForConfigAndClient(watchCfg, &http.Client{Transport: httpClient.Transport})
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	x := &Cluster{
 		key: key, Client: cl, access: access, clientset: cs,
@@ -230,7 +243,8 @@ func (c *Cache) connect(key types.NamespacedName, access Access, now time.Time) 
 		healthy:  true,
 	}
 	x.nodes = toolscache.NewSharedIndexInformer(
-		toolscache.NewListWatchFromClient(cs.CoreV1().RESTClient(), "nodes", metav1.NamespaceAll, fields.Everything()),
+		toolscache.NewListWatchFromClient(watchCS.CoreV1().RESTClient(), "nodes", metav1.NamespaceAll,
+			fields.Everything()),
 		&corev1.Node{}, 0, toolscache.Indexers{})
 	if err := x.nodes.SetTransform(stripNode); err != nil {
 		cancel()

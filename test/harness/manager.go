@@ -135,10 +135,12 @@ func newManager(e *Env, bin string) (*Manager, error) {
 	return m, nil
 }
 
-// hasFlag tells whether the binary's usage lists -name.
+// hasFlag tells whether the binary's usage lists -name. The flag package
+// prints "-name type" for most flags but "-name" alone on its line for a
+// boolean one.
 func hasFlag(bin, name string) bool {
 	out, _ := exec.Command(bin, "-h").CombinedOutput()
-	return bytes.Contains(out, []byte("-"+name+" "))
+	return bytes.Contains(out, []byte("-"+name+" ")) || bytes.Contains(out, []byte("-"+name+"\n"))
 }
 
 // Start starts the manager unless it runs, and waits until its probes
@@ -257,6 +259,15 @@ func (m *Manager) signal(sig syscall.Signal, grace time.Duration) error {
 	}
 	<-exited
 	return nil
+}
+
+// AddArgs appends flags to the manager's command line from its next start
+// on; a flag given twice takes its last value, so a benchmark can turn a
+// feature off (--observe-tenant-clusters=false) and on again.
+func (m *Manager) AddArgs(args ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.args = append(m.args, args...)
 }
 
 // Restart stops the manager gracefully if it runs, then starts it again.

@@ -61,25 +61,48 @@ type chaosResult struct {
 	AuditLive      auditReport    `json:"auditConverged"`
 	Checks         []checkResult  `json:"checks"`
 	AuditFinal     auditReport    `json:"auditAfterDeletingAll"`
+	// ControlPlanes is the control-plane phase (-control-plane-clusters).
+	ControlPlanes *controlPlaneChaos `json:"controlPlanes,omitempty"`
 }
 
 func runChaos(ctx context.Context, c config) (failed bool, err error) {
+	res, failed, err := chaosFaults(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	if c.cpClusters > 0 {
+		// After chaosFaults has stopped its environment: the phase has one
+		// of its own.
+		cp := runControlPlaneChaos(ctx, c)
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		res.ControlPlanes = &cp
+		failed = failed || cp.failed()
+	}
+	printChaos(res)
+	return failed, writeJSON(c.jsonOut, res)
+}
+
+// chaosFaults is the chaos run under MAAS faults: the workload while the
+// manager is killed, convergence, the audits and the resilience checks.
+func chaosFaults(ctx context.Context, c config) (res chaosResult, failed bool, err error) {
 	progress("chaos: %d clusters × %d machines, %d kills, %.0f%% 503s, +%v latency, "+
 		"%.0f%% failed deployments, one stuck release",
 		c.clusters, c.machines, c.kills, 100*c.errorRate, c.latency, 100*c.failDeployRate)
 	env, err := startEnv(ctx, c, nil)
 	if err != nil {
-		return false, err
+		return res, false, err
 	}
 	defer func() { _ = env.Stop() }()
 	obs, err := newObserver(ctx, env)
 	if err != nil {
-		return false, err
+		return res, false, err
 	}
 	defer obs.stop()
-	res := chaosResult{Date: time.Now().UTC().Format(time.RFC3339), Clusters: c.clusters, PerCluster: c.machines}
+	res = chaosResult{Date: time.Now().UTC().Format(time.RFC3339), Clusters: c.clusters, PerCluster: c.machines}
 	if err := chaosWorkload(ctx, env, c, &res); err != nil {
-		return false, err
+		return res, false, err
 	}
 
 	// Lift the faults and let everything settle.
@@ -115,7 +138,7 @@ func runChaos(ctx context.Context, c config) (failed bool, err error) {
 		Took: time.Since(t0).Round(100 * time.Millisecond).String()}
 	if err != nil {
 		if ctx.Err() != nil {
-			return false, err
+			return res, false, err
 		}
 		settled.Detail = []string{lastState}
 	}
@@ -127,7 +150,7 @@ func runChaos(ctx context.Context, c config) (failed bool, err error) {
 	obs.mu.Unlock()
 	progress("chaos: converged %s after the faults were lifted; auditing", res.ConvergedIn)
 	if res.AuditLive, err = audit(ctx, env, nil); err != nil {
-		return false, err
+		return res, false, err
 	}
 
 	// Resilience checks.
@@ -139,11 +162,11 @@ func runChaos(ctx context.Context, c config) (failed bool, err error) {
 	progress("chaos: deleting the remaining clusters")
 	tcs, err := listClusters(ctx, env.Client)
 	if err != nil {
-		return false, err
+		return res, false, err
 	}
 	for _, tc := range tcs {
 		if err := client.IgnoreNotFound(retry(ctx, func() error { return env.Client.Delete(ctx, &tc) })); err != nil {
-			return false, err
+			return res, false, err
 		}
 	}
 	t1 := time.Now()
@@ -160,20 +183,19 @@ func runChaos(ctx context.Context, c config) (failed bool, err error) {
 		Took: time.Since(t1).Round(100 * time.Millisecond).String()}
 	if err != nil {
 		if ctx.Err() != nil {
-			return false, err
+			return res, false, err
 		}
 		gone.Detail = []string{lastState}
 	}
 	res.Checks = append(res.Checks, gone)
 	if res.AuditFinal, err = audit(ctx, env, nil); err != nil {
-		return false, err
+		return res, false, err
 	}
 	failed = res.AuditLive.failed() || res.AuditFinal.failed()
 	for _, ch := range res.Checks {
 		failed = failed || !ch.Passed
 	}
-	printChaos(res)
-	return failed, writeJSON(c.jsonOut, res)
+	return res, failed, nil
 }
 
 // mutating counts the MAAS requests that change something.
@@ -198,43 +220,8 @@ func chaosWorkload(ctx context.Context, env *harness.Env, c config, res *chaosRe
 	env.Sim.ResetCounts()
 
 	// The killer: SIGKILL at a random moment, start again, c.kills times.
-	var kills atomic.Int64
-	killerDone := make(chan error, 1)
-	go func() {
-		for int(kills.Load()) < c.kills {
-			// A random moment while work is in flight: once the manager has
-			// written to MAAS since it started (or killMax has passed),
-			// within another killMin.
-			writes := mutating(env.Sim.Counts())
-			deadline := time.Now().Add(c.killMax)
-			for mutating(env.Sim.Counts()) == writes && time.Now().Before(deadline) && ctx.Err() == nil {
-				time.Sleep(200 * time.Millisecond) // polling the simulator's counters
-			}
-			wait := time.Duration(rng.Int64N(int64(c.killMin) + 1))
-			select {
-			case <-ctx.Done():
-				killerDone <- ctx.Err()
-				return
-			case <-time.After(wait):
-			}
-			if err := env.Manager.Kill(); err != nil {
-				killerDone <- fmt.Errorf("kill %d: %w", kills.Load()+1, err)
-				return
-			}
-			n := kills.Add(1)
-			if err := env.Manager.Start(ctx); err != nil {
-				killerDone <- fmt.Errorf("start after kill %d: %w", n, err)
-				return
-			}
-			progress("chaos: kill %d/%d, manager back as pid %d", n, c.kills, env.Manager.PID())
-		}
-		killerDone <- nil
-	}()
-	waitKills := func(n int) {
-		for int(kills.Load()) < n && ctx.Err() == nil {
-			time.Sleep(100 * time.Millisecond) // the killer's progress, not a condition of the system under test
-		}
-	}
+	k := startKiller(ctx, env, c.kills, c.killMin, c.killMax, rng, nil)
+	waitKills := k.waitKills
 
 	// The workload, spread over the kills.
 	if err := parallel(ctx, c.clusters, c.createConc, func(i int) error {
@@ -300,10 +287,10 @@ func chaosWorkload(ctx context.Context, env *harness.Env, c config, res *chaosRe
 		res.Deleted = append(res.Deleted, name)
 	}
 	progress("chaos: deleting %d clusters (stuck release on %s)", len(res.Deleted), res.StuckMachine)
-	if err := <-killerDone; err != nil {
+	if err := k.wait(); err != nil {
 		return err
 	}
-	res.Kills, res.Starts = int(kills.Load()), env.Manager.Starts()
+	res.Kills, res.Starts = k.count(), env.Manager.Starts()
 	if !env.Manager.Running() {
 		if err := env.Manager.Start(ctx); err != nil {
 			return err
@@ -311,6 +298,66 @@ func chaosWorkload(ctx context.Context, env *harness.Env, c config, res *chaosRe
 	}
 	return nil
 }
+
+// killer SIGKILLs the manager and starts it again, a number of times, each
+// kill at a random moment while work is in flight.
+type killer struct {
+	kills atomic.Int64
+	done  chan error
+}
+
+// startKiller kills the manager n times: each time once the restarted
+// manager has written to MAAS (or maxWait has passed without a write),
+// within another jitter. between(n), when not nil, runs after the n-th kill
+// and before the manager starts again: what the kill left behind is looked
+// at there. The killer stops early, with no error, when ctx ends.
+func startKiller(ctx context.Context, env *harness.Env, n int, jitter, maxWait time.Duration, rng *rand.Rand,
+	between func(ctx context.Context, n int)) *killer {
+	k := &killer{done: make(chan error, 1)}
+	go func() {
+		for int(k.kills.Load()) < n {
+			writes := mutating(env.Sim.Counts())
+			deadline := time.Now().Add(maxWait)
+			for mutating(env.Sim.Counts()) == writes && time.Now().Before(deadline) && ctx.Err() == nil {
+				time.Sleep(200 * time.Millisecond) // polling the simulator's counters
+			}
+			wait := time.Duration(rng.Int64N(int64(jitter) + 1))
+			select {
+			case <-ctx.Done():
+				k.done <- ctx.Err()
+				return
+			case <-time.After(wait):
+			}
+			if err := env.Manager.Kill(); err != nil {
+				k.done <- fmt.Errorf("kill %d: %w", k.kills.Load()+1, err)
+				return
+			}
+			killed := k.kills.Add(1)
+			if between != nil {
+				between(ctx, int(killed))
+			}
+			if err := env.Manager.Start(ctx); err != nil {
+				k.done <- fmt.Errorf("start after kill %d: %w", killed, err)
+				return
+			}
+			progress("chaos: kill %d/%d, manager back as pid %d", killed, n, env.Manager.PID())
+		}
+		k.done <- nil
+	}()
+	return k
+}
+
+func (k *killer) count() int { return int(k.kills.Load()) }
+
+// waitKills returns once n kills happened (or the killer stopped).
+func (k *killer) waitKills(n int) {
+	for k.count() < n && len(k.done) == 0 {
+		time.Sleep(100 * time.Millisecond) // the killer's progress, not a condition of the system under test
+	}
+}
+
+// wait returns the killer's outcome once it stopped.
+func (k *killer) wait() error { return <-k.done }
 
 func patchCluster(ctx context.Context, env *harness.Env, name string, mutate func(*infrav1.TenantCluster)) error {
 	return retry(ctx, func() error {

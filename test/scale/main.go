@@ -21,7 +21,8 @@ limitations under the License.
 // table and a JSON file of figures to compare with DESIGN.md §6.
 //
 //	go run ./test/scale -mode=bench [-short] [-clusters=100 -machines=5]
-//	go run ./test/scale -mode=chaos [-short] [-kills=20]
+//	go run ./test/scale -mode=chaos [-short] [-kills=20] [-control-plane-clusters=2]
+//	go run ./test/scale -mode=tenants [-short] [-clusters=20] [-window=10m]
 //
 // The chaos mode ends with an audit of every simulated machine and exits 1
 // on an orphaned, duplicated or leaked machine, or a Secret value found in
@@ -76,20 +77,31 @@ type config struct {
 	rateLimit       float64
 	foreignSecrets  int
 	foreignSize     int
+
+	// tenants, and chaos's control-plane phase
+	window      time.Duration
+	restSettle  time.Duration
+	cpStartConc int
+	cpClusters  int
+	cpKills     int
 }
 
 func parseFlags() config {
 	var c config
-	flag.StringVar(&c.mode, "mode", "bench", "bench or chaos")
+	flag.StringVar(&c.mode, "mode", "bench",
+		"bench, chaos, or tenants (the per-tenant cost of the manager's tenant client cache, at rest, "+
+			"with -clusters real control planes)")
 	flag.BoolVar(&c.short, "short", false, "a small workload that finishes in about a minute")
-	flag.IntVar(&c.clusters, "clusters", 0, "TenantClusters (default 100; -short 10; chaos 30, -short 8)")
+	flag.IntVar(&c.clusters, "clusters", 0,
+		"TenantClusters (default 100; -short 10; chaos 30, -short 8; tenants 20, -short 5)")
 	flag.IntVar(&c.machines, "machines", 0,
 		"machines per cluster: 1 control plane + the rest workers (default 5; -short 3)")
 	flag.DurationVar(&c.deployTime, "deploy-time", 0,
 		"the simulator's deploy time, the physical limit convergence is compared with (default 20s; -short 5s)")
 	flag.DurationVar(&c.releaseTime, "release-time", 0, "the simulator's release time (default 2s; -short 500ms)")
 	flag.DurationVar(&c.poll, "poll-interval", 0, "the manager's --maas-poll-interval (default 1s; -short 500ms)")
-	flag.DurationVar(&c.timeout, "timeout", 0, "bound on the whole run (default 30m; -short 5m)")
+	flag.DurationVar(&c.timeout, "timeout", 0,
+		"bound on the whole run (default 30m, -short 5m; chaos 60m, -short 30m; tenants 45m, -short 15m)")
 	flag.StringVar(&c.jsonOut, "json", "", "write the figures as JSON to this file")
 	flag.StringVar(&c.managerBin, "manager", "",
 		"prebuilt manager binary (default: $MGW_MANAGER_BIN, or built by the harness)")
@@ -124,6 +136,18 @@ func parseFlags() config {
 		"bench: create this many Helm-release-like Secrets in other namespaces and restart the manager "+
 			"before the workload, and report its memory then (0: restart and report without creating any)")
 	flag.IntVar(&c.foreignSize, "foreign-secret-size", 10<<10, "bytes in each foreign Secret")
+	flag.DurationVar(&c.window, "window", 0,
+		"tenants: how long the manager at rest is measured (default 10m, which holds the tenant cache's 2-minute "+
+			"probes and at least one renewal of every 5-10-minute Node watch; -short 2m, probes only)")
+	flag.DurationVar(&c.restSettle, "rest-settle", 30*time.Second,
+		"tenants: how long after a restart (every tenant connected) the manager is left before a window starts")
+	flag.IntVar(&c.cpStartConc, "control-plane-concurrency", 4,
+		"tenants and chaos: how many emulated control planes (etcd + kube-apiserver) start at once")
+	flag.IntVar(&c.cpClusters, "control-plane-clusters", -1,
+		"chaos: 3-control-plane TenantClusters on real emulated control planes, rolled while the manager is killed, "+
+			"their etcd members audited after every kill (default 2; -short 1; 0: none)")
+	flag.IntVar(&c.cpKills, "control-plane-kills", 0,
+		"chaos: SIGKILLs of the manager during the control-plane rolls (default 8; -short 4)")
 	flag.Parse()
 
 	def := func(p *int, normal, short int) {
@@ -142,9 +166,12 @@ func parseFlags() config {
 			}
 		}
 	}
-	if c.mode == "chaos" {
+	switch c.mode {
+	case "chaos":
 		def(&c.clusters, 30, 8)
-	} else {
+	case "tenants":
+		def(&c.clusters, 20, 5)
+	default:
 		def(&c.clusters, 100, 10)
 	}
 	def(&c.machines, 5, 3)
@@ -152,13 +179,25 @@ func parseFlags() config {
 	defD(&c.deployTime, 20*time.Second, 5*time.Second)
 	defD(&c.releaseTime, 2*time.Second, 500*time.Millisecond)
 	defD(&c.poll, time.Second, 500*time.Millisecond)
-	if c.mode == "chaos" {
-		defD(&c.timeout, 40*time.Minute, 15*time.Minute)
+	switch c.mode {
+	case "chaos":
+		// The control-plane phase starts and rolls real control planes.
+		defD(&c.timeout, 60*time.Minute, 30*time.Minute)
+	case "tenants":
+		defD(&c.timeout, 45*time.Minute, 15*time.Minute)
 	}
 	defD(&c.timeout, 30*time.Minute, 5*time.Minute)
 	defD(&c.settle, 10*time.Minute, 3*time.Minute)
 	defD(&c.quiet, 2*time.Minute, 20*time.Second)
 	defD(&c.resilienceLimit, 2*time.Minute, 45*time.Second)
+	defD(&c.window, 10*time.Minute, 2*time.Minute)
+	def(&c.cpKills, 8, 4)
+	if c.cpClusters < 0 {
+		c.cpClusters = 2
+		if c.short {
+			c.cpClusters = 1
+		}
+	}
 	if c.managerBin == "" {
 		c.managerBin = os.Getenv("MGW_MANAGER_BIN")
 	}
@@ -180,8 +219,10 @@ func main() {
 		err = runBench(ctx, c)
 	case "chaos":
 		failed, err = runChaos(ctx, c)
+	case "tenants":
+		err = runTenants(ctx, c)
 	default:
-		err = fmt.Errorf("unknown -mode %q (bench or chaos)", c.mode)
+		err = fmt.Errorf("unknown -mode %q (bench, chaos or tenants)", c.mode)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)

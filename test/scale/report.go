@@ -37,11 +37,16 @@ const (
 	budgetWebhookP99ms       = 20.0
 )
 
-func verdict(ok bool) string {
+func verdict(ok bool) string { return either(ok, "meets", "MISSES") }
+
+// passOver is the verdict on a budget a figure may exceed.
+func passOver(ok bool) string { return either(ok, "PASS", "OVER") }
+
+func either(ok bool, yes, no string) string {
 	if ok {
-		return "meets"
+		return yes
 	}
-	return "MISSES"
+	return no
 }
 
 func printBench(r benchResult) {
@@ -191,6 +196,9 @@ func printChaos(r chaosResult) {
 	}
 	printAuditDetail("audit (converged)", r.AuditLive)
 	printAuditDetail("audit (all deleted)", r.AuditFinal)
+	if r.ControlPlanes != nil {
+		printControlPlaneChaos(*r.ControlPlanes)
+	}
 	total := 0
 	for _, v := range r.Requests {
 		total += v
@@ -218,4 +226,40 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+func printControlPlaneChaos(r controlPlaneChaos) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fprintf(w, "\nchaos, control planes: %d clusters × %d real control-plane machines (%s)\t\t\n", len(r.Clusters),
+		cpSize, strings.Join(r.Strategies, ", "))
+	fprintf(w, "rolled (%s) under SIGKILLs\t%d kills, rolled in %s\t\n", r.Rolled, r.Kills, r.RolledIn)
+	fprintf(w, "etcd member reads during the roll / failed\t%d / %d\t\n", r.Samples, r.ReadErrors)
+	for _, name := range slices.Sorted(maps.Keys(r.MaxMembers)) {
+		fprintf(w, "most members seen in %s\t%d\t\n", name, r.MaxMembers[name])
+	}
+	for _, ch := range r.Checks {
+		res := "PASS"
+		if len(ch.Problems) > 0 {
+			res = "FAIL: " + strings.Join(ch.Problems, "; ")
+		}
+		fprintf(w, "etcd after %s, %s: members / reachable\t%d / %d\t%s\t\n", ch.At, ch.Cluster, ch.Members,
+			ch.Reachable, res)
+	}
+	a := r.Audit
+	fprintf(w, "audit: machines / owned / orphans / duplicates / unsettled / missing / leaks\t"+
+		"%d / %d / %d / %d / %d / %d / %d\t\n", a.Machines, a.Owned, len(a.Orphans)+len(a.Foreign), len(a.Duplicates),
+		len(a.Unsettled), len(a.Missing), len(a.Leaks))
+	verdict := "PASS"
+	if r.failed() {
+		verdict = "FAIL"
+	}
+	fprintf(w, "check: quorum at every moment, member count after every kill and at the end\t%s\t\n", verdict)
+	_ = w.Flush()
+	if r.Error != "" {
+		fmt.Printf("chaos, control planes: %s\n", r.Error)
+	}
+	for _, v := range r.Violations {
+		fmt.Printf("chaos, control planes: %s\n", v)
+	}
+	printAuditDetail("audit (control planes)", a)
 }

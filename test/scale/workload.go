@@ -51,8 +51,14 @@ const (
 // Gateway whose default CloudAccount the clusters use. The Gateway has no
 // control-plane endpoint, so it takes no machine of its own.
 func startEnv(ctx context.Context, c config, extra []string) (*harness.Env, error) {
+	return startEnvWith(ctx, c, c.clusters*c.machines, extra, nil)
+}
+
+// startEnvWith is startEnv for need machines, with mutate (when not nil)
+// adjusting the harness's options: real control planes, for one.
+func startEnvWith(ctx context.Context, c config, need int, extra []string,
+	mutate func(*harness.Options)) (*harness.Env, error) {
 	sim := maassim.DefaultConfig()
-	need := c.clusters * c.machines
 	sim.Inventory = maassim.GenerateInventory(need+need/5+10, c.seed)
 	sim.DeployTime, sim.DeployJitter = c.deployTime, 0
 	sim.ReleaseTime, sim.ReleaseJitter = c.releaseTime, 0
@@ -75,6 +81,9 @@ func startEnv(ctx context.Context, c config, extra []string) (*harness.Env, erro
 		RevalidateInterval: time.Hour,
 		ManagerArgs:        extra, Log: out, ManagerOutput: out, KeepDir: c.keepDir,
 		StartTimeout: 5 * time.Minute,
+	}
+	if mutate != nil {
+		mutate(&opts)
 	}
 	t0 := time.Now()
 	env, err := harness.Start(ctx, opts)
