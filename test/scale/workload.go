@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,8 +64,13 @@ func startEnvWith(ctx context.Context, c config, need int, extra []string,
 	sim.DeployTime, sim.DeployJitter = c.deployTime, 0
 	sim.ReleaseTime, sim.ReleaseJitter = c.releaseTime, 0
 	sim.Seed = c.seed
-	// The clusters' VIPs (10.100.x.y) are reserved in MAAS: it must know their subnet.
-	sim.Subnets = append(sim.Subnets, maassim.SubnetSpec{CIDR: "10.100.0.0/16", Name: "scale-vips"})
+	// The clusters' VIPs are reserved in MAAS: it must know their subnets.
+	// 10.100.x.y for the workload and -mode=tenants, 10.101.x.y for
+	// chaos's control-plane phase; with real control planes the harness
+	// moves them onto loopback (Env.TenantVIP).
+	for _, cidr := range []string{"10.100.0.0/16", "10.101.0.0/16", "127.100.0.0/16", "127.101.0.0/16"} {
+		sim.Subnets = append(sim.Subnets, maassim.SubnetSpec{CIDR: cidr, Name: "scale-vips-" + strings.Split(cidr, ".")[0] + "-" + strings.Split(cidr, ".")[1]})
+	}
 	if c.rateLimit > 0 {
 		extra = append(extra, fmt.Sprintf("--maas-rate-limit=%g", c.rateLimit),
 			fmt.Sprintf("--maas-rate-burst=%d", int(2*c.rateLimit)))
