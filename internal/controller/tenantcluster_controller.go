@@ -391,9 +391,7 @@ func (r *TenantClusterReconciler) planTenant(tc *infrav1.TenantCluster, owned []
 	}
 	pools[0].Initialised = initialised(owned)
 	opts := rollout.Options{Now: now}
-	// Only a view that listed the cluster's Nodes can say a Node is
-	// missing or sick: an unreachable cluster replaces no machine.
-	if inside && view != nil && view.synced {
+	if remediates(inside, view) {
 		opts.JoinTimeout = r.JoinTimeout
 		opts.UnhealthyTimeout, opts.MaxUnhealthy = healthCheckOf(tc)
 	}
@@ -402,6 +400,15 @@ func (r *TenantClusterReconciler) planTenant(tc *infrav1.TenantCluster, owned []
 		return rollout.Result{}, fmt.Errorf("planning the machines of TenantCluster %s/%s: %w", tc.Namespace, tc.Name, err)
 	}
 	return plan, nil
+}
+
+// remediates says whether view may condemn a machine (a Node that never
+// appeared, or stays NotReady): only a view that listed the cluster's Nodes
+// from an API server that answers now. A Node list the watch synced before
+// the API server stopped answering is stale, and an unreachable cluster
+// replaces no machine: every Node would look missing or sick at once.
+func remediates(inside bool, view *workloadView) bool {
+	return inside && view != nil && view.err == nil && view.synced && view.healthy
 }
 
 // deployAllocated plans again over the inventory as this reconcile left it

@@ -422,3 +422,25 @@ func TestQueuedAndWaitingStatus(t *testing.T) {
 	}
 	checkCondition(t, tc.Status.Conditions, infrav1.ConditionReady, wantCondition{metav1.ConditionFalse, infrav1.ReasonInvalidConfiguration, []string{"fixed", "podCIDR"}})
 }
+
+func TestRemediatesOnlyOnWhatAnAnsweringClusterSays(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		inside bool
+		view   *workloadView
+		want   bool
+	}{
+		{"not looking inside clusters", false, &workloadView{synced: true, healthy: true}, false},
+		{"cluster not looked at yet", true, nil, false},
+		{"cluster not reached", true, &workloadView{err: errors.New("dial tcp: refused")}, false},
+		{"Nodes not listed yet", true, &workloadView{healthy: true}, false},
+		{"Nodes listed, then the API server stopped answering", true, &workloadView{synced: true, probe: errors.New("timeout")}, false},
+		{"Nodes listed from an answering API server", true, &workloadView{synced: true, healthy: true}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := remediates(tt.inside, tt.view); got != tt.want {
+				t.Errorf("remediates = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
