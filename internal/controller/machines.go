@@ -192,10 +192,15 @@ func (e *poolExecutor) run(ctx context.Context, actions []rollout.Action) (execu
 	// held are the pools a release of which waits (a drain, etcd quorum);
 	// the planner lists a pool's releases before its allocations.
 	held := map[string]bool{}
+	// full are the pools, by zone, MAAS just found no machine for: the
+	// pool's other allocations there would get the same answer, each a
+	// search of MAAS's machines. A pool of 1000 missing machines costs one
+	// request per zone and reconcile, not 1000. Zone "" is any zone.
+	full := map[[2]string]bool{}
 	for _, a := range actions {
 		switch a.Kind {
 		case rollout.ActionAllocate:
-			if held[a.Pool] {
+			if held[a.Pool] || full[[2]string{a.Pool, ""}] || full[[2]string{a.Pool, a.Zone}] {
 				continue
 			}
 			id, capacity, err := e.allocate(ctx, a)
@@ -203,6 +208,7 @@ func (e *poolExecutor) run(ctx context.Context, actions []rollout.Action) (execu
 			case err != nil:
 				errs = append(errs, err)
 			case capacity != "":
+				full[[2]string{a.Pool, a.Zone}] = true
 				if out.noCapacity == nil {
 					out.noCapacity = map[string]string{}
 				}
