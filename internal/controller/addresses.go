@@ -202,13 +202,6 @@ func describeReservation(res maas.Reservation) string {
 	return fmt.Sprintf("%s %s-%s", res.Marks.Purpose, res.Start, res.End)
 }
 
-// orphanedReservation is a reservation of the installation whose owner
-// object no longer exists, as a sweep found it.
-type orphanedReservation struct {
-	res   maas.Reservation
-	since time.Time
-}
-
 // reservationKey identifies a reservation across sweeps.
 func reservationKey(account string, res maas.Reservation) string {
 	return strings.Join([]string{account, fmt.Sprint(res.RangeID), res.Start.String(), res.Marks.UID}, "|")

@@ -79,14 +79,16 @@ func (r *controlPlaneChaos) failed() bool {
 // before it counts as a lost quorum.
 const etcdUnreadable = 15 * time.Second
 
-// memberProblems holds one member list against the control plane's size:
+// memberProblems holds one member list against the control plane's size
+// (cpSize):
 // during a roll (final false) the list has size members, or one more while
 // an expand-first step adds its machine before removing one (one fewer for
 // contract-first), and a quorum of them answers; at the end (final true)
 // exactly size members, every one answering, voting, and on a machine the
 // cluster holds (machineIPs).
-func memberProblems(ms []controlplane.Member, size int, strategy infrav1.RollingUpdateStrategy, final bool,
+func memberProblems(ms []controlplane.Member, strategy infrav1.RollingUpdateStrategy, final bool,
 	machineIPs map[string]bool) []string {
+	const size = cpSize
 	var out []string
 	up := reachable(ms)
 	lo, hi := size, size+1
@@ -200,85 +202,16 @@ func controlPlaneChaosIn(ctx context.Context, c config, res *controlPlaneChaos) 
 	progress("chaos: %d real clusters Running", len(clusters))
 
 	// Watch every cluster's members all through the roll.
-	var mu sync.Mutex
-	violate := func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(res.Violations) < 50 {
-			res.Violations = append(res.Violations, fmt.Sprintf(format, args...))
-		}
-	}
+	o := &cpObserver{env: env, res: res, clusters: clusters}
+	violate := o.violate
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		lastRead := map[string]time.Time{}
-		for _, rc := range clusters {
-			lastRead[rc.name] = time.Now()
-		}
-		for watchCtx.Err() == nil {
-			for _, rc := range clusters {
-				ms, err := env.ControlPlanes.EtcdMembers(watchCtx, rc.endpoint)
-				if watchCtx.Err() != nil {
-					return
-				}
-				mu.Lock()
-				res.Samples++
-				if err != nil {
-					res.ReadErrors++
-				} else {
-					res.MaxMembers[rc.name] = max(res.MaxMembers[rc.name], len(ms))
-				}
-				mu.Unlock()
-				if err != nil {
-					if since := time.Since(lastRead[rc.name]); since > etcdUnreadable {
-						violate("%s: etcd members unreadable for %v: %v", rc.name, since.Round(time.Second), err)
-						lastRead[rc.name] = time.Now() // one violation per period
-					}
-					continue
-				}
-				lastRead[rc.name] = time.Now()
-				for _, p := range memberProblems(ms, cpSize, rc.strategy, false, nil) {
-					violate("%s during the roll: %s", rc.name, p)
-				}
-			}
-			select {
-			case <-watchCtx.Done():
-			case <-time.After(500 * time.Millisecond): // the sampling period
-			}
-		}
+		o.watch(watchCtx)
 	}()
 	defer func() { stopWatch(); <-watched }()
-
-	// After each kill, before the manager starts again: what it left.
-	afterKill := func(ctx context.Context, n int) {
-		for _, rc := range clusters {
-			ch := etcdCheck{At: fmt.Sprintf("kill %d", n), Cluster: rc.name}
-			// A read may fail while a member stops; etcd unreadable for
-			// etcdUnreadable counts as a lost quorum.
-			var ms []controlplane.Member
-			var readErr error
-			err := waitFor(ctx, etcdUnreadable, "", func() (bool, error) {
-				ms, readErr = env.ControlPlanes.EtcdMembers(ctx, rc.endpoint)
-				return readErr == nil, nil
-			})
-			switch {
-			case ctx.Err() != nil:
-				return
-			case err != nil:
-				ch.Problems = []string{"cannot read the members: " + errors.Join(readErr, err).Error()}
-			default:
-				ch.Members, ch.Reachable = len(ms), reachable(ms)
-				ch.Problems = memberProblems(ms, cpSize, rc.strategy, false, nil)
-			}
-			for _, p := range ch.Problems {
-				violate("%s after kill %d: %s", rc.name, n, p)
-			}
-			mu.Lock()
-			res.Checks = append(res.Checks, ch)
-			mu.Unlock()
-		}
-	}
+	afterKill := o.afterKill
 
 	// Roll every cluster, and kill the manager while the rolls run.
 	oldTemplate := map[string]string{}
@@ -352,7 +285,7 @@ func controlPlaneChaosIn(ctx context.Context, c config, res *controlPlaneChaos) 
 				return false, nil
 			}
 			ch.Members, ch.Reachable = len(ms), reachable(ms)
-			ch.Problems = memberProblems(ms, cpSize, rc.strategy, true, clusterIPs(env, rc.name))
+			ch.Problems = memberProblems(ms, rc.strategy, true, clusterIPs(env, rc.name))
 			return len(ch.Problems) == 0, nil
 		})
 		if err != nil {
@@ -373,6 +306,93 @@ func controlPlaneChaosIn(ctx context.Context, c config, res *controlPlaneChaos) 
 	}
 	res.Audit, err = audit(ctx, env, nil)
 	return err
+}
+
+// cpObserver reads the real clusters' etcd members during the roll and
+// records what breaks the rules (memberProblems) in res.
+type cpObserver struct {
+	env      *harness.Env
+	res      *controlPlaneChaos
+	clusters []realCluster
+	mu       sync.Mutex
+}
+
+func (o *cpObserver) violate(format string, args ...any) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.res.Violations) < 50 {
+		o.res.Violations = append(o.res.Violations, fmt.Sprintf(format, args...))
+	}
+}
+
+// watch samples every cluster's members until ctx ends.
+func (o *cpObserver) watch(ctx context.Context) {
+	lastRead := map[string]time.Time{}
+	for _, rc := range o.clusters {
+		lastRead[rc.name] = time.Now()
+	}
+	for ctx.Err() == nil {
+		for _, rc := range o.clusters {
+			ms, err := o.env.ControlPlanes.EtcdMembers(ctx, rc.endpoint)
+			if ctx.Err() != nil {
+				return
+			}
+			o.mu.Lock()
+			o.res.Samples++
+			if err != nil {
+				o.res.ReadErrors++
+			} else {
+				o.res.MaxMembers[rc.name] = max(o.res.MaxMembers[rc.name], len(ms))
+			}
+			o.mu.Unlock()
+			if err != nil {
+				if since := time.Since(lastRead[rc.name]); since > etcdUnreadable {
+					o.violate("%s: etcd members unreadable for %v: %v", rc.name, since.Round(time.Second), err)
+					lastRead[rc.name] = time.Now() // one violation per period
+				}
+				continue
+			}
+			lastRead[rc.name] = time.Now()
+			for _, p := range memberProblems(ms, rc.strategy, false, nil) {
+				o.violate("%s during the roll: %s", rc.name, p)
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond): // the sampling period
+		}
+	}
+}
+
+// afterKill checks, after kill n and before the manager starts again,
+// what the manager left.
+func (o *cpObserver) afterKill(ctx context.Context, n int) {
+	for _, rc := range o.clusters {
+		ch := etcdCheck{At: fmt.Sprintf("kill %d", n), Cluster: rc.name}
+		// A read may fail while a member stops; etcd unreadable for
+		// etcdUnreadable counts as a lost quorum.
+		var ms []controlplane.Member
+		var readErr error
+		err := waitFor(ctx, etcdUnreadable, "", func() (bool, error) {
+			ms, readErr = o.env.ControlPlanes.EtcdMembers(ctx, rc.endpoint)
+			return readErr == nil, nil
+		})
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			ch.Problems = []string{"cannot read the members: " + errors.Join(readErr, err).Error()}
+		default:
+			ch.Members, ch.Reachable = len(ms), reachable(ms)
+			ch.Problems = memberProblems(ms, rc.strategy, false, nil)
+		}
+		for _, p := range ch.Problems {
+			o.violate("%s after kill %d: %s", rc.name, n, p)
+		}
+		o.mu.Lock()
+		o.res.Checks = append(o.res.Checks, ch)
+		o.mu.Unlock()
+	}
 }
 
 // rolled says whether tc converged with its Nodes Ready on machines none of

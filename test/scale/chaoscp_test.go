@@ -24,15 +24,16 @@ import (
 	"github.com/maas-gateway/maas-gateway/internal/joinemu/controlplane"
 )
 
-func member(ip string, up bool) controlplane.Member {
+// member is a started, answering member peering from ip.
+func member(ip string) controlplane.Member {
 	return controlplane.Member{Name: "m-" + ip, PeerURLs: []string{"https://" + ip + ":2380"}, Started: true,
-		Reachable: up}
+		Reachable: true}
 }
 
 func TestMemberProblems(t *testing.T) {
 	machines := map[string]bool{"127.64.0.2": true, "127.64.0.3": true, "127.64.0.4": true}
-	a, b, c := member("127.64.0.2", true), member("127.64.0.3", true), member("127.64.0.4", true)
-	old := member("127.64.0.9", true)
+	a, b, c := member("127.64.0.2"), member("127.64.0.3"), member("127.64.0.4")
+	old := member("127.64.0.9")
 	learner := controlplane.Member{ID: 0x1f, PeerURLs: []string{"https://127.64.0.5:2380"}, Learner: true}
 	down := func(m controlplane.Member) controlplane.Member { m.Reachable = false; return m }
 	for _, tt := range []struct {
@@ -62,7 +63,7 @@ func TestMemberProblems(t *testing.T) {
 			want: []string{"unreachable", "orphan"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got := memberProblems(tt.ms, 3, tt.strategy, tt.final, machines)
+			got := memberProblems(tt.ms, tt.strategy, tt.final, machines)
 			if len(got) != len(tt.want) {
 				t.Fatalf("problems %q, want %d like %q", got, len(tt.want), tt.want)
 			}

@@ -279,11 +279,11 @@ func restRequest(series string) (host, method string, ok bool) {
 		return "", "", false
 	}
 	label := func(name string) string {
-		_, rest, found := strings.Cut(labels, name+`="`)
+		_, after, found := strings.Cut(labels, name+`="`)
 		if !found {
 			return ""
 		}
-		v, _, _ := strings.Cut(rest, `"`)
+		v, _, _ := strings.Cut(after, `"`)
 		return v
 	}
 	return label("host"), label("method"), true

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -68,8 +67,8 @@ func startEnvWith(ctx context.Context, c config, need int, extra []string,
 	// 10.100.x.y for the workload and -mode=tenants, 10.101.x.y for
 	// chaos's control-plane phase; with real control planes the harness
 	// moves them onto loopback (Env.TenantVIP).
-	for _, cidr := range []string{"10.100.0.0/16", "10.101.0.0/16", "127.100.0.0/16", "127.101.0.0/16"} {
-		sim.Subnets = append(sim.Subnets, maassim.SubnetSpec{CIDR: cidr, Name: "scale-vips-" + strings.Split(cidr, ".")[0] + "-" + strings.Split(cidr, ".")[1]})
+	for i, cidr := range []string{"10.100.0.0/16", "10.101.0.0/16", "127.100.0.0/16", "127.101.0.0/16"} {
+		sim.Subnets = append(sim.Subnets, maassim.SubnetSpec{CIDR: cidr, Name: fmt.Sprintf("scale-vips-%d", i)})
 	}
 	if c.rateLimit > 0 {
 		extra = append(extra, fmt.Sprintf("--maas-rate-limit=%g", c.rateLimit),
