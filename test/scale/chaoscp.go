@@ -179,7 +179,7 @@ func controlPlaneChaosIn(ctx context.Context, c config, res *controlPlaneChaos) 
 	err = parallel(ctx, c.cpClusters, c.cpStartConc, func(i int) error {
 		tc := newCluster(i, 1)
 		tc.Spec.ControlPlane.Size = cpSize
-		tc.Spec.ControlPlaneEndpoint = env.TenantVIP(fmt.Sprintf("10.101.%d.%d", i/250, i%250+1))
+		tc.Spec.ControlPlaneEndpoint = env.TenantVIP(fmt.Sprintf("10.101.%d.%d", i/250, i%250+2))
 		tc.Spec.ControlPlane.RollingUpdate = infrav1.ExpandFirst
 		if i%2 == 1 {
 			tc.Spec.ControlPlane.RollingUpdate = infrav1.ContractFirst

@@ -66,7 +66,8 @@ func startEnvWith(ctx context.Context, c config, need int, extra []string,
 	// The clusters' VIPs are reserved in MAAS: it must know their subnets.
 	// 10.100.x.y for the workload and -mode=tenants, 10.101.x.y for
 	// chaos's control-plane phase; with real control planes the harness
-	// moves them onto loopback (Env.TenantVIP).
+	// moves them onto loopback (Env.TenantVIP). x.y.0.1 is each subnet's
+	// gateway in MAAS, so the VIPs start at .2.
 	for i, cidr := range []string{"10.100.0.0/16", "10.101.0.0/16", "127.100.0.0/16", "127.101.0.0/16"} {
 		sim.Subnets = append(sim.Subnets, maassim.SubnetSpec{CIDR: cidr, Name: fmt.Sprintf("scale-vips-%d", i)})
 	}
@@ -148,7 +149,7 @@ func newCluster(i, machines int) *infrav1.TenantCluster {
 		Spec: infrav1.TenantClusterSpec{
 			CloudAccountRef:      infrav1.LocalObjectReference{Name: accountName},
 			Profile:              infrav1.ClusterProfile{KubernetesVersion: k8sVersion},
-			ControlPlaneEndpoint: fmt.Sprintf("10.100.%d.%d", i/250, i%250+1),
+			ControlPlaneEndpoint: fmt.Sprintf("10.100.%d.%d", i/250, i%250+2),
 			ControlPlane:         infrav1.ControlPlanePool{Size: 1},
 		},
 	}
