@@ -506,8 +506,10 @@ var _ = Describe("TenantCluster controller", func() {
 			tc.Annotations = map[string]string{infrav1.AnnotationForceDelete: "true"}
 		})
 		Eventually(gone).Should(MatchError(ContainSubstring("not found")))
-		forced := eventsOf("ForceDeleted")
-		Expect(forced).To(HaveLen(1))
+		// Recorded after the finalizer went, and events are sent in the
+		// background: the object may be gone first.
+		var forced []eventsv1.Event
+		Eventually(func() []eventsv1.Event { forced = eventsOf("ForceDeleted"); return forced }).Should(HaveLen(1))
 		Expect(forced[0].Type).To(Equal(corev1.EventTypeWarning))
 		Expect(forced[0].Note).To(ContainSubstring(ids[0]))
 		m, _ := sim.Machine(ids[0])
@@ -979,9 +981,11 @@ var _ = Describe("TenantCluster controller", func() {
 			Expect(nodes.Items).To(HaveLen(size), "the removed machines' Nodes were deleted")
 		}
 		seen := stopWatch()
+		// A sample can take long while a member goes (a dial to it waits
+		// out its timeout), so the watch may not see every count on the
+		// way down: what it saw held quorum, and the end is checked above.
 		Expect(seen.violations).To(BeEmpty(), "etcd lost quorum while shrinking")
 		Expect(seen.most).To(Equal(5))
-		Expect(seen.fewest).To(Equal(1))
 		Expect(ours()).To(HaveLen(1), "every removed machine was released")
 	})
 
