@@ -176,3 +176,27 @@ const (
 	// ReasonNodesUnobserved: the cluster's Nodes could not be looked at.
 	ReasonNodesUnobserved = "ClusterNotObserved"
 )
+
+// Reasons of the VIPReserved condition.
+const (
+	// ReasonVIPReserved: MAAS holds the address for this object.
+	ReasonVIPReserved = "Reserved"
+	// ReasonVIPReservedByOther: the address is reserved in MAAS for another
+	// object (of this installation or another); the message names it. MAAS's
+	// answer decided, so of two objects asking at once exactly one holds it.
+	// The other waits, and takes the address once it is released.
+	ReasonVIPReservedByOther = "VIPReservedByOther"
+	// ReasonVIPInUse: a machine, a device or an unmarked reservation holds
+	// the address in MAAS; the message says who, when MAAS says so.
+	ReasonVIPInUse = "VIPInUse"
+	// ReasonVIPInReservedRange: the address is inside a reserved range that
+	// marks no owner (made by hand in MAAS).
+	ReasonVIPInReservedRange = "VIPInReservedRange"
+	// ReasonVIPInDynamicRange: the address is in a DHCP range of MAAS.
+	ReasonVIPInDynamicRange = "VIPInDynamicRange"
+	// ReasonVIPOutsideSubnets: the address is in no subnet MAAS knows.
+	ReasonVIPOutsideSubnets = "VIPOutsideSubnets"
+	// ReasonVIPReservationFailed: MAAS did not answer, or answered in a way
+	// that says nothing of the address; the reservation is retried.
+	ReasonVIPReservationFailed = "VIPReservationFailed"
+)

@@ -46,8 +46,9 @@ type addressSweeps struct {
 // or a Gateway: the kinds that reserve) no longer exists, once it has been
 // missing for UnclaimedGrace, the unclaimed machines' grace: an owner
 // deleted while the manager was down, or force-deleted while MAAS did not
-// answer. It lists at most once per CredentialsCheck per account (two MAAS
-// requests), and says when the next orphan is due (0: none waiting).
+// answer. It lists at most once per half grace per account (two MAAS
+// requests; an orphan goes between one and one and a half graces after its
+// owner), and says when the next orphan is due (0: none waiting).
 // Reservations this MAAS user made without marks are never released: no
 // mark proves them ours.
 func (r *CloudAccountReconciler) sweepAddresses(ctx context.Context, account *infrav1.CloudAccount) (time.Duration, error) {
@@ -58,7 +59,10 @@ func (r *CloudAccountReconciler) sweepAddresses(ctx context.Context, account *in
 	if s.last == nil {
 		s.last, s.seen = map[string]time.Time{}, map[string]time.Time{}
 	}
-	if last, ok := s.last[key]; ok && now.Sub(last) < r.CredentialsCheck {
+	// Nothing can be released before an orphan has waited out the grace:
+	// listing every credentials check (30 s) would cost MAAS four requests a
+	// minute per account for an answer needed every few minutes.
+	if last, ok := s.last[key]; ok && now.Sub(last) < max(r.CredentialsCheck, r.UnclaimedGrace/2) {
 		s.mu.Unlock()
 		return 0, nil
 	}

@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -79,10 +80,14 @@ func (r *GatewayReconciler) retain(ctx context.Context, gw *infrav1.Gateway) {
 		return
 	}
 	slices.Sort(kept)
-	msg := fmt.Sprintf("deletionPolicy Retain: machines %s stay deployed, and the VIP reserved in MAAS for them (MAAS agent name %s); "+
+	vip := ""
+	if meta.IsStatusConditionTrue(gw.Status.Conditions, infrav1.ConditionVIPReserved) {
+		vip = fmt.Sprintf(", and so does the reservation of VIP %s in MAAS", gw.Spec.ControlPlaneEndpoint)
+	}
+	msg := fmt.Sprintf("deletionPolicy Retain: machines %s stay deployed (MAAS agent name %s)%s; "+
 		"list them in spec.adoptMachines of a new Gateway to manage them again, or release them in MAAS; "+
 		"set deletionPolicy Decommission before deleting to have them released",
-		strings.Join(kept, ", "), AgentName(gw))
+		strings.Join(kept, ", "), AgentName(gw), vip)
 	r.Recorder.Eventf(gw, nil, corev1.EventTypeNormal, "MachinesRetained", "Delete", msg)
 	logf.FromContext(ctx).Info("Gateway deleted, machines retained", "machines", kept)
 }
