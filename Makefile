@@ -20,7 +20,9 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 
 # Packages of `make test`: everything but the kind e2e suite (build tag e2e).
 TEST_PKGS ?= ./...
-TEST_FLAGS ?= -race -count=1
+# The controller suite runs real control planes (etcd, kube-apiserver) under
+# -race and outgrew go test's 10-minute default on CI's two cores.
+TEST_FLAGS ?= -race -count=1 -timeout=30m
 ENVTEST_ASSETS = $(shell hack/envtest-assets.sh)
 
 .PHONY: all
