@@ -189,6 +189,40 @@ func withProxy(cfg NodeConfig) NodeConfig {
 	return cfg
 }
 
+// withStock installs the packages from pkgs.k8s.io, fetching its key at boot.
+func withStock(cfg NodeConfig) NodeConfig {
+	cfg.Packages = &NodePackages{}
+	return cfg
+}
+
+func withStockProxy(cfg NodeConfig) NodeConfig { return withStock(withProxy(cfg)) }
+
+// fixtureMirror is a plain-HTTP mirror of pkgs.k8s.io, trusted through the
+// key in testdata/repository.key (a throwaway key made for these tests).
+const fixtureMirror = "http://mirror.example.com:8080/kubernetes/core:/stable:/v1.34/deb/"
+
+func fixtureRepositoryKey(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "repository.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// withMirror installs from fixtureMirror with its key inline, and a
+// containerd from another package.
+func withMirror(t testing.TB) func(NodeConfig) NodeConfig {
+	return func(cfg NodeConfig) NodeConfig {
+		cfg.Packages = &NodePackages{
+			KubernetesRepository:    fixtureMirror,
+			KubernetesRepositoryKey: fixtureRepositoryKey(t),
+			ContainerdPackage:       "containerd.io",
+		}
+		return cfg
+	}
+}
+
 // renderedFiles decodes user data into its write_files, by path.
 func renderedFiles(t testing.TB, userData []byte) (map[string]cloudFile, cloudConfig) {
 	t.Helper()

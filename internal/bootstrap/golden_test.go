@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -46,6 +47,13 @@ func TestRenderGolden(t *testing.T) {
 		{"join-control-plane-allow-workloads", RoleJoinControlPlane, allowWorkloads},
 		{"join-worker", RoleJoinWorker, nil},
 		{"join-worker-proxy", RoleJoinWorker, withProxy},
+		{"init-control-plane-stock", RoleInitControlPlane, withStock},
+		{"init-control-plane-stock-proxy", RoleInitControlPlane, withStockProxy},
+		{"join-control-plane-stock", RoleJoinControlPlane, withStock},
+		{"join-control-plane-stock-proxy", RoleJoinControlPlane, withStockProxy},
+		{"join-worker-stock", RoleJoinWorker, withStock},
+		{"join-worker-stock-proxy", RoleJoinWorker, withStockProxy},
+		{"join-worker-stock-mirror", RoleJoinWorker, withMirror(t)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,8 +93,12 @@ func checkUserData(t *testing.T, cfg NodeConfig, out []byte) {
 	if err := yaml.Unmarshal(out, &generic); err != nil {
 		t.Fatalf("user data is not YAML: %v", err)
 	}
+	if len(out) > MaxUserDataBytes/8 {
+		t.Errorf("user data of %d bytes is close to MaxUserDataBytes (%d)", len(out), MaxUserDataBytes)
+	}
 	files, cc := renderedFiles(t, out)
 	docs := decodeKubeadm(t, files)
+	kubeadmCmd := kubeadmCommand(t, cfg, files, cc)
 	endpoint := fixtureVIP + ":6443"
 
 	var reg nodeRegistrationOptions
@@ -109,8 +121,8 @@ func checkUserData(t *testing.T, cfg NodeConfig, out []byte) {
 			t.Errorf("InitConfiguration.bootstrapTokens = %+v", docs.init.BootstrapTokens)
 		}
 		reg = docs.init.NodeRegistration
-		if !slices.Equal(cc.RunCmd[len(cc.RunCmd)-1], []string{"kubeadm", "init", "--config", kubeadmConfig}) {
-			t.Errorf("last runcmd = %q", cc.RunCmd[len(cc.RunCmd)-1])
+		if !slices.Equal(kubeadmCmd, []string{"kubeadm", "init", "--config", kubeadmConfig}) {
+			t.Errorf("kubeadm command = %q", kubeadmCmd)
 		}
 	default:
 		if docs.join == nil || docs.init != nil || docs.cluster != nil {
@@ -127,9 +139,8 @@ func checkUserData(t *testing.T, cfg NodeConfig, out []byte) {
 			t.Errorf("controlPlane = %+v for %s", docs.join.ControlPlane, cfg.Role)
 		}
 		reg = docs.join.NodeRegistration
-		last := cc.RunCmd[len(cc.RunCmd)-1]
-		if len(last) < 5 || last[1] != joinScriptPath || last[2] != kubeadmConfig {
-			t.Errorf("last runcmd = %q, want the join script", last)
+		if len(kubeadmCmd) < 5 || kubeadmCmd[1] != joinScriptPath || kubeadmCmd[2] != kubeadmConfig {
+			t.Errorf("kubeadm command = %q, want the join script", kubeadmCmd)
 		}
 	}
 
@@ -170,6 +181,43 @@ func checkUserData(t *testing.T, cfg NodeConfig, out []byte) {
 	if intent.Joins() != cfg.Role.Joins() {
 		t.Errorf("Joins() = %v for %s", intent.Joins(), cfg.Role)
 	}
+}
+
+// kubeadmCommand returns the command that runs kubeadm, the last in runcmd.
+// On a stock image the installation runs it, so that a failed installation
+// stops it: then it must be the only command, and the installation's files
+// must be in place.
+func kubeadmCommand(t *testing.T, cfg NodeConfig, files map[string]cloudFile, cc cloudConfig) []string {
+	t.Helper()
+	if len(cc.RunCmd) == 0 {
+		t.Fatal("no runcmd")
+	}
+	last := cc.RunCmd[len(cc.RunCmd)-1]
+	if cfg.Packages == nil {
+		if _, ok := files[installScriptPath]; ok {
+			t.Errorf("%s written for an image that has the packages", installScriptPath)
+		}
+		return last
+	}
+	if len(cc.RunCmd) != 1 {
+		t.Errorf("runcmd = %q, want only the installation: the commands after it run even when it fails", cc.RunCmd)
+	}
+	if len(last) < 7 || last[0] != "sh" || last[1] != installScriptPath || last[2] != strings.TrimPrefix(cfg.KubernetesVersion, "v") || last[5] != "--" {
+		t.Fatalf("runcmd = %q, want the installation script", last)
+	}
+	for _, p := range []string{installScriptPath, aptSourcePath, modulesLoadPath, sysctlPath} {
+		if _, ok := files[p]; !ok {
+			t.Errorf("user data writes no %s", p)
+		}
+	}
+	_, keyWritten := files[aptKeyringPath]
+	if keyWritten != (cfg.Packages.KubernetesRepositoryKey != "") || keyWritten != (last[4] == "") {
+		t.Errorf("key written %v, key URL %q, for key %q", keyWritten, last[4], cfg.Packages.KubernetesRepositoryKey)
+	}
+	if _, ok := files[aptProxyPath]; ok != cfg.Proxy.Enabled() {
+		t.Errorf("apt proxy written %v, proxy enabled %v", ok, cfg.Proxy.Enabled())
+	}
+	return last[6:]
 }
 
 func mergedLabels(cfg NodeConfig) map[string]string {

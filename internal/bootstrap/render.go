@@ -105,6 +105,10 @@ type NodeConfig struct {
 	KubeVIPInterface string
 	// KubeVIPImage is the kube-vip image; empty means DefaultKubeVIPImage.
 	KubeVIPImage string
+	// Packages, when set, installs containerd, kubeadm, kubelet and kubectl
+	// before kubeadm runs, for a stock Ubuntu image; nil means the image has
+	// them.
+	Packages *NodePackages
 }
 
 const defaultAPIServerPort = 6443
@@ -147,6 +151,8 @@ type node struct {
 	endpoint string
 	labels   map[string]string
 	taints   []corev1.Taint
+	// packages is nil when the image comes with the packages.
+	packages *packagesPlan
 }
 
 func (cfg NodeConfig) validate() (*node, error) {
@@ -163,13 +169,18 @@ func (cfg NodeConfig) validate() (*node, error) {
 	if msgs := validation.IsDNS1123Label(cfg.SystemID); msgs != nil {
 		bad("systemID %q: %s", cfg.SystemID, strings.Join(msgs, "; "))
 	}
-	if v, err := parseKubernetesVersion(cfg.KubernetesVersion); err != nil {
+	v, err := parseKubernetesVersion(cfg.KubernetesVersion)
+	if err != nil {
 		errs = append(errs, err)
 	} else if !v.AtLeast(version.MustParseSemantic(kubeadmMinVersion)) {
 		bad("kubernetes version %s is older than %s, the first whose kubeadm reads %s", cfg.KubernetesVersion, kubeadmMinVersion, kubeadmAPIVersion)
 	}
+	if cfg.Packages != nil {
+		var perrs []error
+		n.packages, perrs = validatePackages(cfg.Packages, v)
+		errs = append(errs, perrs...)
+	}
 
-	var err error
 	if n.vip, err = parseVIP(cfg.ControlPlaneEndpoint); err != nil {
 		errs = append(errs, err)
 	}
@@ -375,9 +386,15 @@ func Render(cfg NodeConfig) ([]byte, error) {
 		cc.WriteFiles = append(cc.WriteFiles, env,
 			file(containerdProxyPath, modePublic, systemdDropIn(vars)),
 			file(kubeletProxyPath, modePublic, systemdDropIn(vars)))
-		cc.RunCmd = append(cc.RunCmd,
-			[]string{"systemctl", "daemon-reload"},
-			[]string{"systemctl", "restart", "containerd"})
+		// The installation restarts containerd itself, once it exists.
+		if n.packages == nil {
+			cc.RunCmd = append(cc.RunCmd,
+				[]string{"systemctl", "daemon-reload"},
+				[]string{"systemctl", "restart", "containerd"})
+		}
+	}
+	if n.packages != nil {
+		cc.WriteFiles = append(cc.WriteFiles, n.packages.files(n.Proxy)...)
 	}
 
 	var keep []string
@@ -404,15 +421,19 @@ func Render(cfg NodeConfig) ([]byte, error) {
 		return nil, err
 	}
 	cc.WriteFiles = append(cc.WriteFiles, file(kubeadmConfig, modeSecret, kubeadmYAML))
+	var kubeadmCmd []string
 	if n.Role.Joins() {
 		cc.WriteFiles = append(cc.WriteFiles, file(joinScriptPath, modeProgram, joinScript))
 		// Run through sh: /run is mounted noexec on some images.
-		cmd := []string{"sh", joinScriptPath, kubeadmConfig,
-			strconv.Itoa(joinAttempts), strconv.Itoa(int(joinPause / time.Second))}
-		cc.RunCmd = append(cc.RunCmd, append(cmd, keep...))
+		kubeadmCmd = append([]string{"sh", joinScriptPath, kubeadmConfig,
+			strconv.Itoa(joinAttempts), strconv.Itoa(int(joinPause / time.Second))}, keep...)
 	} else {
-		cc.RunCmd = append(cc.RunCmd, []string{"kubeadm", "init", "--config", kubeadmConfig})
+		kubeadmCmd = []string{"kubeadm", "init", "--config", kubeadmConfig}
 	}
+	if n.packages != nil {
+		kubeadmCmd = n.packages.command(kubeadmCmd)
+	}
+	cc.RunCmd = append(cc.RunCmd, kubeadmCmd)
 
 	body, err := yaml.Marshal(cc)
 	if err != nil {
