@@ -18,23 +18,27 @@ if [ "$#" -lt 5 ] || [ "$4" != "--" ]; then
     echo "usage: $0 VERSION CONTAINERD_PACKAGE KEY_URL -- COMMAND..." >&2
     exit 2
 fi
-version=$1 containerd_package=$2 key_url=$3
-shift 4
-keyring=/etc/apt/keyrings/kubernetes-apt-keyring.asc
-containerd_config=/etc/containerd/config.toml
 
 # cloud-init does not run this in a login environment: take the proxy from
 # /etc/environment (where the user data put it), so that curl uses it and
-# both curl and apt honour NO_PROXY.
-if [ -r /etc/environment ]; then
+# both curl and apt honour NO_PROXY. Read first, so that it cannot change the
+# variables below. INSTALL_PACKAGES_ROOT is unset on a node; the tests run
+# the script in a directory of their own.
+if [ -r "${INSTALL_PACKAGES_ROOT:-}/etc/environment" ]; then
     set -a
-    . /etc/environment
+    . "${INSTALL_PACKAGES_ROOT:-}/etc/environment"
     set +a
 fi
 
+version=$1 containerd_package=$2 key_url=$3
+shift 4
+root=${INSTALL_PACKAGES_ROOT:-}
+keyring=$root/etc/apt/keyrings/kubernetes-apt-keyring.asc
+containerd_config=$root/etc/containerd/config.toml
+
 # The kubelet refuses to start with swap on.
 swapoff -a
-sed -i '/^[^#].*[[:space:]]swap[[:space:]]/s/^/#/' /etc/fstab
+sed -i '/^[^#].*[[:space:]]swap[[:space:]]/s/^/#/' "$root/etc/fstab"
 
 # Persisted in /etc/modules-load.d and /etc/sysctl.d; applied now.
 modprobe overlay
