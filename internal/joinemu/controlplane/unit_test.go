@@ -34,6 +34,13 @@ import (
 
 func renderFor(t *testing.T, role bootstrap.Role, pki *bootstrap.ClusterPKI) []byte {
 	t.Helper()
+	return renderWithPackages(t, role, pki, nil)
+}
+
+// renderWithPackages renders the user data of a stock image, which installs
+// packages, when packages is set.
+func renderWithPackages(t *testing.T, role bootstrap.Role, pki *bootstrap.ClusterPKI, packages *bootstrap.NodePackages) []byte {
+	t.Helper()
 	tok, err := bootstrap.GenerateBootstrapToken()
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +56,7 @@ func renderFor(t *testing.T, role bootstrap.Role, pki *bootstrap.ClusterPKI) []b
 		h, _ := pki.CACertHash()
 		cfg.CACertHashes = []string{h}
 	}
+	cfg.Packages = packages
 	ud, err := bootstrap.Render(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +101,18 @@ func TestParseUserData(t *testing.T) {
 	}
 	if ud.pki != nil || len(ud.caCertHashes) != 1 {
 		t.Errorf("worker: pki %v, hashes %v", ud.pki != nil, ud.caCertHashes)
+	}
+
+	// A stock image's user data, which installs the packages first, carries
+	// the same for every role.
+	for _, role := range []bootstrap.Role{bootstrap.RoleInitControlPlane, bootstrap.RoleJoinControlPlane, bootstrap.RoleJoinWorker} {
+		ud, err := parseUserData(renderWithPackages(t, role, pki, &bootstrap.NodePackages{}))
+		if err != nil {
+			t.Fatalf("stock %s: %v", role, err)
+		}
+		if ud.intent.Role != role || (ud.pki != nil) != role.ControlPlane() || ud.token == "" || (len(ud.caCertHashes) == 1) != role.Joins() {
+			t.Errorf("stock %s: role %s, pki %v, token set %v, hashes %v", role, ud.intent.Role, ud.pki != nil, ud.token != "", ud.caCertHashes)
+		}
 	}
 
 	// A control plane whose user data lost a key is refused, without
