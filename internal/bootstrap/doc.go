@@ -22,12 +22,18 @@ limitations under the License.
 // (in Secrets laid out as Cluster API's kubeadm bootstrap keeps them) and hand
 // it back on the next reconcile.
 //
-// The user data assumes an OS image with containerd, kubelet and kubeadm
-// installed (as MAAS images built for Kubernetes are): it writes kubeadm's
-// v1beta4 configuration, the shared cluster PKI and a kube-vip static Pod on
-// control-plane machines, proxy settings for the OS, containerd and kubelet,
-// and a marker file (/etc/maas-gateway/node.yaml) that Parse reads back, so a
-// test can tell what a machine was asked to become without running cloud-init.
+// By default the user data assumes an OS image with containerd, kubelet and
+// kubeadm installed (as MAAS images built for Kubernetes are). With
+// NodeConfig.Packages it serves a stock Ubuntu image instead: a script
+// installs containerd and the Kubernetes packages of the node's exact
+// release from an apt repository (pkgs.k8s.io or a mirror), prepares the
+// kernel and swap as kubeadm needs, and only then runs kubeadm, so that a
+// failed installation never leaves a half-built machine joining the cluster.
+// Either way it writes kubeadm's v1beta4 configuration, the shared cluster
+// PKI and a kube-vip static Pod on control-plane machines, proxy settings for
+// the OS, containerd and kubelet (and apt, on a stock image), and a marker
+// file (/etc/maas-gateway/node.yaml) that Parse reads back, so a test can
+// tell what a machine was asked to become without running cloud-init.
 //
 // Keys are ECDSA P-256. GeneratePKI runs in the reconcile that creates a
 // cluster, and four RSA-2048 keys cost it seconds of CPU on a loaded machine

@@ -60,7 +60,7 @@ const DefaultContainerdPackage = "containerd"
 const MaxRepositoryKeyBytes = 32 << 10
 
 // maxRepositoryURLBytes is far above any real repository URL; it keeps a
-// runaway value out of the user data and the error messages.
+// runaway value out of the user data.
 const maxRepositoryURLBytes = 1024
 
 // Where the package installation puts things on the node.
@@ -69,13 +69,15 @@ const (
 	aptSourcePath     = "/etc/apt/sources.list.d/kubernetes.list"
 	// The .asc suffix tells apt the key is armoured, so no gpg --dearmor is
 	// needed on the node.
-	aptKeyringPath     = "/etc/apt/keyrings/kubernetes-apt-keyring.asc"
-	aptProxyPath       = "/etc/apt/apt.conf.d/90maas-gateway-proxy"
-	modulesLoadPath    = "/etc/modules-load.d/k8s.conf"
-	sysctlPath         = "/etc/sysctl.d/k8s.conf"
-	installCommandSep  = "--"
-	defaultRepoPattern = "https://pkgs.k8s.io/core:/stable:/v%d.%d/deb/"
+	aptKeyringPath  = "/etc/apt/keyrings/kubernetes-apt-keyring.asc"
+	aptProxyPath    = "/etc/apt/apt.conf.d/90maas-gateway-proxy"
+	modulesLoadPath = "/etc/modules-load.d/k8s.conf"
+	sysctlPath      = "/etc/sysctl.d/k8s.conf"
 )
+
+// defaultRepoPattern is pkgs.k8s.io's repository of one minor release, as
+// the kubeadm install guide names it.
+const defaultRepoPattern = "https://pkgs.k8s.io/core:/stable:/v%d.%d/deb/"
 
 // The kernel modules and sysctls kubeadm's preflight checks and pod
 // networking need, loaded now and at every boot.
@@ -288,7 +290,7 @@ func (p *packagesPlan) command(then []string) []string {
 		keyURL = p.repository + "Release.key"
 	}
 	// Run through sh: /run is mounted noexec on some images.
-	cmd := []string{"sh", installScriptPath, p.packageVersion, p.containerdPackage, keyURL, installCommandSep}
+	cmd := []string{"sh", installScriptPath, p.packageVersion, p.containerdPackage, keyURL, "--"}
 	return append(cmd, then...)
 }
 
