@@ -188,7 +188,7 @@ func FuzzNodePackages(f *testing.F) {
 			t.Fatalf("apt source %q", source)
 		}
 		for _, arg := range cc.RunCmd[0] {
-			if strings.ContainsAny(arg, " \t\r\n\"'`$\\;&|<>()[]{}#?!\x00") && !strings.HasSuffix(arg, "-*") {
+			if strings.ContainsAny(arg, " \t\r\n\"'`$\\;&|<>()[]{}#?*!\x00") {
 				t.Fatalf("installation argument %q", arg)
 			}
 		}
