@@ -1,0 +1,123 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package ocitest
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/distribution/distribution/v3/configuration"
+	"github.com/distribution/distribution/v3/registry/handlers"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
+	"github.com/sirupsen/logrus"
+	"helm.sh/helm/v3/pkg/registry"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/maas-gateway/maas-gateway/internal/packs"
+	"github.com/maas-gateway/maas-gateway/internal/packs/packstest"
+	projectenvtest "github.com/maas-gateway/maas-gateway/test/envtest"
+)
+
+const charts = "../testdata/charts/"
+
+// newRegistry serves an OCI distribution registry with in-memory storage
+// on 127.0.0.1 and returns its host:port.
+func newRegistry(t *testing.T) string {
+	t.Helper()
+	logrus.SetLevel(logrus.WarnLevel)
+	cfg := &configuration.Configuration{
+		Storage: configuration.Storage{
+			"inmemory":    configuration.Parameters{},
+			"maintenance": configuration.Parameters{"uploadpurging": map[any]any{"enabled": false}},
+		},
+	}
+	cfg.Log.AccessLog.Disabled = true
+	srv := httptest.NewServer(handlers.NewApp(context.Background(), cfg))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func push(t *testing.T, host, dir string) {
+	t.Helper()
+	meta, data := packstest.Package(t, dir)
+	client, err := registry.NewClient(registry.ClientOptPlainHTTP())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := host + "/charts/" + meta.Name + ":" + meta.Version
+	if _, err := client.Push(data, ref); err != nil {
+		t.Fatalf("pushing %s: %v", ref, err)
+	}
+}
+
+func TestApplyFromOCIRegistry(t *testing.T) {
+	host := newRegistry(t)
+	push(t, host, charts+"addon")
+	push(t, host, charts+"addon-0.2.0")
+
+	assets, err := projectenvtest.AssetsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &envtest.Environment{BinaryAssetsDirectory: assets}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	inst := packs.NewInstaller(packs.Options{})
+	for _, tc := range []struct {
+		name    string
+		source  packs.Source
+		version string
+	}{
+		{"by-reference", packs.Source{Repository: "oci://" + host + "/charts/addon", Version: "0.1.0"}, "0.1.0"},
+		{"by-chart-name", packs.Source{Repository: "oci://" + host + "/charts", Chart: "addon", Version: "0.1.0"}, "0.1.0"},
+		{"by-constraint", packs.Source{Repository: "oci://" + host + "/charts/addon", Version: "~0.2"}, "0.2.0"},
+	} {
+		res, err := inst.Apply(context.Background(), cfg, packs.Pack{Name: tc.name, Namespace: "oci", Source: tc.source,
+			Values: map[string]any{"greeting": "from oci"}})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if res.ChartName != "addon" || res.ChartVersion != tc.version || !res.Changed {
+			t.Fatalf("%s: %+v, want addon %s", tc.name, res, tc.version)
+		}
+		cm, err := cs.CoreV1().ConfigMaps("oci").Get(context.Background(), tc.name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cm.Data["greeting"] != "from oci" || cm.Data["chartVersion"] != tc.version {
+			t.Fatalf("%s: ConfigMap %v", tc.name, cm.Data)
+		}
+	}
+
+	_, err = inst.Apply(context.Background(), cfg, packs.Pack{Name: "missing", Namespace: "oci",
+		Source: packs.Source{Repository: "oci://" + host + "/charts/addon", Version: "9.9.9"}})
+	if err == nil || !strings.Contains(err.Error(), "9.9.9") {
+		t.Fatalf("missing version: %v, want an error naming it", err)
+	}
+}
