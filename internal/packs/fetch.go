@@ -29,6 +29,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -94,7 +95,11 @@ func (f *fetcher) fetch(ctx context.Context, src Source) (*fetched, error) {
 }
 
 func fetchError(src Source, err error) error {
-	return fmt.Errorf("%w: chart %q version %q from %s: %w", ErrFetch, src.Chart, src.Version, src.Repository, err)
+	name := src.Chart
+	if name == "" {
+		name = path.Base(src.Repository)
+	}
+	return fmt.Errorf("%w: chart %q version %q from %s: %w", ErrFetch, name, src.Version, src.Repository, err)
 }
 
 // authIdentity separates cache entries by credential, so that a chart
