@@ -28,6 +28,9 @@ import (
 	"testing"
 	"time"
 
+	"helm.sh/helm/v3/pkg/repo"
+	"sigs.k8s.io/yaml"
+
 	"github.com/maas-gateway/maas-gateway/internal/packs/packstest"
 )
 
@@ -175,6 +178,46 @@ func TestFetchHonoursProxy(t *testing.T) {
 	}
 	if got := proxied.Load(); got != 2 {
 		t.Fatalf("proxy from the environment was used (%d requests)", got)
+	}
+}
+
+// An index may point at another host (a CDN); the repository's
+// credentials must not follow.
+func TestFetchSendsCredentialsOnlyToTheRepositoryHost(t *testing.T) {
+	meta, archive := packstest.Package(t, charts+"addon")
+	var cdnSawAuth atomic.Bool
+	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Header.Get("Authorization") != "" {
+			cdnSawAuth.Store(true)
+		}
+		_, _ = w.Write(archive)
+	}))
+	t.Cleanup(cdn.Close)
+	idx := repo.NewIndexFile()
+	if err := idx.MustAdd(meta, "addon-0.1.0.tgz", cdn.URL, ""); err != nil {
+		t.Fatal(err)
+	}
+	index, err := yaml.Marshal(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var repoSawAuth atomic.Bool
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if u, p, ok := req.BasicAuth(); ok && u == "user" && p == "pw" {
+			repoSawAuth.Store(true)
+		}
+		_, _ = w.Write(index)
+	}))
+	t.Cleanup(origin.Close)
+
+	f := NewInstaller(Options{}).fetch
+	src := Source{Repository: origin.URL, Chart: "addon", Version: "0.1.0", Auth: &Auth{Username: "user", Password: "pw"}}
+	if _, err := f.fetch(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	if !repoSawAuth.Load() || cdnSawAuth.Load() {
+		t.Fatalf("credentials: repository saw them %v (want true), other host saw them %v (want false)",
+			repoSawAuth.Load(), cdnSawAuth.Load())
 	}
 }
 

@@ -231,6 +231,34 @@ func TestApplyLifecycle(t *testing.T) {
 	})
 }
 
+// Reconciles of one pack may overlap (two controllers, a requeue): they
+// are serialised and the second finds the release current.
+func TestConcurrentAppliesOfOneRelease(t *testing.T) {
+	cfg := tenant(t)
+	repo := packstest.NewRepository(t, charts+"addon")
+	inst := NewInstaller(Options{})
+	p := Pack{Name: "addon", Namespace: "concurrent", Source: Source{Repository: repo.URL(), Chart: "addon", Version: "0.1.0"}}
+	var wg sync.WaitGroup
+	results := make([]Result, 4)
+	errs := make([]error, 4)
+	for n := range results {
+		wg.Go(func() { results[n], errs[n] = inst.Apply(context.Background(), cfg, p) })
+	}
+	wg.Wait()
+	changed := 0
+	for n := range results {
+		if errs[n] != nil {
+			t.Fatalf("apply %d: %v", n, errs[n])
+		}
+		if results[n].Changed {
+			changed++
+		}
+	}
+	if changed != 1 || revisions(t, cfg, "concurrent", "addon") != 1 {
+		t.Fatalf("%d applies changed the release, %d revisions; want 1 and 1", changed, revisions(t, cfg, "concurrent", "addon"))
+	}
+}
+
 func TestApplyCNI(t *testing.T) {
 	cfg := tenant(t)
 	repo := packstest.NewRepository(t, charts+"cni")
