@@ -17,6 +17,7 @@ limitations under the License.
 package packs
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
@@ -24,7 +25,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -245,11 +246,8 @@ func (i *Installer) List(ctx context.Context, cfg *rest.Config) ([]Release, erro
 			Status: r.Info.Status.String(), ChartName: res.ChartName, ChartVersion: res.ChartVersion,
 		})
 	}
-	sort.Slice(out, func(a, b int) bool {
-		if out[a].Namespace != out[b].Namespace {
-			return out[a].Namespace < out[b].Namespace
-		}
-		return out[a].Name < out[b].Name
+	slices.SortFunc(out, func(a, b Release) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	return out, nil
 }

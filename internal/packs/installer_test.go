@@ -512,3 +512,36 @@ func TestApplyWithCredentials(t *testing.T) {
 	}
 }
 
+// isolateHome points every home and cache directory Helm, kubectl or
+// client-go could write to at an empty directory, and fails the test if
+// anything appears there: the manager's filesystem is read-only.
+func isolateHome(t *testing.T) {
+	t.Helper()
+	home := t.TempDir()
+	for _, v := range []string{"HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "KUBECACHEDIR",
+		"HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME", "KUBECONFIG", "DOCKER_CONFIG"} {
+		t.Setenv(v, home+"/"+strings.ToLower(v))
+	}
+	t.Cleanup(func() {
+		entries, err := os.ReadDir(home)
+		if err != nil || len(entries) != 0 {
+			t.Errorf("files were written under the home directory: %v %v", entries, err)
+		}
+	})
+}
+
+func TestNothingIsWrittenToDisk(t *testing.T) {
+	cfg := tenant(t)
+	repo := packstest.NewRepository(t, charts+"addon")
+	isolateHome(t)
+	inst := NewInstaller(Options{})
+	const ns = "diskless"
+	mustApply(t, inst, cfg, Pack{Name: "addon", Namespace: ns, Source: Source{Repository: repo.URL(), Chart: "addon", Version: "0.1.0"}})
+	mustApply(t, inst, cfg, Pack{Name: "plain", Namespace: ns, Source: Source{Manifests: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n"}})
+	if got := listIn(t, inst, cfg, ns); len(got) != 2 {
+		t.Fatalf("List = %+v", got)
+	}
+	if err := inst.Uninstall(context.Background(), cfg, "addon", ns); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -92,6 +93,20 @@ func TestApplyFromOCIRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	// Nothing may be written to disk (the manager's filesystem is
+	// read-only): point every home directory at an empty one and check it
+	// stays empty.
+	home := t.TempDir()
+	for _, v := range []string{"HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME",
+		"HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME", "DOCKER_CONFIG"} {
+		t.Setenv(v, home+"/"+strings.ToLower(v))
+	}
+	t.Cleanup(func() {
+		if entries, err := os.ReadDir(home); err != nil || len(entries) != 0 {
+			t.Errorf("files were written under the home directory: %v %v", entries, err)
+		}
+	})
 
 	inst := packs.NewInstaller(packs.Options{})
 	for _, tc := range []struct {
