@@ -21,13 +21,16 @@ import (
 	"errors"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
+	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/crypto/bcrypt"
 	"helm.sh/helm/v3/pkg/registry"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -41,8 +44,9 @@ import (
 const charts = "../testdata/charts/"
 
 // newRegistry serves an OCI distribution registry with in-memory storage
-// on 127.0.0.1 and returns its host:port.
-func newRegistry(t *testing.T) string {
+// on 127.0.0.1 and returns its host:port. With a user, it requires basic
+// auth with that password.
+func newRegistry(t *testing.T, user, password string) string {
 	t.Helper()
 	// The registry logs every 404 of a push's existence checks at error
 	// level; keep that out of the output unless the test fails.
@@ -56,15 +60,26 @@ func newRegistry(t *testing.T) string {
 		},
 	}
 	cfg.Log.AccessLog.Disabled = true
+	if user != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "htpasswd")
+		if err := os.WriteFile(file, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Auth = configuration.Auth{"htpasswd": configuration.Parameters{"realm": "packs", "path": file}}
+	}
 	srv := httptest.NewServer(handlers.NewApp(context.Background(), cfg))
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
-func push(t *testing.T, host, dir string) {
+func push(t *testing.T, host, dir string, opts ...registry.ClientOption) {
 	t.Helper()
 	meta, data := packstest.Package(t, dir)
-	client, err := registry.NewClient(registry.ClientOptPlainHTTP())
+	client, err := registry.NewClient(append(opts, registry.ClientOptPlainHTTP())...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,9 +90,12 @@ func push(t *testing.T, host, dir string) {
 }
 
 func TestApplyFromOCIRegistry(t *testing.T) {
-	host := newRegistry(t)
+	host := newRegistry(t, "", "")
 	push(t, host, charts+"addon")
 	push(t, host, charts+"addon-0.2.0")
+	const user, password = "oci-user", "oci-S3cret"
+	private := newRegistry(t, user, password)
+	push(t, private, charts+"addon", registry.ClientOptBasicAuth(user, password))
 
 	assets, err := projectenvtest.AssetsDir()
 	if err != nil {
@@ -134,6 +152,20 @@ func TestApplyFromOCIRegistry(t *testing.T) {
 			t.Fatalf("%s: ConfigMap %v", tc.name, cm.Data)
 		}
 	}
+
+	res, err := inst.Apply(context.Background(), cfg, packs.Pack{Name: "private", Namespace: "oci",
+		Source: packs.Source{Repository: "oci://" + private + "/charts/addon", Version: "~0.1",
+			Auth: &packs.Auth{Username: user, Password: password}}})
+	if err != nil || res.ChartVersion != "0.1.0" {
+		t.Fatalf("registry with basic auth: %+v %v", res, err)
+	}
+	_, err = inst.Apply(context.Background(), cfg, packs.Pack{Name: "denied", Namespace: "oci",
+		Source: packs.Source{Repository: "oci://" + private + "/charts/addon", Version: "0.1.0",
+			Auth: &packs.Auth{Username: user, Password: "not-" + password}}})
+	if !errors.Is(err, packs.ErrFetch) || strings.Contains(err.Error(), password) {
+		t.Fatalf("bad registry credentials: %v, want ErrFetch without the password", err)
+	}
+	t.Logf("bad registry credentials: %v", err)
 
 	_, err = inst.Apply(context.Background(), cfg, packs.Pack{Name: "missing", Namespace: "oci",
 		Source: packs.Source{Repository: "oci://" + host + "/charts/addon", Version: "9.9.9"}})
