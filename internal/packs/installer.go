@@ -106,7 +106,7 @@ func (i *Installer) Apply(ctx context.Context, cfg *rest.Config, p Pack) (Result
 	}
 	ctx, cancel := context.WithTimeout(ctx, i.opts.Timeout)
 	defer cancel()
-	log := i.opts.Log.WithValues("release", p.Name, "namespace", p.Namespace)
+	log := i.logger(ctx).WithValues("release", p.Name, "namespace", p.Namespace)
 	unlock, err := i.locks.lock(ctx, lockKey(cfg, p.Namespace, p.Name))
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: release %s/%s: %w", ErrBusy, p.Namespace, p.Name, err)
@@ -125,6 +125,12 @@ func (i *Installer) Apply(ctx context.Context, cfg *rest.Config, p Pack) (Result
 		if err := i.recoverPending(ac, last, log); err != nil {
 			return Result{}, err
 		}
+	}
+	if last != nil && last.Info.Status == release.StatusUninstalling {
+		// An uninstall died half way; Helm cannot upgrade from there, and
+		// finishing it is the caller's decision (Uninstall, then Apply).
+		return Result{}, fmt.Errorf("%w: %s/%s revision %d was left uninstalling; uninstall it again before applying",
+			ErrRelease, p.Namespace, p.Name, last.Version)
 	}
 
 	f, err := i.fetch.fetch(ctx, p.Source)
@@ -185,7 +191,7 @@ func (i *Installer) Uninstall(ctx context.Context, cfg *rest.Config, name, names
 	}
 	ctx, cancel := context.WithTimeout(ctx, i.opts.Timeout)
 	defer cancel()
-	log := i.opts.Log.WithValues("release", name, "namespace", namespace)
+	log := i.logger(ctx).WithValues("release", name, "namespace", namespace)
 	unlock, err := i.locks.lock(ctx, lockKey(cfg, namespace, name))
 	if err != nil {
 		return fmt.Errorf("%w: release %s/%s: %w", ErrBusy, namespace, name, err)
@@ -282,6 +288,15 @@ func (i *Installer) recoverPending(ac *action.Configuration, last *release.Relea
 	}
 	log.Info("stale pending release marked failed", "revision", last.Version, "was", prev.String())
 	return nil
+}
+
+// logger prefers the caller's contextual logger, which names the objects
+// being reconciled, over the one the Installer was made with.
+func (i *Installer) logger(ctx context.Context) logr.Logger {
+	if l, err := logr.FromContext(ctx); err == nil {
+		return l
+	}
+	return i.opts.Log
 }
 
 func (i *Installer) actionConfig(cfg *rest.Config, namespace string, log logr.Logger) (*action.Configuration, error) {

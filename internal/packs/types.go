@@ -138,7 +138,8 @@ type Options struct {
 	// IndexTTL is how long a repository index is reused. Zero means five
 	// minutes.
 	IndexTTL time.Duration
-	Log      logr.Logger
+	// Log is used when the context of a call carries no logger.
+	Log logr.Logger
 }
 
 const (
