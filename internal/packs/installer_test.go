@@ -20,6 +20,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -543,5 +545,25 @@ func TestNothingIsWrittenToDisk(t *testing.T) {
 	}
 	if err := inst.Uninstall(context.Background(), cfg, "addon", ns); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A repository that never answers must not hold a reconcile: Apply ends
+// with Options.Timeout.
+func TestApplyIsBoundedByTimeout(t *testing.T) {
+	cfg := tenant(t)
+	stuck := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		<-req.Context().Done()
+	}))
+	t.Cleanup(stuck.Close)
+	inst := NewInstaller(Options{Timeout: 2 * time.Second})
+	start := time.Now()
+	_, err := inst.Apply(context.Background(), cfg, Pack{Name: "stuck", Namespace: "stuck",
+		Source: Source{Repository: stuck.URL, Chart: "addon", Version: "0.1.0"}})
+	if !errors.Is(err, ErrFetch) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("stuck repository: %v, want ErrFetch after the deadline", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("Apply took %s with a 2s timeout", took)
 	}
 }
