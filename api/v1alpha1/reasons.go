@@ -177,6 +177,24 @@ const (
 	ReasonNodesUnobserved = "ClusterNotObserved"
 )
 
+// Reasons of the TenantCluster's conditions ProfileResolved and PacksReady.
+const (
+	// ReasonProfileNotFound: spec.profileRef names no ClusterProfile yet
+	// (ProfileResolved, Ready).
+	ReasonProfileNotFound = "ProfileNotFound"
+	// ReasonResolved: the profile exists (ProfileResolved).
+	ReasonResolved = "Resolved"
+	// ReasonPacksInstalled: every pack is installed as specified, or the
+	// profile has none (PacksReady).
+	ReasonPacksInstalled = "PacksInstalled"
+	// ReasonPacksPending: packs wait for the cluster's API server, or are
+	// being installed (PacksReady, Ready).
+	ReasonPacksPending = "PacksPending"
+	// ReasonPackFailed: a pack failed to install or upgrade; the message
+	// names it and says what Helm said (PacksReady, Ready).
+	ReasonPackFailed = "PackFailed"
+)
+
 // Reasons of the VIPReserved condition.
 const (
 	// ReasonVIPReserved: MAAS holds the address for this object.

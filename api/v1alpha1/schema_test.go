@@ -117,7 +117,7 @@ func tenant(name string, mutate func(*infrav1.TenantCluster)) *infrav1.TenantClu
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "schema"},
 		Spec: infrav1.TenantClusterSpec{
 			CloudAccountRef:      infrav1.LocalObjectReference{Name: "default"},
-			Profile:              infrav1.ClusterProfile{KubernetesVersion: "v1.34.2"},
+			Profile:              &infrav1.ClusterProfileSpec{KubernetesVersion: "v1.34.2"},
 			ControlPlaneEndpoint: "10.20.0.10",
 			ControlPlane:         infrav1.ControlPlanePool{Size: 3},
 			Workers: []infrav1.NodePool{
@@ -456,7 +456,7 @@ func TestSamplesAreValid(t *testing.T) {
 		}
 		n++
 	}
-	if n != 3 {
+	if n != 4 {
 		t.Fatalf("found %d samples, want one per kind", n)
 	}
 }

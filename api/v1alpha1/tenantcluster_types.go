@@ -43,6 +43,15 @@ const (
 	// TenantForceDeleted records that the finalizer was dropped by force and
 	// which MAAS machines may have been left behind.
 	TenantForceDeleted = "ForceDeleted"
+	// TenantProfileResolved says whether the profile the cluster names
+	// exists: reason ProfileNotFound while it does not (nothing is
+	// provisioned until it does), Resolved otherwise.
+	TenantProfileResolved = "ProfileResolved"
+	// TenantPacksReady says whether every pack of the profile is installed
+	// in the cluster as specified: reason PacksInstalled, PacksPending (the
+	// cluster's API server is not up yet, or a pack is on its way) or
+	// PackFailed (see status.packs). Running requires it.
+	TenantPacksReady = "PacksReady"
 )
 
 // ControlPlanePoolName is the name the control-plane pool has in status.
@@ -62,68 +71,6 @@ const (
 	TenantPhaseFailed       TenantClusterPhase = "Failed"
 )
 
-// Pack is one layer of a cluster profile (CNI, CSI, add-ons) and its values.
-type Pack struct {
-	// name of the pack, e.g. cni-calico.
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	// +required
-	Name string `json:"name"`
-	// version of the pack.
-	// +kubebuilder:validation:MaxLength=64
-	// +optional
-	Version string `json:"version,omitempty"`
-	// values is the pack's configuration as YAML.
-	// +kubebuilder:validation:MaxLength=262144
-	// +optional
-	Values string `json:"values,omitempty"`
-}
-
-// PackOverride replaces the values of one pack of the profile for this cluster.
-type PackOverride struct {
-	// name of the pack in the profile.
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=63
-	// +required
-	Name string `json:"name"`
-	// values replacing the profile's values, as YAML.
-	// +kubebuilder:validation:MaxLength=262144
-	// +required
-	Values string `json:"values"`
-}
-
-// ClusterProfile is the template a tenant cluster is built from.
-type ClusterProfile struct {
-	// osImage is the MAAS boot resource machines are deployed with, as
-	// osystem/distro_series (ubuntu/jammy) or a custom image name.
-	// +kubebuilder:default="ubuntu/jammy"
-	// +kubebuilder:validation:MaxLength=256
-	// +kubebuilder:validation:Pattern=`^[a-z0-9][-a-z0-9_.]*(/[-a-z0-9_.]+)?$`
-	// +optional
-	OSImage string `json:"osImage,omitempty"`
-
-	// kubernetesVersion to install, e.g. v1.34.2.
-	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:Pattern=`^v[0-9]+\.[0-9]+\.[0-9]+$`
-	// +required
-	KubernetesVersion string `json:"kubernetesVersion"`
-
-	// packs layered on the cluster, in order.
-	// +kubebuilder:validation:MaxItems=64
-	// +listType=map
-	// +listMapKey=name
-	// +optional
-	Packs []Pack `json:"packs,omitempty"`
-
-	// packOverrides replace the values of packs for this cluster.
-	// +kubebuilder:validation:MaxItems=64
-	// +listType=map
-	// +listMapKey=name
-	// +optional
-	PackOverrides []PackOverride `json:"packOverrides,omitempty"`
-}
-
 // LocalObjectReference names an object in the same namespace.
 type LocalObjectReference struct {
 	// name of the object.
@@ -134,17 +81,23 @@ type LocalObjectReference struct {
 }
 
 // TenantClusterSpec is the desired bare-metal Kubernetes cluster.
+// +kubebuilder:validation:XValidation:rule="has(self.profile) != has(self.profileRef)",message="exactly one of profile and profileRef must be set"
 // +kubebuilder:validation:XValidation:rule="!has(self.workers) || self.workers.all(w, w.name != 'control-plane')",message="worker pool name control-plane is reserved for the control-plane pool"
 // +kubebuilder:validation:XValidation:rule="!has(self.network) || !has(self.network.podCIDR) || !cidr(self.network.podCIDR).containsIP(self.controlPlaneEndpoint)",message="controlPlaneEndpoint must lie outside podCIDR"
 // +kubebuilder:validation:XValidation:rule="!has(self.network) || !has(self.network.serviceCIDR) || !cidr(self.network.serviceCIDR).containsIP(self.controlPlaneEndpoint)",message="controlPlaneEndpoint must lie outside serviceCIDR"
 type TenantClusterSpec struct {
-	// description of the cluster, for people.
+	// description of the cluster, for people; also in the workload
+	// annotations of its machines in MAAS.
 	// +kubebuilder:validation:MaxLength=1024
 	// +optional
 	Description string `json:"description,omitempty"`
 
-	// tags of the cluster, for people and searches. Not MAAS machine tags:
-	// those are set per pool.
+	// tags of the cluster, for people and searches. They go into the
+	// workload annotations of the cluster's machines in MAAS (with the
+	// description), and onto its Nodes as labels when they join: "env:prod"
+	// as tags.infra.maasgateway.io/env=prod, "gpu" as
+	// tags.infra.maasgateway.io/gpu="" (a tag that makes no valid label is
+	// left off the Nodes). Not MAAS machine tags: those are set per pool.
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=128
 	// +listType=set
@@ -162,9 +115,27 @@ type TenantClusterSpec struct {
 	// +optional
 	Domain string `json:"domain,omitempty"`
 
-	// profile is the template the cluster is built from.
-	// +required
-	Profile ClusterProfile `json:"profile"`
+	// profileRef names the ClusterProfile, in this namespace, the cluster is
+	// built from. The profile may be created after the cluster: the cluster
+	// waits for it (condition ProfileResolved). Changes to the profile reach
+	// the cluster: packs are upgraded in place, and a new OS image or
+	// Kubernetes version rolls the machines. Exactly one of profileRef and
+	// profile is set.
+	// +optional
+	ProfileRef *LocalObjectReference `json:"profileRef,omitempty"`
+
+	// profile is a profile of this cluster's own, for one-off clusters.
+	// +optional
+	Profile *ClusterProfileSpec `json:"profile,omitempty"`
+
+	// packOverrides merge values onto the profile's packs for this cluster
+	// only, key by key as Helm merges values files: maps merge, anything else
+	// (strings, numbers, lists) is replaced, and null removes a key.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	PackOverrides []PackOverride `json:"packOverrides,omitempty"`
 
 	// controlPlaneEndpoint is the virtual IP of the cluster's API server.
 	// It cannot change.
@@ -231,6 +202,66 @@ type HealthCheck struct {
 	MaxUnhealthy *intstr.IntOrString `json:"maxUnhealthy,omitempty"`
 }
 
+// AppliedProfile names a profile revision.
+type AppliedProfile struct {
+	// name of the ClusterProfile; empty for the cluster's own spec.profile.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// revision is the ClusterProfile's metadata.generation, or the
+	// TenantCluster's for its own profile.
+	// +optional
+	Revision int64 `json:"revision,omitempty"`
+	// kubernetesVersion of the revision.
+	// +optional
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+}
+
+// PackState is where a pack's installation stands.
+// +kubebuilder:validation:Enum=Pending;Installed;Failed
+type PackState string
+
+const (
+	// PackPending: not installed yet, or its change not applied yet.
+	PackPending PackState = "Pending"
+	// PackInstalled: the release in the cluster is the pack as specified.
+	PackInstalled PackState = "Installed"
+	// PackFailed: the last install or upgrade failed; it is retried with
+	// a growing delay, and the message says what Helm said.
+	PackFailed PackState = "Failed"
+)
+
+// PackStatus is one pack as installed into the cluster.
+type PackStatus struct {
+	// name of the pack and of its Helm release.
+	// +required
+	Name string `json:"name"`
+	// namespace of the release.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// chart and version installed (the chart a manifests pack is wrapped in
+	// is named after the pack).
+	// +optional
+	Chart string `json:"chart,omitempty"`
+	// +optional
+	Version string `json:"version,omitempty"`
+	// revision of the Helm release.
+	// +optional
+	Revision int32 `json:"revision,omitempty"`
+	// state of the pack.
+	// +required
+	State PackState `json:"state"`
+	// message: Helm's error when Failed.
+	// +kubebuilder:validation:MaxLength=2048
+	// +optional
+	Message string `json:"message,omitempty"`
+	// failures in a row; the next attempt waits longer after each.
+	// +optional
+	Failures int32 `json:"failures,omitempty"`
+	// lastAttemptTime is when the pack was last installed or upgraded.
+	// +optional
+	LastAttemptTime *metav1.Time `json:"lastAttemptTime,omitempty"`
+}
+
 // TenantClusterStatus is the observed state of a tenant cluster.
 type TenantClusterStatus struct {
 	// phase summarises the cluster.
@@ -277,6 +308,19 @@ type TenantClusterStatus struct {
 	// +optional
 	Workload *WorkloadStatus `json:"workload,omitempty"`
 
+	// profile is the profile revision the cluster runs: its packs are
+	// installed, and every machine runs its OS image and Kubernetes version.
+	// +optional
+	Profile *AppliedProfile `json:"profile,omitempty"`
+
+	// packs are the profile's packs as installed into the cluster, in the
+	// order they are installed.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Packs []PackStatus `json:"packs,omitempty"`
+
 	// failedDeployments counts MAAS deployments that failed and were replaced.
 	// +optional
 	FailedDeployments int32 `json:"failedDeployments,omitempty"`
@@ -300,7 +344,9 @@ type TenantClusterStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyMachines`
 // +kubebuilder:printcolumn:name="Desired",type=integer,JSONPath=`.status.desiredMachines`
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.spec.controlPlaneEndpoint`
-// +kubebuilder:printcolumn:name="Kubernetes",type=string,JSONPath=`.spec.profile.kubernetesVersion`
+// +kubebuilder:printcolumn:name="Kubernetes",type=string,JSONPath=`.status.profile.kubernetesVersion`
+// +kubebuilder:printcolumn:name="Profile",type=string,JSONPath=`.spec.profileRef.name`
+// +kubebuilder:printcolumn:name="Revision",type=integer,JSONPath=`.status.profile.revision`,priority=1
 // +kubebuilder:printcolumn:name="Account",type=string,JSONPath=`.spec.cloudAccountRef.name`,priority=1
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -118,6 +118,18 @@ type packagesPlan struct {
 	packageVersion string
 }
 
+// Validate checks p as Render does for a node of kubernetesVersion (such
+// as v1.34.2), so that admission refuses what no node could be rendered
+// with; the errors name the fields under packages.
+func (p *NodePackages) Validate(kubernetesVersion string) error {
+	v, err := version.ParseSemantic(kubernetesVersion)
+	if err != nil {
+		v = nil
+	}
+	_, errs := validatePackages(p, v)
+	return errors.Join(errs...)
+}
+
 // validatePackages checks p for the release v; its errors name the field,
 // and repeat neither the URL nor the key.
 func validatePackages(p *NodePackages, v *version.Version) (*packagesPlan, []error) {

@@ -101,7 +101,7 @@ var _ = Describe("Control-plane VIPs reserved in MAAS", func() {
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 			Spec: infrav1.TenantClusterSpec{
 				CloudAccountRef:      infrav1.LocalObjectReference{Name: "gw-default"},
-				Profile:              infrav1.ClusterProfile{KubernetesVersion: tenantVersion},
+				Profile:              &infrav1.ClusterProfileSpec{KubernetesVersion: tenantVersion},
 				ControlPlaneEndpoint: vip,
 				ControlPlane:         infrav1.ControlPlanePool{Size: 1, MachineTemplate: infrav1.MachineTemplate{ResourcePool: "tenants"}},
 			},

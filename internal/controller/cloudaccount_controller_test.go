@@ -140,7 +140,7 @@ var _ = Describe("CloudAccount controller", func() {
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tc"},
 			Spec: infrav1.TenantClusterSpec{
 				CloudAccountRef:      infrav1.LocalObjectReference{Name: "acct"},
-				Profile:              infrav1.ClusterProfile{KubernetesVersion: "v1.34.2"},
+				Profile:              &infrav1.ClusterProfileSpec{KubernetesVersion: "v1.34.2"},
 				ControlPlaneEndpoint: "10.30.0.10",
 			},
 		}

@@ -293,7 +293,7 @@ func upgradeSpecs(env func() *gatewayEnv) {
 			ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "tc"},
 			Spec: infrav1.TenantClusterSpec{
 				CloudAccountRef:      infrav1.LocalObjectReference{Name: "gw-default"},
-				Profile:              infrav1.ClusterProfile{KubernetesVersion: "v1.34.2"},
+				Profile:              &infrav1.ClusterProfileSpec{KubernetesVersion: "v1.34.2"},
 				ControlPlaneEndpoint: "10.30.0.10",
 				ControlPlane:         infrav1.ControlPlanePool{Size: 1, MachineTemplate: infrav1.MachineTemplate{ResourcePool: "tenants"}},
 			},

@@ -107,7 +107,7 @@ var _ = Describe("Secrets", func() {
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tc"},
 			Spec: infrav1.TenantClusterSpec{
 				CloudAccountRef:      infrav1.LocalObjectReference{Name: "gw-default"},
-				Profile:              infrav1.ClusterProfile{KubernetesVersion: tenantVersion},
+				Profile:              &infrav1.ClusterProfileSpec{KubernetesVersion: tenantVersion},
 				ControlPlaneEndpoint: tenantVIP,
 				ControlPlane:         infrav1.ControlPlanePool{Size: 1},
 			},

@@ -20,7 +20,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -29,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -58,6 +61,9 @@ const (
 	// tenant cluster, naming the cluster and the pool the machine serves.
 	LabelTenantCluster = "infra.maasgateway.io/tenant-cluster"
 	LabelTenantPool    = "infra.maasgateway.io/pool"
+	// TagLabelPrefix prefixes the labels a cluster's spec.tags put on its
+	// Nodes (see TagLabels).
+	TagLabelPrefix = "tags.infra.maasgateway.io/"
 
 	// DefaultForceDeleteAfter is how long a cluster must have been deleting
 	// before the force-delete annotation is honoured (the reference's figure).
@@ -122,6 +128,13 @@ type TenantClusterReconciler struct {
 	// inside (etcd membership is not watched); default
 	// DefaultWorkloadCheckInterval.
 	WorkloadCheckInterval time.Duration
+	// Packs installs the profiles' packs into the clusters (with
+	// ObserveWorkloads); nil installs none, and a cluster with packs is
+	// then never Running.
+	Packs PackInstaller
+	// GatewayProxy is given the gateway's proxy settings, which the packs'
+	// chart downloads use; nil for none.
+	GatewayProxy *GatewayProxy
 
 	deployed deployedSince
 	orphans  orphanMembers
@@ -151,7 +164,7 @@ type TenantClusterReconciler struct {
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=tenantclusters,verbs=get;list;watch;update
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=tenantclusters/status,verbs=update
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=tenantclusters/finalizers,verbs=update
-// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts;gateways,verbs=get;list;watch
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts;gateways;clusterprofiles,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -176,7 +189,14 @@ func (r *TenantClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		// the CloudAccount was not Ready). Wait for the cache instead.
 		return ctrl.Result{RequeueAfter: cacheLagRequeue}, nil
 	}
+	applied, err := r.loadProfile(ctx, tc)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	if !tc.DeletionTimestamp.IsZero() {
+		if applied == nil {
+			tc.Spec.Profile = lastKnownProfile(tc)
+		}
 		return r.reconcileDelete(ctx, tc)
 	}
 	if controllerutil.AddFinalizer(tc, TenantClusterFinalizer) {
@@ -185,7 +205,13 @@ func (r *TenantClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 	}
 	before := tc.Status.DeepCopy()
-	result, err := r.reconcileCluster(ctx, tc, before)
+	var result ctrl.Result
+	if tc.Spec.ProfileRef != nil {
+		setProfileResolved(tc, applied != nil)
+	}
+	if applied != nil {
+		result, err = r.reconcileCluster(ctx, tc, before, *applied)
+	}
 	if err == nil {
 		result = renewalRequeue(result, time.Now(), r.KubeconfigValidity, tc.Status.KubeconfigExpiresAt)
 	}
@@ -210,6 +236,7 @@ func (r *TenantClusterReconciler) updateStatus(ctx context.Context, tc *infrav1.
 
 // update writes tc (metadata and spec) and remembers the version it replaced.
 func (r *TenantClusterReconciler) update(ctx context.Context, tc *infrav1.TenantCluster) error {
+	defer specForUpdate(tc)()
 	rv := tc.ResourceVersion
 	if err := r.Update(ctx, tc); err != nil {
 		return err
@@ -246,7 +273,7 @@ func (r *TenantClusterReconciler) resolve(ctx context.Context, tc *infrav1.Tenan
 	return account, gw, "", "", nil
 }
 
-func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infrav1.TenantCluster, before *infrav1.TenantClusterStatus) (ctrl.Result, error) {
+func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infrav1.TenantCluster, before *infrav1.TenantClusterStatus, applied infrav1.AppliedProfile) (ctrl.Result, error) {
 	account, gw, reason, msg, err := r.resolve(ctx, tc)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -330,7 +357,14 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	r.announceDeployed(tc, before.Machines)
 	// The Nodes seen first: status names the machines still without one.
 	view.record(tc)
+	if r.GatewayProxy != nil {
+		r.GatewayProxy.Set(gw.Spec.Environment.ProxySettings)
+	}
+	packsNext := r.reconcilePacks(ctx, tc, view)
 	tenantStatus(tc, final, done, view)
+	if meta.IsStatusConditionTrue(tc.Status.Conditions, infrav1.ConditionReady) {
+		tc.Status.Profile = &applied
+	}
 	setNodesDrained(&tc.Status.Conditions, tc.Generation, infrav1.TenantNodesDrained, done.waiting)
 	setNodesHealthy(tc, final, view)
 	var orphanWait time.Duration
@@ -347,19 +381,24 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 		return ctrl.Result{RequeueAfter: min(r.RequeueInterval, drainRequeue)}, nil
 	}
 	if !final.Done() {
-		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
+		return ctrl.Result{RequeueAfter: sooner(r.RequeueInterval, packsNext)}, nil
 	}
 	if view != nil {
 		// Node changes come from the cluster cache's watch; etcd's
 		// membership is not watched, so a cluster at rest is looked at
 		// again now and then (an orphaned member, a member gone unhealthy).
 		next := r.WorkloadCheckInterval
-		if orphanWait > 0 && orphanWait < next {
-			next = orphanWait
-		}
-		return ctrl.Result{RequeueAfter: next}, nil
+		return ctrl.Result{RequeueAfter: sooner(sooner(next, orphanWait), packsNext)}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// sooner is the earlier of two delays, 0 meaning none.
+func sooner(a, b time.Duration) time.Duration {
+	if a == 0 || (b > 0 && b < a) {
+		return b
+	}
+	return a
 }
 
 // drainRequeue is how soon a cluster waiting for a drain looks again.
@@ -480,6 +519,33 @@ func tenantPools(tc *infrav1.TenantCluster) []rollout.Pool {
 	return pools
 }
 
+// TagLabels are the Node labels of a cluster's tags: "env:prod" becomes
+// tags.infra.maasgateway.io/env=prod and "gpu" tags.infra.maasgateway.io/gpu
+// with an empty value. A tag that makes no valid label is left out (the
+// webhook warns of it). Nodes get them when they join.
+func TagLabels(tags []string) map[string]string {
+	out := map[string]string{}
+	for _, t := range tags {
+		k, v, _ := strings.Cut(t, ":")
+		key := TagLabelPrefix + k
+		if len(validation.IsQualifiedName(key)) > 0 || len(validation.IsValidLabelValue(v)) > 0 {
+			continue
+		}
+		out[key] = v
+	}
+	return out
+}
+
+// nodePackages is what a stock OS image installs at boot; nil when the
+// profile's image has it all.
+func nodePackages(p *infrav1.NodePackages) *bootstrap.NodePackages {
+	if p == nil {
+		return nil
+	}
+	return &bootstrap.NodePackages{KubernetesRepository: p.KubernetesRepository,
+		KubernetesRepositoryKey: p.KubernetesRepositoryKey, ContainerdPackage: p.ContainerdPackage}
+}
+
 // tenantTemplate names what a pool's machines are allocated and deployed
 // with: a change of any of it replaces them.
 func tenantTemplate(tc *infrav1.TenantCluster, t infrav1.MachineTemplate) string {
@@ -509,7 +575,8 @@ func poolTemplate(tc *infrav1.TenantCluster, pool string) infrav1.MachineTemplat
 // executor prepares the steps on the cluster's machines. blocked says why
 // no user data can be rendered (a configuration error the user must fix).
 func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.TenantCluster, gw *infrav1.Gateway, key string, snap *maas.Snapshot) (*poolExecutor, string, error) {
-	owner := maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: string(tc.UID)}
+	owner := maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: string(tc.UID),
+		Description: tc.Spec.Description, Tags: strings.Join(tc.Spec.Tags, ",")}
 	cfg, pending, err := r.nodeConfig(ctx, tc, gw)
 	if err != nil {
 		return nil, "", err
@@ -579,6 +646,7 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 			pool = m.Owner.Pool
 		}
 		node.Labels = map[string]string{LabelTenantCluster: tc.Name, LabelTenantPool: pool}
+		maps.Copy(node.Labels, TagLabels(tc.Spec.Tags))
 		switch role {
 		case rollout.RoleInit:
 			node.Role = bootstrap.RoleInitControlPlane
@@ -645,6 +713,7 @@ func (r *TenantClusterReconciler) nodeConfig(ctx context.Context, tc *infrav1.Te
 		PKI:              pki,
 		AllowWorkloads:   tc.Spec.ControlPlane.AllowWorkloads,
 		KubeVIPInterface: iface,
+		Packages:         nodePackages(tc.Spec.Profile.NodePackages),
 	}, pending, nil
 }
 
@@ -764,10 +833,20 @@ func (r *TenantClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&infrav1.TenantCluster{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, lostState()))).
 		Watches(&infrav1.CloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.clustersOfAccount), builder.WithPredicates(readinessChanged())).
 		Watches(&infrav1.Gateway{}, handler.EnqueueRequestsFromMapFunc(r.clustersOfGateway), builder.WithPredicates(upgradingChanged())).
+		Watches(&infrav1.ClusterProfile{}, handler.EnqueueRequestsFromMapFunc(r.clustersOfProfile), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(r.Inventory.Events(tenantKind), machineNews())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Named("tenantcluster").
 		Complete(r)
+}
+
+func (r *TenantClusterReconciler) clustersOfProfile(ctx context.Context, o client.Object) []ctrl.Request {
+	list := &infrav1.TenantClusterList{}
+	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{dependents.ProfileRefField: o.GetName()}); err != nil {
+		logf.FromContext(ctx).Error(err, "listing TenantClusters of a ClusterProfile", "clusterProfile", client.ObjectKeyFromObject(o))
+		return nil
+	}
+	return requestsOf(list.Items)
 }
 
 func (r *TenantClusterReconciler) clustersOfAccount(ctx context.Context, o client.Object) []ctrl.Request {

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -55,7 +56,9 @@ import (
 	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
 	"github.com/maas-gateway/maas-gateway/internal/operator"
+	"github.com/maas-gateway/maas-gateway/internal/packs/packstest"
 	"github.com/maas-gateway/maas-gateway/internal/workload"
+	"github.com/maas-gateway/maas-gateway/test/envtest"
 )
 
 const (
@@ -158,7 +161,7 @@ var _ = Describe("TenantCluster controller", func() {
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tc"},
 			Spec: infrav1.TenantClusterSpec{
 				CloudAccountRef:      infrav1.LocalObjectReference{Name: "gw-default"},
-				Profile:              infrav1.ClusterProfile{KubernetesVersion: tenantVersion},
+				Profile:              &infrav1.ClusterProfileSpec{KubernetesVersion: tenantVersion},
 				ControlPlaneEndpoint: tenantVIP,
 				// The control plane takes gateway-pool machines and the
 				// workers tenant-pool ones, so a test can tell them apart.
@@ -989,6 +992,127 @@ var _ = Describe("TenantCluster controller", func() {
 		Expect(ours()).To(HaveLen(1), "every removed machine was released")
 	})
 
+	It("builds a cluster from a ClusterProfile created after it: the cni pack makes its Nodes Ready, overrides and profile edits reach it, a broken pack fails without blocking deletion", func() {
+		const vip = "127.30.11.100"
+		charts := packstest.NewRepository(GinkgoT(), packChart("cni"), packChart("addon"), packChart("addon-0.2.0"), packChart("broken"))
+		setupWith(loopback, insideOptions)
+		emu := startControlPlanes(sim)
+
+		// The cluster first, its profile later (kubectl apply -f dir/):
+		// it waits, and takes no machine.
+		createCluster(func(tc *infrav1.TenantCluster) {
+			tc.Spec.ControlPlaneEndpoint = vip
+			tc.Spec.Workers[0].Size = 1
+			tc.Spec.Profile, tc.Spec.ProfileRef = nil, &infrav1.LocalObjectReference{Name: "base"}
+			tc.Spec.PackOverrides = []infrav1.PackOverride{{Name: "addon", Values: "settings:\n  colour: green\n"}}
+		})
+		Eventually(func(g Gomega) {
+			tc := cluster(g)
+			c := meta.FindStatusCondition(tc.Status.Conditions, infrav1.TenantProfileResolved)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Reason).To(Equal(infrav1.ReasonProfileNotFound))
+			g.Expect(tc.Status.Phase).To(Equal(infrav1.TenantPhasePending))
+		}).Should(Succeed())
+		Consistently(ours).WithTimeout(2 * time.Second).Should(BeEmpty())
+
+		chart := func(name, version string) *infrav1.ChartSource {
+			return &infrav1.ChartSource{Repository: charts.URL(), Name: name, Version: version}
+		}
+		profile := &infrav1.ClusterProfile{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "base"},
+			Spec: infrav1.ClusterProfileSpec{KubernetesVersion: tenantVersion, Packs: []infrav1.Pack{
+				// Listed after the add-on: installed before it all the same.
+				{Name: "addon", Layer: infrav1.PackLayerAddon, Namespace: "addons", Chart: chart("addon", "0.1.0"),
+					Values: "greeting: from-profile\nsettings:\n  size: large\n"},
+				{Name: "cni", Layer: infrav1.PackLayerCNI, Namespace: "kube-system", Chart: chart("cni", "0.1.0")},
+			}},
+		}
+		Expect(k8s.Create(suiteCtx, profile)).To(Succeed())
+
+		// No NetworkPlugin applied by hand: the cni pack alone makes the
+		// Nodes Ready, and only then is the cluster Running.
+		Eventually(func(g Gomega) {
+			tc := cluster(g)
+			g.Expect(tc).To(running(2))
+			g.Expect(meta.IsStatusConditionTrue(tc.Status.Conditions, infrav1.TenantPacksReady)).To(BeTrue())
+			g.Expect(tc.Status.Packs).To(HaveExactElements(
+				And(HaveField("Name", "cni"), HaveField("State", infrav1.PackInstalled), HaveField("Chart", "cni"), HaveField("Version", "0.1.0"), HaveField("Revision", BeEquivalentTo(1))),
+				And(HaveField("Name", "addon"), HaveField("State", infrav1.PackInstalled), HaveField("Version", "0.1.0"), HaveField("Revision", BeEquivalentTo(1))),
+			))
+			g.Expect(tc.Status.Profile).To(Equal(&infrav1.AppliedProfile{Name: "base", Revision: 1, KubernetesVersion: tenantVersion}))
+		}).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
+		admin, err := emu.AdminConfig(vip + ":6443")
+		Expect(err).NotTo(HaveOccurred())
+		tenant, err := ctrlclient.New(admin, ctrlclient.Options{})
+		Expect(err).NotTo(HaveOccurred())
+
+		// helm list, read as Helm stores it: one release Secret per revision.
+		releases := func(g Gomega, namespace string) []string {
+			list := &corev1.SecretList{}
+			g.Expect(tenant.List(suiteCtx, list, ctrlclient.InNamespace(namespace), ctrlclient.MatchingLabels{"owner": "helm"})).To(Succeed())
+			var names []string
+			for _, s := range list.Items {
+				names = append(names, s.Name+"="+s.Labels["status"])
+			}
+			return names
+		}
+		Expect(releases(Default, "kube-system")).To(ConsistOf("sh.helm.release.v1.cni.v1=deployed"))
+		Expect(releases(Default, "addons")).To(ConsistOf("sh.helm.release.v1.addon.v1=deployed"))
+		addonData := func(g Gomega) map[string]string {
+			cm := &corev1.ConfigMap{}
+			g.Expect(tenant.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: "addons", Name: "addon"}, cm)).To(Succeed())
+			return cm.Data
+		}
+		// Chart defaults, the profile's values, the cluster's override: key by key.
+		Expect(addonData(Default)).To(And(HaveKeyWithValue("greeting", "from-profile"), HaveKeyWithValue("size", "large"),
+			HaveKeyWithValue("colour", "green"), HaveKeyWithValue("chartVersion", "0.1.0")))
+
+		// A new chart version in the profile: revision 2 of that release.
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			g := &infrav1.ClusterProfile{}
+			if err := k8s.Get(suiteCtx, ctrlclient.ObjectKeyFromObject(profile), g); err != nil {
+				return err
+			}
+			g.Spec.Packs[0].Chart.Version = "0.2.0"
+			return k8s.Update(suiteCtx, g)
+		})).To(Succeed())
+		Eventually(func(g Gomega) {
+			tc := cluster(g)
+			g.Expect(tc.Status.Packs).To(ContainElement(And(HaveField("Name", "addon"), HaveField("Version", "0.2.0"), HaveField("Revision", BeEquivalentTo(2)))))
+			g.Expect(tc.Status.Profile).To(HaveField("Revision", BeEquivalentTo(2)))
+			g.Expect(addonData(g)).To(HaveKeyWithValue("chartVersion", "0.2.0"))
+		}).WithTimeout(time.Minute).Should(Succeed())
+
+		// The add-on leaves the profile and a broken pack comes in: the
+		// add-on is uninstalled, the broken one fails with Helm's words.
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			g := &infrav1.ClusterProfile{}
+			if err := k8s.Get(suiteCtx, ctrlclient.ObjectKeyFromObject(profile), g); err != nil {
+				return err
+			}
+			g.Spec.Packs = []infrav1.Pack{g.Spec.Packs[1], {Name: "broken", Layer: infrav1.PackLayerAddon, Namespace: "addons", Chart: chart("broken", "0.1.0")}}
+			return k8s.Update(suiteCtx, g)
+		})).To(Succeed())
+		Eventually(func(g Gomega) {
+			tc := cluster(g)
+			g.Expect(tc.Status.Packs).To(HaveExactElements(HaveField("Name", "cni"),
+				And(HaveField("Name", "broken"), HaveField("State", infrav1.PackFailed), HaveField("Message", ContainSubstring("the broken chart refuses to render")))))
+			c := meta.FindStatusCondition(tc.Status.Conditions, infrav1.TenantPacksReady)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Reason).To(Equal(infrav1.ReasonPackFailed))
+			g.Expect(tc.Status.Phase).NotTo(Equal(infrav1.TenantPhaseRunning))
+			g.Expect(releases(g, "addons")).To(BeEmpty())
+			g.Expect(tenant.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: "addons", Name: "addon"}, &corev1.ConfigMap{})).
+				To(MatchError(ContainSubstring("not found")))
+		}).WithTimeout(time.Minute).Should(Succeed())
+		Expect(eventsOf("PackFailed")).NotTo(BeEmpty())
+
+		// A failed pack does not hold up deletion.
+		deleteCluster()
+		Eventually(gone).WithTimeout(2 * time.Minute).Should(MatchError(ContainSubstring("not found")))
+		Expect(ours()).To(BeEmpty())
+	})
+
 	It("keeps a worker whose pods a PodDisruptionBudget holds, past its drain timeout, naming the budget", func() {
 		const vip = "127.30.9.100"
 		setupWith(loopback, insideOptions)
@@ -1558,4 +1682,9 @@ func (r *recordingTokens) values() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.created)
+}
+
+// packChart is a test chart of internal/packs.
+func packChart(name string) string {
+	return filepath.Join(envtest.RepoRoot(), "internal", "packs", "testdata", "charts", name)
 }

@@ -52,7 +52,7 @@ func TestInitialised(t *testing.T) {
 func TestTenantPools(t *testing.T) {
 	base := func() *infrav1.TenantCluster {
 		return &infrav1.TenantCluster{Spec: infrav1.TenantClusterSpec{
-			Profile:      infrav1.ClusterProfile{KubernetesVersion: "v1.34.2"},
+			Profile:      &infrav1.ClusterProfileSpec{KubernetesVersion: "v1.34.2"},
 			ControlPlane: infrav1.ControlPlanePool{Size: 3, MachineTemplate: infrav1.MachineTemplate{Zones: []string{"a", "b"}}},
 			Workers: []infrav1.NodePool{{Name: "w", Size: 2, RollingUpdate: infrav1.ContractFirst,
 				MachineTemplate: infrav1.MachineTemplate{ResourcePool: "tenants"}}},

@@ -106,7 +106,18 @@ func tenantStatus(tc *infrav1.TenantCluster, plan rollout.Result, done executed,
 	inside := v.controlPlaneProblem()
 	setControlPlaneReadyCondition(st, tc.Generation, plan.Pools[0], inside)
 	setMachinesReadyCondition(st, tc.Generation, plan, done.noCapacity)
-	setReadyCondition(st, tc.Generation, plan, inside)
+	setReadyCondition(st, tc.Generation, plan, inside, packsProblem(st))
+}
+
+// packsProblem is what keeps the cluster's packs from being Ready, from
+// condition PacksReady (set before); zero when they are, or when the
+// condition was never set.
+func packsProblem(st *infrav1.TenantClusterStatus) insideProblem {
+	c := meta.FindStatusCondition(st.Conditions, infrav1.TenantPacksReady)
+	if c == nil || c.Status == metav1.ConditionTrue {
+		return insideProblem{}
+	}
+	return insideProblem{c.Reason, "packs: " + c.Message}
 }
 
 // setPoolStatus sets status.pools and the machine counts.
@@ -223,10 +234,10 @@ func setMachinesReadyCondition(st *infrav1.TenantClusterStatus, gen int64, plan 
 
 // setReadyCondition sets phase and Ready from the plan and the conditions
 // ControlPlaneReady and MachinesReady (set before it): Running only when
-// every machine is Ready on the current template and nothing seen inside
-// the cluster says otherwise.
-func setReadyCondition(st *infrav1.TenantClusterStatus, gen int64, plan rollout.Result, inside insideProblem) {
-	if plan.Done() && inside.reason == "" {
+// every machine is Ready on the current template, nothing seen inside the
+// cluster says otherwise, and its packs are installed.
+func setReadyCondition(st *infrav1.TenantClusterStatus, gen int64, plan rollout.Result, inside, packs insideProblem) {
+	if plan.Done() && inside.reason == "" && packs.reason == "" {
 		st.Phase = infrav1.TenantPhaseRunning
 		setCondition(&st.Conditions, gen, infrav1.ConditionReady, metav1.ConditionTrue, infrav1.ReasonRunning,
 			fmt.Sprintf("%d of %d machines deployed on the current template", st.ReadyMachines, st.DesiredMachines))
@@ -241,6 +252,8 @@ func setReadyCondition(st *infrav1.TenantClusterStatus, gen int64, plan rollout.
 	cp := meta.FindStatusCondition(st.Conditions, infrav1.TenantControlPlaneReady)
 	machines := meta.FindStatusCondition(st.Conditions, infrav1.TenantMachinesReady)
 	switch {
+	case plan.Done() && inside.reason == "":
+		setCondition(&st.Conditions, gen, infrav1.ConditionReady, metav1.ConditionFalse, packs.reason, packs.msg)
 	case cp != nil && cp.Status != metav1.ConditionTrue && cp.Reason != infrav1.ReasonDeploying:
 		// The cluster itself says what is wrong: that, before any count.
 		setCondition(&st.Conditions, gen, infrav1.ConditionReady, metav1.ConditionFalse, cp.Reason, "the control plane is not Ready: "+cp.Message)

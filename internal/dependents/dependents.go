@@ -40,6 +40,9 @@ const (
 	// "namespace/name" with an empty gatewayRef.namespace resolved to the
 	// account's own namespace, so one lookup finds accounts of every namespace.
 	GatewayRefField = "spec.gatewayRef"
+	// ProfileRefField indexes TenantClusters by spec.profileRef.name (the
+	// profile is always in the cluster's namespace).
+	ProfileRefField = "spec.profileRef.name"
 )
 
 // pageSize bounds each uncached list, so confirming that nothing depends on
@@ -67,6 +70,15 @@ func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 			return []string{GatewayOf(ca).String()}
 		}); err != nil {
 		return fmt.Errorf("indexing CloudAccounts by %s: %w", GatewayRefField, err)
+	}
+	if err := indexer.IndexField(ctx, &infrav1alpha1.TenantCluster{}, ProfileRefField,
+		func(o client.Object) []string {
+			if ref := o.(*infrav1alpha1.TenantCluster).Spec.ProfileRef; ref != nil && ref.Name != "" {
+				return []string{ref.Name}
+			}
+			return nil
+		}); err != nil {
+		return fmt.Errorf("indexing TenantClusters by %s: %w", ProfileRefField, err)
 	}
 	return nil
 }
@@ -152,6 +164,50 @@ func (f Finder) OfGateway(ctx context.Context, gateway types.NamespacedName) ([]
 		return nil, err
 	}
 	return liveOfAccounts(ctx, f.Live, accounts)
+}
+
+// OfClusterProfile returns the TenantClusters built from the profile, sorted
+// by name. A cluster being deleted needs its profile no more, so it is not
+// one of them.
+func (f Finder) OfClusterProfile(ctx context.Context, profile types.NamespacedName) ([]Dependent, error) {
+	var list infrav1alpha1.TenantClusterList
+	if err := f.Cache.List(ctx, &list, client.InNamespace(profile.Namespace),
+		client.MatchingFields{ProfileRefField: profile.Name}); err != nil {
+		return nil, fmt.Errorf("listing TenantClusters of ClusterProfile %s: %w", profile, err)
+	}
+	deps := appendProfileDependents(nil, list.Items, "")
+	if len(deps) > 0 || f.Live == nil {
+		sortDependents(deps)
+		return deps, nil
+	}
+	opts := []client.ListOption{client.InNamespace(profile.Namespace), client.Limit(pageSize)}
+	for {
+		var page infrav1alpha1.TenantClusterList
+		if err := f.Live.List(ctx, &page, opts...); err != nil {
+			return nil, fmt.Errorf("listing TenantClusters in namespace %s: %w", profile.Namespace, err)
+		}
+		deps = appendProfileDependents(deps, page.Items, profile.Name)
+		if page.Continue == "" {
+			break
+		}
+		opts = []client.ListOption{client.InNamespace(profile.Namespace), client.Limit(pageSize), client.Continue(page.Continue)}
+	}
+	sortDependents(deps)
+	return deps, nil
+}
+
+// appendProfileDependents appends the clusters not being deleted that name
+// the profile, or that name any profile when profile is empty (the list was
+// already filtered).
+func appendProfileDependents(deps []Dependent, items []infrav1alpha1.TenantCluster, profile string) []Dependent {
+	for i := range items {
+		tc := &items[i]
+		if tc.DeletionTimestamp != nil || tc.Spec.ProfileRef == nil || (profile != "" && tc.Spec.ProfileRef.Name != profile) {
+			continue
+		}
+		deps = append(deps, Dependent{Namespace: tc.Namespace, Name: tc.Name})
+	}
+	return deps
 }
 
 // CloudAccountsOf returns the CloudAccounts that belong to the Gateway, read

@@ -144,7 +144,7 @@ func tenant(ns, name, acct string) *infrav1alpha1.TenantCluster {
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: infrav1alpha1.TenantClusterSpec{
 			CloudAccountRef:      infrav1alpha1.LocalObjectReference{Name: acct},
-			Profile:              infrav1alpha1.ClusterProfile{KubernetesVersion: "v1.34.2"},
+			Profile:              &infrav1alpha1.ClusterProfileSpec{KubernetesVersion: "v1.34.2"},
 			ControlPlaneEndpoint: "10.11.12.100",
 			ControlPlane:         infrav1alpha1.ControlPlanePool{Size: 1},
 		},

@@ -195,7 +195,7 @@ func (c *Client) adoptOwned(ctx context.Context, m Machine, owner Owner) (Machin
 		if !m.Owner.SameObject(owner) {
 			return Machine{}, refusal(ClassConflict, "adopt", m.SystemID, "machine is already claimed by "+m.Owner.String())
 		}
-		if *m.Owner == owner {
+		if m.Owner.sameMarks(owner) {
 			return m, nil
 		}
 	}

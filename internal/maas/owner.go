@@ -34,6 +34,11 @@ const (
 	// AnnotationInit marks the node that initialises a new control plane.
 	AnnotationTemplate = "maas-gateway.template"
 	AnnotationInit     = "maas-gateway.init"
+	// AnnotationDescription and AnnotationTags carry the owner's
+	// description and tags (comma-separated), for people looking at the
+	// machine in MAAS; nothing reads them back.
+	AnnotationDescription = "maas-gateway.description"
+	AnnotationTags        = "maas-gateway.tags"
 )
 
 // Owner is the Kubernetes object a machine was allocated for.
@@ -53,6 +58,11 @@ type Owner struct {
 	// Init marks the machine that initialises a new control plane, so that
 	// a restart never makes a second one.
 	Init bool
+	// Description and Tags (comma-separated) are the owner's, for people
+	// reading MAAS; they go with the annotations set at allocation, so they
+	// cost no request.
+	Description string
+	Tags        string
 }
 
 func (o Owner) String() string {
@@ -65,6 +75,15 @@ func (o Owner) String() string {
 // SameObject reports whether o and p name the same object (UID included).
 func (o Owner) SameObject(p Owner) bool {
 	return o.Kind == p.Kind && o.Namespace == p.Namespace && o.Name == p.Name && o.UID == p.UID
+}
+
+// sameMarks reports whether o and p record the same ownership: every field
+// but Description and Tags, which the inventory does not read back (they
+// would cost memory on every machine of every poll, and nothing acts on
+// them), so that a machine is not annotated again for them alone.
+func (o Owner) sameMarks(p Owner) bool {
+	return o.Kind == p.Kind && o.Namespace == p.Namespace && o.Name == p.Name && o.UID == p.UID &&
+		o.Pool == p.Pool && o.Slot == p.Slot && o.Template == p.Template && o.Init == p.Init
 }
 
 func (o Owner) validate() error {
@@ -84,6 +103,8 @@ func (o Owner) annotations() map[string]string {
 		AnnotationSlot:           o.Slot,
 		AnnotationTemplate:       o.Template,
 		AnnotationInit:           initMark(o.Init),
+		AnnotationDescription:    o.Description,
+		AnnotationTags:           o.Tags,
 	}
 }
 

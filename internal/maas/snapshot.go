@@ -215,5 +215,5 @@ func sameOwner(a, b *Owner) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return *a == *b
+	return a.sameMarks(*b)
 }

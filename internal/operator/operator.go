@@ -41,6 +41,7 @@ import (
 	"github.com/maas-gateway/maas-gateway/internal/controller"
 	"github.com/maas-gateway/maas-gateway/internal/dependents"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
+	"github.com/maas-gateway/maas-gateway/internal/packs"
 	webhookv1alpha1 "github.com/maas-gateway/maas-gateway/internal/webhook/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/workload"
 )
@@ -236,6 +237,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		return nil, fmt.Errorf("setting up the Gateway controller: %w", err)
 	}
 
+	// Chart downloads go through the gateway's proxy, which the
+	// TenantCluster controller reads from the Gateway.
+	gatewayProxy := &controller.GatewayProxy{}
+	installer := packs.NewInstaller(packs.Options{Proxy: gatewayProxy.Proxy, Log: mgr.GetLogger().WithName("packs")})
 	if err := (&controller.TenantClusterReconciler{
 		Client:                  mgr.GetClient(),
 		Recorder:                mgr.GetEventRecorder("tenantcluster-controller"),
@@ -255,6 +260,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		OrphanMemberGrace:       opts.TenantOrphanMemberGrace,
 		WorkloadCheckInterval:   opts.TenantWorkloadCheckInterval,
 		WorkloadEvents:          tenantNews,
+		Packs:                   installer,
+		GatewayProxy:            gatewayProxy,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantCluster controller: %w", err)
 	}
@@ -264,9 +271,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 			opts.Admission.Machines = op.Inventory
 		}
 		for name, setup := range map[string]func(ctrl.Manager, webhookv1alpha1.Options) error{
-			"Gateway":       webhookv1alpha1.SetupGatewayWebhookWithManager,
-			"CloudAccount":  webhookv1alpha1.SetupCloudAccountWebhookWithManager,
-			"TenantCluster": webhookv1alpha1.SetupTenantClusterWebhookWithManager,
+			"Gateway":        webhookv1alpha1.SetupGatewayWebhookWithManager,
+			"CloudAccount":   webhookv1alpha1.SetupCloudAccountWebhookWithManager,
+			"TenantCluster":  webhookv1alpha1.SetupTenantClusterWebhookWithManager,
+			"ClusterProfile": webhookv1alpha1.SetupClusterProfileWebhookWithManager,
 		} {
 			if err := setup(mgr, opts.Admission); err != nil {
 				return nil, fmt.Errorf("setting up the %s webhook: %w", name, err)

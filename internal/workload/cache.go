@@ -235,7 +235,7 @@ func (c *Cache) connect(key types.NamespacedName, access Access, now time.Time) 
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	x := &Cluster{
-		key: key, Client: cl, access: access, clientset: cs,
+		key: key, Client: cl, access: access, clientset: cs, config: cfg,
 		renewAt:  now.Add(c.opts.CredentialValidity * 2 / 3),
 		expires:  now.Add(c.opts.CredentialValidity),
 		cancel:   cancel,
@@ -271,6 +271,7 @@ type Cluster struct {
 	// Client reads from and writes to the cluster's API server directly.
 	Client    client.Client
 	clientset kubernetes.Interface
+	config    *rest.Config
 	access    Access
 	renewAt   time.Time
 	expires   time.Time
@@ -320,6 +321,11 @@ func (x *Cluster) stop() {
 
 // Evicter evicts pods of the cluster, one request per call.
 func (x *Cluster) Evicter() Evicter { return RESTEvicter{Client: x.clientset} }
+
+// RESTConfig is a copy of the connection's client configuration, for
+// clients the cache does not make (Helm's); its credentials expire with the
+// connection's.
+func (x *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(x.config) }
 
 // CredentialsExpire is when the connection's client certificate expires.
 func (x *Cluster) CredentialsExpire() time.Time { return x.expires }

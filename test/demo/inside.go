@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -36,19 +37,12 @@ import (
 // NotReady until a CNI is installed in the cluster: the demo prints what
 // is true, not what MAAS says.
 func (d *demo) lookInside(ctx context.Context, tc *infrav1.TenantCluster) error {
-	if tc.Status.KubeconfigSecretRef == nil {
-		return errorf("no kubeconfig Secret in status")
-	}
-	secret := &corev1.Secret{}
-	key := client.ObjectKey{Namespace: tc.Namespace, Name: tc.Status.KubeconfigSecretRef.Name}
-	if err := d.c().Get(ctx, key, secret); err != nil {
-		return errorf("reading the kubeconfig Secret: %w", err)
-	}
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data[bootstrap.KubeconfigSecretKey])
+	tenant, err := d.tenantClient(ctx, tc)
 	if err != nil {
-		return errorf("the kubeconfig Secret: %w", err)
+		return err
 	}
-	tenant, err := client.New(cfg, client.Options{})
+	key := client.ObjectKey{Namespace: tc.Namespace, Name: tc.Status.KubeconfigSecretRef.Name}
+	cfg, err := d.tenantConfig(ctx, tc)
 	if err != nil {
 		return err
 	}
@@ -118,6 +112,33 @@ func (d *demo) lookInside(ctx context.Context, tc *infrav1.TenantCluster) error 
 	}
 	d.t.note("status.workload: %s", workloadSummary(ws))
 	return nil
+}
+
+// tenantConfig is the client configuration of the cluster's admin
+// kubeconfig Secret, as its user reads it.
+func (d *demo) tenantConfig(ctx context.Context, tc *infrav1.TenantCluster) (*rest.Config, error) {
+	if tc.Status.KubeconfigSecretRef == nil {
+		return nil, errorf("no kubeconfig Secret in status")
+	}
+	secret := &corev1.Secret{}
+	key := client.ObjectKey{Namespace: tc.Namespace, Name: tc.Status.KubeconfigSecretRef.Name}
+	if err := d.c().Get(ctx, key, secret); err != nil {
+		return nil, errorf("reading the kubeconfig Secret: %w", err)
+	}
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(secret.Data[bootstrap.KubeconfigSecretKey])
+	if err != nil {
+		return nil, errorf("the kubeconfig Secret: %w", err)
+	}
+	return cfg, nil
+}
+
+// tenantClient is a client of the cluster with its admin kubeconfig.
+func (d *demo) tenantClient(ctx context.Context, tc *infrav1.TenantCluster) (client.Client, error) {
+	cfg, err := d.tenantConfig(ctx, tc)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(cfg, client.Options{})
 }
 
 func workloadSummary(ws *infrav1.WorkloadStatus) string {

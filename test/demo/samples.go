@@ -35,17 +35,20 @@ type samples struct {
 	gateway *infrav1.Gateway
 	account *infrav1.CloudAccount
 	tenant  *infrav1.TenantCluster
+	profile *infrav1.ClusterProfile
 }
 
 func loadSamples(dir string) (*samples, error) {
 	if dir == "" {
 		dir = filepath.Join(envtest.RepoRoot(), "config", "samples")
 	}
-	s := &samples{gateway: &infrav1.Gateway{}, account: &infrav1.CloudAccount{}, tenant: &infrav1.TenantCluster{}}
+	s := &samples{gateway: &infrav1.Gateway{}, account: &infrav1.CloudAccount{}, tenant: &infrav1.TenantCluster{},
+		profile: &infrav1.ClusterProfile{}}
 	for file, obj := range map[string]any{
-		"infra_v1alpha1_gateway.yaml":       s.gateway,
-		"infra_v1alpha1_cloudaccount.yaml":  s.account,
-		"infra_v1alpha1_tenantcluster.yaml": s.tenant,
+		"infra_v1alpha1_gateway.yaml":        s.gateway,
+		"infra_v1alpha1_cloudaccount.yaml":   s.account,
+		"infra_v1alpha1_tenantcluster.yaml":  s.tenant,
+		"infra_v1alpha1_clusterprofile.yaml": s.profile,
 	} {
 		data, err := os.ReadFile(filepath.Join(dir, file))
 		if err != nil {

@@ -36,6 +36,7 @@ import (
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/catalog"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
+	"github.com/maas-gateway/maas-gateway/internal/packs/packstest"
 	"github.com/maas-gateway/maas-gateway/test/harness"
 )
 
@@ -73,6 +74,8 @@ type demo struct {
 	gwKey   client.ObjectKey
 	account client.ObjectKey
 	tenant  client.ObjectKey
+	// charts serves the demo's chart repository, when it runs one.
+	charts *packstest.Repository
 }
 
 func (d *demo) steps() []step {
@@ -330,8 +333,8 @@ func (d *demo) tenantFromSample(name, vip string, workers bool) *infrav1.TenantC
 	}
 	// With emulated control planes the API server listens on this host.
 	tc.Spec.ControlPlaneEndpoint = d.env.TenantVIP(tc.Spec.ControlPlaneEndpoint)
-	if tc.Spec.Profile.KubernetesVersion == "" {
-		tc.Spec.Profile.KubernetesVersion = kubernetesVersion
+	if tc.Spec.Profile == nil && tc.Spec.ProfileRef == nil {
+		tc.Spec.Profile = &infrav1.ClusterProfileSpec{KubernetesVersion: kubernetesVersion}
 	}
 	if tc.Spec.ControlPlane.Size == 0 {
 		tc.Spec.ControlPlane.Size = 1
@@ -386,6 +389,9 @@ func readyMessage(conds []metav1.Condition) string {
 
 // Step 4: the sample TenantCluster, 1 control plane and 2 workers.
 func (d *demo) createTenant(ctx context.Context) (string, error) {
+	if err := d.createProfile(ctx); err != nil {
+		return "", err
+	}
 	tc := d.tenantFromSample("", tenantVIP, true)
 	if err := d.c().Create(ctx, tc); err != nil {
 		return "", errorf("creating TenantCluster %s: %w", tc.Name, err)
@@ -412,6 +418,9 @@ func (d *demo) createTenant(ctx context.Context) (string, error) {
 	}
 	if d.env.ControlPlanes != nil {
 		if err := d.lookInside(ctx, got); err != nil {
+			return "", err
+		}
+		if err := d.showPacks(ctx, got); err != nil {
 			return "", err
 		}
 	}

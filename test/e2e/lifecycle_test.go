@@ -140,7 +140,7 @@ func newTenant(name, vip string) *infrav1.TenantCluster {
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: infrav1.TenantClusterSpec{
 			CloudAccountRef:      infrav1.LocalObjectReference{Name: account},
-			Profile:              infrav1.ClusterProfile{KubernetesVersion: "v1.34.2"},
+			Profile:              &infrav1.ClusterProfileSpec{KubernetesVersion: "v1.34.2"},
 			ControlPlaneEndpoint: vip,
 			ControlPlane:         infrav1.ControlPlanePool{Size: 1, MachineTemplate: infrav1.MachineTemplate{ResourcePool: "tenants"}},
 			Workers: []infrav1.NodePool{{

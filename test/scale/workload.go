@@ -148,7 +148,7 @@ func newCluster(i, machines int) *infrav1.TenantCluster {
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: clusterName(i)},
 		Spec: infrav1.TenantClusterSpec{
 			CloudAccountRef:      infrav1.LocalObjectReference{Name: accountName},
-			Profile:              infrav1.ClusterProfile{KubernetesVersion: k8sVersion},
+			Profile:              &infrav1.ClusterProfileSpec{KubernetesVersion: k8sVersion},
 			ControlPlaneEndpoint: fmt.Sprintf("10.100.%d.%d", i/250, i%250+2),
 			ControlPlane:         infrav1.ControlPlanePool{Size: 1},
 		},

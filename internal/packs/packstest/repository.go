@@ -20,6 +20,7 @@ package packstest
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"encoding/hex"
 	"encoding/pem"
 	"net/http"
@@ -55,20 +56,42 @@ type packaged struct {
 	data []byte
 }
 
+// TB is what the helpers need of a test: *testing.T, *testing.B and
+// Ginkgo's GinkgoT() all have it.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Fatalf(format string, args ...any)
+}
+
+var _ TB = (*testing.T)(nil)
+
 // NewRepository packages the chart directories and serves them over plain
 // HTTP on 127.0.0.1. The server stops when the test ends.
-func NewRepository(t testing.TB, chartDirs ...string) *Repository {
+func NewRepository(t TB, chartDirs ...string) *Repository {
 	t.Helper()
+	r, err := Serve(chartDirs...)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// Serve is NewRepository outside a test (make demo): the caller closes it.
+func Serve(chartDirs ...string) (*Repository, error) {
 	r := newRepository()
 	r.server = httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(r.server.Close)
-	r.Add(t, chartDirs...)
-	return r
+	if err := r.add(chartDirs...); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
 // NewTLSRepository is NewRepository over HTTPS with a self-signed
 // certificate; CA returns it.
-func NewTLSRepository(t testing.TB, chartDirs ...string) *Repository {
+func NewTLSRepository(t TB, chartDirs ...string) *Repository {
 	t.Helper()
 	r := newRepository()
 	r.server = httptest.NewTLSServer(http.HandlerFunc(r.serve))
@@ -76,6 +99,9 @@ func NewTLSRepository(t testing.TB, chartDirs ...string) *Repository {
 	r.Add(t, chartDirs...)
 	return r
 }
+
+// Close stops the server.
+func (r *Repository) Close() { r.server.Close() }
 
 func newRepository() *Repository {
 	return &Repository{requests: map[string]int{}}
@@ -109,14 +135,24 @@ func (r *Repository) UseAbsoluteURLs() {
 }
 
 // Add packages more chart directories, as publishing new versions does.
-func (r *Repository) Add(t testing.TB, chartDirs ...string) {
+func (r *Repository) Add(t TB, chartDirs ...string) {
 	t.Helper()
+	if err := r.add(chartDirs...); err != nil {
+		t.Fatalf("%v", err)
+	}
+}
+
+func (r *Repository) add(chartDirs ...string) error {
 	for _, dir := range chartDirs {
-		meta, data := Package(t, dir)
+		meta, data, err := packageChart(dir)
+		if err != nil {
+			return err
+		}
 		r.mu.Lock()
 		r.charts = append(r.charts, packaged{meta: meta, file: meta.Name + "-" + meta.Version + ".tgz", data: data})
 		r.mu.Unlock()
 	}
+	return nil
 }
 
 // Requests counts the requests for a path ("/index.yaml",
@@ -141,21 +177,34 @@ func (r *Repository) Archive(name, version string) []byte {
 
 // Package loads a chart directory and returns its metadata and .tgz
 // archive, as `helm package` makes it.
-func Package(t testing.TB, dir string) (*chart.Metadata, []byte) {
+func Package(t TB, dir string) (*chart.Metadata, []byte) {
 	t.Helper()
+	meta, data, err := packageChart(dir)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	return meta, data
+}
+
+func packageChart(dir string) (*chart.Metadata, []byte, error) {
 	ch, err := loader.LoadDir(dir)
 	if err != nil {
-		t.Fatalf("loading chart %s: %v", dir, err)
+		return nil, nil, fmt.Errorf("loading chart %s: %w", dir, err)
 	}
-	file, err := chartutil.Save(ch, t.TempDir())
+	tmp, err := os.MkdirTemp("", "packstest-")
 	if err != nil {
-		t.Fatalf("packaging chart %s: %v", dir, err)
+		return nil, nil, err
+	}
+	defer func() { _ = os.RemoveAll(tmp) }()
+	file, err := chartutil.Save(ch, tmp)
+	if err != nil {
+		return nil, nil, fmt.Errorf("packaging chart %s: %w", dir, err)
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
-	return ch.Metadata, data
+	return ch.Metadata, data, nil
 }
 
 func (r *Repository) serve(w http.ResponseWriter, req *http.Request) {

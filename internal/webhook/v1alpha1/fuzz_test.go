@@ -22,6 +22,7 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
 )
 
 func FuzzCheckNetwork(f *testing.F) {
@@ -133,5 +134,26 @@ func FuzzCheckCABundle(f *testing.F) {
 		if err == nil && !strings.Contains(bundle, "-----BEGIN CERTIFICATE-----") {
 			t.Errorf("accepted a bundle without a certificate: %q", bundle)
 		}
+	})
+}
+
+// FuzzCheckPackContent feeds a profile's values and manifests checks: they
+// never panic, and what they accept Helm can read (values a mapping,
+// manifests at least one named object).
+func FuzzCheckPackContent(f *testing.F) {
+	f.Add("replicas: 2\nimage:\n  tag: v1\n")
+	f.Add("- a list\n")
+	f.Add("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n---\n")
+	f.Add("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: '{{ .x }}'}\n---\n---\nkind: Secret\n")
+	f.Add("{\"a\": {\"b\": null}}")
+	f.Add(strings.Repeat("a: [", 200))
+	f.Fuzz(func(t *testing.T, text string) {
+		if checkValues(text) == nil && strings.TrimSpace(text) != "" {
+			var m map[string]any
+			if err := yaml.Unmarshal([]byte(text), &m); err != nil {
+				t.Errorf("accepted values %q that do not parse: %v", text, err)
+			}
+		}
+		_ = checkManifests(text)
 	})
 }

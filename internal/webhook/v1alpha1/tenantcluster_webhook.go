@@ -102,7 +102,7 @@ func (d *TenantClusterDefaulter) Default(ctx context.Context, tc *infrav1alpha1.
 // in it), so that the webhook can patch exactly those.
 func (d *TenantClusterDefaulter) setDefaults(ctx context.Context, tc *infrav1alpha1.TenantCluster, set func(path ...string)) error {
 	spec := &tc.Spec
-	if spec.Profile.OSImage == "" {
+	if spec.Profile != nil && spec.Profile.OSImage == "" {
 		spec.Profile.OSImage = DefaultOSImage
 		set("spec", "profile", "osImage")
 	}
@@ -228,6 +228,11 @@ func (v *TenantClusterValidator) validate(ctx context.Context, oldSpec *infrav1a
 	tc *infrav1alpha1.TenantCluster) (admission.Warnings, error) {
 	checked := validateTenantSpec(&tc.Spec, v.opts)
 	errs, warns := checked.errs, checked.warns
+	profileErrs, profileWarns, err := v.checkProfile(ctx, tc)
+	errs, warns = append(errs, profileErrs...), append(warns, profileWarns...)
+	if err != nil {
+		return warns, err
+	}
 	if oldSpec != nil {
 		errs = append(errs, validateTenantTransition(oldSpec, &tc.Spec)...)
 	}
@@ -262,6 +267,57 @@ func (v *TenantClusterValidator) validate(ctx context.Context, oldSpec *infrav1a
 		errs, warns = append(errs, machineErrs...), append(warns, machineWarns...)
 	}
 	return warns, invalid("TenantCluster", tc.Name, errs)
+}
+
+// inlineProfile is the cluster's own profile, or an empty one when it names
+// a ClusterProfile (whose fields the pure checks cannot see).
+func inlineProfile(spec *infrav1alpha1.TenantClusterSpec) *infrav1alpha1.ClusterProfileSpec {
+	if spec.Profile != nil {
+		return spec.Profile
+	}
+	return &infrav1alpha1.ClusterProfileSpec{}
+}
+
+// checkProfile checks the cluster's own profile as a ClusterProfile is
+// checked, and that each pack override names a pack of the profile and holds
+// a YAML mapping. A ClusterProfile that does not exist yet is no error: the
+// cluster waits for it, so that manifests can be applied in any order.
+func (v *TenantClusterValidator) checkProfile(ctx context.Context, tc *infrav1alpha1.TenantCluster) (field.ErrorList, admission.Warnings, error) {
+	var errs field.ErrorList
+	var warns admission.Warnings
+	profile := tc.Spec.Profile
+	if profile != nil {
+		errs = append(errs, validateProfile(specPath.Child("profile"), profile)...)
+	} else if ref := tc.Spec.ProfileRef; ref != nil {
+		cp := &infrav1alpha1.ClusterProfile{}
+		err := v.get(ctx, client.ObjectKey{Namespace: tc.Namespace, Name: ref.Name}, cp)
+		switch {
+		case apierrors.IsNotFound(err):
+			warns = append(warns, fmt.Sprintf("ClusterProfile %s/%s does not exist yet: the cluster waits for it", tc.Namespace, ref.Name))
+		case err != nil:
+			return errs, warns, unavailable("reading ClusterProfile "+tc.Namespace+"/"+ref.Name, err)
+		default:
+			profile = &cp.Spec
+		}
+	}
+	for i, o := range tc.Spec.PackOverrides {
+		op := specPath.Child("packOverrides").Index(i)
+		if err := checkValues(o.Values); err != nil {
+			errs = append(errs, field.Invalid(op.Child("values"), "(values)", err.Error()))
+		}
+		if profile == nil {
+			continue
+		}
+		known := slices.ContainsFunc(profile.Packs, func(p infrav1alpha1.Pack) bool { return p.Name == o.Name })
+		switch {
+		case !known && tc.Spec.Profile != nil:
+			errs = append(errs, field.NotFound(op.Child("name"), o.Name))
+		case !known:
+			warns = append(warns, fmt.Sprintf("spec.packOverrides[%d]: ClusterProfile %s/%s has no pack %s: the override does nothing until it has",
+				i, tc.Namespace, tc.Spec.ProfileRef.Name, o.Name))
+		}
+	}
+	return errs, warns, nil
 }
 
 // checkVIPFree refuses a control-plane endpoint another TenantCluster
@@ -340,7 +396,7 @@ func validateTenantSpec(spec *infrav1alpha1.TenantClusterSpec, opts Options) ten
 	var netErrs field.ErrorList
 	var netWarns []string
 	c.pod, c.svc, netErrs, netWarns = checkNetwork(tenantNetworkPaths, pod, svc, machines+1,
-		kubernetesMinor(spec.Profile.KubernetesVersion))
+		kubernetesMinor(inlineProfile(spec).KubernetesVersion))
 	c.errs, c.warns = append(c.errs, netErrs...), append(c.warns, netWarns...)
 	var vipErrs field.ErrorList
 	var vipWarns admission.Warnings
@@ -458,8 +514,8 @@ func checkInventory(ca *infrav1alpha1.CloudAccount, oldSpec, spec *infrav1alpha1
 	if oldSpec == nil || oldSpec.Domain != spec.Domain {
 		check(specPath.Child("domain"), "domain", spec.Domain, ca.Status.Domains)
 	}
-	if oldSpec == nil || oldSpec.Profile.OSImage != spec.Profile.OSImage {
-		check(specPath.Child("profile", "osImage"), "OS image", spec.Profile.OSImage, ca.Status.OSImages)
+	if image := inlineProfile(spec).OSImage; image != "" && (oldSpec == nil || inlineProfile(oldSpec).OSImage != image) {
+		check(specPath.Child("profile", "osImage"), "OS image", image, ca.Status.OSImages)
 	}
 	return errs, nil
 }

@@ -192,7 +192,7 @@ func TestValidateGatewayTransition(t *testing.T) {
 func validTenantSpec() infrav1alpha1.TenantClusterSpec {
 	return infrav1alpha1.TenantClusterSpec{
 		CloudAccountRef:      infrav1alpha1.LocalObjectReference{Name: "acct"},
-		Profile:              infrav1alpha1.ClusterProfile{OSImage: "ubuntu/jammy", KubernetesVersion: "v1.34.2"},
+		Profile:              &infrav1alpha1.ClusterProfileSpec{OSImage: "ubuntu/jammy", KubernetesVersion: "v1.34.2"},
 		ControlPlaneEndpoint: "10.11.12.100",
 		Network:              &infrav1alpha1.ClusterNetwork{PodCIDR: DefaultPodCIDR, ServiceCIDR: DefaultServiceCIDR},
 		ControlPlane: infrav1alpha1.ControlPlanePool{Size: 3, RollingUpdate: infrav1alpha1.ExpandFirst,

@@ -44,7 +44,7 @@ import (
 )
 
 // The webhooks read the kinds they check and the credentials Secrets.
-// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=gateways;cloudaccounts;tenantclusters,verbs=get;list;watch
+// +kubebuilder:rbac:groups=infra.maasgateway.io,resources=gateways;cloudaccounts;tenantclusters;clusterprofiles,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 
 // Options tune admission to where the operator runs.

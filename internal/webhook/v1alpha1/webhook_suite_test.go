@@ -142,6 +142,7 @@ var _ = BeforeSuite(func() {
 	Expect(SetupGatewayWebhookWithManager(mgr, Options{})).To(Succeed())
 	Expect(SetupCloudAccountWebhookWithManager(mgr, Options{})).To(Succeed())
 	Expect(SetupTenantClusterWebhookWithManager(mgr, Options{})).To(Succeed())
+	Expect(SetupClusterProfileWebhookWithManager(mgr, Options{})).To(Succeed())
 	mgrCache = mgr.GetClient()
 
 	go func() {
@@ -292,7 +293,7 @@ func tenant(ns, name, vip string) *infrav1alpha1.TenantCluster {
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: infrav1alpha1.TenantClusterSpec{
 			CloudAccountRef:      infrav1alpha1.LocalObjectReference{Name: "acct"},
-			Profile:              infrav1alpha1.ClusterProfile{KubernetesVersion: "v1.34.2"},
+			Profile:              &infrav1alpha1.ClusterProfileSpec{KubernetesVersion: "v1.34.2"},
 			ControlPlaneEndpoint: vip,
 			ControlPlane:         infrav1alpha1.ControlPlanePool{Size: 3},
 			Workers: []infrav1alpha1.NodePool{{Name: "w", Size: 2,

@@ -529,3 +529,55 @@ var _ = Describe("The CloudAccount deletion guard", func() {
 		Expect(err).To(MatchError(ContainSubstring(fmt.Sprintf("%s/unseen", ns))))
 	})
 })
+
+var _ = Describe("ClusterProfiles", func() {
+	profile := func(ns, name string) *infrav1alpha1.ClusterProfile {
+		return &infrav1alpha1.ClusterProfile{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: infrav1alpha1.ClusterProfileSpec{KubernetesVersion: "v1.34.2", Packs: []infrav1alpha1.Pack{
+				{Name: "cni", Layer: infrav1alpha1.PackLayerCNI, Chart: &infrav1alpha1.ChartSource{
+					Repository: "https://charts.example.com", Name: "cni", Version: "1.0.0"}},
+			}}}
+	}
+	byProfile := func(tc *infrav1alpha1.TenantCluster, name string) {
+		tc.Spec.Profile, tc.Spec.ProfileRef = nil, &infrav1alpha1.LocalObjectReference{Name: name}
+	}
+
+	It("accepts a cluster whose profile does not exist yet, with a warning, so that manifests apply in any order", func() {
+		ns := newNamespace()
+		tc := tenantIn(ns, func(tc *infrav1alpha1.TenantCluster) { byProfile(tc, "later") })
+		tc.Spec.PackOverrides = []infrav1alpha1.PackOverride{{Name: "cni", Values: "mtu: 1400\n"}}
+		Expect(create(tc)).To(Succeed())
+		Expect(strings.Join(warnings.take(), "\n")).To(ContainSubstring(fmt.Sprintf("ClusterProfile %s/later does not exist yet: the cluster waits for it", ns)))
+		Expect(create(profile(ns, "later"))).To(Succeed())
+	})
+
+	It("refuses an override that is no YAML mapping, and one naming no pack of the cluster's own profile", func() {
+		ns := newNamespace()
+		err := create(tenantIn(ns, func(tc *infrav1alpha1.TenantCluster) {
+			tc.Spec.PackOverrides = []infrav1alpha1.PackOverride{{Name: "nosuch", Values: "- 1\n"}}
+		}))
+		Expect(err).To(MatchError(ContainSubstring("spec.packOverrides[0].values")))
+		Expect(err).To(MatchError(ContainSubstring(`spec.packOverrides[0].name: Not found: "nosuch"`)))
+	})
+
+	It("refuses two network plugins and a chart version range, naming the fields", func() {
+		ns := newNamespace()
+		p := profile(ns, "two-cni")
+		p.Spec.Packs = append(p.Spec.Packs, infrav1alpha1.Pack{Name: "cni2", Layer: infrav1alpha1.PackLayerCNI,
+			Chart: &infrav1alpha1.ChartSource{Repository: "oci://registry.example.com/charts", Name: "cni2", Version: "~1.0"}})
+		err := create(p)
+		Expect(err).To(MatchError(ContainSubstring("one cni pack at most")))
+	})
+
+	It("refuses deleting a profile that a cluster is built from, and allows it once none is", func() {
+		ns := newNamespace()
+		p := profile(ns, "base")
+		Expect(create(p)).To(Succeed())
+		tc := tenantIn(ns, func(tc *infrav1alpha1.TenantCluster) { byProfile(tc, "base") })
+		Expect(create(tc)).To(Succeed())
+		err := remove(p)
+		Expect(err).To(MatchError(ContainSubstring(fmt.Sprintf("ClusterProfile %s/base is in use: 1 TenantCluster depends on it: %s/tc", ns, ns))))
+		Expect(remove(tc)).To(Succeed())
+		Eventually(func() error { return remove(p) }).Should(Succeed())
+	})
+})
