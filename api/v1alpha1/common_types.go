@@ -248,6 +248,12 @@ type NodePool struct {
 	// +kubebuilder:default="10m"
 	// +optional
 	DrainTimeout *metav1.Duration `json:"drainTimeout,omitempty"`
+
+	// diskErase is how the disks of the pool's machines are wiped when they
+	// go back to MAAS; see DiskErase. Workers hold no cluster key.
+	// +kubebuilder:default=None
+	// +optional
+	DiskErase DiskErase `json:"diskErase,omitempty"`
 }
 
 // ControlPlanePool is the pool of control-plane machines of a tenant cluster.
@@ -280,7 +286,31 @@ type ControlPlanePool struct {
 	// +kubebuilder:default="10m"
 	// +optional
 	DrainTimeout *metav1.Duration `json:"drainTimeout,omitempty"`
+
+	// diskErase is how the disks of control-plane machines are wiped when
+	// they go back to MAAS. They hold the cluster's CA keys and its etcd
+	// data, which the next user of the machine must not read: Quick by
+	// default.
+	// +kubebuilder:default=Quick
+	// +optional
+	DiskErase DiskErase `json:"diskErase,omitempty"`
 }
+
+// DiskErase is how MAAS wipes a machine's disks when it is released, before
+// the machine is Ready for its next user.
+// +kubebuilder:validation:Enum=None;Quick;Full
+type DiskErase string
+
+const (
+	// DiskEraseNone leaves the disks as they are.
+	DiskEraseNone DiskErase = "None"
+	// DiskEraseQuick wipes the start and end of each disk (MAAS's
+	// quick_erase): partition tables and file systems go, in seconds.
+	DiskEraseQuick DiskErase = "Quick"
+	// DiskEraseFull overwrites every block (MAAS's erase): hours on large
+	// disks, during which the machine stays out of the pool.
+	DiskEraseFull DiskErase = "Full"
+)
 
 // PoolStatus is the observed size of one pool.
 type PoolStatus struct {

@@ -411,6 +411,9 @@ func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, k
 		},
 		template: func(string) string { return gatewayTemplate(gw, view.release) },
 		domain:   gw.Spec.Placement.Domain,
+		// Every gateway node is a control plane: its disks hold the
+		// gateway's CA keys and etcd, where every tenant's keys live.
+		erase: func(string) infrav1.DiskErase { return infrav1.DiskEraseQuick },
 		beforeRelease: func(ctx context.Context, systemID string) error {
 			victim, ok := findMachine(view.owned, systemID)
 			node := view.nodes[systemID]

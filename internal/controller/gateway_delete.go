@@ -143,7 +143,7 @@ func (r *GatewayReconciler) decommission(ctx context.Context, gw *infrav1.Gatewa
 			r.Recorder.Eventf(gw, nil, corev1.EventTypeNormal, "ReleasingLastNode", "Release",
 				"releasing machine %s, the node this manager runs on, last and without a drain: the gateway cluster ends with it", m.SystemID)
 		}
-		if _, err := r.Inventory.Release(ctx, key, m.SystemID, maas.ReleaseParams{Comment: "maas-gateway: Gateway deleted"}); err != nil && !maas.IsNotFound(err) {
+		if _, err := r.Inventory.Release(ctx, key, m.SystemID, maas.ReleaseParams{Comment: "maas-gateway: Gateway deleted", Erase: true, QuickErase: true}); err != nil && !maas.IsNotFound(err) {
 			return false, fmt.Errorf("releasing %s: %w", m.SystemID, err)
 		}
 		released = append(released, m.SystemID)

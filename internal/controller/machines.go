@@ -168,6 +168,24 @@ type poolExecutor struct {
 	beforeRelease func(ctx context.Context, systemID string) error
 	// assignSlot records a slot for a machine that carries none.
 	assignSlot func(ctx context.Context, systemID string, slot int) error
+	// erase says how the disks of a pool's machines are wiped on release;
+	// nil for DiskEraseNone.
+	erase func(pool string) infrav1.DiskErase
+}
+
+// releaseParams are how machine a of the executor's pools is released.
+func (e *poolExecutor) releaseParams(a rollout.Action) maas.ReleaseParams {
+	p := maas.ReleaseParams{Comment: fmt.Sprintf("maas-gateway: %s (%s)", a.Reason, e.owner)}
+	if e.erase == nil {
+		return p
+	}
+	switch e.erase(a.Pool) {
+	case infrav1.DiskEraseQuick:
+		p.Erase, p.QuickErase = true, true
+	case infrav1.DiskEraseFull:
+		p.Erase = true
+	}
+	return p
 }
 
 // executed says what running a plan did, for status and events.
@@ -249,9 +267,7 @@ func (e *poolExecutor) run(ctx context.Context, actions []rollout.Action) (execu
 					continue
 				}
 			}
-			if _, err := e.inv.Release(ctx, e.account, a.SystemID, maas.ReleaseParams{
-				Comment: fmt.Sprintf("maas-gateway: %s (%s)", a.Reason, e.owner),
-			}); err != nil && !maas.IsNotFound(err) {
+			if _, err := e.inv.Release(ctx, e.account, a.SystemID, e.releaseParams(a)); err != nil && !maas.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("releasing %s: %w", a.SystemID, err))
 				continue
 			}

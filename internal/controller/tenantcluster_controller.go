@@ -536,6 +536,25 @@ func TagLabels(tags []string) map[string]string {
 	return out
 }
 
+// diskEraseOf is how the disks of pool's machines are wiped on release: as
+// the pool says, and Quick for control-plane machines of a pool that says
+// nothing (written before the field, or a pool no longer in the spec),
+// since they hold the cluster's keys and etcd data.
+func diskEraseOf(tc *infrav1.TenantCluster, pool string) infrav1.DiskErase {
+	if pool == infrav1.ControlPlanePoolName {
+		if e := tc.Spec.ControlPlane.DiskErase; e != "" {
+			return e
+		}
+		return infrav1.DiskEraseQuick
+	}
+	for _, w := range tc.Spec.Workers {
+		if w.Name == pool && w.DiskErase != "" {
+			return w.DiskErase
+		}
+	}
+	return infrav1.DiskEraseNone
+}
+
 // nodePackages is what a stock OS image installs at boot; nil when the
 // profile's image has it all.
 func nodePackages(p *infrav1.NodePackages) *bootstrap.NodePackages {
@@ -599,6 +618,7 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 		owner:   owner,
 		snap:    snap,
 		domain:  tc.Spec.Domain,
+		erase:   func(pool string) infrav1.DiskErase { return diskEraseOf(tc, pool) },
 		constraints: func(pool string) maas.Constraints {
 			t := poolTemplate(tc, pool)
 			return constraintsOf("", t.ResourcePool, t.MachineConstraints)

@@ -1005,6 +1005,7 @@ var _ = Describe("TenantCluster controller", func() {
 			tc.Spec.Workers[0].Size = 1
 			tc.Spec.Profile, tc.Spec.ProfileRef = nil, &infrav1.LocalObjectReference{Name: "base"}
 			tc.Spec.PackOverrides = []infrav1.PackOverride{{Name: "addon", Values: "settings:\n  colour: green\n"}}
+			tc.Spec.Description, tc.Spec.Tags = "payments, production", []string{"env:prod", "gpu"}
 		})
 		Eventually(func(g Gomega) {
 			tc := cluster(g)
@@ -1024,7 +1025,7 @@ var _ = Describe("TenantCluster controller", func() {
 				// Listed after the add-on: installed before it all the same.
 				{Name: "addon", Layer: infrav1.PackLayerAddon, Namespace: "addons", Chart: chart("addon", "0.1.0"),
 					Values: "greeting: from-profile\nsettings:\n  size: large\n"},
-				{Name: "cni", Layer: infrav1.PackLayerCNI, Namespace: "kube-system", Chart: chart("cni", "0.1.0")},
+				{Name: "cni", Layer: infrav1.PackLayerCNI, Namespace: "kube-system", Chart: chart("cni", "1.0.0")},
 			}},
 		}
 		Expect(k8s.Create(suiteCtx, profile)).To(Succeed())
@@ -1036,7 +1037,7 @@ var _ = Describe("TenantCluster controller", func() {
 			g.Expect(tc).To(running(2))
 			g.Expect(meta.IsStatusConditionTrue(tc.Status.Conditions, infrav1.TenantPacksReady)).To(BeTrue())
 			g.Expect(tc.Status.Packs).To(HaveExactElements(
-				And(HaveField("Name", "cni"), HaveField("State", infrav1.PackInstalled), HaveField("Chart", "cni"), HaveField("Version", "0.1.0"), HaveField("Revision", BeEquivalentTo(1))),
+				And(HaveField("Name", "cni"), HaveField("State", infrav1.PackInstalled), HaveField("Chart", "cni"), HaveField("Version", "1.0.0"), HaveField("Revision", BeEquivalentTo(1))),
 				And(HaveField("Name", "addon"), HaveField("State", infrav1.PackInstalled), HaveField("Version", "0.1.0"), HaveField("Revision", BeEquivalentTo(1))),
 			))
 			g.Expect(tc.Status.Profile).To(Equal(&infrav1.AppliedProfile{Name: "base", Revision: 1, KubernetesVersion: tenantVersion}))
@@ -1056,6 +1057,14 @@ var _ = Describe("TenantCluster controller", func() {
 			}
 			return names
 		}
+		// The cluster's tags on its Nodes, and with its description on its machines in MAAS.
+		nodes := &corev1.NodeList{}
+		Expect(tenant.List(suiteCtx, nodes)).To(Succeed())
+		Expect(nodes.Items).To(HaveEach(HaveField("Labels", And(
+			HaveKeyWithValue(controller.TagLabelPrefix+"env", "prod"), HaveKeyWithValue(controller.TagLabelPrefix+"gpu", "")))))
+		Expect(ours()).To(HaveEach(HaveField("Annotations", And(
+			HaveKeyWithValue(maas.AnnotationDescription, "payments, production"), HaveKeyWithValue(maas.AnnotationTags, "env:prod,gpu")))))
+
 		Expect(releases(Default, "kube-system")).To(ConsistOf("sh.helm.release.v1.cni.v1=deployed"))
 		Expect(releases(Default, "addons")).To(ConsistOf("sh.helm.release.v1.addon.v1=deployed"))
 		addonData := func(g Gomega) map[string]string {

@@ -147,7 +147,8 @@ func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.Te
 	}
 	plan := rollout.PlanDelete(machines)
 	exec := &poolExecutor{inv: r.Inventory, account: account, snap: snap,
-		owner: maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: string(tc.UID)}}
+		owner: maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: string(tc.UID)},
+		erase: func(pool string) infrav1.DiskErase { return diskEraseOf(tc, pool) }}
 	done, runErr := exec.run(ctx, plan.Actions)
 	for _, id := range done.released {
 		r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "MachineReleased", "Release", "released machine %s: the cluster is deleted", id)

@@ -25,6 +25,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/rollout"
 )
 
 func TestPackBackoffDoublesUpToItsBound(t *testing.T) {
@@ -115,5 +116,42 @@ func TestTagLabels(t *testing.T) {
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("TagLabels = %v, want %v", got, want)
+	}
+}
+
+func TestReleaseErasesAsThePoolSays(t *testing.T) {
+	tc := &infrav1.TenantCluster{Spec: infrav1.TenantClusterSpec{
+		Workers: []infrav1.NodePool{
+			{Name: "plain"},
+			{Name: "secrets", DiskErase: infrav1.DiskEraseFull},
+			{Name: "scratch", DiskErase: infrav1.DiskEraseQuick},
+		},
+	}}
+	e := &poolExecutor{erase: func(pool string) infrav1.DiskErase { return diskEraseOf(tc, pool) }}
+	for _, tt := range []struct {
+		pool              string
+		erase, quickErase bool
+	}{
+		// A control plane holds the CA keys and etcd: erased unless it says otherwise.
+		{infrav1.ControlPlanePoolName, true, true},
+		{"plain", false, false},
+		{"secrets", true, false},
+		{"scratch", true, true},
+		{"gone-from-the-spec", false, false},
+	} {
+		p := e.releaseParams(rollout.Action{Pool: tt.pool, Reason: rollout.ReasonUnhealthy})
+		if p.Erase != tt.erase || p.QuickErase != tt.quickErase {
+			t.Errorf("pool %s: erase=%t quick=%t, want %t %t", tt.pool, p.Erase, p.QuickErase, tt.erase, tt.quickErase)
+		}
+		if p.Comment == "" {
+			t.Errorf("pool %s: no release comment", tt.pool)
+		}
+	}
+	tc.Spec.ControlPlane.DiskErase = infrav1.DiskEraseNone
+	if p := e.releaseParams(rollout.Action{Pool: infrav1.ControlPlanePoolName}); p.Erase {
+		t.Errorf("a control plane that says None is erased")
+	}
+	if p := (&poolExecutor{}).releaseParams(rollout.Action{Pool: infrav1.ControlPlanePoolName}); p.Erase {
+		t.Errorf("an executor without an erase policy erases")
 	}
 }

@@ -53,11 +53,11 @@ func (d *demo) createProfile(ctx context.Context) error {
 		var names []string
 		for i := range p.Spec.Packs {
 			pack := &p.Spec.Packs[i]
-			chart := "addon"
+			chart, version := "addon", "0.1.0"
 			if pack.Layer == infrav1.PackLayerCNI {
-				chart = "cni"
+				chart, version = "cni", "1.0.0"
 			}
-			pack.Chart = &infrav1.ChartSource{Repository: repo.URL(), Name: chart, Version: "0.1.0"}
+			pack.Chart = &infrav1.ChartSource{Repository: repo.URL(), Name: chart, Version: version}
 			names = append(names, fmt.Sprintf("%s (%s, chart %s)", pack.Name, pack.Layer, chart))
 		}
 		d.t.note("ClusterProfile %s: packs %s from the demo's chart repository at %s", p.Name, strings.Join(names, ", "), repo.URL())

@@ -405,8 +405,9 @@ func TestTenantClusterPatchOperations(t *testing.T) {
 		{"nothing to default", nil, nil},
 		{"osImage absent", []string{`,"osImage":"ubuntu/jammy"`, ``}, []string{"add /spec/profile/osImage"}},
 		{"osImage empty", []string{`"osImage":"ubuntu/jammy"`, `"osImage":""`}, []string{"replace /spec/profile/osImage"}},
-		{"profile absent", []string{`"profile":{"kubernetesVersion":"v1.34.2","osImage":"ubuntu/jammy"},`, ``},
-			[]string{"add /spec/profile"}},
+		// The cluster names a ClusterProfile then (the schema wants one or
+		// the other): nothing of a profile to default.
+		{"profile absent", []string{`"profile":{"kubernetesVersion":"v1.34.2","osImage":"ubuntu/jammy"},`, ``}, nil},
 		{"control plane null", []string{`"controlPlane":{"size":3,"rollingUpdate":"ExpandFirst"}`, `"controlPlane":null`},
 			[]string{"replace /spec/controlPlane"}},
 		{"control plane empty", []string{`"controlPlane":{"size":3,"rollingUpdate":"ExpandFirst"}`, `"controlPlane":{}`},
