@@ -26,4 +26,9 @@ const (
 	// machine. While it is False no machine is allocated or deployed: the
 	// reason and the message say who or what holds the address.
 	ConditionVIPReserved = "VIPReserved"
+	// ConditionLoadBalancerPoolReserved is True when the cluster's
+	// spec.loadBalancer addresses are reserved in MAAS (a reserved IP range
+	// whose comment marks the installation and the cluster). Present only
+	// when the cluster asks for a pool; the machines do not wait for it.
+	ConditionLoadBalancerPoolReserved = "LoadBalancerPoolReserved"
 )

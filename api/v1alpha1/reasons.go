@@ -195,6 +195,24 @@ const (
 	ReasonPackFailed = "PackFailed"
 )
 
+// Reasons of the LoadBalancerPoolReserved condition.
+const (
+	// ReasonPoolReserved: MAAS holds the range for this cluster.
+	ReasonPoolReserved = "Reserved"
+	// ReasonPoolTaken: the range overlaps another reserved range; the
+	// message names its holder when it is marked.
+	ReasonPoolTaken = "RangeTaken"
+	// ReasonPoolSubnetFull: the subnet has no free block of that many
+	// addresses.
+	ReasonPoolSubnetFull = "SubnetFull"
+	// ReasonPoolNoSubnet: MAAS has no such subnet, or the VIP's subnet is
+	// not known yet.
+	ReasonPoolNoSubnet = "SubnetNotFound"
+	// ReasonPoolReservationFailed: MAAS refused or did not answer
+	// otherwise; retried.
+	ReasonPoolReservationFailed = "ReservationFailed"
+)
+
 // Reasons of the VIPReserved condition.
 const (
 	// ReasonVIPReserved: MAAS holds the address for this object.

@@ -152,6 +152,13 @@ type TenantClusterSpec struct {
 	// +optional
 	VIPInterface string `json:"vipInterface,omitempty"`
 
+	// loadBalancer reserves addresses in MAAS for the cluster's
+	// LoadBalancer Services, so that MAAS hands them to no machine. It
+	// cannot change once set: Services would lose their addresses.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="loadBalancer is immutable: Services hold its addresses"
+	// +optional
+	LoadBalancer *LoadBalancerPool `json:"loadBalancer,omitempty"`
+
 	// network ranges of the cluster; empty fields take the gateway's.
 	// +optional
 	Network *ClusterNetwork `json:"network,omitempty"`
@@ -176,6 +183,61 @@ type TenantClusterSpec struct {
 	// +listMapKey=name
 	// +optional
 	Workers []NodePool `json:"workers,omitempty"`
+}
+
+// LoadBalancerPool is a block of addresses reserved in MAAS for a
+// cluster's LoadBalancer Services: a count MAAS picks the first free block
+// of, or a range given.
+// +kubebuilder:validation:XValidation:rule="has(self.addresses) != has(self.start)",message="give either addresses (a count) or start and end"
+// +kubebuilder:validation:XValidation:rule="has(self.start) == has(self.end)",message="start and end go together"
+// +kubebuilder:validation:XValidation:rule="!has(self.start) || (ip(self.start).family() == ip(self.end).family() && !ip(self.end).isLessThan(ip(self.start)))",message="start and end must be addresses of one family, start first"
+type LoadBalancerPool struct {
+	// addresses is how many addresses to reserve: MAAS picks the first
+	// free block of that many in the subnet.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1024
+	// +optional
+	Addresses int32 `json:"addresses,omitempty"`
+
+	// start and end are the first and last address of a given range.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="start must be an IP address"
+	// +optional
+	Start string `json:"start,omitempty"`
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="end must be an IP address"
+	// +optional
+	End string `json:"end,omitempty"`
+
+	// subnet is the MAAS subnet (CIDR, name or id) of the range; empty
+	// means the subnet of spec.controlPlaneEndpoint.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Subnet string `json:"subnet,omitempty"`
+
+	// pack names the pack of the profile that is handed the range (a
+	// load-balancer such as kube-vip's cloud provider or MetalLB), and
+	// valuesKey where in its values: the range, as "first-last", is merged
+	// over the pack's values and the cluster's override at that dotted
+	// path. The pack waits until the range is reserved.
+	// +kubebuilder:validation:MaxLength=53
+	// +optional
+	Pack string `json:"pack,omitempty"`
+	// +kubebuilder:default=loadBalancerRange
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`
+	// +optional
+	ValuesKey string `json:"valuesKey,omitempty"`
+}
+
+// LoadBalancerStatus is the range MAAS holds for the cluster.
+type LoadBalancerStatus struct {
+	// start and end are its first and last address.
+	Start string `json:"start"`
+	End   string `json:"end"`
+	// subnet is its MAAS subnet.
+	// +optional
+	Subnet string `json:"subnet,omitempty"`
 }
 
 // HealthCheck bounds how the operator replaces machines whose Node is not
@@ -312,6 +374,11 @@ type TenantClusterStatus struct {
 	// installed, and every machine runs its OS image and Kubernetes version.
 	// +optional
 	Profile *AppliedProfile `json:"profile,omitempty"`
+
+	// loadBalancer is the range reserved in MAAS for the cluster's
+	// LoadBalancer Services.
+	// +optional
+	LoadBalancer *LoadBalancerStatus `json:"loadBalancer,omitempty"`
 
 	// packs are the profile's packs as installed into the cluster, in the
 	// order they are installed.

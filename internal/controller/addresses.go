@@ -51,6 +51,7 @@ import (
 type AddressInventory interface {
 	ReserveVIP(ctx context.Context, account string, owner maas.Owner, ip string) (maas.Reservation, error)
 	ReleaseVIP(ctx context.Context, account string, owner maas.Owner, ip string) error
+	ReserveRange(ctx context.Context, account string, req maas.RangeRequest) (maas.Reservation, error)
 	ReleaseRange(ctx context.Context, account string, owner maas.Owner, rangeID int) error
 	// Reservations lists every reservation the installation holds in the
 	// account's MAAS, read from MAAS (two requests).

@@ -18,6 +18,7 @@ package controller_test
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -193,6 +194,72 @@ var _ = Describe("Control-plane VIPs reserved in MAAS", func() {
 		remove("tc")
 		Eventually(gone("tc")).Should(MatchError(ContainSubstring("not found")))
 		Eventually(released(vip)).Should(Succeed())
+	})
+
+	It("reserves a LoadBalancer pool of a given size in the VIP's subnet, marked for the cluster, found again after a status wipe and released on deletion", func() {
+		setup(nil)
+		const vip = "10.30.1.20"
+		Expect(k8s.Create(suiteCtx, &infrav1.TenantCluster{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lb"},
+			Spec: infrav1.TenantClusterSpec{
+				CloudAccountRef:      infrav1.LocalObjectReference{Name: "gw-default"},
+				Profile:              &infrav1.ClusterProfileSpec{KubernetesVersion: tenantVersion},
+				ControlPlaneEndpoint: vip,
+				ControlPlane:         infrav1.ControlPlanePool{Size: 1, MachineTemplate: infrav1.MachineTemplate{ResourcePool: "tenants"}},
+				LoadBalancer:         &infrav1.LoadBalancerPool{Addresses: 8},
+			},
+		})).To(Succeed())
+		pool := func(g Gomega) *infrav1.LoadBalancerStatus {
+			tc := get("lb")(g)
+			c := meta.FindStatusCondition(tc.Status.Conditions, infrav1.ConditionLoadBalancerPoolReserved)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue), c.Message)
+			g.Expect(tc.Status.LoadBalancer).NotTo(BeNil())
+			return tc.Status.LoadBalancer
+		}
+		Eventually(pool).Should(HaveField("Subnet", "10.30.0.0/16"))
+		st := pool(Default)
+		tc := get("lb")(Default)
+		ranges := func() []maassim.IPRangeInfo {
+			var out []maassim.IPRangeInfo
+			for _, r := range sim.IPAM().Ranges {
+				if m, ok := maas.ParseMarks(r.Comment); ok && m.Purpose == maas.PurposeLoadBalancer {
+					out = append(out, r)
+				}
+			}
+			return out
+		}
+		Expect(ranges()).To(HaveLen(1))
+		r := ranges()[0]
+		Expect([]string{r.Start, r.End, r.Type}).To(Equal([]string{st.Start, st.End, "reserved"}))
+		m, _ := maas.ParseMarks(r.Comment)
+		Expect(m).To(Equal(maas.Marks{Installation: agent(), Purpose: maas.PurposeLoadBalancer,
+			Kind: "TenantCluster", Namespace: ns, Name: "lb", UID: string(tc.UID)}))
+		first, last := netip.MustParseAddr(st.Start), netip.MustParseAddr(st.End)
+		Expect(netip.MustParsePrefix("10.30.0.0/16").Contains(first)).To(BeTrue())
+		for range 7 {
+			first = first.Next()
+		}
+		Expect(first).To(Equal(last), "8 addresses")
+		for _, a := range sim.IPAM().Assigned {
+			addr := netip.MustParseAddr(a)
+			Expect(addr.Less(netip.MustParseAddr(st.Start)) || last.Less(addr)).To(BeTrue(), "MAAS gave pool address %s to a machine", a)
+		}
+
+		// A status wipe and a restart: the same range, no second one.
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			tc := get("lb")(Default)
+			tc.Status = infrav1.TenantClusterStatus{}
+			return k8s.Status().Update(suiteCtx, tc)
+		})).To(Succeed())
+		stop()
+		_, stop = startOperator(opts)
+		Eventually(pool).Should(Equal(st))
+		Expect(ranges()).To(HaveLen(1))
+
+		remove("lb")
+		Eventually(gone("lb")).Should(MatchError(ContainSubstring("not found")))
+		Eventually(ranges).Should(BeEmpty())
 	})
 
 	It("releases the VIP on force delete", func() {

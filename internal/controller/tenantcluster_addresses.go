@@ -74,6 +74,7 @@ func (r *TenantClusterReconciler) releaseAddresses(ctx context.Context, tc *infr
 	}
 	released, err := releaseReservations(ctx, r.Inventory, account, tenantOwner(tc))
 	r.vips.forget(string(tc.UID))
+	r.pools.forget(string(tc.UID))
 	for _, what := range released {
 		r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "AddressReleased", "Release", "released %s in MAAS: the cluster is deleted", what)
 	}
@@ -99,6 +100,7 @@ func (r *TenantClusterReconciler) forceReleaseAddresses(ctx context.Context, tc 
 	defer cancel()
 	released, err := releaseReservations(ctx, r.Inventory, account, tenantOwner(tc))
 	r.vips.forget(string(tc.UID))
+	r.pools.forget(string(tc.UID))
 	var b strings.Builder
 	if len(released) > 0 {
 		fmt.Fprintf(&b, "; released in MAAS: %s", strings.Join(released, ", "))

@@ -139,6 +139,7 @@ type TenantClusterReconciler struct {
 	deployed deployedSince
 	orphans  orphanMembers
 	vips     vipKeeper
+	pools    vipKeeper
 	// RequeueInterval is the safety net while machines are on their way;
 	// inventory events normally come first.
 	RequeueInterval time.Duration
@@ -301,6 +302,7 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	if res, held, err := r.holdForVIP(ctx, tc, key, snap); held {
 		return res, err
 	}
+	r.ensureLoadBalancerPool(ctx, tc, key)
 
 	owned := ownedBy(snap, tenantKind, tc)
 	if len(owned) == 0 && meta.IsStatusConditionTrue(gw.Status.Conditions, infrav1.GatewayUpgrading) {

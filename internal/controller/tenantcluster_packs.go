@@ -104,7 +104,8 @@ func (r *TenantClusterReconciler) reconcilePacks(ctx context.Context, tc *infrav
 	for _, st := range tc.Status.Packs {
 		previous[st.Name] = st
 	}
-	if len(desired) == 0 && len(previous) == 0 {
+	if len(desired) == 0 && (len(previous) == 0 || r.Packs == nil || !r.insideClusters()) {
+		// Nothing to install, and nothing this manager could uninstall.
 		tc.Status.Packs = nil
 		setPacksReady(tc, nil)
 		return 0
@@ -223,6 +224,9 @@ func (r *TenantClusterReconciler) packFor(ctx context.Context, tc *infrav1.Tenan
 	}
 	values, err := packs.MergeValues(p.Values, override)
 	if err != nil {
+		return packs.Pack{}, err
+	}
+	if err := withLoadBalancerRange(tc, p.Name, values); err != nil {
 		return packs.Pack{}, err
 	}
 	pk := packs.Pack{Name: p.Name, Namespace: packNamespace(p), Values: values}

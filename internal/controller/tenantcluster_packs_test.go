@@ -18,6 +18,7 @@ package controller
 
 import (
 	"maps"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -153,5 +154,32 @@ func TestReleaseErasesAsThePoolSays(t *testing.T) {
 	}
 	if p := (&poolExecutor{}).releaseParams(rollout.Action{Pool: infrav1.ControlPlanePoolName}); p.Erase {
 		t.Errorf("an executor without an erase policy erases")
+	}
+}
+
+func TestLoadBalancerRangeGoesToItsPack(t *testing.T) {
+	tc := &infrav1.TenantCluster{Spec: infrav1.TenantClusterSpec{
+		LoadBalancer: &infrav1.LoadBalancerPool{Addresses: 4, Pack: "kube-vip", ValuesKey: "config.range-global"},
+	}}
+	values := map[string]any{"config": map[string]any{"interface": "eth0"}, "replicas": 1}
+	if err := withLoadBalancerRange(tc, "kube-vip", values); err == nil {
+		t.Fatal("a pool not reserved yet is handed to its pack")
+	}
+	if err := withLoadBalancerRange(tc, "other", values); err != nil {
+		t.Fatalf("another pack waits for the pool: %v", err)
+	}
+	tc.Status.LoadBalancer = &infrav1.LoadBalancerStatus{Start: "10.30.0.16", End: "10.30.0.19"}
+	if err := withLoadBalancerRange(tc, "kube-vip", values); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"config": map[string]any{"interface": "eth0", "range-global": "10.30.0.16-10.30.0.19"}, "replicas": 1}
+	if !reflect.DeepEqual(values, want) {
+		t.Errorf("values = %v, want %v", values, want)
+	}
+	// The default key, over a scalar in the way.
+	tc.Spec.LoadBalancer.ValuesKey = ""
+	values = map[string]any{"loadBalancerRange": map[string]any{"x": 1}}
+	if err := withLoadBalancerRange(tc, "kube-vip", values); err != nil || values["loadBalancerRange"] != "10.30.0.16-10.30.0.19" {
+		t.Errorf("values = %v (%v)", values, err)
 	}
 }

@@ -44,6 +44,18 @@ func (inv *Inventory) ReleaseVIP(ctx context.Context, key string, owner Owner, i
 	return cl.ReleaseVIP(ctx, agentName, owner, ip)
 }
 
+// ReserveRange reserves a range for owner through account key (see
+// Client.ReserveRange); req's Installation is the account's.
+func (inv *Inventory) ReserveRange(ctx context.Context, key string, req RangeRequest) (Reservation, error) {
+	a, err := inv.accountFor(opReserveRange, key)
+	if err != nil {
+		return Reservation{}, err
+	}
+	cl, agentName := a.current()
+	req.Installation = agentName
+	return cl.ReserveRange(ctx, req)
+}
+
 // ReleaseRange releases owner's range rangeID through account key (see Client.ReleaseRange).
 func (inv *Inventory) ReleaseRange(ctx context.Context, key string, owner Owner, rangeID int) error {
 	a, err := inv.accountFor(opReleaseRange, key)

@@ -300,6 +300,10 @@ func (v *TenantClusterValidator) checkProfile(ctx context.Context, tc *infrav1al
 			profile = &cp.Spec
 		}
 	}
+	if lb := tc.Spec.LoadBalancer; lb != nil && lb.Pack != "" && profile != nil &&
+		!slices.ContainsFunc(profile.Packs, func(p infrav1alpha1.Pack) bool { return p.Name == lb.Pack }) {
+		warns = append(warns, fmt.Sprintf("spec.loadBalancer.pack: the profile has no pack %s: the pool is reserved but handed to no pack", lb.Pack))
+	}
 	for i, o := range tc.Spec.PackOverrides {
 		op := specPath.Child("packOverrides").Index(i)
 		if err := checkValues(o.Values); err != nil {
