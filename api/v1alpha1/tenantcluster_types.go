@@ -190,7 +190,7 @@ type TenantClusterSpec struct {
 // of, or a range given.
 // +kubebuilder:validation:XValidation:rule="has(self.addresses) != has(self.start)",message="give either addresses (a count) or start and end"
 // +kubebuilder:validation:XValidation:rule="has(self.start) == has(self.end)",message="start and end go together"
-// +kubebuilder:validation:XValidation:rule="!has(self.start) || (ip(self.start).family() == ip(self.end).family() && !ip(self.end).isLessThan(ip(self.start)))",message="start and end must be addresses of one family, start first"
+// +kubebuilder:validation:XValidation:rule="!has(self.start) || !has(self.end) || ip(self.start).family() == ip(self.end).family()",message="start and end must be addresses of one family"
 type LoadBalancerPool struct {
 	// addresses is how many addresses to reserve: MAAS picks the first
 	// free block of that many in the subnet.

@@ -176,7 +176,7 @@ var _ = Describe("Control-plane VIPs reserved in MAAS", func() {
 		Expect(ok).To(BeTrue(), "the range over the VIP carries marks: %q", marks)
 		Expect(m).To(Equal(maas.Marks{Installation: agent(), Purpose: maas.PurposeVIP,
 			Kind: "TenantCluster", Namespace: ns, Name: "tc", UID: string(tc.UID)}))
-		for _, a := range sim.IPAM().Assigned {
+		for a := range sim.IPAM().Assigned {
 			Expect(a).NotTo(Equal(vip), "MAAS gave the VIP to a machine")
 		}
 
@@ -241,7 +241,7 @@ var _ = Describe("Control-plane VIPs reserved in MAAS", func() {
 			first = first.Next()
 		}
 		Expect(first).To(Equal(last), "8 addresses")
-		for _, a := range sim.IPAM().Assigned {
+		for a := range sim.IPAM().Assigned {
 			addr := netip.MustParseAddr(a)
 			Expect(addr.Less(netip.MustParseAddr(st.Start)) || last.Less(addr)).To(BeTrue(), "MAAS gave pool address %s to a machine", a)
 		}
