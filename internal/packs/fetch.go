@@ -110,7 +110,8 @@ func authIdentity(a *Auth) string {
 	}
 	h := sha256.New()
 	for _, s := range []string{a.Username, a.Password, string(a.CA)} {
-		fmt.Fprintf(h, "%d:%s", len(s), s)
+		// A hash.Hash never returns an error from Write.
+		_, _ = fmt.Fprintf(h, "%d:%s", len(s), s)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }

@@ -60,7 +60,8 @@ func (d *demo) createProfile(ctx context.Context) error {
 			pack.Chart = &infrav1.ChartSource{Repository: repo.URL(), Name: chart, Version: version}
 			names = append(names, fmt.Sprintf("%s (%s, chart %s)", pack.Name, pack.Layer, chart))
 		}
-		d.t.note("ClusterProfile %s: packs %s from the demo's chart repository at %s", p.Name, strings.Join(names, ", "), repo.URL())
+		d.t.note("ClusterProfile %s: packs %s from the demo's chart repository at %s",
+			p.Name, strings.Join(names, ", "), repo.URL())
 	}
 	if p.Spec.KubernetesVersion == "" {
 		p.Spec.KubernetesVersion = kubernetesVersion
@@ -97,7 +98,8 @@ func (d *demo) showPacks(ctx context.Context, tc *infrav1.TenantCluster) error {
 	}
 	var rows []string
 	for _, s := range secrets.Items {
-		rows = append(rows, fmt.Sprintf("  %-16s %-12s %-9s %s", s.Labels["name"], s.Namespace, s.Labels["status"], s.Labels["version"]))
+		rows = append(rows, fmt.Sprintf("  %-16s %-12s %-9s %s",
+			s.Labels["name"], s.Namespace, s.Labels["status"], s.Labels["version"]))
 	}
 	slices.Sort(rows)
 	d.t.note("helm list -A   (the release Secrets in the cluster)")
