@@ -384,7 +384,7 @@ func ownedMachinesIn(sim *maassim.Server, ns string) []maassim.Machine {
 	var out []maassim.Machine
 	for _, m := range sim.Machines() {
 		if m.Annotations[maas.AnnotationOwnerKind] == "Gateway" && m.Annotations[maas.AnnotationOwnerNamespace] == ns &&
-			m.StatusName != "Releasing" {
+			m.StatusName != "Releasing" && m.StatusName != "Disk erasing" {
 			out = append(out, m)
 		}
 	}

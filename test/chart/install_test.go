@@ -243,8 +243,10 @@ func checkWebhooks(t *testing.T, full, ns string, caPEM []byte, certManager bool
 	for _, w := range val.Webhooks {
 		configs = append(configs, w.ClientConfig)
 	}
-	if len(configs) != 6 {
-		t.Errorf("%d webhooks installed, want 6", len(configs))
+	// Defaulting for Gateway, CloudAccount and TenantCluster; validation
+	// for those and ClusterProfile.
+	if len(configs) != 7 {
+		t.Errorf("%d webhooks installed, want 7", len(configs))
 	}
 	for _, cc := range configs {
 		if cc.Service == nil || cc.Service.Name != full+"-webhook" || cc.Service.Namespace != ns {

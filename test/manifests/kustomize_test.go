@@ -70,8 +70,8 @@ func ofKind(objs []*unstructured.Unstructured, kind string) []*unstructured.Unst
 func TestDefaultInstallWiresWebhooksToCertManager(t *testing.T) {
 	objs := build(t, "config/default")
 
-	if n := len(ofKind(objs, "CustomResourceDefinition")); n != 3 {
-		t.Errorf("%d CRDs, want 3", n)
+	if n := len(ofKind(objs, "CustomResourceDefinition")); n != 4 {
+		t.Errorf("%d CRDs, want 4", n)
 	}
 	services := ofKind(objs, "Service")
 	certs := ofKind(objs, "Certificate")
@@ -111,8 +111,13 @@ func TestDefaultInstallWiresWebhooksToCertManager(t *testing.T) {
 			t.Errorf("%s injects the CA of %q, want %q", kind, got, wantCA)
 		}
 		hooks, _, _ := unstructured.NestedSlice(cfg.Object, "webhooks")
-		if len(hooks) != 3 {
-			t.Errorf("%s has %d webhooks, want one per kind", kind, len(hooks))
+		// Every kind is validated; ClusterProfile has no defaults.
+		want := 4
+		if kind == "MutatingWebhookConfiguration" {
+			want = 3
+		}
+		if len(hooks) != want {
+			t.Errorf("%s has %d webhooks, want %d", kind, len(hooks), want)
 		}
 		for _, h := range hooks {
 			hook := h.(map[string]any)
@@ -132,7 +137,7 @@ func guarded(hook map[string]any) bool {
 	rules, _, _ := unstructured.NestedSlice(hook, "rules")
 	for _, r := range rules {
 		res, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "resources")
-		if slices.Contains(res, "gateways") || slices.Contains(res, "cloudaccounts") {
+		if slices.Contains(res, "gateways") || slices.Contains(res, "cloudaccounts") || slices.Contains(res, "clusterprofiles") {
 			return true
 		}
 	}

@@ -132,7 +132,7 @@ func chaosFaults(ctx context.Context, c config) (res chaosResult, failed bool, e
 			lastShown = time.Now()
 			progress("chaos: settling: %s", lastState)
 		}
-		return n == live && left == 0 && st["Deploying"]+st["Allocated"]+st["Releasing"]+st["Releasing failed"] == 0, nil
+		return n == live && left == 0 && st["Deploying"]+st["Allocated"]+st["Releasing"]+st["Releasing failed"]+st["Disk erasing"] == 0, nil
 	})
 	settled := checkResult{Name: "converges once the faults are lifted", Passed: err == nil,
 		Took: time.Since(t0).Round(100 * time.Millisecond).String()}
