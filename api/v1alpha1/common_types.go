@@ -164,6 +164,15 @@ type ProxySettings struct {
 	// +listType=atomic
 	// +optional
 	NoProxy []string `json:"noProxy,omitempty"`
+
+	// credentialsSecretRef names a Secret, in this object's namespace, whose
+	// keys username and password authenticate to the proxy. They are added
+	// to the proxy URLs only where the URLs are used (the nodes' user data,
+	// chart downloads), never to this object, and the files that hold them
+	// on a node are readable by root alone. Prefer it to credentials in the
+	// URLs, which every reader of this object sees.
+	// +optional
+	CredentialsSecretRef *LocalObjectReference `json:"credentialsSecretRef,omitempty"`
 }
 
 // ClusterNetwork holds the address ranges of a Kubernetes cluster.

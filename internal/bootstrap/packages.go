@@ -285,7 +285,7 @@ func (p *packagesPlan) files(proxy Proxy) []cloudFile {
 		files = append(files, file(aptKeyringPath, modePublic, p.key))
 	}
 	if proxy.Enabled() {
-		files = append(files, file(aptProxyPath, modePublic, aptProxyConf(proxy)))
+		files = append(files, file(aptProxyPath, proxy.fileMode(), aptProxyConf(proxy)))
 	}
 	return append(files,
 		file(modulesLoadPath, modePublic, kubernetesModules),

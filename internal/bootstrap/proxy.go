@@ -35,6 +35,19 @@ type Proxy struct {
 	NoProxy []string
 }
 
+// fileMode is the mode of the files on a node that hold the proxy URLs:
+// readable by root alone when they carry credentials (everything that reads
+// them, systemd, pam_env, apt and cloud-init, runs as root), as any other
+// file otherwise.
+func (p Proxy) fileMode() string {
+	for _, s := range []string{p.HTTPProxy, p.HTTPSProxy} {
+		if u, err := url.Parse(s); err == nil && u.User != nil {
+			return modeSecret
+		}
+	}
+	return modePublic
+}
+
 // Enabled says whether a proxy is set; without one nothing is written.
 func (p Proxy) Enabled() bool { return p.HTTPProxy != "" || p.HTTPSProxy != "" }
 

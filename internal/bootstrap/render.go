@@ -381,11 +381,12 @@ func Render(cfg NodeConfig) ([]byte, error) {
 
 	if n.Proxy.Enabled() {
 		vars := proxyVars(n.Proxy, noProxy(n.vip.String(), n.PodCIDR, n.ServiceCIDR, n.Proxy.NoProxy))
-		env := file(environmentPath, modePublic, environmentFile(vars))
+		mode := n.Proxy.fileMode()
+		env := file(environmentPath, mode, environmentFile(vars))
 		env.Append = true
 		cc.WriteFiles = append(cc.WriteFiles, env,
-			file(containerdProxyPath, modePublic, systemdDropIn(vars)),
-			file(kubeletProxyPath, modePublic, systemdDropIn(vars)))
+			file(containerdProxyPath, mode, systemdDropIn(vars)),
+			file(kubeletProxyPath, mode, systemdDropIn(vars)))
 		// The installation restarts containerd itself, once it exists.
 		if n.packages == nil {
 			cc.RunCmd = append(cc.RunCmd,

@@ -521,3 +521,18 @@ func TestProxyStringRedactsPassword(t *testing.T) {
 		t.Errorf("String() = %q, want the URL kept", got)
 	}
 }
+
+func TestProxyFilesAreRootOnlyWithCredentials(t *testing.T) {
+	for _, tt := range []struct {
+		p    Proxy
+		want string
+	}{
+		{Proxy{HTTPProxy: "http://proxy.example.com:3128"}, modePublic},
+		{Proxy{HTTPSProxy: "http://user:secret@proxy.example.com:3128"}, modeSecret},
+		{Proxy{HTTPProxy: "http://proxy.example.com:3128", HTTPSProxy: "http://user@proxy.example.com:3128"}, modeSecret},
+	} {
+		if got := tt.p.fileMode(); got != tt.want {
+			t.Errorf("%s: mode %s, want %s", tt.p, got, tt.want)
+		}
+	}
+}

@@ -40,6 +40,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
@@ -49,7 +50,7 @@ import (
 // reservations, through the inventory's accounts (whose agent names are
 // the installation the marks name).
 type AddressInventory interface {
-	ReserveVIP(ctx context.Context, account string, owner maas.Owner, ip string) (maas.Reservation, error)
+	ReserveVIP(ctx context.Context, account string, owner maas.Owner, ip, dnsName string) (maas.Reservation, error)
 	ReleaseVIP(ctx context.Context, account string, owner maas.Owner, ip string) error
 	ReserveRange(ctx context.Context, account string, req maas.RangeRequest) (maas.Reservation, error)
 	ReleaseRange(ctx context.Context, account string, owner maas.Owner, rangeID int) error
@@ -154,16 +155,28 @@ func (k *vipKeeper) forget(uid string)                { k.held.Delete(uid) }
 
 // ensureVIP makes sure MAAS holds ip for owner through account, asking MAAS
 // unless this process has already seen it hold it.
-func (k *vipKeeper) ensureVIP(ctx context.Context, inv AddressInventory, account string, owner maas.Owner, ip string) vipVerdict {
+func (k *vipKeeper) ensureVIP(ctx context.Context, inv AddressInventory, account string, owner maas.Owner, ip, dnsName string) vipVerdict {
 	if k.holds(owner.UID, account, ip) {
 		return judgeVIP(ip, nil)
 	}
-	_, err := inv.ReserveVIP(ctx, account, owner, ip)
+	_, err := inv.ReserveVIP(ctx, account, owner, ip, dnsName)
 	v := judgeVIP(ip, err)
 	if v.held {
 		k.remember(owner.UID, account, ip)
 	}
 	return v
+}
+
+// apiDNSName is the DNS name a cluster's VIP is published under in MAAS:
+// <name>-api in domain, or none without a domain, or when the object's name
+// is not one DNS label (MAAS would take what follows its first dot for the
+// domain).
+func apiDNSName(name, domain string) string {
+	label := name + "-api"
+	if domain == "" || len(validation.IsDNS1123Label(label)) > 0 {
+		return ""
+	}
+	return label + "." + domain
 }
 
 // releaseReservations releases every reservation the installation holds in

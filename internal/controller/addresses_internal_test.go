@@ -118,3 +118,17 @@ func TestReleasableOrphans(t *testing.T) {
 		t.Fatalf("an owner back in the cluster is still counted orphaned")
 	}
 }
+
+func TestAPIDNSName(t *testing.T) {
+	for _, tt := range []struct{ name, domain, want string }{
+		{"prod", "dc1.example.com", "prod-api.dc1.example.com"},
+		{"prod", "", ""},
+		{"a.b", "maas", ""}, // MAAS would read "b-api.maas" as the domain
+		{strings.Repeat("x", 60), "maas", ""},
+		{strings.Repeat("x", 59), "maas", strings.Repeat("x", 59) + "-api.maas"},
+	} {
+		if got := apiDNSName(tt.name, tt.domain); got != tt.want {
+			t.Errorf("apiDNSName(%q, %q) = %q, want %q", tt.name, tt.domain, got, tt.want)
+		}
+	}
+}

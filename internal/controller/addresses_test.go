@@ -262,6 +262,29 @@ var _ = Describe("Control-plane VIPs reserved in MAAS", func() {
 		Eventually(ranges).Should(BeEmpty())
 	})
 
+	It("publishes a VIP under <cluster>-api in the cluster's domain, and the record goes with the reservation", func() {
+		setup(nil)
+		const vip = "10.30.1.30"
+		Expect(k8s.Create(suiteCtx, &infrav1.TenantCluster{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "named"},
+			Spec: infrav1.TenantClusterSpec{
+				CloudAccountRef:      infrav1.LocalObjectReference{Name: "gw-default"},
+				Profile:              &infrav1.ClusterProfileSpec{KubernetesVersion: tenantVersion},
+				ControlPlaneEndpoint: vip,
+				Domain:               "maas",
+				ControlPlane:         infrav1.ControlPlanePool{Size: 1, MachineTemplate: infrav1.MachineTemplate{ResourcePool: "tenants"}},
+			},
+		})).To(Succeed())
+		Eventually(get("named")).Should(And(running, vipCondition(metav1.ConditionTrue, infrav1.ReasonVIPReserved)))
+		records := func() []maassim.DNSResource { return sim.IPAM().DNSResources }
+		Expect(records()).To(ContainElement(And(HaveField("FQDN", "named-api.maas"), HaveField("IPs", ConsistOf(vip)))))
+
+		remove("named")
+		Eventually(gone("named")).Should(MatchError(ContainSubstring("not found")))
+		Eventually(released(vip)).Should(Succeed())
+		Eventually(records).ShouldNot(ContainElement(HaveField("FQDN", "named-api.maas")))
+	})
+
 	It("releases the VIP on force delete", func() {
 		setup(nil)
 		const vip = "10.30.1.11"

@@ -43,7 +43,8 @@ func (r *GatewayReconciler) holdGatewayVIP(ctx context.Context, gw *infrav1.Gate
 		meta.RemoveStatusCondition(&gw.Status.Conditions, infrav1.ConditionVIPReserved)
 		return actions
 	}
-	v := r.vips.ensureVIP(ctx, r.Inventory, account, gatewayOwner(gw), gw.Spec.ControlPlaneEndpoint)
+	v := r.vips.ensureVIP(ctx, r.Inventory, account, gatewayOwner(gw), gw.Spec.ControlPlaneEndpoint,
+		apiDNSName(gw.Name, gw.Spec.Placement.Domain))
 	setVIPCondition(r.Recorder, gw, &gw.Status.Conditions, gw.Generation, v)
 	if v.held {
 		return actions

@@ -477,6 +477,10 @@ func (r *GatewayReconciler) joinConfig(ctx context.Context, gw *infrav1.Gateway,
 		}
 	}
 	env := gw.Spec.Environment
+	proxy, err := proxyOf(ctx, r.Client, gw.Namespace, env.ProxySettings)
+	if err != nil {
+		return nil, err.Error()
+	}
 	return &bootstrap.NodeConfig{
 		Role:                 bootstrap.RoleJoinControlPlane,
 		ClusterName:          gw.Name,
@@ -484,7 +488,7 @@ func (r *GatewayReconciler) joinConfig(ctx context.Context, gw *infrav1.Gateway,
 		ControlPlaneEndpoint: gw.Spec.ControlPlaneEndpoint,
 		PodCIDR:              env.PodCIDR,
 		ServiceCIDR:          env.ServiceCIDR,
-		Proxy:                bootstrap.Proxy{HTTPProxy: env.HTTPProxy, HTTPSProxy: env.HTTPSProxy, NoProxy: env.NoProxy},
+		Proxy:                proxy,
 		Token:                token,
 		CACertHashes:         []string{hash},
 		PKI:                  pki,

@@ -45,7 +45,8 @@ func (r *TenantClusterReconciler) holdForVIP(ctx context.Context, tc *infrav1.Te
 	if tc.Spec.ControlPlaneEndpoint == "" {
 		return ctrl.Result{}, false, nil
 	}
-	v := r.vips.ensureVIP(ctx, r.Inventory, account, tenantOwner(tc), tc.Spec.ControlPlaneEndpoint)
+	v := r.vips.ensureVIP(ctx, r.Inventory, account, tenantOwner(tc), tc.Spec.ControlPlaneEndpoint,
+		apiDNSName(tc.Name, tc.Spec.Domain))
 	setVIPCondition(r.Recorder, tc, &tc.Status.Conditions, tc.Generation, v)
 	if v.held {
 		return ctrl.Result{}, false, nil

@@ -360,7 +360,9 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	// The Nodes seen first: status names the machines still without one.
 	view.record(tc)
 	if r.GatewayProxy != nil {
-		r.GatewayProxy.Set(gw.Spec.Environment.ProxySettings)
+		if proxy, err := proxyOf(ctx, r.Client, gw.Namespace, gw.Spec.Environment.ProxySettings); err == nil {
+			r.GatewayProxy.Set(proxy)
+		}
 	}
 	packsNext := r.reconcilePacks(ctx, tc, view)
 	tenantStatus(tc, final, done, view)
@@ -599,6 +601,10 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 	owner := maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: string(tc.UID),
 		Description: tc.Spec.Description, Tags: strings.Join(tc.Spec.Tags, ",")}
 	cfg, pending, err := r.nodeConfig(ctx, tc, gw)
+	var invalidProxy *proxyError
+	if errors.As(err, &invalidProxy) {
+		return nil, invalidProxy.Error(), nil
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -708,9 +714,14 @@ func (r *TenantClusterReconciler) nodeConfig(ctx context.Context, tc *infrav1.Te
 		return nil, false, err
 	}
 	env := gw.Spec.Environment
-	proxy := env.ProxySettings
+	// The cluster's own proxy, its credentials in its namespace; or the
+	// gateway's, with the gateway's.
+	proxy, err := proxyOf(ctx, r.Client, gw.Namespace, env.ProxySettings)
 	if tc.Spec.Proxy != nil {
-		proxy = *tc.Spec.Proxy
+		proxy, err = proxyOf(ctx, r.Client, tc.Namespace, *tc.Spec.Proxy)
+	}
+	if err != nil {
+		return nil, false, err
 	}
 	network := infrav1.ClusterNetwork{}
 	if tc.Spec.Network != nil {
@@ -726,7 +737,7 @@ func (r *TenantClusterReconciler) nodeConfig(ctx context.Context, tc *infrav1.Te
 		ControlPlaneEndpoint: tc.Spec.ControlPlaneEndpoint,
 		PodCIDR:              firstOf(network.PodCIDR, env.PodCIDR, defaultPodCIDR),
 		ServiceCIDR:          firstOf(network.ServiceCIDR, env.ServiceCIDR, defaultServiceCIDR),
-		Proxy:                bootstrap.Proxy{HTTPProxy: proxy.HTTPProxy, HTTPSProxy: proxy.HTTPSProxy, NoProxy: proxy.NoProxy},
+		Proxy:                proxy,
 		Token:                token,
 		// The init node creates the token in the new cluster: make it
 		// expire when the stored one does.

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -804,6 +805,45 @@ var _ = Describe("TenantCluster controller", func() {
 			return strings.Contains(string(added[0].UserData), v)
 		})), "the new worker joins with a token that is in the cluster")
 		Eventually(func() []eventsv1.Event { return eventsOf("TokenPublished") }).ShouldNot(BeEmpty())
+	})
+
+	It("takes the proxy's credentials from a Secret: in the user data, in root-only files, nowhere in the cluster's object", func() {
+		setup(nil)
+		createCluster(func(tc *infrav1.TenantCluster) {
+			tc.Spec.Workers = nil
+			tc.Spec.Proxy = &infrav1.ProxySettings{HTTPProxy: "http://proxy.example.com:3128", HTTPSProxy: "http://proxy.example.com:3128",
+				NoProxy: []string{"maas.example.com"}, CredentialsSecretRef: &infrav1.LocalObjectReference{Name: "proxy-creds"}}
+		})
+		// No Secret yet: nothing is allocated, and Ready says which Secret.
+		Eventually(func(g Gomega) {
+			c := meta.FindStatusCondition(cluster(g).Status.Conditions, infrav1.ConditionReady)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Reason).To(Equal(infrav1.ReasonInvalidConfiguration))
+			g.Expect(c.Message).To(ContainSubstring("the proxy credentials Secret " + ns + "/proxy-creds does not exist"))
+		}).Should(Succeed())
+		Expect(ours()).To(BeEmpty())
+
+		Expect(k8s.Create(suiteCtx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "proxy-creds"},
+			StringData: map[string]string{"username": "alice", "password": "s3cr3t/pw"}})).To(Succeed())
+		// A spec change brings the blocked cluster back.
+		update(func(tc *infrav1.TenantCluster) { tc.Spec.Description = "proxied" })
+		Eventually(cluster).Should(running(1))
+		machines := ours()
+		Expect(machines).To(HaveLen(1))
+		userData := string(machines[0].UserData)
+		Expect(userData).To(ContainSubstring("http://alice:s3cr3t%2Fpw@proxy.example.com:3128"))
+		for _, path := range []string{"/etc/environment", "/etc/systemd/system/containerd.service.d/http-proxy.conf",
+			"/etc/systemd/system/kubelet.service.d/http-proxy.conf"} {
+			Expect(userData).To(MatchRegexp(`(?s)path: %s\n  permissions: "0600"`, regexp.QuoteMeta(path)), "%s is root-only", path)
+		}
+		obj, err := json.Marshal(cluster(Default))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(obj)).NotTo(ContainSubstring("s3cr3t"))
+		events := &eventsv1.EventList{}
+		Expect(k8s.List(suiteCtx, events, ctrlclient.InNamespace(ns))).To(Succeed())
+		for _, e := range events.Items {
+			Expect(e.Note).NotTo(ContainSubstring("s3cr3t"))
+		}
 	})
 
 	It("shows what the cluster itself says: each machine's Node, the kubelets' versions, the etcd members", func() {

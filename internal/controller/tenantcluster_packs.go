@@ -35,6 +35,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
 	"github.com/maas-gateway/maas-gateway/internal/packs"
 )
 
@@ -320,8 +321,8 @@ type GatewayProxy struct {
 	cfg atomic.Pointer[httpproxy.Config]
 }
 
-// Set records the gateway's proxy settings.
-func (g *GatewayProxy) Set(p infrav1.ProxySettings) {
+// Set records the gateway's proxy settings (with their credentials).
+func (g *GatewayProxy) Set(p bootstrap.Proxy) {
 	g.cfg.Store(&httpproxy.Config{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy, NoProxy: strings.Join(p.NoProxy, ",")})
 }
 

@@ -24,14 +24,15 @@ import "context"
 // the callers (a cluster's first reconciles, its deletion, a periodic
 // sweep) are rare.
 
-// ReserveVIP reserves ip for owner through account key (see Client.ReserveVIP).
-func (inv *Inventory) ReserveVIP(ctx context.Context, key string, owner Owner, ip string) (Reservation, error) {
+// ReserveVIP reserves ip for owner through account key, published under
+// dnsName when it is not empty (see Client.ReserveVIP).
+func (inv *Inventory) ReserveVIP(ctx context.Context, key string, owner Owner, ip, dnsName string) (Reservation, error) {
 	a, err := inv.accountFor(opReserveVIP, key)
 	if err != nil {
 		return Reservation{}, err
 	}
 	cl, agentName := a.current()
-	return cl.ReserveVIP(ctx, VIPRequest{Installation: agentName, Owner: owner, IP: ip})
+	return cl.ReserveVIP(ctx, VIPRequest{Installation: agentName, Owner: owner, IP: ip, DNSName: dnsName})
 }
 
 // ReleaseVIP releases owner's VIP ip through account key (see Client.ReleaseVIP).

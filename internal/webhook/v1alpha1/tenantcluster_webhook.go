@@ -242,9 +242,18 @@ func (v *TenantClusterValidator) validate(ctx context.Context, oldSpec *infrav1a
 		return warns, err
 	}
 	if ca == nil {
-		errs = append(errs, field.Invalid(specPath.Child("cloudAccountRef", "name"), tc.Spec.CloudAccountRef.Name,
-			fmt.Sprintf("CloudAccount %s/%s not found: a TenantCluster uses a CloudAccount of its own namespace",
-				tc.Namespace, tc.Spec.CloudAccountRef.Name)))
+		// It may be applied after the cluster (kubectl apply -f dir/, GitOps):
+		// the cluster waits for it with a condition, as for a missing profile.
+		warns = append(warns, fmt.Sprintf("CloudAccount %s/%s does not exist yet: the cluster waits for it "+
+			"(a TenantCluster uses a CloudAccount of its own namespace); its zones, resource pools, domain and OS image were not checked",
+			tc.Namespace, tc.Spec.CloudAccountRef.Name))
+		if oldSpec == nil && checked.vip.IsValid() {
+			vipErrs, err := v.checkVIPFree(ctx, tc, checked.vip)
+			if err != nil {
+				return warns, err
+			}
+			errs = append(errs, vipErrs...)
+		}
 		return warns, invalid("TenantCluster", tc.Name, errs)
 	}
 	if ca.DeletionTimestamp != nil && oldSpec == nil {

@@ -251,8 +251,8 @@ func checkProxy(path *field.Path, p infrav1alpha1.ProxySettings, maasEndpoint st
 		name, value string
 	}{{"httpProxy", p.HTTPProxy}, {"httpsProxy", p.HTTPSProxy}} {
 		if hasUserinfo(f.value) {
-			warns = append(warns, fmt.Sprintf("%s embeds credentials: they are stored in plain text in this object "+
-				"and in every node's user data", path.Child(f.name)))
+			warns = append(warns, fmt.Sprintf("%s embeds credentials: every reader of this object sees them; "+
+				"put them in a Secret named by %s instead", path.Child(f.name), path.Child("credentialsSecretRef")))
 		}
 	}
 	if host, _, ok := hostOf(maasEndpoint); ok && !noProxyCovers(p.NoProxy, host) {

@@ -179,9 +179,6 @@ var _ = Describe("Admission through the API server", func() {
 		}, byCloudAccountWebhook, "CloudAccount {ns}/acct is in use: 1 TenantCluster depends on it: {ns}/user"),
 
 		// TenantCluster, create.
-		Entry("a TenantCluster of a CloudAccount that does not exist", func(ns string) error {
-			return create(tenantIn(ns, func(t *infrav1alpha1.TenantCluster) { t.Spec.CloudAccountRef.Name = "nosuch" }))
-		}, byTenantWebhook, `spec.cloudAccountRef.name: Invalid value: "nosuch": CloudAccount {ns}/nosuch not found`),
 		Entry("a TenantCluster in a zone MAAS does not have", func(ns string) error {
 			return create(tenantIn(ns, func(t *infrav1alpha1.TenantCluster) { t.Spec.Workers[0].Zones = []string{"az9"} }))
 		}, byTenantWebhook, `spec.workers[0].zones[0]: Invalid value: "az9": no zone "az9" in the MAAS of CloudAccount {ns}/acct (known: az1, az2)`),
@@ -339,6 +336,16 @@ var _ = Describe("Admission through the API server", func() {
 				"CloudAccount's own, %s); the account is not used until it does", ns, ns),
 			fmt.Sprintf("spec.credentialsSecretRef.name: Secret %s/later-key does not exist yet; nothing reaches MAAS until "+
 				"it does: kubectl create secret generic later-key -n %s --from-literal=apiKey=<MAAS API key>", ns, ns)))
+	})
+
+	It("accepts a TenantCluster whose CloudAccount does not exist yet, with a warning, and still refuses a VIP in use", func() {
+		tc := tenantIn(ns, func(t *infrav1alpha1.TenantCluster) { t.Spec.CloudAccountRef.Name = "later"; t.Name = "early" })
+		Expect(create(tc)).To(Succeed())
+		Expect(strings.Join(warnings.take(), "\n")).To(ContainSubstring(fmt.Sprintf(
+			"CloudAccount %s/later does not exist yet: the cluster waits for it", ns)))
+		twin := tenantIn(ns, func(t *infrav1alpha1.TenantCluster) { t.Spec.CloudAccountRef.Name = "later"; t.Name = "twin" })
+		twin.Spec.ControlPlaneEndpoint = tc.Spec.ControlPlaneEndpoint
+		Expect(create(twin)).To(MatchError(ContainSubstring("spec.controlPlaneEndpoint")))
 	})
 
 	It("accepts http:// on loopback with a warning", func() {
