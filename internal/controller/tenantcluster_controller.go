@@ -601,8 +601,7 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 	owner := maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: string(tc.UID),
 		Description: tc.Spec.Description, Tags: strings.Join(tc.Spec.Tags, ",")}
 	cfg, pending, err := r.nodeConfig(ctx, tc, gw)
-	var invalidProxy *proxyError
-	if errors.As(err, &invalidProxy) {
+	if invalidProxy, ok := errors.AsType[*proxyError](err); ok {
 		return nil, invalidProxy.Error(), nil
 	}
 	if err != nil {

@@ -132,7 +132,8 @@ func chaosFaults(ctx context.Context, c config) (res chaosResult, failed bool, e
 			lastShown = time.Now()
 			progress("chaos: settling: %s", lastState)
 		}
-		return n == live && left == 0 && st["Deploying"]+st["Allocated"]+st["Releasing"]+st["Releasing failed"]+st["Disk erasing"] == 0, nil
+		busy := st["Deploying"] + st["Allocated"] + st["Releasing"] + st["Releasing failed"] + st["Disk erasing"]
+		return n == live && left == 0 && busy == 0, nil
 	})
 	settled := checkResult{Name: "converges once the faults are lifted", Passed: err == nil,
 		Took: time.Since(t0).Round(100 * time.Millisecond).String()}
