@@ -129,6 +129,12 @@ func newManager(e *Env, bin string) (*Manager, error) {
 		// name networks that are not this machine's.
 		m.args = append(m.args, "--observe-tenant-clusters=false")
 	}
+	if hasFlag(bin, "manage-gateway-etcd") {
+		// This world's gateway cluster is envtest, whose etcd no gateway CA
+		// signed: there is no gateway member to list or remove, and waiting
+		// for one would hold every gateway upgrade (as the kind e2e does).
+		m.args = append(m.args, "--manage-gateway-etcd=false")
+	}
 	m.args = append(m.args, o.ManagerArgs...)
 	m.env = append(os.Environ(), "KUBECONFIG="+e.Kubeconfig)
 	m.env = append(m.env, o.ManagerEnv...)
