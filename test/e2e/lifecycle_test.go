@@ -471,7 +471,7 @@ var _ = Describe("maas-gateway on a kind cluster", Ordered, func() {
 		Consistently(func(g Gomega) { g.Expect(machineStates(g)).To(Equal(before)) }).Should(Succeed())
 
 		helmUninstall(ns, release)
-		for _, crd := range []string{"gateways", "cloudaccounts", "tenantclusters"} {
+		for _, crd := range []string{"gateways", "cloudaccounts", "tenantclusters", "clusterprofiles"} {
 			obj := &apiextensionsv1.CustomResourceDefinition{}
 			Expect(k8s.Get(ctx, client.ObjectKey{Name: crd + ".infra.maasgateway.io"}, obj)).To(Succeed(), crd)
 		}
