@@ -397,5 +397,12 @@ func (r *GatewayReconciler) retireAdopted(ctx context.Context, gw *infrav1.Gatew
 			"machine %s left the gateway: it was adopted (deployed by another MAAS user), so the operator does not release it; release it in MAAS and remove it from spec.adoptMachines",
 			a.SystemID)
 	}
+	if len(waiting) > 0 {
+		// The plan counted the adopted node gone and made room for a new
+		// machine: taken now, the next plan (which sees the node still
+		// there) would release it as surplus, again and again while the
+		// drain or quorum waits. The executor holds a pool the same way.
+		out = slices.DeleteFunc(out, func(a rollout.Action) bool { return a.Kind == rollout.ActionAllocate })
+	}
 	return out, waiting, nil
 }

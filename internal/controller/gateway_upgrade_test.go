@@ -386,6 +386,56 @@ func upgradeSpecs(env func() *gatewayEnv) {
 		Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Name: hostname}, &corev1.Node{})).To(MatchError(ContainSubstring("not found")))
 	})
 
+	It("takes no machine while the adopted node's drain waits, instead of allocating and releasing one again and again", func() {
+		hostname := ""
+		if m, ok := e.sim.Machine(e.adopted); ok {
+			hostname = m.Hostname
+		}
+		e.create(func(gw *infrav1.Gateway) {
+			gw.Spec.Placement.Zone = ""
+			gw.Spec.Release = &infrav1.Release{Version: "1.0.0"}
+		})
+		e.scaleTo(3)
+		Eventually(upgradedTo("1.0.0", "ubuntu/jammy")).WithTimeout(time.Minute).Should(Succeed())
+		// A pod on the adopted node that its budget never lets go.
+		held := map[string]string{"app": "held-adopted"}
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "held-adopted", Labels: held},
+			Spec: corev1.PodSpec{NodeName: hostname, TerminationGracePeriodSeconds: ptr.To[int64](0),
+				Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/app:1"}}},
+		}
+		Expect(k8s.Create(suiteCtx, pod)).To(Succeed())
+		pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+		Expect(k8s.Status().Update(suiteCtx, pod)).To(Succeed())
+		pdb := &policyv1.PodDisruptionBudget{
+			ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "never-adopted"},
+			Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: new(intstr.FromInt32(1)),
+				Selector: &metav1.LabelSelector{MatchLabels: held}},
+		}
+		Expect(k8s.Create(suiteCtx, pdb)).To(Succeed())
+
+		setRelease("1.1.0")
+		Eventually(func(g Gomega) {
+			c := meta.FindStatusCondition(e.gateway(g).Status.Conditions, infrav1.GatewayNodesDrained)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Message).To(ContainSubstring(e.ns + "/never-adopted"))
+		}).WithTimeout(time.Minute).Should(Succeed())
+		// The new node joined before the adopted one was to leave; from then
+		// on nothing is taken or given back while the budget holds.
+		taken, given := len(events("MachineAllocated")), len(events("MachineReleased"))
+		machines := len(ours())
+		Consistently(func(g Gomega) {
+			g.Expect(events("MachineAllocated")).To(HaveLen(taken))
+			g.Expect(events("MachineReleased")).To(HaveLen(given))
+			g.Expect(ours()).To(HaveLen(machines))
+		}).WithTimeout(5 * time.Second).Should(Succeed())
+
+		Expect(k8s.Delete(suiteCtx, pdb)).To(Succeed())
+		Eventually(upgradedTo("1.1.0", "ubuntu/noble")).WithTimeout(2 * time.Minute).Should(Succeed())
+		Expect(e.gateway(Default).Status.RetiredMachines).To(ConsistOf(e.adopted))
+	})
+
 	It("keeps a node whose drain a PodDisruptionBudget blocks, names the budget and pod, and releases nothing until it allows", func() {
 		e.create(func(gw *infrav1.Gateway) {
 			gw.Spec.AdoptMachines = nil
