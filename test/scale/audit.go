@@ -58,13 +58,43 @@ type auditReport struct {
 	Missing []string `json:"missing,omitempty"`
 	// Leaks: a Secret value found in the manager's log, an event or a status.
 	Leaks []string `json:"leaks,omitempty"`
+	// Reservations counts the installation's marked addresses and ranges
+	// in MAAS (VIPs, LoadBalancer pools); OrphanAddresses are those whose
+	// owner no longer exists with that UID.
+	Reservations    int      `json:"reservations"`
+	OrphanAddresses []string `json:"orphanAddresses,omitempty"`
 	// SecretsChecked and Haystack say how much was searched.
 	SecretsChecked int `json:"secretValuesChecked"`
 	HaystackBytes  int `json:"haystackBytes"`
 }
 
 func (a auditReport) failed() bool {
-	return len(a.Foreign)+len(a.Orphans)+len(a.Duplicates)+len(a.Unsettled)+len(a.Missing)+len(a.Leaks) > 0
+	return len(a.Foreign)+len(a.Orphans)+len(a.Duplicates)+len(a.Unsettled)+len(a.Missing)+len(a.Leaks)+
+		len(a.OrphanAddresses) > 0
+}
+
+// auditReservations checks the simulator's reserved ranges: each one
+// marked by the installation must name a live owner (by UID). Ranges of
+// other installations, or without marks, are not ours to judge.
+func auditReservations(ranges []maassim.IPRangeInfo, agentName string, owners []ownerObject) (int, []string) {
+	live := map[string]bool{}
+	for _, o := range owners {
+		live[o.Kind+"/"+o.Namespace+"/"+o.Name+"/"+o.UID] = true
+	}
+	n := 0
+	var orphans []string
+	for _, r := range ranges {
+		m, ok := maas.ParseMarks(r.Comment)
+		if !ok || m.Installation != agentName {
+			continue
+		}
+		n++
+		if !live[m.Kind+"/"+m.Namespace+"/"+m.Name+"/"+m.UID] {
+			orphans = append(orphans, fmt.Sprintf("%s %s-%s: owner %s %s/%s uid %s does not exist",
+				m.Purpose, r.Start, r.End, m.Kind, m.Namespace, m.Name, m.UID))
+		}
+	}
+	return n, orphans
 }
 
 // ownerObject is a live object that may own machines: its identity and
@@ -250,6 +280,7 @@ func audit(ctx context.Context, env *harness.Env, _ []string) (auditReport, erro
 	}
 	owners = append(owners, gwOwner)
 	r := auditMachines(env.Sim.Machines(), "maas-gateway-"+string(gw.UID), owners)
+	r.Reservations, r.OrphanAddresses = auditReservations(env.Sim.IPAM().Ranges, "maas-gateway-"+string(gw.UID), owners)
 
 	// Secrets: the API key always, and up to 20 clusters' generated ones.
 	var secrets corev1.SecretList

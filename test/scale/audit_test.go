@@ -120,3 +120,34 @@ func TestSecretLeaks(t *testing.T) {
 		})
 	}
 }
+
+func TestAuditReservations(t *testing.T) {
+	marks := func(installation, kind, name, uid string) string {
+		c, err := maas.FormatMarks(maas.Marks{Installation: installation, Purpose: maas.PurposeVIP, Kind: kind, Namespace: "ns", Name: name, UID: uid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ranges := []maassim.IPRangeInfo{
+		{Start: "10.0.0.2", End: "10.0.0.2", Comment: marks(agent, "TenantCluster", "live", "uid-live")},
+		{Start: "10.0.0.3", End: "10.0.0.3", Comment: marks(agent, "TenantCluster", "gone", "uid-gone")},
+		// Recreated under the same name: the old UID's reservation is an orphan.
+		{Start: "10.0.0.4", End: "10.0.0.4", Comment: marks(agent, "TenantCluster", "live", "uid-old")},
+		{Start: "10.0.0.5", End: "10.0.0.5", Comment: marks("another-installation", "TenantCluster", "x", "uid-x")},
+		{Start: "10.0.0.6", End: "10.0.0.9", Comment: "made by hand"},
+	}
+	owners := []ownerObject{{Kind: "TenantCluster", Namespace: "ns", Name: "live", UID: "uid-live"}}
+	n, orphans := auditReservations(ranges, agent, owners)
+	if n != 3 || len(orphans) != 2 {
+		t.Fatalf("reservations %d, orphans %v; want 3 and 2", n, orphans)
+	}
+	for i, want := range []string{"10.0.0.3", "10.0.0.4"} {
+		if !strings.Contains(orphans[i], want) {
+			t.Errorf("orphan %d = %q, want %s", i, orphans[i], want)
+		}
+	}
+	if (auditReport{OrphanAddresses: orphans}).failed() != true {
+		t.Error("an orphaned address does not fail the audit")
+	}
+}

@@ -151,7 +151,7 @@ func printAuditDetail(name string, a auditReport) {
 		what  string
 		items []string
 	}{{"foreign", a.Foreign}, {"orphan", a.Orphans}, {"duplicate", a.Duplicates}, {"unsettled",
-		a.Unsettled}, {"missing", a.Missing}, {"leak", a.Leaks}} {
+		a.Unsettled}, {"missing", a.Missing}, {"leak", a.Leaks}, {"orphaned address", a.OrphanAddresses}} {
 		for i, it := range l.items {
 			if i == 20 {
 				fmt.Printf("%s: %s: … %d more\n", name, l.what, len(l.items)-20)
@@ -180,6 +180,8 @@ func printChaos(r chaosResult) {
 			len(a.a.Foreign), len(a.a.Orphans), len(a.a.Duplicates), len(a.a.Unsettled), len(a.a.Missing))
 		fprintf(w, "%s: secret leaks (values checked, bytes searched)\t%d (%d, %d)\t\n", a.name, len(a.a.Leaks),
 			a.a.SecretsChecked, a.a.HaystackBytes)
+		fprintf(w, "%s: reserved addresses and ranges / orphaned\t%d / %d\t\n", a.name, a.a.Reservations,
+			len(a.a.OrphanAddresses))
 	}
 	for _, ch := range r.Checks {
 		res := "PASS"
