@@ -173,10 +173,16 @@ type poolExecutor struct {
 	erase func(pool string) infrav1.DiskErase
 }
 
-// releaseParams are how machine a of the executor's pools is released.
-func (e *poolExecutor) releaseParams(a rollout.Action) maas.ReleaseParams {
+// releaseParams are how the machine of action a is released; m is that
+// machine as the inventory last listed it (zero when unknown).
+func (e *poolExecutor) releaseParams(a rollout.Action, m maas.Machine) maas.ReleaseParams {
 	p := maas.ReleaseParams{Comment: fmt.Sprintf("maas-gateway: %s (%s)", a.Reason, e.owner)}
 	if e.erase == nil {
+		return p
+	}
+	if m.Status == maas.StatusAllocated {
+		// Never deployed: nothing of the cluster's is on its disks, and an
+		// erase would power it on only to wipe nothing.
 		return p
 	}
 	switch e.erase(a.Pool) {
@@ -267,7 +273,8 @@ func (e *poolExecutor) run(ctx context.Context, actions []rollout.Action) (execu
 					continue
 				}
 			}
-			if _, err := e.inv.Release(ctx, e.account, a.SystemID, e.releaseParams(a)); err != nil && !maas.IsNotFound(err) {
+			m, _ := e.snap.Machine(a.SystemID)
+			if _, err := e.inv.Release(ctx, e.account, a.SystemID, e.releaseParams(a, m)); err != nil && !maas.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("releasing %s: %w", a.SystemID, err))
 				continue
 			}

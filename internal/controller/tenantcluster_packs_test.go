@@ -26,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/rollout"
 )
 
@@ -129,6 +130,7 @@ func TestReleaseErasesAsThePoolSays(t *testing.T) {
 		},
 	}}
 	e := &poolExecutor{erase: func(pool string) infrav1.DiskErase { return diskEraseOf(tc, pool) }}
+	deployed := maas.Machine{Status: maas.StatusDeployed}
 	for _, tt := range []struct {
 		pool              string
 		erase, quickErase bool
@@ -140,7 +142,7 @@ func TestReleaseErasesAsThePoolSays(t *testing.T) {
 		{"scratch", true, true},
 		{"gone-from-the-spec", false, false},
 	} {
-		p := e.releaseParams(rollout.Action{Pool: tt.pool, Reason: rollout.ReasonUnhealthy})
+		p := e.releaseParams(rollout.Action{Pool: tt.pool, Reason: rollout.ReasonUnhealthy}, deployed)
 		if p.Erase != tt.erase || p.QuickErase != tt.quickErase {
 			t.Errorf("pool %s: erase=%t quick=%t, want %t %t", tt.pool, p.Erase, p.QuickErase, tt.erase, tt.quickErase)
 		}
@@ -149,11 +151,21 @@ func TestReleaseErasesAsThePoolSays(t *testing.T) {
 		}
 	}
 	tc.Spec.ControlPlane.DiskErase = infrav1.DiskEraseNone
-	if p := e.releaseParams(rollout.Action{Pool: infrav1.ControlPlanePoolName}); p.Erase {
+	if p := e.releaseParams(rollout.Action{Pool: infrav1.ControlPlanePoolName}, deployed); p.Erase {
 		t.Errorf("a control plane that says None is erased")
 	}
-	if p := (&poolExecutor{}).releaseParams(rollout.Action{Pool: infrav1.ControlPlanePoolName}); p.Erase {
+	if p := (&poolExecutor{}).releaseParams(rollout.Action{Pool: infrav1.ControlPlanePoolName}, deployed); p.Erase {
 		t.Errorf("an executor without an erase policy erases")
+	}
+	// A machine never deployed holds nothing to wipe.
+	tc.Spec.ControlPlane.DiskErase = infrav1.DiskEraseFull
+	if p := e.releaseParams(rollout.Action{Pool: infrav1.ControlPlanePoolName}, maas.Machine{Status: maas.StatusAllocated}); p.Erase {
+		t.Errorf("a machine never deployed is erased")
+	}
+	for _, st := range []maas.Status{maas.StatusDeployed, maas.StatusDeploying, maas.StatusFailedDeployment} {
+		if p := e.releaseParams(rollout.Action{Pool: infrav1.ControlPlanePoolName}, maas.Machine{Status: st}); !p.Erase {
+			t.Errorf("a machine %v is not erased", st)
+		}
 	}
 }
 
