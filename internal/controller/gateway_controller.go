@@ -74,6 +74,9 @@ type GatewayReconciler struct {
 	Recorder  Recorder
 	Inventory OwnerInventory
 	Finder    dependents.Finder
+	// Proxy is given the gateway's proxy settings, with their credentials,
+	// for the packs' chart downloads; nil for none.
+	Proxy *GatewayProxy
 	// Nodes takes the gateway's own nodes out of its cluster before their
 	// machines are released.
 	Nodes GatewayNodes
@@ -122,6 +125,7 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			return ctrl.Result{}, err
 		}
 	}
+	r.publishProxy(ctx, gw)
 	account, err := r.ensureDefaultAccount(ctx, gw)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -241,6 +241,30 @@ func upgradeSpecs(env func() *gatewayEnv) {
 			}
 	}
 	// threeNodes creates a gateway of three allocated nodes on release 1.0.0.
+	// heldByBudget puts a Running pod named name on node, and a budget that
+	// never lets it be evicted.
+	heldByBudget := func(node, name, budget string) *policyv1.PodDisruptionBudget {
+		GinkgoHelper()
+		labels := map[string]string{"app": name}
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: name, Labels: labels},
+			Spec: corev1.PodSpec{NodeName: node, TerminationGracePeriodSeconds: ptr.To[int64](0),
+				Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/app:1"}}},
+		}
+		Expect(k8s.Create(suiteCtx, pod)).To(Succeed())
+		// Running and Ready, as its kubelet would say: the eviction API lets
+		// a Pending pod go whatever its budget.
+		pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+		Expect(k8s.Status().Update(suiteCtx, pod)).To(Succeed())
+		pdb := &policyv1.PodDisruptionBudget{
+			ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: budget},
+			Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: new(intstr.FromInt32(1)),
+				Selector: &metav1.LabelSelector{MatchLabels: labels}},
+		}
+		Expect(k8s.Create(suiteCtx, pdb)).To(Succeed())
+		return pdb
+	}
+
 	threeNodes := func() {
 		GinkgoHelper()
 		e.create(func(gw *infrav1.Gateway) {
@@ -398,28 +422,14 @@ func upgradeSpecs(env func() *gatewayEnv) {
 		e.scaleTo(3)
 		Eventually(upgradedTo("1.0.0", "ubuntu/jammy")).WithTimeout(time.Minute).Should(Succeed())
 		// A pod on the adopted node that its budget never lets go.
-		held := map[string]string{"app": "held-adopted"}
-		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "held-adopted", Labels: held},
-			Spec: corev1.PodSpec{NodeName: hostname, TerminationGracePeriodSeconds: ptr.To[int64](0),
-				Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/app:1"}}},
-		}
-		Expect(k8s.Create(suiteCtx, pod)).To(Succeed())
-		pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
-		Expect(k8s.Status().Update(suiteCtx, pod)).To(Succeed())
-		pdb := &policyv1.PodDisruptionBudget{
-			ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "never-adopted"},
-			Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: new(intstr.FromInt32(1)),
-				Selector: &metav1.LabelSelector{MatchLabels: held}},
-		}
-		Expect(k8s.Create(suiteCtx, pdb)).To(Succeed())
+		pdb := heldByBudget(hostname, "held-adopted", "never-adopted")
 
 		setRelease("1.1.0")
 		Eventually(func(g Gomega) {
 			c := meta.FindStatusCondition(e.gateway(g).Status.Conditions, infrav1.GatewayNodesDrained)
 			g.Expect(c).NotTo(BeNil())
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
-			g.Expect(c.Message).To(ContainSubstring(e.ns + "/never-adopted"))
+			g.Expect(c.Message).To(ContainSubstring(e.ns + "/" + pdb.Name))
 		}).WithTimeout(time.Minute).Should(Succeed())
 		// The new node joined before the adopted one was to leave; from then
 		// on nothing is taken or given back while the budget holds.
@@ -456,23 +466,8 @@ func upgradeSpecs(env func() *gatewayEnv) {
 			}
 			g.Expect(node).NotTo(BeNil())
 		}).Should(Succeed())
-		held := map[string]string{"app": "held"}
-		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "held", Labels: held},
-			Spec: corev1.PodSpec{NodeName: node.Name, TerminationGracePeriodSeconds: ptr.To[int64](0),
-				Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/app:1"}}},
-		}
-		Expect(k8s.Create(suiteCtx, pod)).To(Succeed())
-		// Running and Ready, as its kubelet would say: the eviction API lets
-		// a Pending pod go whatever its budget.
-		pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
-		Expect(k8s.Status().Update(suiteCtx, pod)).To(Succeed())
-		pdb := &policyv1.PodDisruptionBudget{
-			ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "never"},
-			Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: new(intstr.FromInt32(1)),
-				Selector: &metav1.LabelSelector{MatchLabels: held}},
-		}
-		Expect(k8s.Create(suiteCtx, pdb)).To(Succeed())
+		pdb := heldByBudget(node.Name, "held", "never")
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: e.ns, Name: "held"}}
 
 		setRelease("1.1.0")
 		Eventually(func(g Gomega) {

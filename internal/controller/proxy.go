@@ -19,12 +19,18 @@ package controller
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/net/http/httpproxy"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
@@ -72,4 +78,40 @@ func proxyOf(ctx context.Context, c client.Reader, namespace string, p infrav1.P
 		*u = parsed.String()
 	}
 	return out, nil
+}
+
+// GatewayProxy holds the gateway's proxy settings (with their credentials)
+// as the Gateway controller last read them, so that chart downloads go
+// through the proxy the gateway's own nodes use.
+type GatewayProxy struct {
+	cfg atomic.Pointer[httpproxy.Config]
+}
+
+// Set records the gateway's proxy settings (with their credentials).
+func (g *GatewayProxy) Set(p bootstrap.Proxy) {
+	g.cfg.Store(&httpproxy.Config{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy, NoProxy: strings.Join(p.NoProxy, ",")})
+}
+
+// Proxy is an http.Transport's Proxy: the proxy for req, or nil for none.
+func (g *GatewayProxy) Proxy(req *http.Request) (*url.URL, error) {
+	cfg := g.cfg.Load()
+	if cfg == nil {
+		return nil, nil
+	}
+	return cfg.ProxyFunc()(req.URL)
+}
+
+// publishProxy hands the gateway's proxy settings to the chart downloads.
+// Settings whose credentials cannot be read leave the last good ones: the
+// nodes' condition says what is wrong.
+func (r *GatewayReconciler) publishProxy(ctx context.Context, gw *infrav1.Gateway) {
+	if r.Proxy == nil {
+		return
+	}
+	proxy, err := proxyOf(ctx, r.Client, gw.Namespace, gw.Spec.Environment.ProxySettings)
+	if err != nil {
+		logf.FromContext(ctx).Info("the gateway's proxy settings are not usable for chart downloads", "error", err.Error())
+		return
+	}
+	r.Proxy.Set(proxy)
 }

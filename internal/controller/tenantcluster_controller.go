@@ -132,9 +132,6 @@ type TenantClusterReconciler struct {
 	// ObserveWorkloads); nil installs none, and a cluster with packs is
 	// then never Running.
 	Packs PackInstaller
-	// GatewayProxy is given the gateway's proxy settings, which the packs'
-	// chart downloads use; nil for none.
-	GatewayProxy *GatewayProxy
 
 	deployed deployedSince
 	orphans  orphanMembers
@@ -209,6 +206,9 @@ func (r *TenantClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	var result ctrl.Result
 	if tc.Spec.ProfileRef != nil {
 		setProfileResolved(tc, applied != nil)
+	} else {
+		// The cluster's own profile now: nothing to resolve.
+		meta.RemoveStatusCondition(&tc.Status.Conditions, infrav1.TenantProfileResolved)
 	}
 	if applied != nil {
 		result, err = r.reconcileCluster(ctx, tc, before, *applied)
@@ -359,11 +359,6 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	r.announceDeployed(tc, before.Machines)
 	// The Nodes seen first: status names the machines still without one.
 	view.record(tc)
-	if r.GatewayProxy != nil {
-		if proxy, err := proxyOf(ctx, r.Client, gw.Namespace, gw.Spec.Environment.ProxySettings); err == nil {
-			r.GatewayProxy.Set(proxy)
-		}
-	}
 	packsNext := r.reconcilePacks(ctx, tc, view)
 	tenantStatus(tc, final, done, view)
 	if meta.IsStatusConditionTrue(tc.Status.Conditions, infrav1.ConditionReady) {

@@ -19,14 +19,10 @@ package controller
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/url"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/http/httpproxy"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,7 +31,6 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
-	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
 	"github.com/maas-gateway/maas-gateway/internal/packs"
 )
 
@@ -312,25 +307,4 @@ func setPacksReady(tc *infrav1.TenantCluster, sts []infrav1.PackStatus) {
 		setCondition(&tc.Status.Conditions, gen, infrav1.TenantPacksReady, metav1.ConditionTrue, infrav1.ReasonPacksInstalled,
 			fmt.Sprintf("%d pack(s) installed", len(sts)))
 	}
-}
-
-// GatewayProxy holds the gateway's proxy settings as the TenantCluster
-// controller last read them, so that chart downloads go through the proxy
-// the gateway's own nodes use.
-type GatewayProxy struct {
-	cfg atomic.Pointer[httpproxy.Config]
-}
-
-// Set records the gateway's proxy settings (with their credentials).
-func (g *GatewayProxy) Set(p bootstrap.Proxy) {
-	g.cfg.Store(&httpproxy.Config{HTTPProxy: p.HTTPProxy, HTTPSProxy: p.HTTPSProxy, NoProxy: strings.Join(p.NoProxy, ",")})
-}
-
-// Proxy is an http.Transport's Proxy: the proxy for req, or nil for none.
-func (g *GatewayProxy) Proxy(req *http.Request) (*url.URL, error) {
-	cfg := g.cfg.Load()
-	if cfg == nil {
-		return nil, nil
-	}
-	return cfg.ProxyFunc()(req.URL)
 }

@@ -219,11 +219,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 	if err != nil {
 		return nil, err
 	}
+	// Chart downloads go through the gateway's proxy, which the Gateway
+	// controller reads from the Gateway.
+	gatewayProxy := &controller.GatewayProxy{}
+	installer := packs.NewInstaller(packs.Options{Proxy: gatewayProxy.Proxy, Log: mgr.GetLogger().WithName("packs")})
 	if err := (&controller.GatewayReconciler{
 		Client:    mgr.GetClient(),
 		Recorder:  mgr.GetEventRecorder("gateway-controller"),
 		Inventory: op.Inventory,
 		Finder:    finder,
+		Proxy:     gatewayProxy,
 		Nodes: controller.GatewayNodes{
 			Client: direct, Evicter: evicter,
 			DrainTimeout: opts.GatewayDrainTimeout, SkipEtcd: opts.SkipGatewayEtcd,
@@ -237,10 +242,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		return nil, fmt.Errorf("setting up the Gateway controller: %w", err)
 	}
 
-	// Chart downloads go through the gateway's proxy, which the
-	// TenantCluster controller reads from the Gateway.
-	gatewayProxy := &controller.GatewayProxy{}
-	installer := packs.NewInstaller(packs.Options{Proxy: gatewayProxy.Proxy, Log: mgr.GetLogger().WithName("packs")})
 	if err := (&controller.TenantClusterReconciler{
 		Client:                  mgr.GetClient(),
 		Recorder:                mgr.GetEventRecorder("tenantcluster-controller"),
@@ -261,7 +262,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		WorkloadCheckInterval:   opts.TenantWorkloadCheckInterval,
 		WorkloadEvents:          tenantNews,
 		Packs:                   installer,
-		GatewayProxy:            gatewayProxy,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the TenantCluster controller: %w", err)
 	}

@@ -45,11 +45,11 @@ func (d *demo) createProfile(ctx context.Context) error {
 		d.t.note("ClusterProfile %s without its packs: no emulated control planes to install them into", p.Name)
 	} else {
 		charts := filepath.Join(envtest.RepoRoot(), "internal", "packs", "testdata", "charts")
+		// Served until the demo ends.
 		repo, err := packstest.Serve(filepath.Join(charts, "cni"), filepath.Join(charts, "addon"))
 		if err != nil {
 			return errorf("serving the demo's charts: %w", err)
 		}
-		d.charts = repo
 		var names []string
 		for i := range p.Spec.Packs {
 			pack := &p.Spec.Packs[i]

@@ -36,7 +36,6 @@ import (
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/catalog"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
-	"github.com/maas-gateway/maas-gateway/internal/packs/packstest"
 	"github.com/maas-gateway/maas-gateway/test/harness"
 )
 
@@ -74,8 +73,6 @@ type demo struct {
 	gwKey   client.ObjectKey
 	account client.ObjectKey
 	tenant  client.ObjectKey
-	// charts serves the demo's chart repository, when it runs one.
-	charts *packstest.Repository
 }
 
 func (d *demo) steps() []step {

@@ -31,10 +31,10 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
-	"sigs.k8s.io/yaml"
 
 	infrav1alpha1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
+	"github.com/maas-gateway/maas-gateway/internal/packs"
 )
 
 // SetupClusterProfileWebhookWithManager registers the ClusterProfile
@@ -78,8 +78,8 @@ func (v *ClusterProfileValidator) ValidateDelete(ctx context.Context, p *infrav1
 	return nil, nil
 }
 
-// maxPackValueBytes bounds one pack's values and manifests once parsed, as
-// the schema bounds their text.
+// maxPackValueBytes bounds one pack's manifests, as the schema bounds their
+// text.
 const maxPackValueBytes = 256 << 10
 
 // validateProfile checks a profile's packs: one network plugin at most,
@@ -132,18 +132,11 @@ func validateProfile(path *field.Path, spec *infrav1alpha1.ClusterProfileSpec) f
 	return errs
 }
 
-// checkValues accepts empty values or a YAML mapping, as Helm reads a
-// values file.
+// checkValues accepts empty values or a YAML mapping, read as the installer
+// reads them (its size and depth bounds included).
 func checkValues(values string) error {
-	if strings.TrimSpace(values) == "" {
-		return nil
-	}
-	if len(values) > maxPackValueBytes {
-		return fmt.Errorf("longer than %d bytes", maxPackValueBytes)
-	}
-	var m map[string]any
-	if err := yaml.Unmarshal([]byte(values), &m); err != nil {
-		return fmt.Errorf("not a YAML mapping: %v", err)
+	if _, err := packs.MergeValues(values, ""); err != nil {
+		return fmt.Errorf("not a YAML mapping the installer accepts: %v", err)
 	}
 	return nil
 }
