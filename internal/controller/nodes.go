@@ -43,11 +43,8 @@ type GatewayNodes struct {
 	// otherwise retry a PodDisruptionBudget's 429 inside the reconcile.
 	Evicter workload.Evicter
 	// DrainTimeout is how long a gateway node's drain may wait before
-	// NodesDrained says DrainTimedOut (the machine is still kept); zero
-	// means 10 minutes. The Gateway has no drainTimeout field: the
-	// gateway's own pods are the operator's and the platform's, and a
-	// PodDisruptionBudget that never allows is a fault to report, not a
-	// setting.
+	// NodesDrained says DrainTimedOut (the machine is still kept) when the
+	// Gateway sets no spec.drainTimeout; zero means 10 minutes.
 	DrainTimeout time.Duration
 	// SkipEtcd leaves etcd membership alone: only for test worlds whose
 	// gateway cluster is an API server with an etcd of its own (envtest)
@@ -70,12 +67,20 @@ func (r *GatewayReconciler) leaveGateway(ctx context.Context, gw *infrav1.Gatewa
 	exit := clusterExit{
 		client:       r.Nodes.Client,
 		evicter:      r.Nodes.Evicter,
-		drainTimeout: r.Nodes.DrainTimeout,
+		drainTimeout: gatewayDrainTimeout(gw, r.Nodes.DrainTimeout),
 		etcd: func(ctx context.Context, addrs []string) (*workload.Etcd, error) {
 			return r.gatewayEtcd(ctx, gw, addrs)
 		},
 	}
 	return exit.leave(ctx, victim, node, !r.Nodes.SkipEtcd, staying)
+}
+
+// gatewayDrainTimeout is the Gateway's own drainTimeout, else the manager's.
+func gatewayDrainTimeout(gw *infrav1.Gateway, fallback time.Duration) time.Duration {
+	if gw.Spec.DrainTimeout != nil && gw.Spec.DrainTimeout.Duration > 0 {
+		return gw.Spec.DrainTimeout.Duration
+	}
+	return fallback
 }
 
 // gatewayEtcd connects to the gateway's etcd members at addrs (port 2379 of
