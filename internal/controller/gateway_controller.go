@@ -244,6 +244,9 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 			State: rollout.StateDeployed, Status: "Deployed", Node: nodeState(view.nodes[a.SystemID]),
 		})
 	}
+	if !r.Nodes.SkipEtcd {
+		r.requireVotingMembers(ctx, gw, view, machines)
+	}
 	if err := r.rolloutPool(ctx, gw, key, &pool, machines, rel); err != nil {
 		return ctrl.Result{}, err
 	}
