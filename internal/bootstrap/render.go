@@ -90,9 +90,20 @@ type NodeConfig struct {
 	// CACertHashes pin the cluster CA for joining nodes (see CACertHash).
 	// Joining roles need at least one.
 	CACertHashes []string
-	// PKI is the cluster's shared key material: required on control-plane
-	// roles, refused on workers, which must never hold a CA key.
+	// PKI is the cluster's shared key material: required on the first
+	// control plane, which creates the cluster, and refused on every
+	// joining role. MAAS keeps user data (its admins and its database
+	// backups read it), so only the one machine that cannot do without the
+	// CA keys gets them.
 	PKI *ClusterPKI
+	// CertificateKey decrypts the cluster's kubeadm-certs Secret, where a
+	// joining control plane fetches the shared keys (kubeadm join
+	// --control-plane --certificate-key): required on JoinControlPlane. On
+	// InitControlPlane it makes kubeadm init upload that Secret
+	// (--upload-certs), so that control planes deployed beside the first
+	// one can join before anyone else reached the new cluster. Refused on
+	// workers.
+	CertificateKey CertificateKey
 	// AllowWorkloads leaves a control-plane node untainted, so ordinary
 	// Pods schedule on it.
 	AllowWorkloads bool
@@ -198,8 +209,13 @@ func (cfg NodeConfig) validate() (*node, error) {
 	}
 	if cfg.Role.ControlPlane() {
 		errs = append(errs, validateControlPlane(cfg)...)
-	} else if cfg.PKI != nil {
-		bad("a worker must not receive the cluster PKI: it holds the CA keys")
+	} else {
+		if cfg.PKI != nil {
+			bad("a worker must not receive the cluster PKI: it holds the CA keys")
+		}
+		if !cfg.CertificateKey.IsZero() {
+			bad("a worker must not receive the certificate key: it decrypts the CA keys")
+		}
 	}
 	if cfg.Role.Joins() {
 		if len(cfg.CACertHashes) == 0 {
@@ -247,10 +263,20 @@ func (cfg NodeConfig) validate() (*node, error) {
 
 func validateControlPlane(cfg NodeConfig) []error {
 	var errs []error
-	if cfg.PKI == nil {
-		errs = append(errs, errors.New("pki is required on a control-plane node"))
-	} else if err := cfg.PKI.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("pki: %w", err))
+	switch {
+	case cfg.Role == RoleJoinControlPlane:
+		if cfg.PKI != nil {
+			errs = append(errs, errors.New("a joining control plane must not receive the cluster PKI in its user data: it downloads the shared keys from the kubeadm-certs Secret with its certificate key"))
+		}
+		if cfg.CertificateKey.IsZero() {
+			errs = append(errs, errors.New("certificateKey is required on a joining control plane: it decrypts the kubeadm-certs Secret"))
+		}
+	case cfg.PKI == nil:
+		errs = append(errs, errors.New("pki is required on the first control plane"))
+	default:
+		if err := cfg.PKI.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("pki: %w", err))
+		}
 	}
 	if !interfaceNameRE.MatchString(cfg.KubeVIPInterface) {
 		errs = append(errs, fmt.Errorf("kubeVIPInterface %q must name the network interface that holds the VIP (1-15 letters, digits, '.', '_' or '-')", cfg.KubeVIPInterface))
@@ -400,9 +426,13 @@ func Render(cfg NodeConfig) ([]byte, error) {
 
 	var keep []string
 	if n.Role.ControlPlane() {
-		pki := pkiFiles(n.PKI)
+		// Only the first control plane has the keys on disk before kubeadm
+		// runs; the others download them (control-plane-prepare
+		// download-certs).
+		var pki []cloudFile
 		kubeconfig := adminConfPath
 		if n.Role == RoleInitControlPlane {
+			pki = pkiFiles(n.PKI)
 			kubeconfig = superAdminConfPath
 		}
 		manifest, err := yaml.Marshal(kubeVIPPod(n.KubeVIPImage, n.vip, n.port, n.KubeVIPInterface, kubeconfig))
@@ -430,6 +460,11 @@ func Render(cfg NodeConfig) ([]byte, error) {
 			strconv.Itoa(joinAttempts), strconv.Itoa(int(joinPause / time.Second))}, keep...)
 	} else {
 		kubeadmCmd = []string{"kubeadm", "init", "--config", kubeadmConfig}
+		if !n.CertificateKey.IsZero() {
+			// The phase runs only with the flag; the key comes from the
+			// configuration.
+			kubeadmCmd = append(kubeadmCmd, "--upload-certs")
+		}
 	}
 	if n.packages != nil {
 		kubeadmCmd = n.packages.command(kubeadmCmd)
@@ -496,6 +531,7 @@ func (n *node) kubeadmConfig() (string, error) {
 				}},
 				NodeRegistration: reg,
 				LocalAPIEndpoint: localEndpoint,
+				CertificateKey:   n.CertificateKey.Hex(),
 			},
 			clusterConfiguration{
 				TypeMeta:             kubeadmTypeMeta(kindClusterConfiguration),
@@ -518,7 +554,7 @@ func (n *node) kubeadmConfig() (string, error) {
 			Timeouts: &timeouts{Discovery: duration(discoveryTimeout)},
 		}
 		if n.Role == RoleJoinControlPlane {
-			join.ControlPlane = &joinControlPlane{LocalAPIEndpoint: localEndpoint}
+			join.ControlPlane = &joinControlPlane{LocalAPIEndpoint: localEndpoint, CertificateKey: n.CertificateKey.Hex()}
 		}
 		docs = []any{join}
 	}
