@@ -1010,8 +1010,10 @@ var _ = Describe("TenantCluster controller", func() {
 
 		pki := &corev1.Secret{}
 		Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: bootstrap.SecretName("tc", bootstrap.PurposeCA)}, pki)).To(Succeed())
-		caKey := strings.TrimSpace(string(pki.Data[corev1.TLSPrivateKeyKey]))
-		Expect(caKey).NotTo(BeEmpty())
+		// A line of the CA key's PEM body: YAML indents the whole.
+		pemLines := strings.Split(strings.TrimSpace(string(pki.Data[corev1.TLSPrivateKeyKey])), "\n")
+		Expect(len(pemLines)).To(BeNumerically(">", 2))
+		caKey := pemLines[1]
 		roles := map[bootstrap.Role]int{}
 		for _, m := range ours() {
 			intent, err := bootstrap.Parse(m.UserData)
