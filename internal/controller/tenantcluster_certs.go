@@ -39,8 +39,8 @@ package controller
 //     machine came up, a Secret deleted by hand. The key itself survives a
 //     restart in its record.
 //   - When no control plane is joining, the round ends: the Secret and its
-//     token are deleted from the cluster, then the record, so the next
-//     round gets a new key.
+//     token are deleted from the cluster, then the record is emptied, so the
+//     next round gets a new key.
 //   - A key with less than certKeyRenewBefore left is not handed to a new
 //     machine: a new key replaces it (and the Secret with it). A machine of
 //     the old key still joining then fails to decrypt, and the join timeout
@@ -305,7 +305,8 @@ func (r *TenantClusterReconciler) syncCertificateKey(ctx context.Context, tc *in
 		return nil
 	}
 	record, key, exp, ok, err := r.currentCertificateKey(ctx, tc)
-	if err != nil || record == nil {
+	if err != nil || record == nil || len(record.Data) == 0 {
+		// No round: never one, or the last one ended.
 		return err
 	}
 	pki, err := r.ensurePKI(ctx, tc)
@@ -327,13 +328,16 @@ func (r *TenantClusterReconciler) syncCertificateKey(ctx context.Context, tc *in
 	if err := retireCerts(ctx, cl.Client); err != nil {
 		return fmt.Errorf("deleting Secret kube-system/%s at %s: %w", bootstrap.KubeadmCertsSecretName, tc.Spec.ControlPlaneEndpoint, err)
 	}
-	// The record last: a crash before this line retires again.
-	if err := r.Delete(ctx, record, client.Preconditions{ResourceVersion: &record.ResourceVersion}); err != nil && !apierrors.IsNotFound(err) {
-		if apierrors.IsConflict(err) {
-			// A deploy took a new key meanwhile: that round goes on.
+	// The record last: a crash before this line retires again. It is
+	// emptied, not deleted: the manager may not delete Secrets. record
+	// carries the version read, so a deploy that took a new key meanwhile
+	// conflicts, and its round goes on.
+	record.Data = nil
+	if err := r.Update(ctx, record); err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("deleting Secret %s/%s: %w", tc.Namespace, record.Name, err)
+		return fmt.Errorf("emptying Secret %s/%s: %w", tc.Namespace, record.Name, err)
 	}
 	r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, ReasonCertificateKeyRetired, "Delete",
 		"no control plane is joining: deleted Secret kube-system/%s from the cluster and forgot its certificate key", bootstrap.KubeadmCertsSecretName)

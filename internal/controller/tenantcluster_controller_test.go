@@ -1036,8 +1036,9 @@ var _ = Describe("TenantCluster controller", func() {
 		Eventually(func(g Gomega) {
 			err := tenant.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: "kube-system", Name: bootstrap.KubeadmCertsSecretName}, &corev1.Secret{})
 			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "kubeadm-certs: %v", err)
-			err = k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "tc-certificate-key"}, &corev1.Secret{})
-			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the key's record: %v", err)
+			record := &corev1.Secret{}
+			g.Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "tc-certificate-key"}, record)).To(Succeed())
+			g.Expect(record.Data).To(BeEmpty(), "the key is forgotten")
 		}).WithTimeout(time.Minute).Should(Succeed())
 		Expect(eventsOf(controller.ReasonCertificateKeyRetired)).NotTo(BeEmpty())
 	})
