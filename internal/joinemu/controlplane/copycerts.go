@@ -150,8 +150,10 @@ func randomToken(n int) string {
 }
 
 // errCertsExpired says the kubeadm-certs Secret is gone, in kubeadm's words.
+//
+//nolint:staticcheck // kubeadm's own sentence, which a failed join shows
 var errCertsExpired = errors.New(`Secret "kubeadm-certs" was not found in the "kube-system" Namespace. ` +
-	"This Secret might have expired: the certificates must be uploaded again, with a new certificate key") //nolint:staticcheck // kubeadm's sentence
+	"This Secret might have expired: the certificates must be uploaded again, with a new certificate key")
 
 // downloadCerts is kubeadm join's control-plane-prepare download-certs: the
 // kubeadm-certs Secret read through the VIP with the bootstrap token (the
