@@ -499,8 +499,12 @@ func (r *GatewayReconciler) joinConfig(ctx context.Context, gw *infrav1.Gateway,
 		Token:                token,
 		CACertHashes:         []string{hash},
 		PKI:                  pki,
-		Labels:               map[string]string{infrav1.LabelGateway: gw.Name},
-		KubeVIPInterface:     gw.Spec.VIPInterface,
+		// Not yet the certificate-key model of tenant clusters: uploading
+		// the kubeadm-certs Secret into the gateway cluster needs Roles in
+		// kube-system the manager does not hold (README, security).
+		KeysInUserData:   true,
+		Labels:           map[string]string{infrav1.LabelGateway: gw.Name},
+		KubeVIPInterface: gw.Spec.VIPInterface,
 	}, ""
 }
 
