@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -50,7 +51,9 @@ const (
 const maxNameLength = validation.LabelValueMaxLength
 
 // partOf labels what the installer creates.
-var partOf = map[string]string{"app.kubernetes.io/part-of": "maas-gateway"}
+func partOf() map[string]string {
+	return map[string]string{"app.kubernetes.io/part-of": "maas-gateway"}
+}
 
 // Options tune the checks to where the gateway is installed.
 type Options struct {
@@ -73,7 +76,7 @@ type Installation struct {
 // Load parses a pcg.yaml and checks it; see Parse and Build.
 func Load(data []byte, opts Options) (*Installation, error) {
 	p, err := Parse(data)
-	if err != nil {
+	if p == nil {
 		return nil, err
 	}
 	return p.Build(opts)
@@ -87,6 +90,9 @@ type builder struct {
 }
 
 func (b *builder) fail(path, format string, args ...any) {
+	if b.p.unread(path) {
+		return
+	}
 	b.errs = append(b.errs, &FieldError{Field: path, Line: b.p.lineOf(path), Detail: fmt.Sprintf(format, args...)})
 }
 
@@ -100,6 +106,10 @@ func (p *Parsed) Build(opts Options) (*Installation, error) {
 	cfg := p.Config
 	b.checkIdentity(cfg)
 	b.checkMAAS(cfg.MAAS)
+	if cfg.Release != nil && cfg.Release.Version == "" {
+		b.fail("release.version", "is required with a release: a version of the release catalog, e.g. 1.0.0 "+
+			"(or leave release out for the catalog's default)")
+	}
 	if cfg.ControlPlaneEndpoint == "" {
 		b.fail("controlPlaneEndpoint", "is required: the virtual IP the gateway's API server answers on, "+
 			"a free address of the machines' network outside MAAS's dynamic range, e.g. 10.11.12.100")
@@ -113,7 +123,7 @@ func (p *Parsed) Build(opts Options) (*Installation, error) {
 
 	gw := &infrav1.Gateway{
 		TypeMeta:   metav1.TypeMeta{APIVersion: infrav1.GroupVersion.String(), Kind: "Gateway"},
-		ObjectMeta: metav1.ObjectMeta{Name: cfg.Name, Namespace: ns, Labels: partOf},
+		ObjectMeta: metav1.ObjectMeta{Name: cfg.Name, Namespace: ns, Labels: partOf()},
 		Spec: infrav1.GatewaySpec{
 			Replicas: cfg.Replicas,
 			MAAS: infrav1.MAASConnection{
@@ -140,8 +150,8 @@ func (p *Parsed) Build(opts Options) (*Installation, error) {
 		inst.Secrets = append(inst.Secrets, proxySecret)
 	}
 	inst.Warnings = p.secret.strings(inst.Warnings)
-	if len(b.errs) > 0 {
-		return nil, p.secret.errors(b.errs.sorted())
+	if errs := append(slices.Clone(p.errs), b.errs...); len(errs) > 0 {
+		return nil, p.secret.errors(errs.sorted())
 	}
 	return inst, nil
 }
@@ -216,10 +226,10 @@ func (b *builder) proxy(ns, name string, env Environment) (infrav1.ProxySettings
 		b.p.secret.addUserinfo(*f.url)
 		u, err := url.Parse(*f.url)
 		if err != nil || u.Host == "" {
-			// Not shown: the text may hold a password.
+			// Not shown: the text may hold a password. The schema's own
+			// message on this field, which would show it, gives way to this.
 			b.fail(f.path, "is not a URL; write it as http://proxy.example.com:3128 "+
 				"(a username and password, if any, as http://USERNAME:PASSWORD@proxy.example.com:3128, or in environment.proxyCredentials)")
-			*f.url = ""
 			continue
 		}
 		if u.User == nil {
@@ -241,7 +251,7 @@ func (b *builder) proxy(ns, name string, env Environment) (infrav1.ProxySettings
 			b.fail("environment.proxyCredentials.username", "is required: the proxy rejects a password without a user name")
 		}
 		user, pass = c.Username, string(c.Password)
-	case len(inURLs) == 2 && inURLs[0] != inURLs[1]:
+	case len(inURLs) == 2 && (inURLs[0].user != inURLs[1].user || inURLs[0].pass != inURLs[1].pass):
 		b.fail(inURLs[1].path, "carries other credentials than %s; the gateway uses one proxy username and password for both", inURLs[0].path)
 		return out, nil
 	case len(inURLs) > 0:
@@ -281,11 +291,11 @@ func (r *redactor) addUserinfo(raw string) {
 		return
 	}
 	info := rest[:i]
-	r.values = append(r.values, info)
-	if _, pass, ok := strings.Cut(info, ":"); ok && pass != "" {
-		r.values = append(r.values, pass)
-		if dec, err := url.PathUnescape(pass); err == nil && dec != pass {
-			r.values = append(r.values, dec)
+	r.addValue(info)
+	if _, pass, ok := strings.Cut(info, ":"); ok {
+		r.addValue(pass)
+		if dec, err := url.PathUnescape(pass); err == nil {
+			r.addValue(dec)
 		}
 	}
 }
@@ -293,7 +303,7 @@ func (r *redactor) addUserinfo(raw string) {
 func newSecret(ns, name string, data map[string]string) *corev1.Secret {
 	return &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: partOf},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: partOf()},
 		Type:       corev1.SecretTypeOpaque,
 		StringData: data,
 	}
@@ -338,11 +348,13 @@ func (b *builder) checkGateway(gw *infrav1.Gateway, opts Options) error {
 	for _, e := range hookErrs {
 		fe := b.p.fromField(e, "")
 		refused[fe.Field] = true
-		b.errs = append(b.errs, fe)
+		if !b.p.unread(fe.Field) {
+			b.errs = append(b.errs, fe)
+		}
 	}
 	for _, e := range schemaErrs {
 		fe := b.p.fromField(e, "spec.")
-		if !refused[fe.Field] {
+		if !refused[fe.Field] && !b.p.unread(fe.Field) {
 			b.errs = append(b.errs, fe)
 		}
 	}

@@ -35,6 +35,19 @@ type Parsed struct {
 	Config *Config
 	lines  map[string]int
 	secret redactor
+	// errs are the fields that could not be read; Build reports them with
+	// what else is wrong, and nothing else about them.
+	errs Errors
+}
+
+// unread reports whether path, or a field it lies in, could not be read.
+func (p *Parsed) unread(path string) bool {
+	for _, e := range p.errs {
+		if path == e.Field || strings.HasPrefix(path, e.Field+".") || strings.HasPrefix(path, e.Field+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // lineOf returns the line of path, or of its nearest ancestor written in
@@ -55,8 +68,10 @@ func (p *Parsed) lineOf(path string) int {
 
 // Parse decodes a pcg.yaml strictly: one YAML document, a mapping whose
 // every field is known, given once and of the right type. It checks the
-// form of the file, not its settings (Load does that). The error is an
-// Errors naming each field and its line.
+// form of the file, not its settings (Build does that). The error is an
+// Errors naming each field and its line; when only some fields could not
+// be read, the Parsed is returned with it, so that Build can name what
+// else is wrong in the same run.
 func Parse(data []byte) (*Parsed, error) {
 	p := &Parsed{Config: &Config{}, lines: map[string]int{}}
 	if len(data) > MaxFileSize {
@@ -80,7 +95,10 @@ func Parse(data []byte) (*Parsed, error) {
 		return nil, p.secret.errors(Errors{{Line: line, Detail: "holds more than one YAML document; a pcg.yaml is one (remove the ---)"}})
 	}
 	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+	if root.Kind == yaml.DocumentNode {
+		if len(root.Content) != 1 {
+			return nil, Errors{{Detail: "is empty; start from config/samples/pcg.yaml"}}
+		}
 		root = root.Content[0]
 	}
 	d := decoder{lines: p.lines}
@@ -91,10 +109,17 @@ func Parse(data []byte) (*Parsed, error) {
 	if c := p.Config.Environment.ProxyCredentials; c != nil {
 		p.secret.add(string(c.Password))
 	}
-	if len(d.errs) > 0 {
-		return nil, p.secret.errors(d.errs.sorted())
+	if len(d.errs) == 0 {
+		return p, nil
 	}
-	return p, nil
+	errs := p.secret.errors(d.errs.sorted())
+	for _, e := range errs {
+		if e.Field == "" {
+			return nil, errs // the file as a whole is wrong: nothing more to check
+		}
+	}
+	p.errs = errs
+	return p, errs
 }
 
 // rawAPIKey finds the API key by reading the file's lines, for a file that

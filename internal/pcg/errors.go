@@ -89,18 +89,26 @@ type redactor struct {
 	values []string
 }
 
-// add records a secret value and, for an API key, each part long enough
-// not to be an ordinary word.
+// minRedacted is the shortest value redacted. No message is built from a
+// secret: redaction is the second line of defence, for text that quotes
+// input (a parser's, the schema's). A shorter value is likely an ordinary
+// word of the message ("one", "gateway") that replacing would garble.
+const minRedacted = 6
+
+// add records a secret value and, for an API key, each of its parts.
 func (r *redactor) add(v string) {
 	v = strings.TrimSpace(v)
-	if v == "" {
-		return
-	}
-	r.values = append(r.values, v)
+	r.addValue(v)
 	for part := range strings.SplitSeq(v, ":") {
-		if len(part) >= 6 && part != v {
-			r.values = append(r.values, part)
+		if part != v {
+			r.addValue(part)
 		}
+	}
+}
+
+func (r *redactor) addValue(v string) {
+	if len(v) >= minRedacted {
+		r.values = append(r.values, v)
 	}
 }
 

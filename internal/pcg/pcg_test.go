@@ -150,7 +150,7 @@ func TestLoadValid(t *testing.T) {
 				"httpsProxy: http://proxy.example.com:3128", "httpsProxy: http://alice:s%40cret@proxy.example.com:3128"),
 			check: func(t *testing.T, inst *Installation) { checkProxySecret(t, inst, "alice", "s@cret") }},
 		{name: "proxy credentials in proxyCredentials",
-			doc: edit(t, "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 10.96.0.0/12\n  proxyCredentials:\n    username: alice\n    password: s3cret"),
+			doc:   edit(t, "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 10.96.0.0/12\n  proxyCredentials:\n    username: alice\n    password: s3cret"),
 			check: func(t *testing.T, inst *Installation) { checkProxySecret(t, inst, "alice", "s3cret") }},
 		{name: "credentials in one URL apply to both, with a warning",
 			doc:   edit(t, "httpProxy: http://proxy.example.com:3128", "httpProxy: http://alice:s3cret@proxy.example.com:3128"),
@@ -181,7 +181,7 @@ func TestLoadValid(t *testing.T) {
 			if tt.warn != "" && !strings.Contains(strings.Join(inst.Warnings, "\n"), tt.warn) {
 				t.Errorf("want a warning containing %q, got %q", tt.warn, inst.Warnings)
 			}
-			if tt.warn == "" && tt.name != "one node by default, with the webhook's warning" && len(inst.Warnings) > 0 {
+			if tt.warn == "" && len(inst.Warnings) > 0 {
 				t.Errorf("unexpected warnings %q", inst.Warnings)
 			}
 			for _, w := range inst.Warnings {
@@ -295,13 +295,13 @@ func TestLoadInvalid(t *testing.T) {
 			field: "environment.httpProxy", line: 13, detail: "is not a URL"},
 		{name: "a bad VIP interface (the schema's pattern)", doc: edit(t, "controlPlaneEndpoint: 10.11.12.100", "controlPlaneEndpoint: 10.11.12.100\nvipInterface: \"eth 0\""),
 			field: "vipInterface", line: 6, detail: "should match"},
-		{name: "a release without a version (the schema's required field)",
+		{name: "a release without a version",
 			doc:   edit(t, "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 10.96.0.0/12\nrelease:\n  osImage: ubuntu/jammy"),
-			field: "release.version", line: 18, detail: "Required value"},
+			field: "release.version", line: 18, detail: "is required with a release"},
 		{name: "a release version that is not semver", doc: edit(t, "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 10.96.0.0/12\nrelease:\n  version: latest"),
 			field: "release.version", line: 19, detail: "should match"},
 		{name: "a service range too large for an old Kubernetes",
-			doc:   edit(t, "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 10.0.0.0/8\nrelease:\n  version: 1.0.0\n  kubernetesVersion: v1.30.4"),
+			doc:   edit(t, "serviceCIDR: 10.96.0.0/12", "serviceCIDR: 100.64.0.0/10\nrelease:\n  version: 1.0.0\n  kubernetesVersion: v1.30.4"),
 			field: "environment.serviceCIDR", line: 17, detail: "Kubernetes before v1.34 accepts"},
 		{name: "an unknown top-level field", doc: edit(t, "replicas: 3", "nodes: 3"),
 			field: "nodes", line: 4, detail: "is not a field of a pcg.yaml; its fields are apiVersion, controlPlaneEndpoint,"},
@@ -310,7 +310,7 @@ func TestLoadInvalid(t *testing.T) {
 		{name: "a YAML alias", doc: edit(t, "zone: az1", "zone: &z az1\n  resourcePool: *z", "resourcePool: gateway", ""),
 			field: "placement.resourcePool", line: 11, detail: "YAML aliases (*name) are not supported"},
 		{name: "a second document", doc: base + "---\nname: other\n",
-			line: 19, detail: "holds more than one YAML document"},
+			line: 18, detail: "holds more than one YAML document"},
 		{name: "an empty file", doc: "# nothing here\n", detail: "is empty"},
 		{name: "a list, not a mapping", doc: "- name: gateway\n", line: 1, detail: "the file must be a mapping of fields, not a list"},
 		{name: "not YAML", doc: "name: [gateway\n", detail: "is not YAML"},
