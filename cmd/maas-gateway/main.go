@@ -59,17 +59,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCommand(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.Execute()
-	var ee exitError
-	switch {
-	case err == nil:
+	if err == nil {
 		return exitOK
-	case errors.As(err, &ee):
-		return ee.code
-	default:
-		// Cobra's own: an unknown command or flag.
-		_, _ = fmt.Fprintf(stderr, "maas-gateway: %v\nRun 'maas-gateway --help' for usage.\n", err)
-		return exitUsage
 	}
+	if ee, ok := errors.AsType[exitError](err); ok {
+		return ee.code
+	}
+	// Cobra's own: an unknown command or flag.
+	_, _ = fmt.Fprintf(stderr, "maas-gateway: %v\nRun 'maas-gateway --help' for usage.\n", err)
+	return exitUsage
 }
 
 func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -121,8 +119,9 @@ checks. Nothing is contacted: MAAS and the machines are not checked.`,
 				return err
 			}
 			gw := inst.Gateway
-			_, _ = fmt.Fprintf(stdout, "%s is valid: Gateway %s/%s, %d node(s), MAAS %s, API server at %s; %d Secret(s) to create\n",
-				name, gw.Namespace, gw.Name, gw.Spec.Replicas, gw.Spec.MAAS.Endpoint, gw.Spec.ControlPlaneEndpoint, len(inst.Secrets))
+			_, _ = fmt.Fprintf(stdout, "%s is valid: Gateway %s/%s, %d node(s), MAAS %s, "+
+				"API server at %s; %d Secret(s) to create\n", name, gw.Namespace, gw.Name, gw.Spec.Replicas,
+				gw.Spec.MAAS.Endpoint, gw.Spec.ControlPlaneEndpoint, len(inst.Secrets))
 			return nil
 		},
 	}
@@ -156,13 +155,15 @@ holds the MAAS API key in clear: write it only where the key may be.`,
 		},
 	}
 	f.register(c)
-	c.Flags().BoolVar(&showSecrets, "show-secrets", false, "print the Secrets' values (the MAAS API key, the proxy password) instead of a placeholder")
+	c.Flags().BoolVar(&showSecrets, "show-secrets", false,
+		"print the Secrets' values (the MAAS API key, the proxy password) instead of a placeholder")
 	return c
 }
 
 func noArgs(c *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		_, _ = fmt.Fprintf(c.ErrOrStderr(), "maas-gateway %s: unexpected argument %q; give the file with -f\n", c.Name(), args[0])
+		_, _ = fmt.Fprintf(c.ErrOrStderr(), "maas-gateway %s: unexpected argument %q; give the file with -f\n",
+			c.Name(), args[0])
 		return exitError{exitUsage}
 	}
 	return nil
@@ -173,7 +174,8 @@ func noArgs(c *cobra.Command, args []string) error {
 // file is shown by.
 func load(path string, stdin io.Reader, stderr io.Writer) (string, *pcg.Installation, error) {
 	if path == "" {
-		_, _ = fmt.Fprintln(stderr, "maas-gateway: -f is required: the pcg.yaml to read (start from config/samples/pcg.yaml), or - for standard input")
+		_, _ = fmt.Fprintln(stderr, "maas-gateway: -f is required: the pcg.yaml to read "+
+			"(start from config/samples/pcg.yaml), or - for standard input")
 		return "", nil, exitError{exitUsage}
 	}
 	name, data, err := read(path, stdin)
@@ -182,9 +184,9 @@ func load(path string, stdin io.Reader, stderr io.Writer) (string, *pcg.Installa
 		return name, nil, exitError{exitUnreadable}
 	}
 	inst, err := pcg.Load(data, pcg.Options{})
-	var list pcg.Errors
+	list, invalid := errors.AsType[pcg.Errors](err)
 	switch {
-	case errors.As(err, &list):
+	case invalid:
 		for _, e := range list {
 			_, _ = fmt.Fprintln(stderr, located(name, e))
 		}
@@ -239,8 +241,7 @@ func read(path string, stdin io.Reader) (string, []byte, error) {
 
 // unwrapPath drops the path an *os.PathError repeats.
 func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
+	if pe, ok := errors.AsType[*os.PathError](err); ok {
 		return pe.Err
 	}
 	return err

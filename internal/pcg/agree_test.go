@@ -149,8 +149,8 @@ func causes(t *testing.T, err error, prefix string) map[string][]string {
 	if err == nil {
 		return out
 	}
-	var status apierrors.APIStatus
-	if !errors.As(err, &status) || status.Status().Details == nil {
+	status, ok := errors.AsType[*apierrors.StatusError](err)
+	if !ok || status.Status().Details == nil {
 		t.Fatalf("not an Invalid error: %v", err)
 	}
 	for _, c := range status.Status().Details.Causes {
@@ -212,8 +212,7 @@ func TestWebhookAndPCGAgree(t *testing.T) {
 
 			inst, err := Load(asPCG(t, spec), Options{})
 			got := map[string][]string{}
-			var list Errors
-			if errors.As(err, &list) {
+			if list, ok := errors.AsType[Errors](err); ok {
 				for _, e := range list {
 					got[e.Field] = append(got[e.Field], e.Detail)
 				}

@@ -146,10 +146,7 @@ func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
 	d.errs = append(d.errs, &FieldError{Field: path, Line: n.Line, Detail: fmt.Sprintf(format, args...)})
 }
 
-var (
-	listType   = reflect.TypeFor[List]()
-	secretType = reflect.TypeFor[Secret]()
-)
+var listType = reflect.TypeFor[List]()
 
 // kindName says what a YAML node is, in words, without its content.
 func kindName(n *yaml.Node) string {

@@ -320,8 +320,8 @@ func TestLoadInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Load([]byte(tt.doc), Options{})
-			var list Errors
-			if !errors.As(err, &list) {
+			list, ok := errors.AsType[Errors](err)
+			if !ok {
 				t.Fatalf("want Errors, got %v", err)
 			}
 			var found *FieldError
