@@ -286,7 +286,7 @@ func offlineCauses(t *testing.T, s *crdSchema, spec infrav1.GatewaySpec) map[str
 	out := map[string][]string{}
 	for _, e := range s.validate(context.Background(), obj) {
 		f := pcgPath(e.Field, "spec.")
-		out[f] = append(out[f], e.ErrorBody())
+		out[f] = append(out[f], e.Detail)
 	}
 	return out
 }
