@@ -150,9 +150,17 @@ type TenantClusterReconciler struct {
 	// wait; the MAAS rate limit, not this, bounds the load on MAAS.
 	MaxConcurrentReconciles int
 
+	// CapacityBackoff is how long a pool waits after MAAS first found no
+	// machine for it, doubled for each further NoCapacity answer up to
+	// CapacityBackoffMax; defaults DefaultCapacityBackoff and
+	// DefaultCapacityBackoffMax.
+	CapacityBackoff, CapacityBackoffMax time.Duration
+
 	// writes tells a cluster read from a cache that has not seen this
 	// controller's last write to it yet.
 	writes ownWrites
+	// capacity holds pools MAAS has no machine for, across reconciles.
+	capacity capacityBackoff
 }
 
 // Every verb below is justified in the README ("What the manager may do").
@@ -173,6 +181,7 @@ func (r *TenantClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		if apierrors.IsNotFound(err) {
 			r.writes.forget(req.NamespacedName)
 			r.orphans.forget(req.NamespacedName)
+			r.capacity.forget(req.NamespacedName)
 			if r.Clusters != nil {
 				// Its connection would otherwise probe a VIP that is gone.
 				r.Clusters.Disconnect(req.NamespacedName)
@@ -380,7 +389,12 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 		return ctrl.Result{RequeueAfter: min(r.RequeueInterval, drainRequeue)}, nil
 	}
 	if !final.Done() {
-		return ctrl.Result{RequeueAfter: sooner(r.RequeueInterval, packsNext)}, nil
+		next := sooner(r.RequeueInterval, packsNext)
+		if !done.retryAt.IsZero() {
+			// A pool held for capacity asks again when its wait ends.
+			next = sooner(next, max(done.retryAt.Sub(r.now()), time.Second))
+		}
+		return ctrl.Result{RequeueAfter: next}, nil
 	}
 	if view != nil {
 		// Node changes come from the cluster cache's watch; etcd's
@@ -617,9 +631,11 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 	e := &poolExecutor{
 		inv:     r.Inventory,
 		account: key,
-		owner:   owner,
-		snap:    snap,
-		domain:  tc.Spec.Domain,
+		owner:    owner,
+		snap:     snap,
+		domain:   tc.Spec.Domain,
+		capacity: &r.capacity,
+		now:      r.now,
 		erase:   func(pool string) infrav1.DiskErase { return diskEraseOf(tc, pool) },
 		constraints: func(pool string) maas.Constraints {
 			t := poolTemplate(tc, pool)
@@ -843,6 +859,7 @@ func (r *TenantClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.MaxConcurrentReconciles == 0 {
 		r.MaxConcurrentReconciles = 10
 	}
+	r.capacity.base, r.capacity.max = r.CapacityBackoff, r.CapacityBackoffMax
 	if r.JoinTimeout == 0 {
 		r.JoinTimeout = DefaultTenantJoinTimeout
 	}
