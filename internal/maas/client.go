@@ -290,8 +290,11 @@ type callSpec struct {
 	op       string
 	systemID string
 	// idempotent calls are retried after any transient failure; the others
-	// (allocate) only when MAAS cannot have acted: the connection was never
-	// made, or MAAS answered 503 (it rolls the request's transaction back).
+	// (allocate, address reservations) only when MAAS cannot have acted:
+	// the connection was never made. A 503 is not enough: MAAS rolls back
+	// its own 503s, but one from a proxy in front of it, or a connection
+	// lost on the way back, can follow a committed allocation, and a retry
+	// would take a second machine (see MayHaveActed and Inventory.Allocate).
 	idempotent bool
 	// attempts overrides Options.MaxAttempts when positive.
 	attempts int
@@ -407,10 +410,7 @@ func retryable(err error, idempotent bool) bool {
 		return false
 	}
 	if se, ok := serverError(err); ok {
-		if idempotent {
-			return se.StatusCode >= 500 && se.StatusCode <= 599
-		}
-		return se.StatusCode == http.StatusServiceUnavailable
+		return idempotent && se.StatusCode >= 500 && se.StatusCode <= 599
 	}
 	if errors.Is(err, context.Canceled) {
 		return false
