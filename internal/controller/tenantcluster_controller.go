@@ -363,8 +363,15 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 			}
 		}
 	}
-	after := ownedBy(snapshotAfter(r.Inventory, key, snap), tenantKind, tc)
+	latest := snapshotAfter(r.Inventory, key, snap)
+	after := ownedBy(latest, tenantKind, tc)
 	tc.Status.Machines = tenantMachines(after)
+	releasing, relErr := r.pendingReleases(ctx, tc, key, latest, before.Machines, after, done.released)
+	if len(releasing) > 0 {
+		tc.Status.Machines = append(tc.Status.Machines, releasing...)
+		slices.SortFunc(tc.Status.Machines, func(a, b infrav1.MachineStatus) int { return strings.Compare(a.SystemID, b.SystemID) })
+	}
+	runErr = errors.Join(runErr, relErr)
 	r.announceDeployed(tc, before.Machines)
 	// The Nodes seen first: status names the machines still without one.
 	view.record(tc)
@@ -396,6 +403,13 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 		}
 		return ctrl.Result{RequeueAfter: next}, nil
 	}
+	var releaseNext time.Duration
+	if len(releasing) > 0 {
+		// The inventory tells of the followed machines' changes; this is
+		// the safety net, at the poll interval, no MAAS request of its own.
+		releaseNext = r.ReleaseCheckInterval
+		packsNext = sooner(packsNext, releaseNext)
+	}
 	if view != nil {
 		// Node changes come from the cluster cache's watch; etcd's
 		// membership is not watched, so a cluster at rest is looked at
@@ -403,7 +417,7 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 		next := r.WorkloadCheckInterval
 		return ctrl.Result{RequeueAfter: sooner(sooner(next, orphanWait), packsNext)}, nil
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: releaseNext}, nil
 }
 
 // sooner is the earlier of two delays, 0 meaning none.
