@@ -418,8 +418,8 @@ func osImage(release infrav1.Release) string {
 // no machine can be deployed to join the gateway yet ("" when one can).
 func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, key string, snap *maas.Snapshot, view *gatewayView) (*poolExecutor, string) {
 	e := &poolExecutor{
-		inv:     r.Inventory,
-		account: key,
+		inv:      r.Inventory,
+		account:  key,
 		owner:    maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: string(gw.UID)},
 		snap:     snap,
 		capacity: &r.capacity,

@@ -643,14 +643,14 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 		return nil, err.Error(), nil
 	}
 	e := &poolExecutor{
-		inv:     r.Inventory,
-		account: key,
+		inv:      r.Inventory,
+		account:  key,
 		owner:    owner,
 		snap:     snap,
 		domain:   tc.Spec.Domain,
 		capacity: &r.capacity,
 		now:      r.now,
-		erase:   func(pool string) infrav1.DiskErase { return diskEraseOf(tc, pool) },
+		erase:    func(pool string) infrav1.DiskErase { return diskEraseOf(tc, pool) },
 		constraints: func(pool string) maas.Constraints {
 			t := poolTemplate(tc, pool)
 			return constraintsOf("", t.ResourcePool, t.MachineConstraints)

@@ -231,7 +231,9 @@ func TestClassHelpers(t *testing.T) {
 }
 
 func TestMayHaveActed(t *testing.T) {
-	sent := func(err error) error { return &url.Error{Op: "Post", URL: "http://maas/MAAS/api/2.0/machines/", Err: err} }
+	sent := func(err error) error {
+		return &url.Error{Op: "Post", URL: "http://maas/MAAS/api/2.0/machines/", Err: err}
+	}
 	for _, tt := range []struct {
 		name string
 		err  error
