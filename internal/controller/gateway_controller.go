@@ -119,6 +119,10 @@ type GatewayReconciler struct {
 
 // Reconcile brings the gateway's nodes to spec.replicas.
 func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	// The gateway's own resize and upgrade draw on the share of the MAAS
+	// request rate kept for them: tenants saturating the endpoint's limit
+	// never starve the cluster the operator runs in.
+	ctx = maas.WithPriority(ctx)
 	gw := &infrav1.Gateway{}
 	if err := r.Get(ctx, req.NamespacedName, gw); err != nil {
 		if apierrors.IsNotFound(err) {
