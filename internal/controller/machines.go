@@ -119,19 +119,35 @@ func plannerMachine(m maas.Machine, node rollout.NodeState) rollout.Machine {
 	return pm
 }
 
+// Bounds of a machine's status record (the CRD's MaxLength and MaxItems
+// on MachineStatus): what MAAS says is cut to them, so that a machine
+// record never makes a status write fail, and a cluster's status stays
+// within etcd's object size (TestWorstCaseTenantClusterFitsEtcd).
+const (
+	maxMachineMessage   = 256
+	maxMachineAddresses = 8
+	// maxStatusMachines is status.machines' MaxItems: the spec's 200
+	// machines, a rolling update's extra ones (one per pool), and some
+	// released machines not yet back in MAAS's free pool.
+	maxStatusMachines = 300
+)
+
 // machineStatus is the status record of a machine.
 func machineStatus(m maas.Machine) infrav1.MachineStatus {
 	s := infrav1.MachineStatus{
-		SystemID:  m.SystemID,
-		Hostname:  m.Hostname,
-		Zone:      m.Zone,
-		State:     m.StatusName,
-		Message:   m.StatusMessage,
+		SystemID:  truncate(m.SystemID, 64),
+		Hostname:  truncate(m.Hostname, 255),
+		Zone:      truncate(m.Zone, 256),
+		State:     truncate(m.StatusName, 64),
+		Message:   truncate(m.StatusMessage, maxMachineMessage),
 		Addresses: m.Addresses,
 	}
+	if len(s.Addresses) > maxMachineAddresses {
+		s.Addresses = s.Addresses[:maxMachineAddresses]
+	}
 	if m.Owner != nil {
-		s.Pool = m.Owner.Pool
-		s.Template = m.Owner.Template
+		s.Pool = truncate(m.Owner.Pool, 64)
+		s.Template = truncate(m.Owner.Template, 64)
 	}
 	return s
 }

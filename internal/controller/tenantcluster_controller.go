@@ -367,6 +367,11 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	after := ownedBy(latest, tenantKind, tc)
 	tc.Status.Machines = tenantMachines(after)
 	releasing, relErr := r.pendingReleases(ctx, tc, key, latest, before.Machines, after, done.released)
+	if room := maxStatusMachines - len(tc.Status.Machines); len(releasing) > room {
+		// Beyond status's bound, a released machine is followed in memory
+		// only: a restart then forgets it, should its release fail.
+		releasing = releasing[:max(room, 0)]
+	}
 	if len(releasing) > 0 {
 		tc.Status.Machines = append(tc.Status.Machines, releasing...)
 		slices.SortFunc(tc.Status.Machines, func(a, b infrav1.MachineStatus) int { return strings.Compare(a.SystemID, b.SystemID) })
