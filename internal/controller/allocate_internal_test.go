@@ -65,7 +65,12 @@ func TestAnAllocationWithoutAnAnswerTakesOneMachine(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- inv.Start(ctx) }()
-			t.Cleanup(func() { cancel(); <-done })
+			t.Cleanup(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("inventory stopped with %v", err)
+				}
+			})
 
 			f := tt.fault
 			f.Method, f.Endpoint, f.Op, f.ErrorRate, f.AfterCommit = "POST", "machines/", "allocate", 1, true

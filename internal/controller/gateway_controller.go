@@ -320,11 +320,7 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 		return ctrl.Result{RequeueAfter: allocatedRequeue}, nil
 	}
 	if !summary.Done || len(actions) > 0 {
-		next := r.RequeueInterval
-		if !done.retryAt.IsZero() {
-			next = sooner(next, max(time.Until(done.retryAt), time.Second))
-		}
-		return ctrl.Result{RequeueAfter: next}, nil
+		return ctrl.Result{RequeueAfter: done.requeue(r.RequeueInterval, time.Now())}, nil
 	}
 	return ctrl.Result{}, nil
 }

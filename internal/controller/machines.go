@@ -243,6 +243,15 @@ type executed struct {
 	waiting []string
 }
 
+// requeue is how soon to look again, at most next: sooner when a pool held
+// for capacity may ask MAAS again before that.
+func (x executed) requeue(next time.Duration, now time.Time) time.Duration {
+	if x.retryAt.IsZero() {
+		return next
+	}
+	return sooner(next, max(x.retryAt.Sub(now), time.Second))
+}
+
 // errWaiting marks an action that cannot go on yet (a drain blocked by a
 // PodDisruptionBudget): the plan is retried later, not failed.
 var errWaiting = errors.New("waiting")

@@ -49,7 +49,12 @@ func startInventory(t *testing.T, srv *maassim.Server, key, agent string, interv
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- inv.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("inventory stopped with %v", err)
+		}
+	})
 	return inv
 }
 

@@ -367,15 +367,7 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 	after := ownedBy(latest, tenantKind, tc)
 	tc.Status.Machines = tenantMachines(after)
 	releasing, relErr := r.pendingReleases(ctx, tc, key, latest, before.Machines, after, done.released)
-	if room := maxStatusMachines - len(tc.Status.Machines); len(releasing) > room {
-		// Beyond status's bound, a released machine is followed in memory
-		// only: a restart then forgets it, should its release fail.
-		releasing = releasing[:max(room, 0)]
-	}
-	if len(releasing) > 0 {
-		tc.Status.Machines = append(tc.Status.Machines, releasing...)
-		slices.SortFunc(tc.Status.Machines, func(a, b infrav1.MachineStatus) int { return strings.Compare(a.SystemID, b.SystemID) })
-	}
+	tc.Status.Machines = withReleasing(tc.Status.Machines, releasing)
 	runErr = errors.Join(runErr, relErr)
 	r.announceDeployed(tc, before.Machines)
 	// The Nodes seen first: status names the machines still without one.
@@ -401,12 +393,7 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 		return ctrl.Result{RequeueAfter: min(r.RequeueInterval, drainRequeue)}, nil
 	}
 	if !final.Done() {
-		next := sooner(r.RequeueInterval, packsNext)
-		if !done.retryAt.IsZero() {
-			// A pool held for capacity asks again when its wait ends.
-			next = sooner(next, max(done.retryAt.Sub(r.now()), time.Second))
-		}
-		return ctrl.Result{RequeueAfter: next}, nil
+		return ctrl.Result{RequeueAfter: done.requeue(sooner(r.RequeueInterval, packsNext), r.now())}, nil
 	}
 	var releaseNext time.Duration
 	if len(releasing) > 0 {

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -29,6 +30,10 @@ import (
 	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/rollout"
 )
+
+// stateReleasing is the state status gives a machine whose release began,
+// until MAAS lists it again.
+const stateReleasing = "Releasing"
 
 // pendingReleases follows the machines a live cluster released (a rolling
 // update, a scale-down, a failed deployment replaced) until MAAS has them
@@ -52,7 +57,7 @@ func (r *TenantClusterReconciler) pendingReleases(ctx context.Context, tc *infra
 	}
 	for _, id := range released {
 		m := candidates[id]
-		m.SystemID, m.State, m.Message = id, "Releasing", ""
+		m.SystemID, m.State, m.Message = id, stateReleasing, ""
 		candidates[id] = m
 	}
 	for _, m := range owned {
@@ -70,12 +75,12 @@ func (r *TenantClusterReconciler) pendingReleases(ctx context.Context, tc *infra
 			// Released by an earlier process: follow it from the next poll.
 			r.Inventory.FollowFor(account, owner, id)
 			if m.State == "" {
-				m.State = "Releasing"
+				m.State = stateReleasing
 			}
 			out = append(out, m)
 		case state == maas.FollowPending:
 			if m.State == "" {
-				m.State = "Releasing"
+				m.State = stateReleasing
 			}
 			out = append(out, m)
 		case now.Status == maas.StatusFailedReleasing:
@@ -105,4 +110,20 @@ func keepPool(rec, earlier infrav1.MachineStatus) infrav1.MachineStatus {
 		rec.Pool, rec.Template = earlier.Pool, earlier.Template
 	}
 	return rec
+}
+
+// withReleasing is status.machines: the owned machines' records, then as
+// many of the released ones as status has room for, sorted by system ID.
+// Beyond that bound a released machine is followed in memory only: a
+// restart then forgets it, should its release fail.
+func withReleasing(owned, releasing []infrav1.MachineStatus) []infrav1.MachineStatus {
+	if room := maxStatusMachines - len(owned); len(releasing) > room {
+		releasing = releasing[:max(room, 0)]
+	}
+	if len(releasing) == 0 {
+		return owned
+	}
+	out := append(owned, releasing...)
+	slices.SortFunc(out, func(a, b infrav1.MachineStatus) int { return strings.Compare(a.SystemID, b.SystemID) })
+	return out
 }
