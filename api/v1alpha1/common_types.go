@@ -337,28 +337,37 @@ type PoolStatus struct {
 // MachineStatus is what MAAS says of one machine the operator owns.
 type MachineStatus struct {
 	// systemID is the MAAS system ID.
+	// +kubebuilder:validation:MaxLength=64
 	SystemID string `json:"systemID"`
 	// hostname as MAAS knows it.
 	// +optional
+	// +kubebuilder:validation:MaxLength=255
 	Hostname string `json:"hostname,omitempty"`
 	// pool the machine belongs to.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	Pool string `json:"pool,omitempty"`
 	// zone the machine is in.
 	// +optional
+	// +kubebuilder:validation:MaxLength=256
 	Zone string `json:"zone,omitempty"`
 	// state is MAAS's status name, e.g. Allocated, Deploying, Deployed, Failed deployment.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	State string `json:"state,omitempty"`
 	// message is MAAS's newest status message for the machine.
 	// +optional
+	// +kubebuilder:validation:MaxLength=256
 	Message string `json:"message,omitempty"`
 	// addresses are the machine's IP addresses.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=64
 	Addresses []string `json:"addresses,omitempty"`
 	// release (gateway) or template hash (tenant pools) the machine was deployed with.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	Template string `json:"template,omitempty"`
 	// node is the machine's Node as its cluster's API server reports it;
 	// unset while none was seen (not joined, or the cluster not reached).
@@ -370,18 +379,21 @@ type MachineStatus struct {
 // providerID maas://<system_id>, or by hostname for adopted nodes.
 type MachineNode struct {
 	// name of the Node.
+	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
 	// ready is the status of the Node's Ready condition: True, False or Unknown.
 	Ready metav1.ConditionStatus `json:"ready"`
 	// reason and message of the Ready condition when it is not True, as the
 	// kubelet (or the node lifecycle controller) wrote them.
 	// +optional
+	// +kubebuilder:validation:MaxLength=256
 	Reason string `json:"reason,omitempty"`
-	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:MaxLength=256
 	// +optional
 	Message string `json:"message,omitempty"`
 	// kubeletVersion the Node reports.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	KubeletVersion string `json:"kubeletVersion,omitempty"`
 }
 

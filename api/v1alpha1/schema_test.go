@@ -141,6 +141,9 @@ func TestSchemaRefusesInvalidObjects(t *testing.T) {
 	}{
 		{"gateway replicas 2", gateway("bad-replicas", func(g *infrav1.Gateway) { g.Spec.Replicas = 2 }),
 			"replicas must be 1 or 3"},
+		{"tenant cluster of more than 200 machines", tenant("too-many", func(c *infrav1.TenantCluster) {
+			c.Spec.Workers = []infrav1.NodePool{{Name: "a", Size: 100}, {Name: "b", Size: 98}}
+		}), "a TenantCluster has at most 200 machines"},
 		{"gateway endpoint not http", gateway("bad-endpoint", func(g *infrav1.Gateway) { g.Spec.MAAS.Endpoint = "ftp://maas/MAAS" }),
 			"endpoint must be an http:// or https:// URL"},
 		{"gateway endpoint without host", gateway("no-host", func(g *infrav1.Gateway) { g.Spec.MAAS.Endpoint = "http:///MAAS" }),

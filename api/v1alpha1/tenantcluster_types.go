@@ -85,6 +85,7 @@ type LocalObjectReference struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.workers) || self.workers.all(w, w.name != 'control-plane')",message="worker pool name control-plane is reserved for the control-plane pool"
 // +kubebuilder:validation:XValidation:rule="!has(self.network) || !has(self.network.podCIDR) || !cidr(self.network.podCIDR).containsIP(self.controlPlaneEndpoint)",message="controlPlaneEndpoint must lie outside podCIDR"
 // +kubebuilder:validation:XValidation:rule="!has(self.network) || !has(self.network.serviceCIDR) || !cidr(self.network.serviceCIDR).containsIP(self.controlPlaneEndpoint)",message="controlPlaneEndpoint must lie outside serviceCIDR"
+// +kubebuilder:validation:XValidation:rule="(has(self.controlPlane.size) ? self.controlPlane.size : 1) + (has(self.workers) ? self.workers.map(w, w.size).sum() : 0) <= 200",message="a TenantCluster has at most 200 machines (control plane and workers together), so that its status stays well within etcd's object size; split a larger fleet into several clusters"
 type TenantClusterSpec struct {
 	// description of the cluster, for people; also in the workload
 	// annotations of its machines in MAAS.
@@ -348,7 +349,9 @@ type TenantClusterStatus struct {
 	// +optional
 	Pools []PoolStatus `json:"pools,omitempty"`
 
-	// machines are the MAAS machines of the cluster, as MAAS last reported them.
+	// machines are the MAAS machines of the cluster, as MAAS last reported
+	// them, and those released but not yet back in MAAS's free pool.
+	// +kubebuilder:validation:MaxItems=300
 	// +listType=map
 	// +listMapKey=systemID
 	// +optional

@@ -95,6 +95,9 @@ func main() {
 			"raise it for a region that answers quickly.")
 	flag.IntVar(&opts.MAAS.RateBurst, "maas-rate-burst", maas.DefaultOptions().RateBurst,
 		"Requests the operator may send to one MAAS region at once above --maas-rate-limit.")
+	flag.Float64Var(&opts.MAAS.PriorityShare, "maas-gateway-share", maas.DefaultPriorityShare,
+		"Part (0 to 1) of --maas-rate-limit and --maas-rate-burst kept for the Gateway's own resize and upgrade, "+
+			"which tenant clusters never use; the Gateway also uses the rest when it is free sooner.")
 	flag.IntVar(&opts.TenantClusterConcurrency, "tenantcluster-concurrency", 10,
 		"How many TenantClusters reconcile at once.")
 	flag.DurationVar(&opts.TenantJoinTimeout, "tenant-join-timeout", controller.DefaultTenantJoinTimeout,

@@ -94,8 +94,14 @@ type GatewayReconciler struct {
 	// Catalog is the ConfigMap holding the release catalog (key
 	// releases.yaml); empty Name for none.
 	Catalog types.NamespacedName
+	// CapacityBackoff and CapacityBackoffMax are as the TenantCluster
+	// controller's: how long the gateway's pool waits after MAAS found no
+	// machine for it.
+	CapacityBackoff, CapacityBackoffMax time.Duration
 
 	vips vipKeeper
+	// capacity holds the gateway's pool while MAAS has no machine for it.
+	capacity capacityBackoff
 }
 
 // Every verb below is justified in the README ("What the manager may do").
@@ -113,8 +119,15 @@ type GatewayReconciler struct {
 
 // Reconcile brings the gateway's nodes to spec.replicas.
 func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	// The gateway's own resize and upgrade draw on the share of the MAAS
+	// request rate kept for them: tenants saturating the endpoint's limit
+	// never starve the cluster the operator runs in.
+	ctx = maas.WithPriority(ctx)
 	gw := &infrav1.Gateway{}
 	if err := r.Get(ctx, req.NamespacedName, gw); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.capacity.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !gw.DeletionTimestamp.IsZero() {
@@ -310,7 +323,7 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 		return ctrl.Result{RequeueAfter: allocatedRequeue}, nil
 	}
 	if !summary.Done || len(actions) > 0 {
-		return ctrl.Result{RequeueAfter: r.RequeueInterval}, nil
+		return ctrl.Result{RequeueAfter: done.requeue(r.RequeueInterval, time.Now())}, nil
 	}
 	return ctrl.Result{}, nil
 }
@@ -408,10 +421,11 @@ func osImage(release infrav1.Release) string {
 // no machine can be deployed to join the gateway yet ("" when one can).
 func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, key string, snap *maas.Snapshot, view *gatewayView) (*poolExecutor, string) {
 	e := &poolExecutor{
-		inv:     r.Inventory,
-		account: key,
-		owner:   maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: string(gw.UID)},
-		snap:    snap,
+		inv:      r.Inventory,
+		account:  key,
+		owner:    maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: string(gw.UID)},
+		snap:     snap,
+		capacity: &r.capacity,
 		constraints: func(string) maas.Constraints {
 			p := gw.Spec.Placement
 			return constraintsOf(p.Zone, p.ResourcePool, p.MachineConstraints)
@@ -722,6 +736,7 @@ func (r *GatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.RequeueInterval == 0 {
 		r.RequeueInterval = 30 * time.Second
 	}
+	r.capacity.base, r.capacity.max = r.CapacityBackoff, r.CapacityBackoffMax
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&infrav1.Gateway{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, lostState()))).
 		Owns(&infrav1.CloudAccount{}).

@@ -24,8 +24,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
@@ -117,19 +119,35 @@ func plannerMachine(m maas.Machine, node rollout.NodeState) rollout.Machine {
 	return pm
 }
 
+// Bounds of a machine's status record (the CRD's MaxLength and MaxItems
+// on MachineStatus): what MAAS says is cut to them, so that a machine
+// record never makes a status write fail, and a cluster's status stays
+// within etcd's object size (TestWorstCaseTenantClusterFitsEtcd).
+const (
+	maxMachineMessage   = 256
+	maxMachineAddresses = 8
+	// maxStatusMachines is status.machines' MaxItems: the spec's 200
+	// machines, a rolling update's extra ones (one per pool), and some
+	// released machines not yet back in MAAS's free pool.
+	maxStatusMachines = 300
+)
+
 // machineStatus is the status record of a machine.
 func machineStatus(m maas.Machine) infrav1.MachineStatus {
 	s := infrav1.MachineStatus{
-		SystemID:  m.SystemID,
-		Hostname:  m.Hostname,
-		Zone:      m.Zone,
-		State:     m.StatusName,
-		Message:   m.StatusMessage,
+		SystemID:  truncate(m.SystemID, 64),
+		Hostname:  truncate(m.Hostname, 255),
+		Zone:      truncate(m.Zone, 256),
+		State:     truncate(m.StatusName, 64),
+		Message:   truncate(m.StatusMessage, maxMachineMessage),
 		Addresses: m.Addresses,
 	}
+	if len(s.Addresses) > maxMachineAddresses {
+		s.Addresses = s.Addresses[:maxMachineAddresses]
+	}
 	if m.Owner != nil {
-		s.Pool = m.Owner.Pool
-		s.Template = m.Owner.Template
+		s.Pool = truncate(m.Owner.Pool, 64)
+		s.Template = truncate(m.Owner.Template, 64)
 	}
 	return s
 }
@@ -171,6 +189,21 @@ type poolExecutor struct {
 	// erase says how the disks of a pool's machines are wiped on release;
 	// nil for DiskEraseNone.
 	erase func(pool string) infrav1.DiskErase
+	// capacity holds pools MAAS recently found no machine for, across
+	// reconciles (nil: none held); now tells its time (nil: time.Now).
+	capacity *capacityBackoff
+	now      func() time.Time
+}
+
+func (e *poolExecutor) clock() time.Time {
+	if e.now != nil {
+		return e.now()
+	}
+	return time.Now()
+}
+
+func (e *poolExecutor) capacityKey(pool string, c maas.Constraints) capacityKey {
+	return newCapacityKey(types.NamespacedName{Namespace: e.owner.Namespace, Name: e.owner.Name}, types.UID(e.owner.UID), pool, c)
 }
 
 // releaseParams are how the machine of action a is released; m is that
@@ -199,11 +232,24 @@ type executed struct {
 	allocated, deployed, released []string
 	// failedDeployments counts machines released because their deployment failed.
 	failedDeployments int
-	// noCapacity is MAAS's answer when a pool found no machine, by pool.
+	// noCapacity is MAAS's answer when a pool found no machine, by pool,
+	// with when the pool asks again.
 	noCapacity map[string]string
+	// retryAt is the earliest moment a pool held for capacity asks MAAS
+	// again (zero: none held).
+	retryAt time.Time
 	// waiting says why machines to be released are not yet (a drain under
 	// way, a budget that holds a pod, etcd quorum), one line per machine.
 	waiting []string
+}
+
+// requeue is how soon to look again, at most next: sooner when a pool held
+// for capacity may ask MAAS again before that.
+func (x executed) requeue(next time.Duration, now time.Time) time.Duration {
+	if x.retryAt.IsZero() {
+		return next
+	}
+	return sooner(next, max(x.retryAt.Sub(now), time.Second))
 }
 
 // errWaiting marks an action that cannot go on yet (a drain blocked by a
@@ -227,16 +273,19 @@ func (e *poolExecutor) run(ctx context.Context, actions []rollout.Action) (execu
 			if held[a.Pool] || full[[2]string{a.Pool, ""}] || full[[2]string{a.Pool, a.Zone}] {
 				continue
 			}
-			id, capacity, err := e.allocate(ctx, a)
+			id, wait, err := e.allocate(ctx, a)
 			switch {
 			case err != nil:
 				errs = append(errs, err)
-			case capacity != "":
+			case wait != nil:
 				full[[2]string{a.Pool, a.Zone}] = true
 				if out.noCapacity == nil {
 					out.noCapacity = map[string]string{}
 				}
-				out.noCapacity[a.Pool] = capacity
+				out.noCapacity[a.Pool] = wait.message()
+				if out.retryAt.IsZero() || wait.next.Before(out.retryAt) {
+					out.retryAt = wait.next
+				}
 			default:
 				out.allocated = append(out.allocated, id)
 			}
@@ -293,9 +342,10 @@ func (e *poolExecutor) run(ctx context.Context, actions []rollout.Action) (execu
 
 // allocate takes a machine for a slot: first one of the installation's
 // unclaimed machines that fits (left by an allocation interrupted before it
-// was annotated, possibly this very slot's), else a new one from MAAS. It
-// returns the system ID, or MAAS's reason when no machine matches.
-func (e *poolExecutor) allocate(ctx context.Context, a rollout.Action) (string, string, error) {
+// was annotated, possibly this very slot's), else a new one from MAAS
+// unless MAAS recently had none for the pool. It returns the system ID, or
+// the pool's wait when MAAS has no matching machine.
+func (e *poolExecutor) allocate(ctx context.Context, a rollout.Action) (string, *capacityWait, error) {
 	owner := e.owner
 	owner.Pool = a.Pool
 	owner.Slot = strconv.Itoa(a.Slot)
@@ -311,25 +361,32 @@ func (e *poolExecutor) allocate(ctx context.Context, a rollout.Action) (string, 
 		}
 		m, err := e.inv.Adopt(ctx, e.account, u.Machine.SystemID, owner)
 		if err == nil {
-			return m.SystemID, "", nil
+			return m.SystemID, nil, nil
 		}
 		if !maas.IsConflict(err) {
-			return "", "", fmt.Errorf("adopting unclaimed machine %s: %w", u.Machine.SystemID, err)
+			return "", nil, fmt.Errorf("adopting unclaimed machine %s: %w", u.Machine.SystemID, err)
 		}
+	}
+	key := e.capacityKey(a.Pool, c)
+	if w, held := e.capacity.hold(key, e.clock(), e.snap.ReturnedSince); held {
+		return "", &w, nil
 	}
 	m, err := e.inv.Allocate(ctx, e.account, owner, c)
 	if err != nil {
 		if maas.IsNoCapacity(err) {
-			return "", err.Error(), nil
+			w := e.capacity.noCapacity(key, c, e.clock(), err.Error())
+			return "", &w, nil
 		}
 		if m.SystemID != "" {
 			// Allocated but not annotated: it is unclaimed now, and the next
 			// reconcile adopts it.
-			return m.SystemID, "", nil
+			e.capacity.allocated(key)
+			return m.SystemID, nil, nil
 		}
-		return "", "", fmt.Errorf("allocating a machine for pool %s: %w", a.Pool, err)
+		return "", nil, fmt.Errorf("allocating a machine for pool %s: %w", a.Pool, err)
 	}
-	return m.SystemID, "", nil
+	e.capacity.allocated(key)
+	return m.SystemID, nil, nil
 }
 
 // constraintsOf turns API placement into allocation constraints.

@@ -18,7 +18,9 @@ package controller
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/rollout"
@@ -80,6 +82,112 @@ func TestAllocationsStopAtTheFirstNoCapacityPerPoolAndZone(t *testing.T) {
 			}
 			if len(out.noCapacity) == 0 || len(out.allocated) != 0 {
 				t.Errorf("executed %+v: want NoCapacity reported and nothing allocated", out)
+			}
+		})
+	}
+}
+
+// returnedMachines is a fake Snapshot.ReturnedSince: the machines given
+// back at the times they carry.
+type returnedMachines map[time.Time]maas.Machine
+
+func (r returnedMachines) since(t time.Time) []maas.Machine {
+	var out []maas.Machine
+	for at, m := range r {
+		if !at.Before(t) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestCapacityBackoffAcrossReconciles(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	workers := maas.Constraints{Pool: "default", MinCPU: 8}
+	// Each step is one reconcile at a moment (offset from t0) with the
+	// pool's constraints; want is whether it asks MAAS.
+	type step struct {
+		at          time.Duration
+		constraints maas.Constraints
+		returned    returnedMachines
+		want        bool
+	}
+	big := maas.Constraints{Pool: "default", MinCPU: 16}
+	for _, tt := range []struct {
+		name  string
+		steps []step
+	}{{
+		name: "the wait doubles with each NoCapacity answer, up to the cap",
+		steps: []step{
+			{at: 0, want: true},                  // wait 30 s
+			{at: 10 * time.Second},               // held
+			{at: 29 * time.Second},               // held
+			{at: 30 * time.Second, want: true},   // wait 60 s
+			{at: 89 * time.Second},               // held
+			{at: 90 * time.Second, want: true},   // wait 120 s
+			{at: 209 * time.Second},              // held
+			{at: 210 * time.Second, want: true},  // wait 240 s
+			{at: 450 * time.Second, want: true},  // wait 480 s
+			{at: 930 * time.Second, want: true},  // wait 600 s (the cap, not 960)
+			{at: 1529 * time.Second},             // held
+			{at: 1530 * time.Second, want: true}, // wait 600 s
+		},
+	}, {
+		name: "new constraints ask at once",
+		steps: []step{
+			{at: 0, want: true},
+			{at: 5 * time.Second, constraints: big, want: true},
+			{at: 6 * time.Second, constraints: big},
+			// Back to the first set: its wait was dropped with the change.
+			{at: 7 * time.Second, want: true},
+		},
+	}, {
+		name: "a matching machine given back asks at once",
+		steps: []step{
+			{at: 0, want: true},
+			{at: 10 * time.Second, returned: returnedMachines{t0.Add(5 * time.Second): {SystemID: "small", CPUCount: 4, Pool: "default"}}},
+			{at: 11 * time.Second, returned: returnedMachines{t0.Add(-time.Minute): {SystemID: "before", CPUCount: 8, Pool: "default"}}},
+			{at: 12 * time.Second, returned: returnedMachines{t0.Add(5 * time.Second): {SystemID: "fits", CPUCount: 8, Pool: "default"}}, want: true},
+			// MAAS still had none (someone else took it): the backoff starts anew.
+			{at: 13 * time.Second},
+			{at: 42 * time.Second, want: true},
+		},
+	}} {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := &fullMAAS{allocations: map[string]int{}}
+			backoff := &capacityBackoff{}
+			for i, s := range tt.steps {
+				c := s.constraints
+				if c.Pool == "" {
+					c = workers
+				}
+				now := t0.Add(s.at)
+				e := &poolExecutor{inv: inv, snap: &maas.Snapshot{}, capacity: backoff,
+					owner:       maas.Owner{Kind: "TenantCluster", Namespace: "ns", Name: "tc", UID: "u1"},
+					now:         func() time.Time { return now },
+					constraints: func(string) maas.Constraints { return c },
+					template:    func(string) string { return "t" }}
+				if s.returned != nil {
+					// What the executor asks of its snapshot, with these
+					// machines given back: a match drops the wait.
+					backoff.hold(e.capacityKey("workers", c), now, s.returned.since)
+				}
+				before := inv.allocations[""]
+				out, err := e.run(context.Background(), []rollout.Action{{Kind: rollout.ActionAllocate, Pool: "workers", Slot: 0}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				asked := inv.allocations[""] > before
+				if asked != s.want {
+					t.Fatalf("step %d (t0+%s): asked MAAS %v, want %v", i, s.at, asked, s.want)
+				}
+				msg := out.noCapacity["workers"]
+				if !strings.Contains(msg, "next attempt at ") || out.retryAt.IsZero() || !out.retryAt.After(now) {
+					t.Fatalf("step %d: status says %q, retry at %s: want the next attempt named", i, msg, out.retryAt)
+				}
+				if !strings.Contains(msg, out.retryAt.UTC().Format(time.RFC3339)) {
+					t.Errorf("step %d: message %q does not name the retry time %s", i, msg, out.retryAt)
+				}
 			}
 		})
 	}

@@ -196,6 +196,8 @@ var fastOptions = operator.Options{
 	RevalidateInterval:       2 * time.Second,
 	RetryInterval:            200 * time.Millisecond,
 	CredentialsCheckInterval: 200 * time.Millisecond,
+	CapacityBackoff:          200 * time.Millisecond,
+	CapacityBackoffMax:       2 * time.Second,
 	// The gateway cluster of these suites is envtest, whose etcd is its
 	// own and not signed by the gateway's etcd CA: no gateway member is
 	// there to remove. The specs that play the gateway's control planes

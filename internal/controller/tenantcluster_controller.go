@@ -154,9 +154,17 @@ type TenantClusterReconciler struct {
 	// wait; the MAAS rate limit, not this, bounds the load on MAAS.
 	MaxConcurrentReconciles int
 
+	// CapacityBackoff is how long a pool waits after MAAS first found no
+	// machine for it, doubled for each further NoCapacity answer up to
+	// CapacityBackoffMax; defaults DefaultCapacityBackoff and
+	// DefaultCapacityBackoffMax.
+	CapacityBackoff, CapacityBackoffMax time.Duration
+
 	// writes tells a cluster read from a cache that has not seen this
 	// controller's last write to it yet.
 	writes ownWrites
+	// capacity holds pools MAAS has no machine for, across reconciles.
+	capacity capacityBackoff
 }
 
 // Every verb below is justified in the README ("What the manager may do").
@@ -177,6 +185,7 @@ func (r *TenantClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		if apierrors.IsNotFound(err) {
 			r.writes.forget(req.NamespacedName)
 			r.orphans.forget(req.NamespacedName)
+			r.capacity.forget(req.NamespacedName)
 			if r.Clusters != nil {
 				// Its connection would otherwise probe a VIP that is gone.
 				r.Clusters.Disconnect(req.NamespacedName)
@@ -358,11 +367,15 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 			}
 		}
 	}
-	after := ownedBy(snapshotAfter(r.Inventory, key, snap), tenantKind, tc)
+	latest := snapshotAfter(r.Inventory, key, snap)
+	after := ownedBy(latest, tenantKind, tc)
 	if err := r.syncCertificateKey(ctx, tc, after, view); err != nil && runErr == nil {
 		runErr = err
 	}
 	tc.Status.Machines = tenantMachines(after)
+	releasing, relErr := r.pendingReleases(ctx, tc, key, latest, before.Machines, after, done.released)
+	tc.Status.Machines = withReleasing(tc.Status.Machines, releasing)
+	runErr = errors.Join(runErr, relErr)
 	r.announceDeployed(tc, before.Machines)
 	// The Nodes seen first: status names the machines still without one.
 	view.record(tc)
@@ -387,7 +400,14 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 		return ctrl.Result{RequeueAfter: min(r.RequeueInterval, drainRequeue)}, nil
 	}
 	if !final.Done() {
-		return ctrl.Result{RequeueAfter: sooner(r.RequeueInterval, packsNext)}, nil
+		return ctrl.Result{RequeueAfter: done.requeue(sooner(r.RequeueInterval, packsNext), r.now())}, nil
+	}
+	var releaseNext time.Duration
+	if len(releasing) > 0 {
+		// The inventory tells of the followed machines' changes; this is
+		// the safety net, at the poll interval, no MAAS request of its own.
+		releaseNext = r.ReleaseCheckInterval
+		packsNext = sooner(packsNext, releaseNext)
 	}
 	if view != nil {
 		// Node changes come from the cluster cache's watch; etcd's
@@ -396,7 +416,7 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 		next := r.WorkloadCheckInterval
 		return ctrl.Result{RequeueAfter: sooner(sooner(next, orphanWait), packsNext)}, nil
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: releaseNext}, nil
 }
 
 // sooner is the earlier of two delays, 0 meaning none.
@@ -622,12 +642,14 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 		return nil, err.Error(), nil
 	}
 	e := &poolExecutor{
-		inv:     r.Inventory,
-		account: key,
-		owner:   owner,
-		snap:    snap,
-		domain:  tc.Spec.Domain,
-		erase:   func(pool string) infrav1.DiskErase { return diskEraseOf(tc, pool) },
+		inv:      r.Inventory,
+		account:  key,
+		owner:    owner,
+		snap:     snap,
+		domain:   tc.Spec.Domain,
+		capacity: &r.capacity,
+		now:      r.now,
+		erase:    func(pool string) infrav1.DiskErase { return diskEraseOf(tc, pool) },
 		constraints: func(pool string) maas.Constraints {
 			t := poolTemplate(tc, pool)
 			return constraintsOf("", t.ResourcePool, t.MachineConstraints)
@@ -868,6 +890,7 @@ func (r *TenantClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.MaxConcurrentReconciles == 0 {
 		r.MaxConcurrentReconciles = 10
 	}
+	r.capacity.base, r.capacity.max = r.CapacityBackoff, r.CapacityBackoffMax
 	if r.JoinTimeout == 0 {
 		r.JoinTimeout = DefaultTenantJoinTimeout
 	}

@@ -168,7 +168,7 @@ func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.Te
 			continue
 		}
 		if slices.Contains(done.released, m.SystemID) {
-			m.State = "Releasing"
+			m.State = stateReleasing
 			left[m.SystemID] = m
 			continue
 		}
@@ -201,7 +201,7 @@ func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.Te
 	}
 	for _, id := range done.released {
 		if _, ok := left[id]; !ok {
-			left[id] = infrav1.MachineStatus{SystemID: id, State: "Releasing"}
+			left[id] = infrav1.MachineStatus{SystemID: id, State: stateReleasing}
 		}
 	}
 	tc.Status.Machines = make([]infrav1.MachineStatus, 0, len(left))

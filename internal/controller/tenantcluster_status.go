@@ -38,8 +38,9 @@ import (
 	"github.com/maas-gateway/maas-gateway/internal/workload"
 )
 
-// maxNodeMessage bounds a Node's condition message in status.
-const maxNodeMessage = 512
+// maxNodeMessage bounds a Node's condition message in status: enough for a
+// kubelet's message, small enough that 300 machine records fit etcd.
+const maxNodeMessage = 256
 
 // pending sets phase Pending and Ready=False: the cluster cannot start yet.
 func pending(tc *infrav1.TenantCluster, reason, msg string) {
@@ -361,9 +362,9 @@ func observeNodes(tc *infrav1.TenantCluster, ws *infrav1.WorkloadStatus, nodes [
 			continue
 		}
 		h := workload.HealthOf(n)
-		mn := &infrav1.MachineNode{Name: n.Name, Ready: metav1.ConditionStatus(h.Status), KubeletVersion: n.Status.NodeInfo.KubeletVersion}
+		mn := &infrav1.MachineNode{Name: n.Name, Ready: metav1.ConditionStatus(h.Status), KubeletVersion: truncate(n.Status.NodeInfo.KubeletVersion, 64)}
 		if !h.Ready() {
-			mn.Reason, mn.Message = h.Reason, truncate(h.Message, maxNodeMessage)
+			mn.Reason, mn.Message = truncate(h.Reason, 256), truncate(h.Message, maxNodeMessage)
 		}
 		m.Node = mn
 	}

@@ -34,7 +34,6 @@ import (
 
 	"github.com/canonical/gomaasclient/client"
 	"github.com/go-logr/logr"
-	"golang.org/x/time/rate"
 )
 
 // apiVersion is the only MAAS API version there is.
@@ -59,6 +58,9 @@ type Options struct {
 	// endpoint (all credentials together), RateBurst the burst above it.
 	RateLimit float64
 	RateBurst int
+	// PriorityShare is the part of RateLimit (and RateBurst) kept for calls
+	// made WithPriority; default DefaultPriorityShare.
+	PriorityShare float64
 	// IdleTimeout is how long a cached client lives unused before the
 	// factory drops it (a rotated key leaves its old client unused).
 	IdleTimeout time.Duration
@@ -110,6 +112,9 @@ func (o Options) withDefaults() Options {
 	if o.RateBurst <= 0 {
 		o.RateBurst = d.RateBurst
 	}
+	if o.PriorityShare <= 0 || o.PriorityShare >= 1 {
+		o.PriorityShare = DefaultPriorityShare
+	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = d.IdleTimeout
 	}
@@ -138,7 +143,7 @@ type Client struct {
 	fingerprint string
 	opts        Options
 	transport   http.RoundTripper
-	limiter     *rate.Limiter
+	limiter     *budget
 }
 
 // NewClient builds a client with its own rate limiter. Controllers use a
@@ -149,10 +154,10 @@ func NewClient(cfg Config, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, refusal(ClassInvalid, "connect", "", err.Error())
 	}
-	return newClient(ep, cfg, opts, rate.NewLimiter(rate.Limit(opts.RateLimit), opts.RateBurst))
+	return newClient(ep, cfg, opts, newBudget(opts.RateLimit, opts.RateBurst, opts.PriorityShare))
 }
 
-func newClient(ep Endpoint, cfg Config, opts Options, limiter *rate.Limiter) (*Client, error) {
+func newClient(ep Endpoint, cfg Config, opts Options, limiter *budget) (*Client, error) {
 	if cfg.APIKey.IsZero() {
 		return nil, refusal(ClassInvalid, "connect", "", "no API key")
 	}
@@ -223,7 +228,7 @@ type Factory struct {
 
 	mu       sync.Mutex
 	clients  map[string]*cachedClient
-	limiters map[string]*rate.Limiter
+	limiters map[string]*budget
 }
 
 type cachedClient struct {
@@ -237,7 +242,7 @@ func NewFactory(opts Options) *Factory {
 		opts:     opts.withDefaults(),
 		now:      time.Now,
 		clients:  map[string]*cachedClient{},
-		limiters: map[string]*rate.Limiter{},
+		limiters: map[string]*budget{},
 	}
 }
 
@@ -267,7 +272,7 @@ func (f *Factory) Client(cfg Config) (*Client, error) {
 	}
 	lim, ok := f.limiters[ep.String()]
 	if !ok {
-		lim = rate.NewLimiter(rate.Limit(f.opts.RateLimit), f.opts.RateBurst)
+		lim = newBudget(f.opts.RateLimit, f.opts.RateBurst, f.opts.PriorityShare)
 		f.limiters[ep.String()] = lim
 	}
 	c, err := newClient(ep, cfg, f.opts, lim)
@@ -290,8 +295,11 @@ type callSpec struct {
 	op       string
 	systemID string
 	// idempotent calls are retried after any transient failure; the others
-	// (allocate) only when MAAS cannot have acted: the connection was never
-	// made, or MAAS answered 503 (it rolls the request's transaction back).
+	// (allocate, address reservations) only when MAAS cannot have acted:
+	// the connection was never made. A 503 is not enough: MAAS rolls back
+	// its own 503s, but one from a proxy in front of it, or a connection
+	// lost on the way back, can follow a committed allocation, and a retry
+	// would take a second machine (see MayHaveActed and Inventory.Allocate).
 	idempotent bool
 	// attempts overrides Options.MaxAttempts when positive.
 	attempts int
@@ -308,11 +316,11 @@ func (c *Client) call(ctx context.Context, spec callSpec, fn func(*client.Client
 		attempts = spec.attempts
 	}
 	for attempt := 1; ; attempt++ {
-		if err := c.limiter.Wait(ctx); err != nil {
+		if err := c.limiter.wait(ctx); err != nil {
 			if ctx.Err() != nil {
 				err = ctx.Err()
 			} else {
-				err = fmt.Errorf("rate limit wait would outlast the deadline: %w", context.DeadlineExceeded)
+				err = fmt.Errorf("%w: %w", err, context.DeadlineExceeded)
 			}
 			return newError(spec.op, spec.systemID, err)
 		}
@@ -407,10 +415,7 @@ func retryable(err error, idempotent bool) bool {
 		return false
 	}
 	if se, ok := serverError(err); ok {
-		if idempotent {
-			return se.StatusCode >= 500 && se.StatusCode <= 599
-		}
-		return se.StatusCode == http.StatusServiceUnavailable
+		return idempotent && se.StatusCode >= 500 && se.StatusCode <= 599
 	}
 	if errors.Is(err, context.Canceled) {
 		return false

@@ -160,7 +160,7 @@ func TestRetryPolicy(t *testing.T) {
 			wantCalls: 1, wantClass: ClassNoCapacity,
 		},
 		{
-			name: "allocate on 503: retried (MAAS rolled it back); then annotate",
+			name: "allocate on 503: not retried (a proxy's 503 can follow a committed allocation)",
 			answer: func(n int, _ *http.Request) (int, http.Header, string) {
 				if n == 1 {
 					return 503, nil, "busy"
@@ -168,7 +168,7 @@ func TestRetryPolicy(t *testing.T) {
 				return 200, nil, fakeMachineJSON
 			},
 			call:      allocate,
-			wantCalls: 3, wantOK: true,
+			wantCalls: 1, wantClass: ClassTransient,
 		},
 		{
 			name:      "allocate on 500: not retried (it may have happened)",
@@ -352,7 +352,7 @@ func TestRetryable(t *testing.T) {
 	}{
 		{"500 idempotent", serverErr(t, 500, ""), true, true},
 		{"500 allocate", serverErr(t, 500, ""), false, false},
-		{"503 allocate", serverErr(t, 503, ""), false, true},
+		{"503 allocate", serverErr(t, 503, ""), false, false},
 		{"504 idempotent", serverErr(t, 504, ""), true, true},
 		{"409", serverErr(t, 409, ""), true, false},
 		{"429", serverErr(t, 429, ""), true, false},
@@ -563,4 +563,91 @@ func TestCABundle(t *testing.T) {
 	if err := getMachine(context.Background(), other); !IsInvalid(err) {
 		t.Fatalf("with another CA: %v, want invalid", err)
 	}
+}
+
+func TestPriorityCallsAreNotStarvedBySaturatingTenants(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	// 10 requests/s and a burst of 20, as the default; a fifth kept back.
+	b := newBudget(10, 20, 0.2)
+	// A hundred tenant requests at once: the shared lane (8/s, burst 16)
+	// books them up to ~10 s ahead.
+	var last time.Duration
+	for range 100 {
+		d, _ := b.reserve(t0, false)
+		last = d
+	}
+	if last < 9*time.Second {
+		t.Fatalf("the 100th tenant request waits %s; the test wants the shared lane saturated", last)
+	}
+	// The gateway's requests now: the reserved lane's burst (4), then one
+	// each half second (2/s); never behind the tenants' queue.
+	for i := range 10 {
+		d, _ := b.reserve(t0, true)
+		want := time.Duration(0)
+		if i >= 4 {
+			want = time.Duration(i-3) * 500 * time.Millisecond
+		}
+		if d > want+time.Millisecond {
+			t.Fatalf("priority request %d waits %s with tenants saturating the endpoint, want at most %s", i, d, want)
+		}
+	}
+	// A tenant request never draws on the reserved lane: still behind the queue.
+	if d, _ := b.reserve(t0, false); d < last {
+		t.Fatalf("a tenant request after the gateway's waits %s, want at least %s", d, last)
+	}
+	// The two lanes never exceed the endpoint's rate: over 60 s, at most
+	// 10/s plus the bursts.
+	b = newBudget(10, 20, 0.2)
+	sent := 0
+	for now := t0; now.Before(t0.Add(time.Minute)); now = now.Add(10 * time.Millisecond) {
+		for _, p := range []bool{false, true} {
+			if d, cancel := b.reserve(now, p); d == 0 {
+				sent++
+			} else {
+				cancel()
+			}
+		}
+	}
+	if sent > 10*60+20 {
+		t.Fatalf("%d requests in a minute at 10/s, burst 20", sent)
+	}
+}
+
+func TestPriorityRequestGoesThroughWhileTenantsSaturateTheEndpoint(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `[]`)
+	}))
+	t.Cleanup(srv.Close)
+	opts := fastOptions()
+	opts.RateLimit, opts.RateBurst = 20, 2
+	tenant := testClient(t, srv.URL, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Tenants: 40 callers in a loop, each request booked behind the others.
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				_, _ = tenant.ListOwned(ctx, "inst")
+			}
+		})
+	}
+	// Wait until the tenants' queue is long: 40 waiters at 16/s is 2.5 s.
+	for served.Load() < 5 {
+		time.Sleep(time.Millisecond) // awaiting the tenants, as Eventually would
+	}
+	before := served.Load()
+	if _, err := tenant.ListOwned(WithPriority(ctx), "inst"); err != nil {
+		t.Fatal(err)
+	}
+	// Requests served while the priority request waited: without the
+	// reserved lane, it queues behind all 40 tenants (≥ 40).
+	if during := served.Load() - before; during >= 20 {
+		t.Fatalf("%d tenant requests went before the priority request; it waited behind the queue", during)
+	}
+	cancel()
+	wg.Wait()
 }

@@ -275,6 +275,29 @@ func describeLocal(err error) string {
 	return err.Error()
 }
 
+// MayHaveActed reports whether a failed write may have been carried out by
+// MAAS though no answer said so: the request was sent, and what came back
+// (a timeout, a reset or dropped connection, a 5xx from MAAS or from a
+// proxy in front of it) does not say it was refused. A 4xx answer, a
+// request this package declined to send, one that waited for the rate
+// limit and was never sent, and a connection never made are not.
+func MayHaveActed(err error) bool {
+	if err == nil {
+		return false
+	}
+	if se, ok := serverError(err); ok {
+		return se.StatusCode >= 500
+	}
+	if opErr, ok := errors.AsType[*net.OpError](err); ok && opErr.Op == "dial" {
+		return false
+	}
+	// net/http wraps every failure of a request it sent, or was sending,
+	// in a url.Error; errors of this package's own (refusals, the rate
+	// limiter) are not.
+	_, sent := errors.AsType[*url.Error](err)
+	return sent
+}
+
 // refusal builds an *Error for a request this package declines to send.
 func refusal(class Class, op, systemID, msg string) *Error {
 	return &Error{Class: class, Op: op, SystemID: systemID, Message: msg}

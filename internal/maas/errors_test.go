@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"syscall"
 	"testing"
@@ -226,5 +227,34 @@ func TestClassHelpers(t *testing.T) {
 	}
 	if Class(99).String() != "class(99)" {
 		t.Error(Class(99).String())
+	}
+}
+
+func TestMayHaveActed(t *testing.T) {
+	sent := func(err error) error {
+		return &url.Error{Op: "Post", URL: "http://maas/MAAS/api/2.0/machines/", Err: err}
+	}
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"503", serverErr(t, 503, "busy"), true},
+		{"504 from a proxy", serverErr(t, 504, ""), true},
+		{"500", serverErr(t, 500, "boom"), true},
+		{"409 no capacity", serverErr(t, 409, "No machine available."), false},
+		{"400", serverErr(t, 400, ""), false},
+		{"connection reset after sending", sent(syscall.ECONNRESET), true},
+		{"EOF: the connection dropped before an answer", sent(io.EOF), true},
+		{"timeout waiting for the answer", sent(context.DeadlineExceeded), true},
+		{"connection refused: never sent", sent(&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), false},
+		{"refused by this package", refusal(ClassInvalid, opAllocate, "", "bad"), false},
+		{"the rate-limit wait ran out: never sent", newError(opAllocate, "", context.DeadlineExceeded), false},
+		{"wrapped in an Error", newError(opAllocate, "", sent(io.ErrUnexpectedEOF)), true},
+	} {
+		if got := MayHaveActed(tt.err); got != tt.want {
+			t.Errorf("%s: MayHaveActed = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

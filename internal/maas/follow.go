@@ -20,6 +20,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -310,4 +311,20 @@ func (s *Snapshot) FollowedOwner(systemID string) *Owner {
 		return f.owner
 	}
 	return nil
+}
+
+// ReturnedSince is the followed machines MAAS was seen to have back (Ready
+// or New, free for any allocation) at or after t: capacity this
+// installation gave back, which a pool that MAAS found full may now get.
+// Only machines the inventory follows are known (MAAS lists no free
+// machines in the installation's list), and only for FollowRetention.
+func (s *Snapshot) ReturnedSince(t time.Time) []Machine {
+	var out []Machine
+	for _, f := range s.followed {
+		if f.state == FollowReleased && !f.settled.Before(t) && (f.machine.Status == StatusReady || f.machine.Status == StatusNew) {
+			out = append(out, f.machine)
+		}
+	}
+	slices.SortFunc(out, func(a, b Machine) int { return strings.Compare(a.SystemID, b.SystemID) })
+	return out
 }

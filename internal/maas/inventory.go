@@ -125,6 +125,14 @@ type account struct {
 
 	// claimMu serialises adoption, so two reconcilers never claim one machine.
 	claimMu sync.Mutex
+
+	// uncertainSince is when an allocation failed without saying whether
+	// MAAS made it (zero: none outstanding); guarded by mu. Until a list
+	// begun after it has shown what MAAS did, no allocation is sent: a
+	// reconciler planning from the older list would take a second machine
+	// for the same slot. A machine MAAS did allocate is then in the list,
+	// unclaimed, for the next reconcile to adopt.
+	uncertainSince time.Time
 }
 
 type patch struct {
@@ -349,6 +357,9 @@ func (inv *Inventory) poll(ctx context.Context, a *account) {
 		return
 	}
 	patched := a.prunePatchesLocked(started)
+	if !a.uncertainSince.IsZero() && started.After(a.uncertainSince) {
+		a.uncertainSince = time.Time{}
+	}
 	var followNews map[ownerKey]Owner
 	prevFollowErr := a.followErr
 	if len(followIDs) > 0 {
@@ -493,16 +504,41 @@ func (inv *Inventory) accountFor(op, key string) (*account, error) {
 }
 
 // Allocate allocates and annotates a machine for owner through account
-// key (see Client.Allocate) and shows it in the snapshot at once.
+// key (see Client.Allocate) and shows it in the snapshot at once. When an
+// allocation fails without saying whether MAAS made it (MayHaveActed),
+// further allocations of the account are refused (ClassTransient) until a
+// list begun after that failure has been polled: it shows the machine MAAS
+// did allocate, unclaimed, and Snapshot.Unclaimed hands it to the next
+// allocator, instead of a second machine taken for the same slot.
 func (inv *Inventory) Allocate(ctx context.Context, key string, owner Owner, c Constraints) (Machine, error) {
 	a, err := inv.accountFor(opAllocate, key)
 	if err != nil {
 		return Machine{}, err
 	}
+	if since := a.uncertain(); !since.IsZero() {
+		inv.Refresh(key)
+		return Machine{}, refusal(ClassTransient, opAllocate, "",
+			"an allocation at "+since.UTC().Format(time.RFC3339Nano)+" got no answer from MAAS, which may have made it; "+
+				"no machine is allocated until MAAS's list shows what it did")
+	}
 	cl, agentName := a.current()
 	m, err := cl.Allocate(ctx, AllocateRequest{AgentName: agentName, Owner: owner, Constraints: c})
+	if err != nil && m.SystemID == "" && MayHaveActed(err) {
+		a.mu.Lock()
+		a.uncertainSince = time.Now()
+		a.mu.Unlock()
+		inv.Refresh(key)
+	}
 	a.record(m)
 	return m, err
+}
+
+// uncertain is when an allocation whose outcome is unknown failed; zero
+// when none is outstanding.
+func (a *account) uncertain() time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.uncertainSince
 }
 
 // RetryRelease releases again, through account key, a machine whose

@@ -549,6 +549,7 @@ func TestReleasedMachinesFollowedInOneListPerPoll(t *testing.T) {
 	}
 
 	// MAAS fails the releases: still annotated, still followed.
+	failedAt := time.Now()
 	refreshUntil(t, inv, key, func(s *maas.Snapshot) bool {
 		for _, id := range ids {
 			m, st := s.Followed(id)
@@ -585,6 +586,14 @@ func TestReleasedMachinesFollowedInOneListPerPoll(t *testing.T) {
 	}
 	if o := s.FollowedOwner(ids[0]); o == nil || o.Name != "doomed" {
 		t.Fatalf("owner of a released machine: %v", o)
+	}
+	// Capacity given back: every machine, Ready since the failed releases,
+	// none since now.
+	if got := s.ReturnedSince(failedAt); len(got) != n || got[0].Status != maas.StatusReady {
+		t.Fatalf("ReturnedSince the failed releases: %d machines (%v), want %d Ready", len(got), got, n)
+	}
+	if got := s.ReturnedSince(time.Now()); len(got) != 0 {
+		t.Fatalf("ReturnedSince now: %v, want none", got)
 	}
 
 	// Settled machines are no longer listed.
@@ -639,5 +648,77 @@ func TestFollowedMachineGone(t *testing.T) {
 	}
 	if s.FollowErr != nil {
 		t.Fatal(s.FollowErr)
+	}
+}
+
+// agentMachines is the simulator's machines carrying agent.
+func agentMachines(srv *maassim.Server) []maassim.Machine {
+	var out []maassim.Machine
+	for _, m := range srv.Machines() {
+		if m.AgentName == agent {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestAllocateWithoutAnAnswerWaitsForAListBeforeAllocatingAgain(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		fault maassim.EndpointFault
+	}{
+		{"503 after MAAS committed", maassim.EndpointFault{ErrorStatus: 503}},
+		{"504 from a proxy after MAAS committed", maassim.EndpointFault{ErrorStatus: 504}},
+		{"connection dropped after MAAS committed", maassim.EndpointFault{Drop: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startSim(t, nil)
+			c := newClient(t, srv, srv.DefaultAPIKey())
+			ctx := context.Background()
+			inv := maas.NewInventory(maas.InventoryOptions{Interval: time.Hour})
+			const key = "infra/default"
+			if err := inv.Register(key, c, agent); err != nil {
+				t.Fatal(err)
+			}
+			runInventory(t, inv)
+			waitSnapshot(t, inv, key, func(s *maas.Snapshot) bool { return !s.PolledAt.IsZero() })
+
+			f := tt.fault
+			f.Method, f.Endpoint, f.Op, f.ErrorRate, f.AfterCommit = "POST", "machines/", "allocate", 1, true
+			// The lists fail too, so the snapshot stays the one from before
+			// the allocation for as long as this test needs.
+			srv.SetFaults(maassim.Faults{Endpoints: []maassim.EndpointFault{f,
+				{Method: "GET", Endpoint: "machines/", ErrorRate: 1, ErrorStatus: 503}}})
+			m, err := inv.Allocate(ctx, key, owner("prod", "0"), maas.Constraints{})
+			if err == nil || m.SystemID != "" || !maas.MayHaveActed(err) {
+				t.Fatalf("Allocate under the fault: %+v, %v; want an error that may have acted", m, err)
+			}
+			if n := count(srv, "POST", "machines/", "allocate"); n != 1 {
+				t.Fatalf("%d allocate requests, want 1: an allocation MAAS may have made is never sent again blindly", n)
+			}
+			if got := agentMachines(srv); len(got) != 1 {
+				t.Fatalf("MAAS holds %d machines of the installation, want the 1 it committed", len(got))
+			}
+
+			// A reconciler planning from the stale snapshot asks again.
+			_, err = inv.Allocate(ctx, key, owner("prod", "0"), maas.Constraints{})
+			if !maas.IsTransient(err) || !strings.Contains(err.Error(), "no machine is allocated until") {
+				t.Fatalf("Allocate before a new list: %v, want a transient refusal", err)
+			}
+			if n := count(srv, "POST", "machines/", "allocate"); n != 1 {
+				t.Fatalf("%d allocate requests after the refusal, want 1", n)
+			}
+
+			// Once MAAS answers lists again, the machine it allocated shows,
+			// unclaimed, for the next allocator to adopt.
+			srv.SetFaults(maassim.Faults{})
+			s := refreshUntil(t, inv, key, func(s *maas.Snapshot) bool { return s.Err == nil && len(s.Unclaimed()) == 1 })
+			if u := s.Unclaimed()[0].Machine.SystemID; u != agentMachines(srv)[0].SystemID {
+				t.Fatalf("unclaimed %s, MAAS allocated %s", u, agentMachines(srv)[0].SystemID)
+			}
+			if _, err := inv.Allocate(ctx, key, owner("prod", "1"), maas.Constraints{}); err != nil {
+				t.Fatalf("Allocate after the list: %v", err)
+			}
+		})
 	}
 }

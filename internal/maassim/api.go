@@ -185,9 +185,15 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 		key.Endpoint = rt.pattern
 	}
 	s.count(key)
-	if e := s.injectFault(r.Context(), key); e != nil {
-		e.write(w)
+	fault := s.injectFault(r.Context(), key)
+	if fault.err != nil && !fault.afterCommit {
+		fault.fail(w)
 		return
+	}
+	if fault.err != nil {
+		// Serve, then lose MAAS's answer: the client sees only the fault.
+		defer fault.fail(w)
+		w = &discardingWriter{header: http.Header{}}
 	}
 	defer s.served(time.Now())
 	if rt == nil {
@@ -233,8 +239,39 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// injectedFault is what a request is answered with instead of being
+// served, or after (afterCommit); zero err for none.
+type injectedFault struct {
+	err         *apiError
+	afterCommit bool
+	drop        bool
+}
+
+// fail sends the fault: the error, or nothing at all on a dropped connection.
+func (f injectedFault) fail(w http.ResponseWriter) {
+	if f.drop {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+		// Not hijackable (HTTP/2): abort the response, which the
+		// server turns into a reset stream.
+		panic(http.ErrAbortHandler)
+	}
+	f.err.write(w)
+}
+
+// discardingWriter takes a response nobody will see.
+type discardingWriter struct{ header http.Header }
+
+func (d *discardingWriter) Header() http.Header         { return d.header }
+func (d *discardingWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardingWriter) WriteHeader(int)             {}
+
 // injectFault applies the configured latency and error rate to a request.
-func (s *Sim) injectFault(ctx context.Context, key RequestKey) *apiError {
+func (s *Sim) injectFault(ctx context.Context, key RequestKey) injectedFault {
 	s.faultMu.Lock()
 	f := s.faults.forRequest(key)
 	fail := f.errorRate > 0 && s.faultRng.Float64() < f.errorRate
@@ -248,7 +285,7 @@ func (s *Sim) injectFault(ctx context.Context, key RequestKey) *apiError {
 		}
 	}
 	if !fail {
-		return nil
+		return injectedFault{}
 	}
 	status := f.errorStatus
 	if status == 0 {
@@ -258,7 +295,7 @@ func (s *Sim) injectFault(ctx context.Context, key RequestKey) *apiError {
 	if f.retryAfter > 0 {
 		e.header = map[string]string{"Retry-After": strconv.Itoa(f.retryAfter)}
 	}
-	return e
+	return injectedFault{err: e, afterCommit: f.afterCommit, drop: f.drop}
 }
 
 func (s *Sim) count(k RequestKey) {

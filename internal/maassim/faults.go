@@ -55,6 +55,14 @@ type EndpointFault struct {
 	ErrorRate   float64
 	ErrorStatus int
 	RetryAfter  int
+	// AfterCommit serves a failing request first and then answers with the
+	// error (or drops the connection) instead of MAAS's answer: the change
+	// is made, the client cannot know it. A proxy timing out, or a
+	// connection reset, after MAAS committed an allocation looks so.
+	AfterCommit bool
+	// Drop closes the connection without an answer instead of sending
+	// ErrorStatus.
+	Drop bool
 }
 
 func (f EndpointFault) matches(k RequestKey) bool {
@@ -65,19 +73,20 @@ func (f EndpointFault) matches(k RequestKey) bool {
 
 // requestFault is what applies to one request.
 type requestFault struct {
-	latency     time.Duration
-	errorRate   float64
-	errorStatus int
-	retryAfter  int
+	latency           time.Duration
+	errorRate         float64
+	errorStatus       int
+	retryAfter        int
+	afterCommit, drop bool
 }
 
 func (f *Faults) forRequest(k RequestKey) requestFault {
 	for _, e := range f.Endpoints {
 		if e.matches(k) {
-			return requestFault{e.Latency, e.ErrorRate, e.ErrorStatus, e.RetryAfter}
+			return requestFault{e.Latency, e.ErrorRate, e.ErrorStatus, e.RetryAfter, e.AfterCommit, e.Drop}
 		}
 	}
-	return requestFault{f.Latency, f.ErrorRate, f.ErrorStatus, f.RetryAfter}
+	return requestFault{latency: f.Latency, errorRate: f.ErrorRate, errorStatus: f.ErrorStatus, retryAfter: f.RetryAfter}
 }
 
 func (f *Faults) clone() Faults {
@@ -133,6 +142,8 @@ type endpointFaultJSON struct {
 	ErrorRate   float64 `json:"errorRate,omitempty"`
 	ErrorStatus int     `json:"errorStatus,omitempty"`
 	RetryAfter  int     `json:"retryAfter,omitempty"`
+	AfterCommit bool    `json:"afterCommit,omitempty"`
+	Drop        bool    `json:"drop,omitempty"`
 }
 
 type faultsJSON struct {
@@ -179,6 +190,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		j.Endpoints = append(j.Endpoints, endpointFaultJSON{
 			Method: e.Method, Endpoint: e.Endpoint, Op: e.Op, Latency: durationString(e.Latency),
 			ErrorRate: e.ErrorRate, ErrorStatus: e.ErrorStatus, RetryAfter: e.RetryAfter,
+			AfterCommit: e.AfterCommit, Drop: e.Drop,
 		})
 	}
 	return json.Marshal(j)
@@ -208,6 +220,7 @@ func (f *Faults) UnmarshalJSON(data []byte) error {
 		out.Endpoints = append(out.Endpoints, EndpointFault{
 			Method: e.Method, Endpoint: e.Endpoint, Op: e.Op, Latency: lat,
 			ErrorRate: e.ErrorRate, ErrorStatus: e.ErrorStatus, RetryAfter: e.RetryAfter,
+			AfterCommit: e.AfterCommit, Drop: e.Drop,
 		})
 	}
 	*f = out

@@ -61,6 +61,49 @@ func TestErrorRateFault(t *testing.T) {
 	}
 }
 
+func TestFaultAfterCommit(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		fault EndpointFault
+		check func(t *testing.T, err error)
+	}{{
+		name:  "the allocation is made, the answer is a 503",
+		fault: EndpointFault{ErrorStatus: 503},
+		check: func(t *testing.T, err error) {
+			if se := serverError(t, err); se.StatusCode != 503 {
+				t.Fatalf("answer %d, want 503", se.StatusCode)
+			}
+		},
+	}, {
+		name:  "the allocation is made, the connection dropped",
+		fault: EndpointFault{Drop: true},
+		check: func(t *testing.T, err error) {
+			if err == nil || strings.Contains(err.Error(), "ServerError") {
+				t.Fatalf("got %v, want a connection failure without an answer", err)
+			}
+		},
+	}} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startSim(t, fastConfig())
+			c := maasClient(t, srv, srv.DefaultAPIKey())
+			f := tt.fault
+			f.Method, f.Endpoint, f.Op, f.ErrorRate, f.AfterCommit = "POST", "machines/", "allocate", 1, true
+			srv.SetFaults(Faults{Endpoints: []EndpointFault{f}})
+			_, err := c.Machines.Allocate(&entity.MachineAllocateParams{AgentName: "inst"})
+			tt.check(t, err)
+			allocated := 0
+			for _, m := range srv.Machines() {
+				if m.AgentName == "inst" && m.Status == StatusAllocated {
+					allocated++
+				}
+			}
+			if allocated != 1 {
+				t.Fatalf("%d machines allocated, want 1: the fault comes after MAAS committed", allocated)
+			}
+		})
+	}
+}
+
 func TestFailedDeployFault(t *testing.T) {
 	cfg := fastConfig()
 	cfg.Faults = Faults{FailDeploy: []string{"node-01"}}

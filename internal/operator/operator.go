@@ -67,6 +67,10 @@ type Options struct {
 	JoinTimeout time.Duration
 	// RequeueInterval is the safety-net requeue while machines are on their way.
 	RequeueInterval time.Duration
+	// CapacityBackoff and CapacityBackoffMax bound how long a pool waits
+	// after MAAS found no machine for it; defaults
+	// controller.DefaultCapacityBackoff and DefaultCapacityBackoffMax.
+	CapacityBackoff, CapacityBackoffMax time.Duration
 	// ForceDeleteAfter is how long a TenantCluster must have been deleting
 	// before the force-delete annotation is honoured; default 14 minutes.
 	ForceDeleteAfter time.Duration
@@ -238,6 +242,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		JoinTimeout:     opts.JoinTimeout,
 		RequeueInterval: opts.RequeueInterval,
 		Catalog:         opts.ReleaseCatalog,
+		CapacityBackoff: opts.CapacityBackoff, CapacityBackoffMax: opts.CapacityBackoffMax,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Gateway controller: %w", err)
 	}
@@ -250,6 +255,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		ForceDeleteAfter:        opts.ForceDeleteAfter,
 		Clock:                   opts.Clock,
 		RequeueInterval:         opts.RequeueInterval,
+		CapacityBackoff:         opts.CapacityBackoff,
+		CapacityBackoffMax:      opts.CapacityBackoffMax,
 		ReleaseCheckInterval:    opts.PollInterval,
 		MaxConcurrentReconciles: opts.TenantClusterConcurrency,
 		TokenTTL:                opts.TenantTokenTTL,
