@@ -122,4 +122,3 @@ var _ = Describe("CloudAccounts of other namespaces", func() {
 		}).Should(MatchError(ContainSubstring("not found")))
 	})
 })
-

@@ -446,8 +446,6 @@ func gatewayIdentityChanged() predicate.Predicate {
 	}
 }
 
-
-
 // AgentName is the MAAS agent_name of the installation a Gateway stands for:
 // every machine the operator allocates for the gateway or its tenant clusters
 // carries it, and the inventory lists machines by it.
