@@ -172,14 +172,14 @@ func (r *CloudAccountReconciler) sweepMachines(ctx context.Context, account *inf
 		return c
 	}
 
-	var unclaimed, gone, report []maas.Machine
+	// Unclaimed machines to release are taken from snap.Unclaimed below,
+	// with the inventory's clock.
+	var gone, report []maas.Machine
 	for _, m := range snap.Machines() {
 		c := check(m)
 		switch orphanPolicy(m.Status, c) {
 		case orphanRelease:
-			if c == ownerUnmarked {
-				unclaimed = append(unclaimed, m)
-			} else {
+			if c != ownerUnmarked {
 				gone = append(gone, m)
 			}
 		case orphanReport:
