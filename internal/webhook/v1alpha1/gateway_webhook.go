@@ -115,9 +115,14 @@ func (v *GatewayValidator) ValidateUpdate(ctx context.Context, oldGW, gw *infrav
 			return warns, err
 		}
 		if len(cut) > 0 {
-			warns = append(warns, fmt.Sprintf("%s no longer allows CloudAccounts %s: they stop being used "+
+			named := cut[:min(len(cut), maxNamed)]
+			more := ""
+			if rest := len(cut) - len(named); rest > 0 {
+				more = fmt.Sprintf(" and %d more", rest)
+			}
+			warns = append(warns, fmt.Sprintf("%s no longer allows %d CloudAccounts (%s%s): they stop being used "+
 				"(Ready False, reason %s), and so do the TenantClusters provisioned with them",
-				specPath.Child("allowedCloudAccounts"), strings.Join(cut, ", "), infrav1alpha1.ReasonNotAllowedByGateway))
+				specPath.Child("allowedCloudAccounts"), len(cut), strings.Join(named, ", "), more, infrav1alpha1.ReasonNotAllowedByGateway))
 		}
 	}
 	return warns, invalid("Gateway", gw.Name, errs)
