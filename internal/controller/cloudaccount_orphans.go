@@ -213,13 +213,23 @@ func (r *CloudAccountReconciler) sweepMachines(ctx context.Context, account *inf
 	}
 	s.mu.Unlock()
 
-	for _, m := range newReports {
-		logf.FromContext(ctx).Info("machine kept: it carries this installation's agent name but no owner annotations",
-			"systemID", m.SystemID, "hostname", m.Hostname, "state", m.StatusName)
+	if len(newReports) > 0 {
+		var named []string
+		for _, m := range newReports {
+			logf.FromContext(ctx).Info("machine kept: it carries this installation's agent name but no owner annotations",
+				"systemID", m.SystemID, "hostname", m.Hostname, "state", m.StatusName)
+			if len(named) < maxNamedMachines {
+				named = append(named, fmt.Sprintf("%s (%s, %s)", m.SystemID, m.Hostname, m.StatusName))
+			}
+		}
+		if rest := len(newReports) - len(named); rest > 0 {
+			named = append(named, fmt.Sprintf("and %d more", rest))
+		}
+		// One event per sweep, as for releases.
 		r.Recorder.Eventf(account, nil, corev1.EventTypeWarning, "UnclaimedMachineKept", "Sweep",
-			"machine %s (%s) is %s with this installation's agent name but no owner annotations (lost in MAAS?); "+
-				"it is never released automatically: release it in MAAS if no cluster uses it",
-			m.SystemID, m.Hostname, m.StatusName)
+			"kept %d machines with this installation's agent name but no owner annotations (removed in MAAS?): %s; "+
+				"they may be running nodes, so they are never released automatically: release them in MAAS if no cluster uses them",
+			len(newReports), strings.Join(named, "; "))
 	}
 
 	var unclaimedDue []maas.Unclaimed
@@ -241,33 +251,59 @@ func (r *CloudAccountReconciler) sweepMachines(ctx context.Context, account *inf
 			"released machine %s (%s): allocated with this installation's agent name but claimed by no object for %s",
 			m.SystemID, m.Hostname, r.UnclaimedGrace)
 	}
+	var released []string
+	var releaseErr error
 	for _, m := range due {
-		if err := r.releaseOrphan(ctx, account, key, m); err != nil {
-			return 0, err
+		ok, err := r.releaseOrphan(ctx, key, m)
+		if err != nil {
+			releaseErr = err
+			break
 		}
+		if ok {
+			released = append(released, fmt.Sprintf("%s (%s, %s) of %s (uid %s)", m.SystemID, m.Hostname, m.StatusName, m.Owner, m.Owner.UID))
+		}
+	}
+	if len(released) > 0 {
+		// One event per sweep: events of one reason on one object are
+		// merged into a series that keeps the first note, so an event per
+		// machine would name only the first.
+		named := released[:min(len(released), maxNamedMachines)]
+		more := ""
+		if rest := len(released) - len(named); rest > 0 {
+			more = fmt.Sprintf(" and %d more", rest)
+		}
+		r.Recorder.Eventf(account, nil, corev1.EventTypeWarning, "ReleasedOrphanedMachine", "Release",
+			"released %d machines whose owner has not existed for %s: %s%s",
+			len(released), r.UnclaimedGrace, strings.Join(named, "; "), more)
+	}
+	if releaseErr != nil {
+		return 0, releaseErr
 	}
 	return next, lookupErr
 }
 
+// maxNamedMachines is how many machines one event names.
+const maxNamedMachines = 10
+
 // releaseOrphan releases a machine of a gone owner, after reading it again
 // from MAAS: only a machine that still carries the same marks is released
 // (the release itself checks the agent name), so nothing the operator
-// cannot prove its own goes.
-func (r *CloudAccountReconciler) releaseOrphan(ctx context.Context, account *infrav1.CloudAccount, key string, m maas.Machine) error {
+// cannot prove its own goes. It says whether it released the machine.
+func (r *CloudAccountReconciler) releaseOrphan(ctx context.Context, key string, m maas.Machine) (bool, error) {
 	now, err := r.Inventory.Machine(ctx, key, m.SystemID)
 	switch {
 	case maas.IsNotFound(err):
-		return nil
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("reading orphaned machine %s again: %w", m.SystemID, err)
+		return false, fmt.Errorf("reading orphaned machine %s again: %w", m.SystemID, err)
 	case now.Owner == nil || !now.Owner.SameObject(*m.Owner) || orphanPolicy(now.Status, ownerGone) != orphanRelease:
-		return nil // changed since the poll: the next sweep judges it afresh
+		return false, nil // changed since the poll: the next sweep judges it afresh
 	}
-	if _, err := r.Inventory.Release(ctx, key, m.SystemID, orphanReleaseParams(now)); err != nil && !maas.IsNotFound(err) {
-		return fmt.Errorf("releasing machine %s of %s (uid %s), which no longer exists: %w", m.SystemID, m.Owner, m.Owner.UID, err)
+	if _, err := r.Inventory.Release(ctx, key, m.SystemID, orphanReleaseParams(now)); err != nil {
+		if maas.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("releasing machine %s of %s (uid %s), which no longer exists: %w", m.SystemID, m.Owner, m.Owner.UID, err)
 	}
-	r.Recorder.Eventf(account, nil, corev1.EventTypeWarning, "ReleasedOrphanedMachine", "Release",
-		"released machine %s (%s, %s): allocated for %s (uid %s), which has not existed for %s",
-		m.SystemID, m.Hostname, now.StatusName, m.Owner, m.Owner.UID, r.UnclaimedGrace)
-	return nil
+	return true, nil
 }
