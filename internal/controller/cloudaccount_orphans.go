@@ -194,43 +194,9 @@ func (r *CloudAccountReconciler) sweepMachines(ctx context.Context, account *inf
 	}
 	due, next := dueOrphans(key, gone, func(m maas.Machine) string { return machineKey(key, m) },
 		func(maas.Machine) bool { return true }, s.seen, now, r.UnclaimedGrace)
-	var newReports []maas.Machine
-	reported := map[string]bool{}
-	for _, m := range report {
-		k := machineKey(key, m)
-		reported[k] = true
-		if !s.reported[k] {
-			newReports = append(newReports, m)
-		}
-	}
-	for k := range s.reported {
-		if strings.HasPrefix(k, key+"|") && !reported[k] {
-			delete(s.reported, k)
-		}
-	}
-	for k := range reported {
-		s.reported[k] = true
-	}
+	newReports := s.toReport(key, report)
 	s.mu.Unlock()
-
-	if len(newReports) > 0 {
-		var named []string
-		for _, m := range newReports {
-			logf.FromContext(ctx).Info("machine kept: it carries this installation's agent name but no owner annotations",
-				"systemID", m.SystemID, "hostname", m.Hostname, "state", m.StatusName)
-			if len(named) < maxNamedMachines {
-				named = append(named, fmt.Sprintf("%s (%s, %s)", m.SystemID, m.Hostname, m.StatusName))
-			}
-		}
-		if rest := len(newReports) - len(named); rest > 0 {
-			named = append(named, fmt.Sprintf("and %d more", rest))
-		}
-		// One event per sweep, as for releases.
-		r.Recorder.Eventf(account, nil, corev1.EventTypeWarning, "UnclaimedMachineKept", "Sweep",
-			"kept %d machines with this installation's agent name but no owner annotations (removed in MAAS?): %s; "+
-				"they may be running nodes, so they are never released automatically: release them in MAAS if no cluster uses them",
-			len(newReports), strings.Join(named, "; "))
-	}
+	r.reportUnclaimed(ctx, account, newReports)
 
 	var unclaimedDue []maas.Unclaimed
 	for _, u := range snap.Unclaimed() {
@@ -251,33 +217,8 @@ func (r *CloudAccountReconciler) sweepMachines(ctx context.Context, account *inf
 			"released machine %s (%s): allocated with this installation's agent name but claimed by no object for %s",
 			m.SystemID, m.Hostname, r.UnclaimedGrace)
 	}
-	var released []string
-	var releaseErr error
-	for _, m := range due {
-		ok, err := r.releaseOrphan(ctx, key, m)
-		if err != nil {
-			releaseErr = err
-			break
-		}
-		if ok {
-			released = append(released, fmt.Sprintf("%s (%s, %s) of %s (uid %s)", m.SystemID, m.Hostname, m.StatusName, m.Owner, m.Owner.UID))
-		}
-	}
-	if len(released) > 0 {
-		// One event per sweep: events of one reason on one object are
-		// merged into a series that keeps the first note, so an event per
-		// machine would name only the first.
-		named := released[:min(len(released), maxNamedMachines)]
-		more := ""
-		if rest := len(released) - len(named); rest > 0 {
-			more = fmt.Sprintf(" and %d more", rest)
-		}
-		r.Recorder.Eventf(account, nil, corev1.EventTypeWarning, "ReleasedOrphanedMachine", "Release",
-			"released %d machines whose owner has not existed for %s: %s%s",
-			len(released), r.UnclaimedGrace, strings.Join(named, "; "), more)
-	}
-	if releaseErr != nil {
-		return 0, releaseErr
+	if err := r.releaseOrphans(ctx, account, key, due); err != nil {
+		return 0, err
 	}
 	return next, lookupErr
 }
@@ -306,4 +247,81 @@ func (r *CloudAccountReconciler) releaseOrphan(ctx context.Context, key string, 
 		return false, fmt.Errorf("releasing machine %s of %s (uid %s), which no longer exists: %w", m.SystemID, m.Owner, m.Owner.UID, err)
 	}
 	return true, nil
+}
+
+// toReport records the machines to report of account key, and returns
+// those not reported before; s.mu must be held.
+func (s *machineSweeps) toReport(key string, report []maas.Machine) []maas.Machine {
+	var newReports []maas.Machine
+	reported := map[string]bool{}
+	for _, m := range report {
+		k := machineKey(key, m)
+		reported[k] = true
+		if !s.reported[k] {
+			newReports = append(newReports, m)
+		}
+	}
+	for k := range s.reported {
+		if strings.HasPrefix(k, key+"|") && !reported[k] {
+			delete(s.reported, k)
+		}
+	}
+	for k := range reported {
+		s.reported[k] = true
+	}
+	return newReports
+}
+
+// reportUnclaimed tells once of machines the sweep keeps for a person.
+func (r *CloudAccountReconciler) reportUnclaimed(ctx context.Context, account *infrav1.CloudAccount, newReports []maas.Machine) {
+	if len(newReports) == 0 {
+		return
+	}
+	var named []string
+	for _, m := range newReports {
+		logf.FromContext(ctx).Info("machine kept: it carries this installation's agent name but no owner annotations",
+			"systemID", m.SystemID, "hostname", m.Hostname, "state", m.StatusName)
+		if len(named) < maxNamedMachines {
+			named = append(named, fmt.Sprintf("%s (%s, %s)", m.SystemID, m.Hostname, m.StatusName))
+		}
+	}
+	if rest := len(newReports) - len(named); rest > 0 {
+		named = append(named, fmt.Sprintf("and %d more", rest))
+	}
+	// One event per sweep, as for releases.
+	r.Recorder.Eventf(account, nil, corev1.EventTypeWarning, "UnclaimedMachineKept", "Sweep",
+		"kept %d machines with this installation's agent name but no owner annotations (removed in MAAS?): %s; "+
+			"they may be running nodes, so they are never released automatically: release them in MAAS if no cluster uses them",
+		len(newReports), strings.Join(named, "; "))
+}
+
+// releaseOrphans releases the machines of gone owners that are due, and
+// tells of them in one event.
+func (r *CloudAccountReconciler) releaseOrphans(ctx context.Context, account *infrav1.CloudAccount, key string, due []maas.Machine) error {
+	var released []string
+	var releaseErr error
+	for _, m := range due {
+		ok, err := r.releaseOrphan(ctx, key, m)
+		if err != nil {
+			releaseErr = err
+			break
+		}
+		if ok {
+			released = append(released, fmt.Sprintf("%s (%s, %s) of %s (uid %s)", m.SystemID, m.Hostname, m.StatusName, m.Owner, m.Owner.UID))
+		}
+	}
+	if len(released) > 0 {
+		// One event per sweep: events of one reason on one object are
+		// merged into a series that keeps the first note, so an event per
+		// machine would name only the first.
+		named := released[:min(len(released), maxNamedMachines)]
+		more := ""
+		if rest := len(released) - len(named); rest > 0 {
+			more = fmt.Sprintf(" and %d more", rest)
+		}
+		r.Recorder.Eventf(account, nil, corev1.EventTypeWarning, "ReleasedOrphanedMachine", "Release",
+			"released %d machines whose owner has not existed for %s: %s%s",
+			len(released), r.UnclaimedGrace, strings.Join(named, "; "), more)
+	}
+	return releaseErr
 }
