@@ -173,6 +173,17 @@ type GatewaySpec struct {
 	// +optional
 	AdoptMachines []string `json:"adoptMachines,omitempty"`
 
+	// drainTimeout is how long a gateway node may take to drain (its pods
+	// evicted with their PodDisruptionBudgets respected, and gone) when it
+	// leaves the cluster in an upgrade or a decommission. Past it the node
+	// is still not released: condition NodesDrained turns False with reason
+	// DrainTimedOut, naming the pod and budget that hold it, for a person to
+	// decide. The gateway's pods are the operator's and the platform's, so a
+	// budget that never allows is a fault to fix rather than wait out.
+	// +kubebuilder:default="10m"
+	// +optional
+	DrainTimeout *metav1.Duration `json:"drainTimeout,omitempty"`
+
 	// deletionPolicy says what deleting this object does to the gateway's
 	// machines. Retain (the default) lets the object go and leaves every
 	// machine deployed: the gateway cluster is where this operator runs, so

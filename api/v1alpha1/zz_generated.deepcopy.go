@@ -478,6 +478,11 @@ func (in *GatewaySpec) DeepCopyInto(out *GatewaySpec) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.DrainTimeout != nil {
+		in, out := &in.DrainTimeout, &out.DrainTimeout
+		*out = new(v1.Duration)
+		**out = **in
+	}
 	in.AllowedCloudAccounts.DeepCopyInto(&out.AllowedCloudAccounts)
 }
 

@@ -41,6 +41,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden (and create t
 // in their Secrets for good. Nothing regenerates it.
 const (
 	fixtureToken       = "abcdef.0123456789abcdef"
+	fixtureCertKey     = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 	fixtureVIP         = "10.0.0.10"
 	fixturePodCIDR     = "192.168.0.0/16"
 	fixtureServiceCIDR = "10.96.0.0/12"
@@ -170,7 +171,14 @@ func testConfig(t testing.TB, role Role) NodeConfig {
 		},
 	}
 	if role.ControlPlane() {
-		cfg.PKI = p
+		key, err := ParseCertificateKey(fixtureCertKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.CertificateKey = key
+		if role == RoleInitControlPlane {
+			cfg.PKI = p
+		}
 		cfg.KubeVIPInterface = "eth0"
 		cfg.Labels["infra.maasgateway.io/pool"] = "control-plane"
 	}

@@ -121,8 +121,15 @@ func checkUserData(t *testing.T, cfg NodeConfig, out []byte) {
 			t.Errorf("InitConfiguration.bootstrapTokens = %+v", docs.init.BootstrapTokens)
 		}
 		reg = docs.init.NodeRegistration
-		if !slices.Equal(kubeadmCmd, []string{"kubeadm", "init", "--config", kubeadmConfig}) {
-			t.Errorf("kubeadm command = %q", kubeadmCmd)
+		wantCmd := []string{"kubeadm", "init", "--config", kubeadmConfig}
+		if !cfg.CertificateKey.IsZero() {
+			wantCmd = append(wantCmd, "--upload-certs")
+		}
+		if !slices.Equal(kubeadmCmd, wantCmd) {
+			t.Errorf("kubeadm command = %q, want %q", kubeadmCmd, wantCmd)
+		}
+		if docs.init.CertificateKey != cfg.CertificateKey.Hex() {
+			t.Error("InitConfiguration.certificateKey is not the configured key")
 		}
 	default:
 		if docs.join == nil || docs.init != nil || docs.cluster != nil {
@@ -137,6 +144,13 @@ func checkUserData(t *testing.T, cfg NodeConfig, out []byte) {
 		}
 		if (docs.join.ControlPlane != nil) != (cfg.Role == RoleJoinControlPlane) {
 			t.Errorf("controlPlane = %+v for %s", docs.join.ControlPlane, cfg.Role)
+		}
+		if cp := docs.join.ControlPlane; cp != nil && (cp.CertificateKey == "" || cp.CertificateKey != cfg.CertificateKey.Hex()) {
+			t.Error("controlPlane.certificateKey is not the configured key")
+		}
+		// MAAS keeps user data: what joins must find its keys elsewhere.
+		if bytes.Contains(out, []byte("PRIVATE KEY")) {
+			t.Errorf("the user data of a %s holds a private key", cfg.Role)
 		}
 		reg = docs.join.NodeRegistration
 		if len(kubeadmCmd) < 5 || kubeadmCmd[1] != joinScriptPath || kubeadmCmd[2] != kubeadmConfig {

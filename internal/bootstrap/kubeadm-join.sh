@@ -6,8 +6,10 @@
 # discovery waits for it (timeouts.discovery); a join that fails all the same
 # is reset and tried again after a pause. kubeadm reset empties
 # /etc/kubernetes, so the files named after the pause (a control-plane node's
-# shared CA keys and kube-vip manifest) are kept aside, in a private directory
-# beside the configuration, and put back before each new attempt.
+# kube-vip manifest) are kept aside, in a private directory beside the
+# configuration, and put back before each new attempt. A control plane's
+# shared keys are not among them: each attempt downloads them again from the
+# cluster's kubeadm-certs Secret.
 #
 # usage: kubeadm-join.sh CONFIG ATTEMPTS PAUSE_SECONDS [FILE...]
 set -u

@@ -52,6 +52,9 @@ type initConfiguration struct {
 	BootstrapTokens  []kubeadmBootstrapToken `json:"bootstrapTokens,omitempty"`
 	NodeRegistration nodeRegistrationOptions `json:"nodeRegistration"`
 	LocalAPIEndpoint *apiEndpoint            `json:"localAPIEndpoint,omitempty"`
+	// CertificateKey encrypts the kubeadm-certs Secret that the
+	// upload-certs phase writes (with --upload-certs).
+	CertificateKey string `json:"certificateKey,omitempty"`
 }
 
 type clusterConfiguration struct {
@@ -118,6 +121,9 @@ type bootstrapTokenDiscovery struct {
 
 type joinControlPlane struct {
 	LocalAPIEndpoint *apiEndpoint `json:"localAPIEndpoint,omitempty"`
+	// CertificateKey decrypts the kubeadm-certs Secret the shared keys
+	// are downloaded from.
+	CertificateKey string `json:"certificateKey,omitempty"`
 }
 
 type timeouts struct {

@@ -90,9 +90,26 @@ type NodeConfig struct {
 	// CACertHashes pin the cluster CA for joining nodes (see CACertHash).
 	// Joining roles need at least one.
 	CACertHashes []string
-	// PKI is the cluster's shared key material: required on control-plane
-	// roles, refused on workers, which must never hold a CA key.
+	// PKI is the cluster's shared key material: required on the first
+	// control plane, which creates the cluster, and refused on every
+	// joining role. MAAS keeps user data (its admins and its database
+	// backups read it), so only the one machine that cannot do without the
+	// CA keys gets them.
 	PKI *ClusterPKI
+	// CertificateKey decrypts the cluster's kubeadm-certs Secret, where a
+	// joining control plane fetches the shared keys (kubeadm join
+	// --control-plane --certificate-key): required on JoinControlPlane. On
+	// InitControlPlane it makes kubeadm init upload that Secret
+	// (--upload-certs), so that control planes deployed beside the first
+	// one can join before anyone else reached the new cluster. Refused on
+	// workers.
+	CertificateKey CertificateKey
+	// KeysInUserData puts the shared keys into a joining control plane's
+	// user data (PKI required, no CertificateKey), as before certificate
+	// keys. Only the gateway's own joins use it, until the operator may
+	// upload the kubeadm-certs Secret into the gateway cluster (which needs
+	// Roles it does not hold yet): see the README's security section.
+	KeysInUserData bool
 	// AllowWorkloads leaves a control-plane node untainted, so ordinary
 	// Pods schedule on it.
 	AllowWorkloads bool
@@ -198,8 +215,13 @@ func (cfg NodeConfig) validate() (*node, error) {
 	}
 	if cfg.Role.ControlPlane() {
 		errs = append(errs, validateControlPlane(cfg)...)
-	} else if cfg.PKI != nil {
-		bad("a worker must not receive the cluster PKI: it holds the CA keys")
+	} else {
+		if cfg.PKI != nil {
+			bad("a worker must not receive the cluster PKI: it holds the CA keys")
+		}
+		if !cfg.CertificateKey.IsZero() {
+			bad("a worker must not receive the certificate key: it decrypts the CA keys")
+		}
 	}
 	if cfg.Role.Joins() {
 		if len(cfg.CACertHashes) == 0 {
@@ -247,10 +269,24 @@ func (cfg NodeConfig) validate() (*node, error) {
 
 func validateControlPlane(cfg NodeConfig) []error {
 	var errs []error
-	if cfg.PKI == nil {
-		errs = append(errs, errors.New("pki is required on a control-plane node"))
-	} else if err := cfg.PKI.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("pki: %w", err))
+	switch {
+	case cfg.KeysInUserData && cfg.Role != RoleJoinControlPlane:
+		errs = append(errs, errors.New("keysInUserData is for joining control planes only"))
+	case cfg.KeysInUserData && !cfg.CertificateKey.IsZero():
+		errs = append(errs, errors.New("keysInUserData and certificateKey exclude each other"))
+	case cfg.Role == RoleJoinControlPlane && !cfg.KeysInUserData:
+		if cfg.PKI != nil {
+			errs = append(errs, errors.New("a joining control plane must not receive the cluster PKI in its user data: it downloads the shared keys from the kubeadm-certs Secret with its certificate key"))
+		}
+		if cfg.CertificateKey.IsZero() {
+			errs = append(errs, errors.New("certificateKey is required on a joining control plane: it decrypts the kubeadm-certs Secret"))
+		}
+	case cfg.PKI == nil:
+		errs = append(errs, errors.New("pki is required on the first control plane"))
+	default:
+		if err := cfg.PKI.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("pki: %w", err))
+		}
 	}
 	if !interfaceNameRE.MatchString(cfg.KubeVIPInterface) {
 		errs = append(errs, fmt.Errorf("kubeVIPInterface %q must name the network interface that holds the VIP (1-15 letters, digits, '.', '_' or '-')", cfg.KubeVIPInterface))
@@ -400,8 +436,14 @@ func Render(cfg NodeConfig) ([]byte, error) {
 
 	var keep []string
 	if n.Role.ControlPlane() {
-		pki := pkiFiles(n.PKI)
+		// Only the first control plane has the keys on disk before kubeadm
+		// runs; the others download them (control-plane-prepare
+		// download-certs).
+		var pki []cloudFile
 		kubeconfig := adminConfPath
+		if n.Role == RoleInitControlPlane || n.KeysInUserData {
+			pki = pkiFiles(n.PKI)
+		}
 		if n.Role == RoleInitControlPlane {
 			kubeconfig = superAdminConfPath
 		}
@@ -430,6 +472,11 @@ func Render(cfg NodeConfig) ([]byte, error) {
 			strconv.Itoa(joinAttempts), strconv.Itoa(int(joinPause / time.Second))}, keep...)
 	} else {
 		kubeadmCmd = []string{"kubeadm", "init", "--config", kubeadmConfig}
+		if !n.CertificateKey.IsZero() {
+			// The phase runs only with the flag; the key comes from the
+			// configuration.
+			kubeadmCmd = append(kubeadmCmd, "--upload-certs")
+		}
 	}
 	if n.packages != nil {
 		kubeadmCmd = n.packages.command(kubeadmCmd)
@@ -496,6 +543,7 @@ func (n *node) kubeadmConfig() (string, error) {
 				}},
 				NodeRegistration: reg,
 				LocalAPIEndpoint: localEndpoint,
+				CertificateKey:   n.CertificateKey.Hex(),
 			},
 			clusterConfiguration{
 				TypeMeta:             kubeadmTypeMeta(kindClusterConfiguration),
@@ -518,7 +566,7 @@ func (n *node) kubeadmConfig() (string, error) {
 			Timeouts: &timeouts{Discovery: duration(discoveryTimeout)},
 		}
 		if n.Role == RoleJoinControlPlane {
-			join.ControlPlane = &joinControlPlane{LocalAPIEndpoint: localEndpoint}
+			join.ControlPlane = &joinControlPlane{LocalAPIEndpoint: localEndpoint, CertificateKey: n.CertificateKey.Hex()}
 		}
 		docs = []any{join}
 	}

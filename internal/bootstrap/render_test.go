@@ -142,20 +142,30 @@ func TestNoProxy(t *testing.T) {
 	}
 }
 
-func TestKeysOnlyOnControlPlanes(t *testing.T) {
+// TestKeysOnlyOnTheInitNode: MAAS keeps every machine's user data, for its
+// admins and its database backups to read, so the root keys (the CAs', the
+// service-account signing key) are in the user data of the one machine that
+// creates the cluster and of no machine that joins it.
+func TestKeysOnlyOnTheInitNode(t *testing.T) {
 	keyFiles := []string{pkiDir + "/ca.key", pkiDir + "/etcd/ca.key", pkiDir + "/front-proxy-ca.key", pkiDir + "/sa.key"}
 	certFiles := []string{pkiDir + "/ca.crt", pkiDir + "/etcd/ca.crt", pkiDir + "/front-proxy-ca.crt", pkiDir + "/sa.pub"}
+	p := testPKI(t)
 	for _, role := range allRoles {
 		t.Run(string(role), func(t *testing.T) {
 			out := render(t, withProxy(testConfig(t, role)))
 			files, _ := renderedFiles(t, out)
-			if !role.ControlPlane() {
+			if role.Joins() {
 				if bytes.Contains(out, []byte("PRIVATE KEY")) {
-					t.Fatal("worker user data contains a private key")
+					t.Fatalf("%s user data contains a private key", role)
+				}
+				for _, k := range [][]byte{p.CA.Key, p.EtcdCA.Key, p.FrontProxyCA.Key, p.ServiceAccount.Key} {
+					if bytes.Contains(out, bytes.TrimSpace(k)) {
+						t.Fatalf("%s user data contains a root key of the cluster", role)
+					}
 				}
 				for _, p := range append(keyFiles, certFiles...) {
 					if _, ok := files[p]; ok {
-						t.Errorf("worker gets %s", p)
+						t.Errorf("%s gets %s", role, p)
 					}
 				}
 				return
@@ -171,7 +181,6 @@ func TestKeysOnlyOnControlPlanes(t *testing.T) {
 					t.Errorf("%s: missing, not 0644 or holding a private key", p)
 				}
 			}
-			p := testPKI(t)
 			if files[pkiDir+"/ca.key"].Content != string(p.CA.Key) || files[pkiDir+"/etcd/ca.crt"].Content != string(p.EtcdCA.Cert) {
 				t.Error("PKI files do not hold the given PKI")
 			}
@@ -179,6 +188,23 @@ func TestKeysOnlyOnControlPlanes(t *testing.T) {
 				t.Errorf("%s holds the token but is %s", kubeadmConfig, f.Permissions)
 			}
 		})
+	}
+}
+
+// The gateway's own joins still carry its keys (KeysInUserData), kept
+// across the join script's attempts, and no certificate key.
+func TestKeysInUserDataForGatewayJoins(t *testing.T) {
+	cfg := testConfig(t, RoleJoinControlPlane)
+	cfg.KeysInUserData, cfg.PKI, cfg.CertificateKey = true, testPKI(t), CertificateKey{}
+	files, cc := renderedFiles(t, render(t, cfg))
+	if files[pkiDir+"/ca.key"].Content != string(testPKI(t).CA.Key) || files[pkiDir+"/sa.key"].Permissions != "0600" {
+		t.Error("the shared keys are not in the user data")
+	}
+	if strings.Contains(files[kubeadmConfig].Content, "certificateKey") {
+		t.Error("a join with the keys on disk is given a certificate key")
+	}
+	if cmd := cc.RunCmd[len(cc.RunCmd)-1]; !slices.Contains(cmd, pkiDir+"/ca.key") {
+		t.Errorf("runcmd %q does not keep the keys across attempts", cmd)
 	}
 }
 
@@ -367,9 +393,7 @@ func TestJoinCommand(t *testing.T) {
 		cmd := cc.RunCmd[len(cc.RunCmd)-1]
 		want := []string{"sh", joinScriptPath, kubeadmConfig, "6", "30"}
 		if role == RoleJoinControlPlane {
-			for _, f := range pkiFiles(testPKI(t)) {
-				want = append(want, f.Path)
-			}
+			// The shared keys are downloaded again by each attempt.
 			want = append(want, kubeVIPManifestPath)
 		}
 		if !slices.Equal(cmd, want) {
@@ -405,7 +429,13 @@ func TestRenderRejectsBadConfig(t *testing.T) {
 		{"bad CA hash", RoleJoinControlPlane, func(c *NodeConfig) { c.CACertHashes = []string{"sha256:abc"} }, "caCertHashes[0]"},
 		{"worker with PKI", RoleJoinWorker, func(c *NodeConfig) { c.PKI = testPKI(t) }, "worker must not receive"},
 		{"control plane without PKI", RoleInitControlPlane, func(c *NodeConfig) { c.PKI = nil }, "pki is required"},
-		{"control plane with broken PKI", RoleJoinControlPlane, func(c *NodeConfig) {
+		{"joining control plane with PKI", RoleJoinControlPlane, func(c *NodeConfig) { c.PKI = testPKI(t) }, "must not receive the cluster PKI"},
+		{"joining control plane without key", RoleJoinControlPlane, func(c *NodeConfig) { c.CertificateKey = CertificateKey{} }, "certificateKey is required"},
+		{"keys in user data of init", RoleInitControlPlane, func(c *NodeConfig) { c.KeysInUserData = true }, "joining control planes only"},
+		{"keys in user data and key", RoleJoinControlPlane, func(c *NodeConfig) { c.KeysInUserData, c.PKI = true, testPKI(t) }, "exclude each other"},
+		{"keys in user data without PKI", RoleJoinControlPlane, func(c *NodeConfig) { c.KeysInUserData, c.CertificateKey = true, CertificateKey{} }, "pki is required"},
+		{"worker with key", RoleJoinWorker, func(c *NodeConfig) { c.CertificateKey, _ = GenerateCertificateKey() }, "must not receive the certificate key"},
+		{"control plane with broken PKI", RoleInitControlPlane, func(c *NodeConfig) {
 			p := *testPKI(t)
 			p.CA.Key = p.EtcdCA.Key
 			c.PKI = &p

@@ -244,6 +244,9 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 			State: rollout.StateDeployed, Status: "Deployed", Node: nodeState(view.nodes[a.SystemID]),
 		})
 	}
+	if !r.Nodes.SkipEtcd {
+		r.requireVotingMembers(ctx, gw, view, machines)
+	}
 	if err := r.rolloutPool(ctx, gw, key, &pool, machines, rel); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -496,8 +499,12 @@ func (r *GatewayReconciler) joinConfig(ctx context.Context, gw *infrav1.Gateway,
 		Token:                token,
 		CACertHashes:         []string{hash},
 		PKI:                  pki,
-		Labels:               map[string]string{infrav1.LabelGateway: gw.Name},
-		KubeVIPInterface:     gw.Spec.VIPInterface,
+		// Not yet the certificate-key model of tenant clusters: uploading
+		// the kubeadm-certs Secret into the gateway cluster needs Roles in
+		// kube-system the manager does not hold (README, security).
+		KeysInUserData:   true,
+		Labels:           map[string]string{infrav1.LabelGateway: gw.Name},
+		KubeVIPInterface: gw.Spec.VIPInterface,
 	}, ""
 }
 

@@ -356,8 +356,6 @@ var _ = Describe("Gateway controller", func() {
 var gatewayOptions = func() operator.Options {
 	o := fastOptions
 	o.ReleaseCatalog = types.NamespacedName{Namespace: "default", Name: "gateway-releases"}
-	// A budget that never allows is reported as timed out in test time.
-	o.GatewayDrainTimeout = 2 * time.Second
 	return o
 }()
 

@@ -211,23 +211,74 @@ var _ = Describe("Gateway on emulated control planes", func() {
 		Expect(meta.IsStatusConditionFalse(gateway(Default).Status.Conditions, infrav1.GatewayNodesDrained)).To(BeFalse())
 	})
 
-	It("upgrades a 3-node gateway and ends with three etcd members, keeping quorum throughout", func() {
-		createGateway(3)
-		Eventually(upgradedTo("1.0.0")).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
-		// The Nodes register at once; the members join one after another.
-		Eventually(func(g Gomega) { onlyMembersOf(g, append(ownedMachinesIn(sim, ns), mustMachine(sim, adopted))) }).
-			WithTimeout(2 * time.Minute).Should(Succeed())
+	It("resizes a 1-node gateway to 3 one member at a time, keeping quorum throughout", func() {
+		createGateway(1)
+		Eventually(upgradedTo("1.0.0")).WithTimeout(time.Minute).Should(Succeed())
+		Eventually(members).Should(HaveLen(1))
 
 		stopWatch := watchQuorum(suiteCtx, members)
-		setRelease("1.1.0")
-		Eventually(upgradedTo("1.1.0")).WithTimeout(6 * time.Minute).WithPolling(time.Second).Should(Succeed())
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			gw := gateway(Default)
+			gw.Spec.Replicas = 3
+			return k8s.Update(suiteCtx, gw)
+		})).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(gateway(g).Status.ReadyReplicas).To(Equal(int32(3)))
+			onlyMembersOf(g, append(ownedMachinesIn(sim, ns), mustMachine(sim, adopted)))
+		}).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
 		seen := stopWatch()
-		Expect(seen.violations).To(BeEmpty(), "etcd lost quorum during the upgrade")
-		Expect(seen.most).To(BeNumerically("<=", 4), "expand-first adds one member at a time")
-		owned := ownedMachinesIn(sim, ns)
-		Expect(owned).To(HaveLen(3))
-		Eventually(func(g Gomega) { onlyMembersOf(g, owned) }).WithTimeout(time.Minute).Should(Succeed())
+		Expect(seen.violations).To(BeEmpty(), "etcd lost quorum while the gateway grew")
+		Expect(seen.most).To(Equal(3))
 	})
+
+	DescribeTable("upgrades a 3-node gateway and ends with three etcd members, keeping quorum throughout",
+		func(strategy infrav1.RollingUpdateStrategy, fewest, most int) {
+			createGateway(3)
+			Eventually(upgradedTo("1.0.0")).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
+			// The Nodes register at once; the members join one after another.
+			Eventually(func(g Gomega) { onlyMembersOf(g, append(ownedMachinesIn(sim, ns), mustMachine(sim, adopted))) }).
+				WithTimeout(2 * time.Minute).Should(Succeed())
+			var held []string
+			holder, err := maasclient.GetClient(sim.URL, sim.AddUser("spares", false), "2.0")
+			Expect(err).NotTo(HaveOccurred())
+			if strategy == infrav1.ContractFirst {
+				// Another MAAS user takes every spare gateway machine: the
+				// rollout must free a node before it can deploy one.
+				for _, m := range sim.Machines() {
+					if m.Pool == "gateway" && m.StatusName == "Ready" {
+						_, err := holder.Machines.Allocate(&entity.MachineAllocateParams{SystemID: m.SystemID})
+						Expect(err).NotTo(HaveOccurred())
+						held = append(held, m.SystemID)
+					}
+				}
+				Expect(held).NotTo(BeEmpty())
+			}
+
+			stopWatch := watchQuorum(suiteCtx, members)
+			setRelease("1.1.0")
+			Eventually(func(g Gomega) {
+				up := gateway(g).Status.Upgrade
+				g.Expect(up).NotTo(BeNil())
+				g.Expect(up.Strategy).To(Equal(strategy))
+			}).Should(Succeed())
+			if len(held) > 0 {
+				// The adopted node is retired, not released: its place needs
+				// a machine the released ones cannot give back. The strategy
+				// stays what it was chosen to be.
+				Expect(holder.Machines.Release(held[:1], "")).To(Succeed())
+			}
+			Eventually(upgradedTo("1.1.0")).WithTimeout(6 * time.Minute).WithPolling(time.Second).Should(Succeed())
+			seen := stopWatch()
+			Expect(seen.violations).To(BeEmpty(), "etcd lost quorum during the upgrade")
+			Expect(seen.most).To(BeNumerically("<=", most), "one member added at a time")
+			Expect(seen.fewest).To(BeNumerically(">=", fewest), "one member removed at a time")
+			owned := ownedMachinesIn(sim, ns)
+			Expect(owned).To(HaveLen(3))
+			Eventually(func(g Gomega) { onlyMembersOf(g, owned) }).WithTimeout(time.Minute).Should(Succeed())
+		},
+		Entry("expand-first, with a spare machine in MAAS", infrav1.ExpandFirst, 3, 4),
+		Entry("contract-first, when MAAS has no spare machine", infrav1.ContractFirst, 2, 3),
+	)
 })
 
 // deployedByAnotherAs deploys a gateway-pool machine as a user other than

@@ -448,11 +448,14 @@ func upgradeSpecs(env func() *gatewayEnv) {
 		Expect(e.gateway(Default).Status.RetiredMachines).To(ConsistOf(e.adopted))
 	})
 
-	It("keeps a node whose drain a PodDisruptionBudget blocks, names the budget and pod, and releases nothing until it allows", func() {
+	It("keeps a node whose drain a PodDisruptionBudget blocks past the Gateway's drainTimeout, names the budget and pod, and releases nothing until it allows", func() {
 		e.create(func(gw *infrav1.Gateway) {
 			gw.Spec.AdoptMachines = nil
 			gw.Spec.Placement.Zone = ""
 			gw.Spec.Release = &infrav1.Release{Version: "1.0.0"}
+			// The manager's default is 10 minutes: only this field lets the
+			// budget be reported as timed out in test time.
+			gw.Spec.DrainTimeout = &metav1.Duration{Duration: 2 * time.Second}
 		})
 		Eventually(upgradedTo("1.0.0", "ubuntu/jammy")).WithTimeout(time.Minute).Should(Succeed())
 		old := ours()
@@ -478,7 +481,7 @@ func upgradeSpecs(env func() *gatewayEnv) {
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(c.Reason).To(Equal("DrainTimedOut"))
 			g.Expect(c.Message).To(And(ContainSubstring("PodDisruptionBudget "+e.ns+"/never"), ContainSubstring("pod "+e.ns+"/held"),
-				ContainSubstring(old[0].SystemID)))
+				ContainSubstring(old[0].SystemID), ContainSubstring("drainTimeout 2s")))
 		}).WithTimeout(time.Minute).Should(Succeed())
 		Expect(events("DrainTimedOut")).To(ContainElement(HaveField("Note", ContainSubstring(e.ns+"/never"))))
 		// Nothing released: the old machine still serves, its Node is there.

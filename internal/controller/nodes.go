@@ -24,9 +24,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
+	"github.com/maas-gateway/maas-gateway/internal/rollout"
 	"github.com/maas-gateway/maas-gateway/internal/workload"
 )
 
@@ -43,11 +45,8 @@ type GatewayNodes struct {
 	// otherwise retry a PodDisruptionBudget's 429 inside the reconcile.
 	Evicter workload.Evicter
 	// DrainTimeout is how long a gateway node's drain may wait before
-	// NodesDrained says DrainTimedOut (the machine is still kept); zero
-	// means 10 minutes. The Gateway has no drainTimeout field: the
-	// gateway's own pods are the operator's and the platform's, and a
-	// PodDisruptionBudget that never allows is a fault to report, not a
-	// setting.
+	// NodesDrained says DrainTimedOut (the machine is still kept) when the
+	// Gateway sets no spec.drainTimeout; zero means 10 minutes.
 	DrainTimeout time.Duration
 	// SkipEtcd leaves etcd membership alone: only for test worlds whose
 	// gateway cluster is an API server with an etcd of its own (envtest)
@@ -70,12 +69,20 @@ func (r *GatewayReconciler) leaveGateway(ctx context.Context, gw *infrav1.Gatewa
 	exit := clusterExit{
 		client:       r.Nodes.Client,
 		evicter:      r.Nodes.Evicter,
-		drainTimeout: r.Nodes.DrainTimeout,
+		drainTimeout: gatewayDrainTimeout(gw, r.Nodes.DrainTimeout),
 		etcd: func(ctx context.Context, addrs []string) (*workload.Etcd, error) {
 			return r.gatewayEtcd(ctx, gw, addrs)
 		},
 	}
 	return exit.leave(ctx, victim, node, !r.Nodes.SkipEtcd, staying)
+}
+
+// gatewayDrainTimeout is the Gateway's own drainTimeout, else the manager's.
+func gatewayDrainTimeout(gw *infrav1.Gateway, fallback time.Duration) time.Duration {
+	if gw.Spec.DrainTimeout != nil && gw.Spec.DrainTimeout.Duration > 0 {
+		return gw.Spec.DrainTimeout.Duration
+	}
+	return fallback
 }
 
 // gatewayEtcd connects to the gateway's etcd members at addrs (port 2379 of
@@ -110,6 +117,43 @@ func (r *GatewayReconciler) gatewayEtcd(ctx context.Context, gw *infrav1.Gateway
 		endpoints = append(endpoints, workload.EtcdEndpoint(a))
 	}
 	return workload.DialEtcd(ctx, endpoints, tlsConfig)
+}
+
+// requireVotingMembers counts a gateway machine Ready for the planner only
+// when its etcd member votes and answers as well as its Node being Ready.
+// kubeadm join starts the kubelet before it adds the member, so a Node can
+// be Ready while its member is absent or still a learner; a rollout that
+// took such a node for a member removed the next old one too early (seen on
+// emulated members: 2 of 3 left during an expand-first upgrade, 1 of 3
+// contract-first). When etcd cannot be read the Nodes decide alone: no
+// member can be removed then anyway, since clusterExit needs etcd.
+func (r *GatewayReconciler) requireVotingMembers(ctx context.Context, gw *infrav1.Gateway, view *gatewayView, machines []rollout.Machine) {
+	if !slices.ContainsFunc(machines, func(m rollout.Machine) bool { return m.Node == rollout.NodeReady }) {
+		return
+	}
+	serving := gatewayMembers(view.owned, view.adopted)
+	ctx, cancel := context.WithTimeout(ctx, etcdObserveTimeout)
+	defer cancel()
+	etcd, err := r.gatewayEtcd(ctx, gw, stayingAddresses(serving))
+	if err != nil {
+		log.FromContext(ctx).V(1).Info("gateway etcd not read; readiness from Nodes alone", "error", err.Error())
+		return
+	}
+	defer func() { _ = etcd.Close() }()
+	members, err := etcd.Members(ctx)
+	if err != nil {
+		log.FromContext(ctx).V(1).Info("gateway etcd members not listed; readiness from Nodes alone", "error", err.Error())
+		return
+	}
+	for i := range machines {
+		if machines[i].Node != rollout.NodeReady {
+			continue
+		}
+		m, _ := findMachine(serving, machines[i].SystemID)
+		if !workload.VotesFor(members, memberMachine(m, view.nodes[m.SystemID])) {
+			machines[i].Node = rollout.NodeNotReady
+		}
+	}
 }
 
 // gatewayMembers are the machines of the gateway that serve it and may hold

@@ -103,6 +103,10 @@ type TenantClusterReconciler struct {
 	// TokenTTL is the lifetime of the bootstrap token nodes join with;
 	// default bootstrap.DefaultTokenTTL.
 	TokenTTL time.Duration
+	// CertificateKeyTTL is the life of a certificate key, and of the
+	// kubeadm-certs Secret joining control planes download the cluster's
+	// keys from; default bootstrap.DefaultCertificateKeyTTL.
+	CertificateKeyTTL time.Duration
 	// Tokens creates a renewed bootstrap token inside a running cluster;
 	// default a WorkloadTokenPublisher on Clusters.
 	Tokens TokenPublisher
@@ -365,6 +369,9 @@ func (r *TenantClusterReconciler) reconcileCluster(ctx context.Context, tc *infr
 		}
 	}
 	after := ownedBy(snapshotAfter(r.Inventory, key, snap), tenantKind, tc)
+	if err := r.syncCertificateKey(ctx, tc, after, view); err != nil && runErr == nil {
+		runErr = err
+	}
 	tc.Status.Machines = tenantMachines(after)
 	r.announceDeployed(tc, before.Machines)
 	// The Nodes seen first: status names the machines still without one.
@@ -672,6 +679,20 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 			return maas.DeployParams{}, fmt.Errorf("the renewed join token %s is not in the cluster yet: %w", cfg.Token.ID(), unpublished)
 		}
 		node := *cfg
+		if role == rollout.RoleInit || role == rollout.RoleControlPlane {
+			key, exp, err := r.ensureCertificateKey(ctx, tc)
+			if err != nil {
+				return maas.DeployParams{}, err
+			}
+			node.CertificateKey = key
+			// Into a running cluster the operator uploads the keys; into
+			// one still to come, the init machine does.
+			if role == rollout.RoleControlPlane && r.insideClusters() && initialised(ownedBy(snap, tenantKind, tc)) {
+				if err := r.uploadCertsBeforeJoin(ctx, tc, cfg.PKI, key, exp); err != nil {
+					return maas.DeployParams{}, fmt.Errorf("a control plane joins only once the cluster holds its keys for it: %w", err)
+				}
+			}
+		}
 		node.SystemID = m.SystemID
 		pool := ""
 		if m.Owner != nil {
@@ -683,7 +704,8 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 		case rollout.RoleInit:
 			node.Role = bootstrap.RoleInitControlPlane
 		case rollout.RoleControlPlane:
-			node.Role = bootstrap.RoleJoinControlPlane
+			// MAAS keeps user data: the shared keys come from the cluster.
+			node.Role, node.PKI = bootstrap.RoleJoinControlPlane, nil
 		default:
 			// A worker never holds the cluster's CA keys.
 			node.Role, node.PKI, node.AllowWorkloads = bootstrap.RoleJoinWorker, nil, false
@@ -831,6 +853,9 @@ func (r *TenantClusterReconciler) announceDeployed(tc *infrav1.TenantCluster, be
 func (r *TenantClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.ForceDeleteAfter == 0 {
 		r.ForceDeleteAfter = DefaultForceDeleteAfter
+	}
+	if r.CertificateKeyTTL == 0 {
+		r.CertificateKeyTTL = bootstrap.DefaultCertificateKeyTTL
 	}
 	if r.TokenTTL == 0 {
 		r.TokenTTL = bootstrap.DefaultTokenTTL

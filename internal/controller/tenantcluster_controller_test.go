@@ -38,6 +38,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
@@ -982,6 +983,9 @@ var _ = Describe("TenantCluster controller", func() {
 			seen := stopWatch()
 
 			Expect(seen.violations).To(BeEmpty(), "etcd lost quorum during the roll")
+			// The replacements joined a running cluster: the operator put
+			// the keys there for them.
+			Expect(eventsOf(controller.ReasonCertificatesUploaded)).NotTo(BeEmpty())
 			if strategy == infrav1.ExpandFirst {
 				Expect(seen.most).To(BeNumerically("<=", 4), "expand-first adds one member at a time")
 				Expect(seen.fewest).To(BeNumerically(">=", 3), "expand-first removes a member only after its replacement joined")
@@ -999,6 +1003,45 @@ var _ = Describe("TenantCluster controller", func() {
 			Expect(meta.IsStatusConditionTrue(cluster(Default).Status.Conditions, infrav1.TenantNodesDrained)).To(BeTrue())
 		})
 	}
+
+	It("brings up 3 control planes whose joins download the cluster's keys from kubeadm-certs: no root key in their MAAS user data, the Secret gone once they joined", func() {
+		tenant, members := upOnControlPlanes("127.30.8.120", 3, infrav1.ExpandFirst)
+		Eventually(allReachableVoters(members, 3)).Should(Succeed())
+
+		pki := &corev1.Secret{}
+		Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: bootstrap.SecretName("tc", bootstrap.PurposeCA)}, pki)).To(Succeed())
+		// A line of the CA key's PEM body: YAML indents the whole.
+		pemLines := strings.Split(strings.TrimSpace(string(pki.Data[corev1.TLSPrivateKeyKey])), "\n")
+		Expect(len(pemLines)).To(BeNumerically(">", 2))
+		caKey := pemLines[1]
+		roles := map[bootstrap.Role]int{}
+		for _, m := range ours() {
+			intent, err := bootstrap.Parse(m.UserData)
+			Expect(err).NotTo(HaveOccurred())
+			roles[intent.Role]++
+			if intent.Role == bootstrap.RoleInitControlPlane {
+				// The one machine that creates the cluster has the CA.
+				Expect(string(m.UserData)).To(ContainSubstring(caKey))
+				Expect(string(m.UserData)).To(ContainSubstring("--upload-certs"))
+				continue
+			}
+			Expect(string(m.UserData)).NotTo(ContainSubstring("PRIVATE KEY"), "MAAS keeps the user data of joining machine %s", m.SystemID)
+			Expect(string(m.UserData)).NotTo(ContainSubstring(caKey))
+			Expect(string(m.UserData)).To(ContainSubstring("certificateKey: "))
+		}
+		Expect(roles).To(Equal(map[bootstrap.Role]int{bootstrap.RoleInitControlPlane: 1, bootstrap.RoleJoinControlPlane: 2}))
+
+		// The round is over: the keys are no longer in the cluster for a
+		// certificate key to open, and the key is forgotten.
+		Eventually(func(g Gomega) {
+			err := tenant.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: "kube-system", Name: bootstrap.KubeadmCertsSecretName}, &corev1.Secret{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "kubeadm-certs: %v", err)
+			record := &corev1.Secret{}
+			g.Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "tc-certificate-key"}, record)).To(Succeed())
+			g.Expect(record.Data).To(BeEmpty(), "the key is forgotten")
+		}).WithTimeout(time.Minute).Should(Succeed())
+		Expect(eventsOf(controller.ReasonCertificateKeyRetired)).NotTo(BeEmpty())
+	})
 
 	It("shrinks a 5-control-plane cluster to 3 and then 1, one etcd member at a time, refusing 5 to 1 at admission", func() {
 		tenant, members := upOnControlPlanes("127.30.8.110", 5, infrav1.ExpandFirst)

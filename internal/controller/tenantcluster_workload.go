@@ -152,13 +152,7 @@ func healthCheckOf(tc *infrav1.TenantCluster) (time.Duration, int) {
 }
 
 func (v *workloadView) memberHealthy(m maas.Machine, n *corev1.Node) bool {
-	owner := memberMachine(m, n)
-	for _, mem := range v.members {
-		if mem.Healthy && !mem.IsLearner && workload.MemberOf(mem, owner) {
-			return true
-		}
-	}
-	return false
+	return workload.VotesFor(v.members, memberMachine(m, n))
 }
 
 // tenantConnection returns the cluster cache's connection to tc, reading

@@ -209,7 +209,14 @@ func nodeConfig(t *testing.T, role bootstrap.Role, systemID string) bootstrap.No
 		Labels:               map[string]string{"infra.maasgateway.io/pool": "workers"},
 	}
 	if role.ControlPlane() {
-		cfg.PKI = testPKI(t)
+		key, err := bootstrap.GenerateCertificateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.CertificateKey = key
+		if role == bootstrap.RoleInitControlPlane {
+			cfg.PKI = testPKI(t)
+		}
 		cfg.KubeVIPInterface = "eth0"
 		cfg.Labels["infra.maasgateway.io/pool"] = "control-plane"
 	}

@@ -137,6 +137,18 @@ type MemberMachine struct {
 	Addresses []string
 }
 
+// VotesFor reports whether x has a member among members that answers and
+// votes: a member still a learner, or added and not started, does not yet
+// stand for its machine in a quorum.
+func VotesFor(members []Member, x MemberMachine) bool {
+	for _, m := range members {
+		if m.Healthy && !m.IsLearner && MemberOf(m, x) {
+			return true
+		}
+	}
+	return false
+}
+
 // MemberOf reports whether member m runs on machine x: it is named after
 // x's Node (kubeadm names a member after its node) or hostname (the kubelet
 // lowercases that into the Node name, so case does not count), or it peers

@@ -113,6 +113,33 @@ func TestMemberOf(t *testing.T) {
 	}
 }
 
+func TestVotesFor(t *testing.T) {
+	cp1 := MemberMachine{Node: "cp-1", Addresses: []string{"10.0.0.1"}}
+	voter := Member{ID: 1, Name: "cp-1", PeerURLs: []string{"https://10.0.0.1:2380"}, ClientURLs: []string{"https://10.0.0.1:2379"}, Healthy: true}
+	learner, silent, other := voter, voter, voter
+	learner.IsLearner = true
+	silent.Healthy, silent.Err = false, "context deadline exceeded"
+	other.Name, other.PeerURLs = "cp-2", []string{"https://10.0.0.2:2380"}
+	for _, tt := range []struct {
+		name    string
+		members []Member
+		want    bool
+	}{
+		{"a healthy voter of its own", []Member{other, voter}, true},
+		{"its member still a learner", []Member{other, learner}, false},
+		{"its member not answering", []Member{other, silent}, false},
+		{"added, not started", []Member{other, {ID: 4, PeerURLs: []string{"https://10.0.0.1:2380"}, Err: "not started"}}, false},
+		{"no member of its own", []Member{other}, false},
+		{"no members read", nil, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := VotesFor(tt.members, cp1); got != tt.want {
+				t.Errorf("VotesFor = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestOrphans(t *testing.T) {
 	unstarted := Member{ID: 8, PeerURLs: []string{"https://127.0.0.8:2380"}}
 	members := []Member{member(1, "a", true), member(2, "b", true), member(3, "gone", false), unstarted, member(4, "D", true)}

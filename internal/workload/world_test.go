@@ -53,6 +53,7 @@ type world struct {
 	vip      string
 	pki      *bootstrap.ClusterPKI
 	token    bootstrap.BootstrapToken
+	certKey  bootstrap.CertificateKey
 	machines []maassim.MachineSpec
 }
 
@@ -103,6 +104,9 @@ func newWorld(t *testing.T, n int, opts controlplane.Options) *world {
 	if w.pki, err = bootstrap.GeneratePKI(); err != nil {
 		t.Fatal(err)
 	}
+	if w.certKey, err = bootstrap.GenerateCertificateKey(); err != nil {
+		t.Fatal(err)
+	}
 	if w.token, err = bootstrap.GenerateBootstrapToken(); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +135,11 @@ func (w *world) deploy(i int, role bootstrap.Role) {
 		ControlPlaneEndpoint: w.vip, PodCIDR: "192.168.0.0/16", ServiceCIDR: "10.96.0.0/12", Token: w.token,
 	}
 	if role.ControlPlane() {
-		cfg.PKI, cfg.KubeVIPInterface = w.pki, "lo"
+		// The init machine uploads the keys, the others download them.
+		cfg.CertificateKey, cfg.KubeVIPInterface = w.certKey, "lo"
+	}
+	if role == bootstrap.RoleInitControlPlane {
+		cfg.PKI = w.pki
 	}
 	if role.Joins() {
 		h, err := w.pki.CACertHash()

@@ -426,6 +426,13 @@ func (c *cluster) initialise(ctx context.Context, m *machine) error {
 			return err
 		},
 	}
+	if m.ud.uploadCerts {
+		// kubeadm's upload-certs phase runs before its bootstrap-token
+		// phase: by the time a joining machine can discover the cluster,
+		// the Secret it downloads the keys from is there.
+		upload := func(ctx context.Context) error { return c.uploadCerts(ctx, cs, m.ud) }
+		objs = append(objs[:1], append([]func(context.Context) error{upload}, objs[1:]...)...)
+	}
 	for _, create := range objs {
 		if err := retry(ctx, 30*time.Second, func(ctx context.Context) error {
 			if err := create(ctx); err != nil && !apierrors.IsAlreadyExists(err) {

@@ -38,7 +38,11 @@ limitations under the License.
 //     and kubeadm's bootstrap objects: the kubeadm:cluster-admins binding
 //     the operator's admin kubeconfig relies on, the bootstrap token Secret,
 //     kubeadm-config (the ClusterConfiguration of the user data) in
-//     kube-system and cluster-info in kube-public.
+//     kube-system and cluster-info in kube-public; with --upload-certs, before
+//     the bootstrap token and cluster-info, the kubeadm-certs Secret (the CA
+//     keys and service-account key sealed with the certificate key of the
+//     user data, owned by a usage-less bootstrap token of kubeadm's two-hour
+//     TTL) and the Role and RoleBinding that let the node token group read it.
 //   - The VIP: a TCP forwarder on VIP:port, standing in for kube-vip or a
 //     load balancer, relays each connection to a control plane whose API
 //     server and etcd run, so the VIP survives the loss of any one of them;
@@ -48,7 +52,12 @@ limitations under the License.
 //     kubeadm does it (cluster-info fetched through the VIP, its CA checked
 //     against the pinned hashes, the bootstrap token authenticated), waiting
 //     as long as the machine exists for the control plane to answer; on a
-//     control plane, as kubeadm since v1.32: etcd member add as a learner
+//     control plane whose user data writes no keys, download-certs: the
+//     kubeadm-certs Secret read through the VIP with the bootstrap token and
+//     opened with the certificate key, the join failing with kubeadm's
+//     reason when the Secret is gone or expired (the emulator stands in for
+//     the token cleaner and garbage collector) or the key does not open it
+//     (KubeadmError tells); then, as kubeadm since v1.32: etcd member add as a learner
 //     through the etcd API (etcd allows one learner at a time; the join
 //     retries, then fails), etcd started with
 //     --initial-cluster-state=existing, the learner promoted once in sync,

@@ -450,6 +450,19 @@ type MachineState struct {
 	Etcd, APIServer, ControllerManager, Kubelet bool
 }
 
+// KubeadmError returns the error the kubeadm of machine (system ID or
+// hostname) failed with on its current deployment: nil while it runs, once
+// it succeeded, and for a machine the emulator does not run.
+func (e *Emulator) KubeadmError(machine string) error {
+	m, err := e.lookup(machine)
+	if err != nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.failed
+}
+
 // State returns what runs on machine (system ID or hostname); all false for
 // a machine the emulator does not run.
 func (e *Emulator) State(machine string) MachineState {

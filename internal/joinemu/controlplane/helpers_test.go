@@ -156,6 +156,9 @@ type tenant struct {
 	vip   string
 	pki   *bootstrap.ClusterPKI
 	token bootstrap.BootstrapToken
+	// certKey is what the init node uploads the shared keys with and what
+	// joining control planes download them with.
+	certKey bootstrap.CertificateKey
 }
 
 func newTenant(t *testing.T, name string) *tenant {
@@ -168,7 +171,11 @@ func newTenant(t *testing.T, name string) *tenant {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tenant{name: name, vip: newVIP(), pki: p, token: tok}
+	key, err := bootstrap.GenerateCertificateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tenant{name: name, vip: newVIP(), pki: p, token: tok, certKey: key}
 }
 
 func (tn *tenant) endpoint() string { return tn.vip + ":6443" }
@@ -183,8 +190,11 @@ func (tn *tenant) userData(t *testing.T, role bootstrap.Role, systemID string) [
 		Token: tn.token, Labels: map[string]string{"infra.maasgateway.io/pool": "workers"},
 	}
 	if role.ControlPlane() {
-		cfg.PKI, cfg.KubeVIPInterface = tn.pki, "lo"
+		cfg.CertificateKey, cfg.KubeVIPInterface = tn.certKey, "lo"
 		cfg.Labels["infra.maasgateway.io/pool"] = "control-plane"
+	}
+	if role == bootstrap.RoleInitControlPlane {
+		cfg.PKI = tn.pki
 	}
 	if role.Joins() {
 		h, err := tn.pki.CACertHash()

@@ -63,6 +63,8 @@ type machine struct {
 	api     *process
 	kcm     *process
 	kubelet *kubelet
+	// failed is the error kubeadm failed with, as its output would show it.
+	failed error
 }
 
 func (m *machine) controlPlane() bool { return m.ud.intent.Role.ControlPlane() }
@@ -139,6 +141,9 @@ func (e *Emulator) boot(ctx context.Context, log logr.Logger, sm maassim.Machine
 		// As on hardware: a failed kubeadm leaves the machine as it was
 		// when it failed, deployed in MAAS.
 		log.Error(err, "kubeadm failed", "role", role, "cluster", ud.intent.ClusterName)
+		m.mu.Lock()
+		m.failed = err
+		m.mu.Unlock()
 	default:
 		log.Info("machine joined its cluster", "role", role, "cluster", ud.intent.ClusterName,
 			"node", m.nodeName, "took", time.Since(start).Round(time.Millisecond))
@@ -255,7 +260,9 @@ func (m *machine) kubeadmInit(ctx context.Context) error {
 }
 
 // kubeadmJoin is kubeadm join: discovery through the VIP with the bootstrap
-// token, then for a control plane its certificates, an etcd member added to
+// token, then for a control plane the shared keys (from its user data, or
+// downloaded from the kubeadm-certs Secret with its certificate key), its
+// certificates, an etcd member added to
 // the cluster and the API server, then the kubelet and its Node.
 func (m *machine) kubeadmJoin(ctx context.Context) error {
 	c, err := m.e.discover(ctx, m)
@@ -267,6 +274,13 @@ func (m *machine) kubeadmJoin(ctx context.Context) error {
 	m.mu.Unlock()
 	c.addMachine(m)
 	if m.controlPlane() {
+		if m.ud.pki == nil {
+			p, err := c.downloadCerts(ctx, m.ud)
+			if err != nil {
+				return fmt.Errorf("download-certs: %w", err)
+			}
+			m.ud.pki = p
+		}
 		if !c.sameCA(m.ud.pki) {
 			return errors.New("the cluster CA in the user data is not the cluster's: the API server's certificate would not verify")
 		}

@@ -37,6 +37,17 @@ func renderFor(t *testing.T, role bootstrap.Role, pki *bootstrap.ClusterPKI) []b
 	return renderWithPackages(t, role, pki, nil)
 }
 
+const fixedCertKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+func testCertKey(t *testing.T) bootstrap.CertificateKey {
+	t.Helper()
+	k, err := bootstrap.ParseCertificateKey(fixedCertKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 // renderWithPackages renders the user data of a stock image, which installs
 // packages, when packages is set.
 func renderWithPackages(t *testing.T, role bootstrap.Role, pki *bootstrap.ClusterPKI, packages *bootstrap.NodePackages) []byte {
@@ -50,7 +61,10 @@ func renderWithPackages(t *testing.T, role bootstrap.Role, pki *bootstrap.Cluste
 		ControlPlaneEndpoint: "127.20.200.1", PodCIDR: "192.168.0.0/16", ServiceCIDR: "10.96.0.0/12", Token: tok,
 	}
 	if role.ControlPlane() {
-		cfg.PKI, cfg.KubeVIPInterface = pki, "lo"
+		cfg.CertificateKey, cfg.KubeVIPInterface = testCertKey(t), "lo"
+	}
+	if role == bootstrap.RoleInitControlPlane {
+		cfg.PKI = pki
 	}
 	if role.Joins() {
 		h, _ := pki.CACertHash()
@@ -80,6 +94,9 @@ func TestParseUserData(t *testing.T) {
 	if ud.pki == nil || string(ud.pki.CA.Cert) != string(pki.CA.Cert) || string(ud.pki.ServiceAccount.Key) != string(pki.ServiceAccount.Key) {
 		t.Error("init: the cluster PKI is not read back")
 	}
+	if !ud.uploadCerts || ud.certificateKey != fixedCertKey {
+		t.Errorf("init: uploadCerts %v, certificate key read back %v", ud.uploadCerts, ud.certificateKey == fixedCertKey)
+	}
 	if ud.serviceSubnet != "10.96.0.0/12" || ud.podSubnet != "192.168.0.0/16" || ud.token == "" || ud.tokenTTL != bootstrap.DefaultTokenTTL {
 		t.Errorf("init: subnets %q %q, token set %v, ttl %s", ud.serviceSubnet, ud.podSubnet, ud.token != "", ud.tokenTTL)
 	}
@@ -91,8 +108,9 @@ func TestParseUserData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ud.pki == nil || len(ud.caCertHashes) != 1 || ud.caCertHashes[0] != hash || ud.token == "" {
-		t.Errorf("join control plane: pki %v, hashes %v", ud.pki != nil, ud.caCertHashes)
+	// The keys come from the kubeadm-certs Secret, with the key.
+	if ud.pki != nil || ud.certificateKey != fixedCertKey || len(ud.caCertHashes) != 1 || ud.caCertHashes[0] != hash || ud.token == "" {
+		t.Errorf("join control plane: pki %v, certificate key read back %v, hashes %v", ud.pki != nil, ud.certificateKey == fixedCertKey, ud.caCertHashes)
 	}
 
 	ud, err = parseUserData(renderFor(t, bootstrap.RoleJoinWorker, pki))
@@ -110,7 +128,8 @@ func TestParseUserData(t *testing.T) {
 		if err != nil {
 			t.Fatalf("stock %s: %v", role, err)
 		}
-		if ud.intent.Role != role || (ud.pki != nil) != role.ControlPlane() || ud.token == "" || (len(ud.caCertHashes) == 1) != role.Joins() {
+		if ud.intent.Role != role || (ud.pki != nil) != (role == bootstrap.RoleInitControlPlane) || ud.uploadCerts != (role == bootstrap.RoleInitControlPlane) ||
+			ud.token == "" || (len(ud.caCertHashes) == 1) != role.Joins() {
 			t.Errorf("stock %s: role %s, pki %v, token set %v, hashes %v", role, ud.intent.Role, ud.pki != nil, ud.token != "", ud.caCertHashes)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,8 +43,16 @@ const (
 // the cluster's shared PKI.
 type userData struct {
 	intent *bootstrap.NodeIntent
-	// pki is nil on workers, which never hold a CA key.
+	// pki is the shared key material the user data writes: on the first
+	// control plane only. A joining control plane downloads it (see
+	// downloadCerts); workers never hold a CA key.
 	pki *bootstrap.ClusterPKI
+	// certificateKey is the hex key of kubeadm's certificate upload: the
+	// one kubeadm init encrypts the kubeadm-certs Secret with (when
+	// uploadCerts), or the one kubeadm join --control-plane decrypts it with.
+	certificateKey string
+	// uploadCerts is kubeadm init's --upload-certs.
+	uploadCerts bool
 	// token is the bootstrap token: the one kubeadm init creates, or the one
 	// kubeadm join authenticates its discovery with.
 	token string
@@ -72,6 +81,7 @@ func parseUserData(raw []byte) (*userData, error) {
 			Path    string `json:"path"`
 			Content string `json:"content"`
 		} `json:"write_files"`
+		RunCmd [][]string `json:"runcmd"`
 	}
 	// bootstrap.Parse accepted it, so it is a cloud-config, base64 or not.
 	doc, err := cloudConfig(raw)
@@ -93,10 +103,28 @@ func parseUserData(raw []byte) (*userData, error) {
 	if err := ud.readKubeadm(kc); err != nil {
 		return nil, fmt.Errorf("%s: %w", kubeadmConfig, err)
 	}
-	if intent.Role.ControlPlane() {
+	for _, cmd := range cc.RunCmd {
+		// kubeadm init runs last, or behind the installation script's "--".
+		if i := slices.Index(cmd, "kubeadm"); i >= 0 && len(cmd) > i+1 && cmd[i+1] == "init" {
+			ud.uploadCerts = slices.Contains(cmd[i+2:], "--upload-certs")
+		}
+	}
+	switch {
+	case intent.Role == bootstrap.RoleInitControlPlane:
 		if ud.pki, err = readPKI(files); err != nil {
 			return nil, err
 		}
+		if ud.uploadCerts && ud.certificateKey == "" {
+			return nil, errors.New("kubeadm init --upload-certs without certificateKey: kubeadm would make a key nobody knows")
+		}
+	case intent.Role == bootstrap.RoleJoinControlPlane && hasPKI(files):
+		// kubeadm uses keys it finds on disk, as it did before the
+		// operator sent certificate keys instead.
+		if ud.pki, err = readPKI(files); err != nil {
+			return nil, err
+		}
+	case intent.Role == bootstrap.RoleJoinControlPlane && ud.certificateKey == "":
+		return nil, fmt.Errorf("a joining control plane with neither the cluster's keys under %s nor controlPlane.certificateKey to download them with", pkiDir)
 	}
 	return ud, nil
 }
@@ -122,6 +150,12 @@ type kubeadmDoc struct {
 		ServiceSubnet string `json:"serviceSubnet"`
 		PodSubnet     string `json:"podSubnet"`
 	} `json:"networking"`
+	// CertificateKey of an InitConfiguration.
+	CertificateKey string `json:"certificateKey"`
+	// ControlPlane of a JoinConfiguration.
+	ControlPlane *struct {
+		CertificateKey string `json:"certificateKey"`
+	} `json:"controlPlane"`
 	Discovery struct {
 		BootstrapToken *struct {
 			Token             string   `json:"token"`
@@ -139,6 +173,7 @@ func (ud *userData) readKubeadm(content string) error {
 		}
 		switch d.Kind {
 		case "InitConfiguration":
+			ud.certificateKey = d.CertificateKey
 			if len(d.BootstrapTokens) > 0 {
 				ud.token = d.BootstrapTokens[0].Token
 				if ttl := d.BootstrapTokens[0].TTL; ttl != nil {
@@ -151,6 +186,9 @@ func (ud *userData) readKubeadm(content string) error {
 		case "JoinConfiguration":
 			if bt := d.Discovery.BootstrapToken; bt != nil {
 				ud.token, ud.caCertHashes = bt.Token, bt.CACertHashes
+			}
+			if cp := d.ControlPlane; cp != nil {
+				ud.certificateKey = cp.CertificateKey
 			}
 		}
 	}
@@ -168,6 +206,16 @@ func (ud *userData) readKubeadm(content string) error {
 		return errors.New("a join without caCertHashes")
 	}
 	return nil
+}
+
+// hasPKI says whether the user data writes any of the shared keys.
+func hasPKI(files map[string]string) bool {
+	for _, name := range []string{"ca.key", "etcd/ca.key", "front-proxy-ca.key", "sa.key"} {
+		if _, ok := files[pkiDir+"/"+name]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // readPKI reads the cluster's shared key material where kubeadm looks for

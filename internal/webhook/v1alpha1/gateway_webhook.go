@@ -74,9 +74,17 @@ type GatewayValidator struct {
 	opts Options
 }
 
+// NewGatewayValidator is the validator the webhook serves, reading through
+// cache and live (the manager's cached client and its API reader), for
+// callers outside a manager: the installer's tests compare its verdicts
+// with the installer's own.
+func NewGatewayValidator(cache, live client.Reader, opts Options) *GatewayValidator {
+	return &GatewayValidator{readers: readers{cache: cache, live: live}, opts: opts}
+}
+
 // ValidateCreate implements admission.Validator.
 func (v *GatewayValidator) ValidateCreate(ctx context.Context, gw *infrav1alpha1.Gateway) (admission.Warnings, error) {
-	errs, warns := validateGatewaySpec(&gw.Spec, gw.Name, v.opts)
+	errs, warns := ValidateGatewaySpec(specPath, &gw.Spec, gw.Name, v.opts)
 	onlyErrs, err := v.checkOnlyGateway(ctx, gw)
 	if err != nil {
 		return warns, err
@@ -98,7 +106,7 @@ func (v *GatewayValidator) ValidateUpdate(ctx context.Context, oldGW, gw *infrav
 		return nil, nil
 	}
 	errs := validateGatewayTransition(&oldGW.Spec, &gw.Spec)
-	specErrs, warns := validateGatewaySpec(&gw.Spec, gw.Name, v.opts)
+	specErrs, warns := ValidateGatewaySpec(specPath, &gw.Spec, gw.Name, v.opts)
 	errs = append(errs, specErrs...)
 	if oldGW.Spec.MAAS.CredentialsSecretRef != gw.Spec.MAAS.CredentialsSecretRef {
 		credErrs, credWarns, err := v.checkCredentials(ctx, specPath.Child("maas", "credentialsSecretRef"), gw.Namespace,
@@ -215,39 +223,45 @@ func validateGatewayTransition(oldSpec, spec *infrav1alpha1.GatewaySpec) field.E
 	return errs
 }
 
-// validateGatewaySpec checks what a Gateway says by itself.
-func validateGatewaySpec(spec *infrav1alpha1.GatewaySpec, name string, opts Options) (field.ErrorList, admission.Warnings) {
+// ValidateGatewaySpec checks what a Gateway spec says by itself, without
+// reading the cluster: the rules the webhook applies on create and update,
+// and the ones the installer applies to a pcg.yaml before anything is
+// created, so that a file it accepts is a Gateway the webhook admits.
+// fldPath is where the spec sits: "spec" in a Gateway, nil in a pcg.yaml
+// (whose fields are named as the spec's), so that every message, warnings
+// included, names the field as the reader wrote it.
+func ValidateGatewaySpec(fldPath *field.Path, spec *infrav1alpha1.GatewaySpec, name string, opts Options) (field.ErrorList, admission.Warnings) {
 	var errs field.ErrorList
 	var warns admission.Warnings
 	switch spec.Replicas {
 	case 1:
-		warns = append(warns, fmt.Sprintf("spec.replicas is 1: a 1-node gateway is not recommended for production; "+
-			"resize it with kubectl scale mgw/%s --replicas=3", name))
+		warns = append(warns, fmt.Sprintf("%s is 1: a 1-node gateway is not recommended for production; "+
+			"resize it with kubectl scale mgw/%s --replicas=3", fldPath.Child("replicas"), name))
 	case 3:
 		if spec.ControlPlaneEndpoint == "" {
-			warns = append(warns, "spec.controlPlaneEndpoint is empty: without a virtual IP the gateway's API server "+
-				"is lost with the node that serves it")
+			warns = append(warns, fmt.Sprintf("%s is empty: without a virtual IP the gateway's API server "+
+				"is lost with the node that serves it", fldPath.Child("controlPlaneEndpoint")))
 		}
 	default:
-		errs = append(errs, field.Invalid(specPath.Child("replicas"), spec.Replicas,
+		errs = append(errs, field.Invalid(fldPath.Child("replicas"), spec.Replicas,
 			"must be 1 or 3: 3 for production, 1 to start small and scale to 3 later"))
 	}
 
-	env := specPath.Child("environment")
+	env := fldPath.Child("environment")
 	minor := 0
 	if spec.Release != nil {
 		minor = kubernetesMinor(spec.Release.KubernetesVersion)
 	}
-	netErrs, netWarns := gatewayNetwork(env, spec, int(spec.Replicas), minor, opts)
+	netErrs, netWarns := gatewayNetwork(fldPath, spec, int(spec.Replicas), minor, opts)
 	errs, warns = append(errs, netErrs...), append(warns, netWarns...)
 
 	if sel := spec.AllowedCloudAccounts.Namespaces.Selector; sel != nil {
 		if _, err := metav1.LabelSelectorAsSelector(sel); err != nil {
-			errs = append(errs, field.Invalid(specPath.Child("allowedCloudAccounts", "namespaces", "selector"), sel.String(), err.Error()))
+			errs = append(errs, field.Invalid(fldPath.Child("allowedCloudAccounts", "namespaces", "selector"), sel.String(), err.Error()))
 		}
 	}
 
-	connErrs, connWarns := checkMAASConnection(specPath.Child("maas"), spec.MAAS)
+	connErrs, connWarns := checkMAASConnection(fldPath.Child("maas"), spec.MAAS)
 	errs, warns = append(errs, connErrs...), append(warns, connWarns...)
 	warns = append(warns, checkProxy(env, spec.Environment.ProxySettings, spec.MAAS.Endpoint)...)
 	return errs, warns
@@ -255,11 +269,12 @@ func validateGatewaySpec(spec *infrav1alpha1.GatewaySpec, name string, opts Opti
 
 // gatewayNetwork checks the gateway's own ranges and its virtual IP. The
 // gateway adds a node before removing one while it upgrades, hence the spare.
-func gatewayNetwork(env *field.Path, spec *infrav1alpha1.GatewaySpec, replicas, minor int, opts Options) (field.ErrorList, admission.Warnings) {
+func gatewayNetwork(fldPath *field.Path, spec *infrav1alpha1.GatewaySpec, replicas, minor int, opts Options) (field.ErrorList, admission.Warnings) {
+	env := fldPath.Child("environment")
 	pod, svc, errs, warns := checkNetwork(networkPaths{pod: env.Child("podCIDR"), service: env.Child("serviceCIDR")},
 		spec.Environment.PodCIDR, spec.Environment.ServiceCIDR, replicas+1, minor)
 	if spec.ControlPlaneEndpoint != "" {
-		_, vipErrs, vipWarns := checkVIP(specPath.Child("controlPlaneEndpoint"), spec.ControlPlaneEndpoint, pod, svc, opts)
+		_, vipErrs, vipWarns := checkVIP(fldPath.Child("controlPlaneEndpoint"), spec.ControlPlaneEndpoint, pod, svc, opts)
 		errs, warns = append(errs, vipErrs...), append(warns, vipWarns...)
 	}
 	return errs, warns

@@ -113,7 +113,7 @@ func TestValidateGatewaySpec(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := validGatewaySpec()
 			tt.mutate(&spec)
-			errs, warns := validateGatewaySpec(&spec, "gw", Options{})
+			errs, warns := ValidateGatewaySpec(specPath, &spec, "gw", Options{})
 			got := joined(errs, warns)
 			if tt.wantClean && (len(errs) > 0 || len(warns) > 0) {
 				t.Fatalf("want no error or warning, got %s", got)
@@ -131,6 +131,34 @@ func TestValidateGatewaySpec(t *testing.T) {
 				t.Errorf("a message repeats the proxy password: %s", got)
 			}
 		})
+	}
+}
+
+// TestValidateGatewaySpecNamesFieldsFromItsPath: the installer validates a
+// pcg.yaml, whose fields are the spec's without "spec.", with a nil path;
+// every error and warning must then name the field as the file does.
+func TestValidateGatewaySpecNamesFieldsFromItsPath(t *testing.T) {
+	spec := validGatewaySpec()
+	spec.Replicas = 1
+	spec.ControlPlaneEndpoint = "192.168.1.1"
+	spec.MAAS.Endpoint = "http://10.11.12.13:5240/MAAS"
+	spec.Environment.HTTPProxy = "http://proxy.example.com:3128"
+	spec.Environment.HTTPSProxy = "http://proxy.example.com:3128"
+	errs, warns := ValidateGatewaySpec(nil, &spec, "gw", Options{})
+	got := joined(errs, warns)
+	for _, want := range []string{
+		"controlPlaneEndpoint: Invalid value",
+		"maas.endpoint: Forbidden",
+		"set maas.insecureAllowHTTP: true",
+		"replicas is 1",
+		"environment.noProxy does not include",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("want %q in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "spec.") {
+		t.Errorf("a message names a field by the Gateway's path, not the caller's:\n%s", got)
 	}
 }
 
