@@ -195,7 +195,53 @@ type GatewaySpec struct {
 	// +kubebuilder:default=Retain
 	// +optional
 	DeletionPolicy GatewayDeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// allowedCloudAccounts says which namespaces may bind CloudAccounts to
+	// this gateway (their spec.gatewayRef): an account binds the MAAS
+	// installation's identity and holds the Gateway against deletion while
+	// its clusters exist. By default only the Gateway's own namespace may,
+	// where its default CloudAccount lives; an account from a namespace not
+	// allowed is refused at admission, and one that stops being allowed is
+	// no longer used (its Ready condition says NotAllowedByGateway). Modelled
+	// on Gateway API's allowedRoutes.
+	// +optional
+	AllowedCloudAccounts AllowedCloudAccounts `json:"allowedCloudAccounts,omitzero"`
 }
+
+// AllowedCloudAccounts says which CloudAccounts may name a Gateway.
+type AllowedCloudAccounts struct {
+	// namespaces the CloudAccounts may be in.
+	// +optional
+	Namespaces AccountNamespaces `json:"namespaces,omitzero"`
+}
+
+// AccountNamespaces selects namespaces, as Gateway API's RouteNamespaces do.
+// +kubebuilder:validation:XValidation:rule="(has(self.from) && self.from == 'Selector') == has(self.selector)",message="selector is required when from is Selector, and only then"
+type AccountNamespaces struct {
+	// from is Same (the Gateway's own namespace), All (every namespace), or
+	// Selector (namespaces whose labels match selector).
+	// +kubebuilder:default=Same
+	// +optional
+	From FromNamespaces `json:"from,omitempty"`
+	// selector of namespaces by label, when from is Selector. The
+	// kubernetes.io/metadata.name label, which Kubernetes sets on every
+	// namespace, selects namespaces by name.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+}
+
+// FromNamespaces names a set of namespaces relative to a Gateway.
+// +kubebuilder:validation:Enum=Same;All;Selector
+type FromNamespaces string
+
+const (
+	// NamespacesFromSame is the Gateway's own namespace only.
+	NamespacesFromSame FromNamespaces = "Same"
+	// NamespacesFromAll is every namespace.
+	NamespacesFromAll FromNamespaces = "All"
+	// NamespacesFromSelector is the namespaces whose labels match a selector.
+	NamespacesFromSelector FromNamespaces = "Selector"
+)
 
 // GatewayDeletionPolicy is what deleting a Gateway does to its machines.
 // +kubebuilder:validation:Enum=Retain;Decommission

@@ -38,6 +38,10 @@ const (
 	// ReasonGatewayNotFound: the Gateway an object refers to does not exist
 	// (CloudAccount Ready, TenantCluster Ready).
 	ReasonGatewayNotFound = "GatewayNotFound"
+	// ReasonNotAllowedByGateway: the account's namespace is not among those
+	// its Gateway's spec.allowedCloudAccounts allows, so the account is not
+	// used (CloudAccount Ready; TenantCluster Ready, through its account).
+	ReasonNotAllowedByGateway = "NotAllowedByGateway"
 	// ReasonValidationFailed: validating the account failed otherwise
 	// (CloudAccount).
 	ReasonValidationFailed = "ValidationFailed"

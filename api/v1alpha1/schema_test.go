@@ -185,6 +185,16 @@ func TestSchemaRefusesInvalidObjects(t *testing.T) {
 			"spec.release.version"},
 		{"gateway negative min CPU", gateway("neg-cpu", func(g *infrav1.Gateway) { g.Spec.Placement.MinCPU = -1 }),
 			"spec.placement.minCPU"},
+		{"gateway selects namespaces without a selector", gateway("from-selector-no-selector", func(g *infrav1.Gateway) {
+			g.Spec.AllowedCloudAccounts.Namespaces.From = infrav1.NamespacesFromSelector
+		}), "selector is required when from is Selector, and only then"},
+		{"gateway with a selector it does not use", gateway("from-all-selector", func(g *infrav1.Gateway) {
+			g.Spec.AllowedCloudAccounts.Namespaces = infrav1.AccountNamespaces{From: infrav1.NamespacesFromAll,
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}}}
+		}), "selector is required when from is Selector, and only then"},
+		{"gateway allows namespaces from nowhere known", gateway("from-other", func(g *infrav1.Gateway) {
+			g.Spec.AllowedCloudAccounts.Namespaces.From = "Others"
+		}), "spec.allowedCloudAccounts.namespaces.from"},
 		{"cloud account endpoint not a URL", cloudAccount("bad-endpoint", func(a *infrav1.CloudAccount) { a.Spec.Endpoint = "maas.example.com" }),
 			"endpoint must be an http:// or https:// URL"},
 		{"cloud account without gateway", cloudAccount("no-gateway", func(a *infrav1.CloudAccount) { a.Spec.GatewayRef.Name = "" }),
@@ -256,6 +266,12 @@ func TestSchemaAcceptsValidObjectsWithDefaults(t *testing.T) {
 	}
 	if g.Spec.MAAS.CredentialsSecretRef.Key != infrav1.DefaultAPIKeyKey {
 		t.Errorf("credentials key defaulted to %q, want %q", g.Spec.MAAS.CredentialsSecretRef.Key, infrav1.DefaultAPIKeyKey)
+	}
+	if err := k8s.Create(ctx, gateway("from-selector", func(g *infrav1.Gateway) {
+		g.Spec.AllowedCloudAccounts.Namespaces = infrav1.AccountNamespaces{From: infrav1.NamespacesFromSelector,
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"maas-gateway/tenant": "true"}}}
+	})); err != nil {
+		t.Errorf("create gateway allowing namespaces by selector: %v", err)
 	}
 
 	a := cloudAccount("defaults", nil)

@@ -221,25 +221,35 @@ func reservationKey(account string, res maas.Reservation) string {
 	return strings.Join([]string{account, fmt.Sprint(res.RangeID), res.Start.String(), res.Marks.UID}, "|")
 }
 
-// releasableOrphans is the sweep's policy, as ReleasableUnclaimed is for
-// machines: of the installation's marked reservations, those whose owner
-// has been missing (per gone) for at least grace by now, with seen
-// remembering when each was first found missing (updated in place:
-// entries whose owner is back, or whose reservation is gone, are dropped).
-// next is how long until the next one is due (0: none waiting).
+// releasableOrphans is the sweep's policy for reservations: of the
+// installation's marked reservations, those whose owner has been missing
+// (per gone) for at least grace by now (see dueOrphans).
 func releasableOrphans(account string, marked []maas.Reservation, gone func(maas.Owner) bool,
 	seen map[string]time.Time, now time.Time, grace time.Duration) (release []maas.Reservation, next time.Duration) {
+	return dueOrphans(account, marked, func(res maas.Reservation) string { return reservationKey(account, res) },
+		func(res maas.Reservation) bool { return gone(res.Marks.Owner()) }, seen, now, grace)
+}
+
+// dueOrphans is the clock of every sweep of orphans (reservations and
+// machines): of items, those orphaned (per orphaned) for at least grace by
+// now, with seen remembering when each, named by key (which must start
+// with account and "|"), was first found orphaned. seen is updated in place:
+// entries of the account no longer orphaned, or no longer among items, are
+// dropped, so an owner that comes back restarts the clock. next is how long
+// until the next one is due (0: none waiting).
+func dueOrphans[T any](account string, items []T, key func(T) string, orphaned func(T) bool,
+	seen map[string]time.Time, now time.Time, grace time.Duration) (due []T, next time.Duration) {
 	current := map[string]bool{}
-	for _, res := range marked {
-		key := reservationKey(account, res)
-		if !gone(res.Marks.Owner()) {
+	for _, it := range items {
+		if !orphaned(it) {
 			continue
 		}
-		current[key] = true
-		first, ok := seen[key]
+		k := key(it)
+		current[k] = true
+		first, ok := seen[k]
 		if !ok {
 			first = now
-			seen[key] = now
+			seen[k] = now
 		}
 		if wait := grace - now.Sub(first); wait > 0 {
 			if next == 0 || wait < next {
@@ -247,13 +257,13 @@ func releasableOrphans(account string, marked []maas.Reservation, gone func(maas
 			}
 			continue
 		}
-		release = append(release, res)
+		due = append(due, it)
 	}
 	prefix := account + "|"
-	for key := range seen {
-		if strings.HasPrefix(key, prefix) && !current[key] {
-			delete(seen, key)
+	for k := range seen {
+		if strings.HasPrefix(k, prefix) && !current[k] {
+			delete(seen, k)
 		}
 	}
-	return release, next
+	return due, next
 }

@@ -102,24 +102,37 @@ func (r *CloudAccountReconciler) sweepAddresses(ctx context.Context, account *in
 	return next, lookupErr
 }
 
-// ownerExists says whether the object the marks name exists with that UID
-// (read from the manager's cache, which holds both kinds). Kinds this
-// operator does not reserve for are never judged gone.
+// ownerExists says whether the object the marks name exists with that UID.
+// The cache answers "it exists" at no cost; "it does not" (or "it has
+// another UID") is asked again of the API server itself (the Finder's
+// uncached reader), because an informer lags: an object created a moment
+// ago, or a cache still syncing after a restart, must never pass for a
+// deleted owner and cost its machines. Kinds this operator does not
+// allocate or reserve for are never judged gone.
 func (r *CloudAccountReconciler) ownerExists(ctx context.Context, o maas.Owner) (bool, error) {
-	var obj client.Object
+	var newObj func() client.Object
 	switch o.Kind {
 	case tenantKind:
-		obj = &infrav1.TenantCluster{}
+		newObj = func() client.Object { return &infrav1.TenantCluster{} }
 	case gatewayKind:
-		obj = &infrav1.Gateway{}
+		newObj = func() client.Object { return &infrav1.Gateway{} }
 	default:
 		return true, nil
 	}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: o.Namespace, Name: o.Name}, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			return false, nil
-		}
-		return true, err
+	key := types.NamespacedName{Namespace: o.Namespace, Name: o.Name}
+	readers := []client.Reader{r.Client}
+	if r.Finder.Live != nil {
+		readers = append(readers, r.Finder.Live)
 	}
-	return string(obj.GetUID()) == o.UID, nil
+	for _, reader := range readers {
+		obj := newObj()
+		err := reader.Get(ctx, key, obj)
+		switch {
+		case err == nil && string(obj.GetUID()) == o.UID:
+			return true, nil
+		case err != nil && !apierrors.IsNotFound(err):
+			return true, err
+		}
+	}
+	return false, nil
 }

@@ -60,6 +60,9 @@ type AccountRegistry interface {
 	Registered(account, fingerprint, agentName string) bool
 	Snapshot(account string) (*maas.Snapshot, bool)
 	Release(ctx context.Context, account, systemID string, p maas.ReleaseParams) (maas.Machine, error)
+	// Machine reads one machine from MAAS (the sweep of orphans reads a
+	// machine again before it releases it).
+	Machine(ctx context.Context, account, systemID string) (maas.Machine, error)
 	// Events tells of accounts whose unclaimed machines changed.
 	Events(kind string) <-chan event.GenericEvent
 	// The installation's address reservations, for the sweep of orphans.
@@ -93,7 +96,9 @@ type CloudAccountReconciler struct {
 	// UnclaimedGrace is how long a machine allocated with this installation's
 	// agent_name may stay without an owner annotation (its allocator crashed
 	// between the two calls) before it is released. The allocating object
-	// adopts it well within that time when it still wants it.
+	// adopts it well within that time when it still wants it. Machines and
+	// address reservations of an owner that no longer exists wait as long
+	// (see orphanPolicy).
 	UnclaimedGrace time.Duration
 
 	// refused holds, per account key, the key MAAS last refused, so that
@@ -102,6 +107,7 @@ type CloudAccountReconciler struct {
 	refused sync.Map // string → refusal
 
 	addressSweeps addressSweeps
+	machineSweeps machineSweeps
 }
 
 // refusal is a key MAAS refused: its client's fingerprint (never the key).
@@ -150,6 +156,7 @@ func (r *CloudAccountReconciler) fresh(account *infrav1.CloudAccount, fingerprin
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts,verbs=get;list;watch;update
 // +kubebuilder:rbac:groups=infra.maasgateway.io,resources=cloudaccounts/status,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile validates one CloudAccount.
@@ -196,7 +203,7 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		r.writes.wrote(client.ObjectKeyFromObject(account), rv, account.ResourceVersion)
 	}
 	if verdict.ready == metav1.ConditionTrue {
-		next, err := r.releaseUnclaimed(ctx, account)
+		next, err := r.sweepMachines(ctx, account)
 		if err != nil {
 			return ctrl.Result{}, err
 		}
@@ -211,36 +218,6 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		}
 	}
 	return result, nil
-}
-
-// releaseUnclaimed releases the account's machines that carry this
-// installation's agent_name but have had no owner for the grace period, and
-// says when the next one will have waited long enough (0: none waiting).
-func (r *CloudAccountReconciler) releaseUnclaimed(ctx context.Context, account *infrav1.CloudAccount) (time.Duration, error) {
-	key := AccountKey(client.ObjectKeyFromObject(account))
-	snap, ok := r.Inventory.Snapshot(key)
-	if !ok {
-		return 0, nil
-	}
-	now := time.Now()
-	unclaimed := snap.Unclaimed()
-	for _, m := range maas.ReleasableUnclaimed(unclaimed, now, r.UnclaimedGrace) {
-		if _, err := r.Inventory.Release(ctx, key, m.SystemID, maas.ReleaseParams{
-			Comment: "maas-gateway: allocated but never claimed by an object",
-		}); err != nil && !maas.IsNotFound(err) {
-			return 0, fmt.Errorf("releasing unclaimed machine %s: %w", m.SystemID, err)
-		}
-		r.Recorder.Eventf(account, nil, corev1.EventTypeWarning, "ReleasedUnclaimed", "Release",
-			"released machine %s (%s): allocated with this installation's agent name but claimed by no object for %s",
-			m.SystemID, m.Hostname, r.UnclaimedGrace)
-	}
-	var next time.Duration
-	for _, u := range unclaimed {
-		if wait := r.UnclaimedGrace - now.Sub(u.Since); wait > 0 && (next == 0 || wait < next) {
-			next = wait
-		}
-	}
-	return next, nil
 }
 
 // verdict is the outcome of one validation, as conditions say it.
@@ -268,6 +245,19 @@ func (r *CloudAccountReconciler) validate(ctx context.Context, account *infrav1.
 			return refused(infrav1.ReasonGatewayNotFound, fmt.Sprintf("Gateway %s does not exist", dependents.GatewayOf(account)))
 		}
 		return ctrl.Result{}, verdict{metav1.ConditionUnknown, metav1.ConditionFalse, infrav1.ReasonValidationFailed, err.Error()}
+	}
+	allowed, why, err := r.Finder.AllowsAccount(ctx, gw, account.Namespace)
+	if err != nil {
+		return ctrl.Result{}, verdict{"", metav1.ConditionFalse, infrav1.ReasonValidationFailed, err.Error()}
+	}
+	if !allowed {
+		// Not used: its clusters wait, nothing of the installation is done
+		// with its key. The Gateway watch brings it back when the Gateway
+		// changes, the next credentials check when its namespace's labels
+		// do (namespaces are not watched, as Secrets are not); the key says
+		// nothing here, so CredentialsValid keeps what was last known.
+		r.Inventory.Unregister(AccountKey(key))
+		return ctrl.Result{RequeueAfter: r.CredentialsCheck}, verdict{"", metav1.ConditionFalse, infrav1.ReasonNotAllowedByGateway, why}
 	}
 
 	// r.Client reads Secrets from the API server (operator.ClientOptions):
@@ -444,10 +434,15 @@ func requestsOf[T any, P interface {
 
 // gatewayIdentityChanged passes the creation and deletion of Gateways, the
 // events that change an account's agent name or the existence of its gateway,
-// and none of their frequent status updates.
+// and changes of the namespaces it allows accounts from; none of their
+// frequent status updates.
 func gatewayIdentityChanged() predicate.Predicate {
 	return predicate.Funcs{
-		UpdateFunc: func(event.UpdateEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			oldGW, ok1 := e.ObjectOld.(*infrav1.Gateway)
+			newGW, ok2 := e.ObjectNew.(*infrav1.Gateway)
+			return ok1 && ok2 && !apiequality.Semantic.DeepEqual(oldGW.Spec.AllowedCloudAccounts, newGW.Spec.AllowedCloudAccounts)
+		},
 	}
 }
 

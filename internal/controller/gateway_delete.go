@@ -44,7 +44,7 @@ func (r *GatewayReconciler) reconcileDelete(ctx context.Context, gw *infrav1.Gat
 		return ctrl.Result{}, nil
 	}
 	gw.Status.Phase = infrav1.GatewayPhaseDeleting
-	deps, err := r.Finder.OfGateway(ctx, client.ObjectKeyFromObject(gw))
+	deps, err := r.Finder.OfGateway(ctx, gw)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/canonical/gomaasclient/entity"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
@@ -119,7 +120,22 @@ var _ = Describe("Shared MAAS inventory", func() {
 	})
 
 	It("recovers owned machines from MAAS after a restart, and releases one never claimed", func() {
-		allocate(5, owner("kept"))
+		// The machines' owner exists (the sweep of orphans releases those of
+		// an owner that does not); its account does not, so no controller
+		// acts on its machines.
+		kept := &infrav1.TenantCluster{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kept"},
+			Spec: infrav1.TenantClusterSpec{
+				CloudAccountRef:      infrav1.LocalObjectReference{Name: "elsewhere"},
+				Profile:              &infrav1.ClusterProfileSpec{KubernetesVersion: tenantVersion},
+				ControlPlaneEndpoint: "10.30.3.10",
+				ControlPlane:         infrav1.ControlPlanePool{Size: 1},
+			},
+		}
+		Expect(k8s.Create(suiteCtx, kept)).To(Succeed())
+		keptOwner := owner("kept")
+		keptOwner.UID = string(kept.UID)
+		allocate(5, keptOwner)
 		// A crash between allocate and annotate leaves a machine that carries
 		// our agent name and no owner.
 		gc, err := client.GetClient(sim.URL, sim.DefaultAPIKey(), "2.0")
@@ -154,7 +170,7 @@ var _ = Describe("Shared MAAS inventory", func() {
 			g.Expect(owned).To(HaveLen(5))
 			for _, m := range owned {
 				g.Expect(m.Owner).NotTo(BeNil())
-				g.Expect(m.Owner.UID).To(Equal("uid-kept"))
+				g.Expect(m.Owner.UID).To(Equal(string(kept.UID)))
 				g.Expect(m.Owner.Pool).To(Equal("workers"))
 			}
 		}).Should(Succeed())

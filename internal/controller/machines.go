@@ -356,7 +356,10 @@ func (e *poolExecutor) allocate(ctx context.Context, a rollout.Action) (string, 
 		c.Zone = a.Zone
 	}
 	for _, u := range e.snap.Unclaimed() {
-		if !u.Machine.Satisfies(c) {
+		// Only an interrupted allocation (Allocated) is adoptable: an
+		// unclaimed machine in any other state lost its annotations and may
+		// be another cluster's running node (see orphanPolicy).
+		if u.Machine.Status != maas.StatusAllocated || !u.Machine.Satisfies(c) {
 			continue
 		}
 		m, err := e.inv.Adopt(ctx, e.account, u.Machine.SystemID, owner)

@@ -284,6 +284,16 @@ func (r *TenantClusterReconciler) resolve(ctx context.Context, tc *infrav1.Tenan
 		}
 		return nil, nil, "", "", err
 	}
+	// The account's Ready condition says so too, once its controller has
+	// seen the Gateway's change; until then this keeps the cluster from
+	// using it. A namespace selector is left to that condition: reading the
+	// namespace in every reconcile of every cluster would cost an API
+	// request each.
+	if gw.Spec.AllowedCloudAccounts.Namespaces.From != infrav1.NamespacesFromSelector {
+		if ok, why := dependents.Allows(gw, account.Namespace, nil); !ok {
+			return nil, nil, infrav1.ReasonCloudAccountNotReady, fmt.Sprintf("CloudAccount %s is not usable: %s", key, why), nil
+		}
+	}
 	return account, gw, "", "", nil
 }
 

@@ -25,6 +25,10 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -150,10 +154,16 @@ func (f Finder) OfCloudAccount(ctx context.Context, account types.NamespacedName
 }
 
 // OfGateway returns the TenantClusters that use the Gateway through any of
-// its CloudAccounts, sorted by namespace and name.
-func (f Finder) OfGateway(ctx context.Context, gateway types.NamespacedName) ([]Dependent, error) {
+// its CloudAccounts that it allows (see Allows), sorted by namespace and
+// name: an account from a namespace the Gateway does not allow is not used,
+// so it cannot hold the Gateway against deletion.
+func (f Finder) OfGateway(ctx context.Context, gw *infrav1alpha1.Gateway) ([]Dependent, error) {
+	gateway := client.ObjectKeyFromObject(gw)
 	accounts, err := cachedAccountsOf(ctx, f.Cache, gateway)
 	if err != nil {
+		return nil, err
+	}
+	if accounts, err = f.allowed(ctx, gw, accounts); err != nil {
 		return nil, err
 	}
 	deps, err := f.cachedOfAccounts(ctx, accounts)
@@ -163,7 +173,85 @@ func (f Finder) OfGateway(ctx context.Context, gateway types.NamespacedName) ([]
 	if accounts, err = liveAccountsOf(ctx, f.Live, gateway); err != nil {
 		return nil, err
 	}
+	if accounts, err = f.allowed(ctx, gw, accounts); err != nil {
+		return nil, err
+	}
 	return liveOfAccounts(ctx, f.Live, accounts)
+}
+
+// allowed keeps the accounts whose namespace gw allows.
+func (f Finder) allowed(ctx context.Context, gw *infrav1alpha1.Gateway, accounts []types.NamespacedName) ([]types.NamespacedName, error) {
+	out := accounts[:0:0]
+	for _, a := range accounts {
+		ok, _, err := f.AllowsAccount(ctx, gw, a.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// AllowsAccount says whether gw allows CloudAccounts in namespace (see
+// Allows), reading the namespace's labels only when the Gateway selects by
+// them, from the API server (Live when set): a cache of every namespace is
+// not worth it for this, and what allows an account must be current. A
+// namespace that does not exist holds no account.
+func (f Finder) AllowsAccount(ctx context.Context, gw *infrav1alpha1.Gateway, namespace string) (bool, string, error) {
+	if gw.Spec.AllowedCloudAccounts.Namespaces.From != infrav1alpha1.NamespacesFromSelector || namespace == gw.Namespace {
+		ok, why := Allows(gw, namespace, nil)
+		return ok, why, nil
+	}
+	reader := f.Live
+	if reader == nil {
+		reader = f.Cache
+	}
+	ns := &corev1.Namespace{}
+	err := reader.Get(ctx, types.NamespacedName{Name: namespace}, ns)
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, fmt.Sprintf("namespace %s does not exist", namespace), nil
+	case err != nil:
+		return false, "", fmt.Errorf("reading namespace %s: %w", namespace, err)
+	}
+	ok, why := Allows(gw, namespace, ns.Labels)
+	return ok, why, nil
+}
+
+// Allows says whether gw allows CloudAccounts in namespace, whose labels
+// are nsLabels, per its spec.allowedCloudAccounts (Same when unset), and
+// when not, why, in words for a condition or an admission refusal. The
+// Gateway's own namespace is always allowed, whatever the selector says:
+// its default CloudAccount lives there.
+func Allows(gw *infrav1alpha1.Gateway, namespace string, nsLabels map[string]string) (bool, string) {
+	if namespace == gw.Namespace {
+		return true, "" // its default CloudAccount lives there
+	}
+	ns := gw.Spec.AllowedCloudAccounts.Namespaces
+	const how = "; to allow it, set the Gateway's spec.allowedCloudAccounts.namespaces to from: All, " +
+		"or from: Selector with a selector that matches the namespace's labels"
+	switch ns.From {
+	case infrav1alpha1.NamespacesFromAll:
+		return true, ""
+	case infrav1alpha1.NamespacesFromSelector:
+		if ns.Selector == nil {
+			return false, fmt.Sprintf("Gateway %s/%s allows CloudAccounts by namespace selector but has none", gw.Namespace, gw.Name)
+		}
+		sel, err := metav1.LabelSelectorAsSelector(ns.Selector)
+		if err != nil {
+			return false, fmt.Sprintf("Gateway %s/%s has an invalid namespace selector: %v", gw.Namespace, gw.Name, err)
+		}
+		if sel.Matches(labels.Set(nsLabels)) {
+			return true, ""
+		}
+		return false, fmt.Sprintf("Gateway %s/%s allows CloudAccounts only from namespaces matching %s, and namespace %s does not match"+how,
+			gw.Namespace, gw.Name, sel, namespace)
+	default: // Same, or unset
+		return false, fmt.Sprintf("Gateway %s/%s allows CloudAccounts only from its own namespace %s, not from %s"+how,
+			gw.Namespace, gw.Name, gw.Namespace, namespace)
+	}
 }
 
 // OfClusterProfile returns the TenantClusters built from the profile, sorted

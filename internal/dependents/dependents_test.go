@@ -18,6 +18,7 @@ package dependents
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -74,5 +75,45 @@ func TestGatewayOf(t *testing.T) {
 				t.Errorf("GatewayOf = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestAllows(t *testing.T) {
+	gw := func(from infrav1alpha1.FromNamespaces, sel *metav1.LabelSelector) *infrav1alpha1.Gateway {
+		return &infrav1alpha1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "maas-system", Name: "gw"},
+			Spec: infrav1alpha1.GatewaySpec{AllowedCloudAccounts: infrav1alpha1.AllowedCloudAccounts{
+				Namespaces: infrav1alpha1.AccountNamespaces{From: from, Selector: sel}}}}
+	}
+	teamA := &metav1.LabelSelector{MatchLabels: map[string]string{"maas-gateway/tenant": "true"}}
+	byName := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+		Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: []string{"team-b"}}}}
+	bad := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "x", Operator: "Near"}}}
+	tenant := map[string]string{"maas-gateway/tenant": "true", "kubernetes.io/metadata.name": "team-a"}
+	plain := map[string]string{"kubernetes.io/metadata.name": "team-b"}
+	tests := []struct {
+		name   string
+		gw     *infrav1alpha1.Gateway
+		ns     string
+		labels map[string]string
+		want   bool
+		why    string
+	}{
+		{"unset is Same: own namespace", gw("", nil), "maas-system", nil, true, ""},
+		{"unset is Same: another namespace", gw("", nil), "team-a", tenant, false, "only from its own namespace maas-system, not from team-a"},
+		{"Same: another namespace", gw(infrav1alpha1.NamespacesFromSame, nil), "team-a", tenant, false, "to allow it, set"},
+		{"All", gw(infrav1alpha1.NamespacesFromAll, nil), "team-a", nil, true, ""},
+		{"Selector matches", gw(infrav1alpha1.NamespacesFromSelector, teamA), "team-a", tenant, true, ""},
+		{"Selector does not match", gw(infrav1alpha1.NamespacesFromSelector, teamA), "team-b", plain, false,
+			"only from namespaces matching maas-gateway/tenant=true, and namespace team-b does not match"},
+		{"Selector by name", gw(infrav1alpha1.NamespacesFromSelector, byName), "team-b", plain, true, ""},
+		{"Selector always allows the own namespace", gw(infrav1alpha1.NamespacesFromSelector, teamA), "maas-system", nil, true, ""},
+		{"Selector missing", gw(infrav1alpha1.NamespacesFromSelector, nil), "team-a", tenant, false, "has none"},
+		{"Selector invalid", gw(infrav1alpha1.NamespacesFromSelector, bad), "team-a", tenant, false, "invalid namespace selector"},
+	}
+	for _, tt := range tests {
+		ok, why := Allows(tt.gw, tt.ns, tt.labels)
+		if ok != tt.want || !strings.Contains(why, tt.why) || (ok && why != "") {
+			t.Errorf("%s: Allows = %v, %q; want %v, containing %q", tt.name, ok, why, tt.want, tt.why)
+		}
 	}
 }

@@ -151,6 +151,13 @@ func tenant(ns, name, acct string) *infrav1alpha1.TenantCluster {
 	}
 }
 
+// gateway is a Gateway "gw" of namespace ns allowing accounts from from.
+func gateway(ns string, from infrav1alpha1.FromNamespaces) *infrav1alpha1.Gateway {
+	return &infrav1alpha1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "gw"},
+		Spec: infrav1alpha1.GatewaySpec{AllowedCloudAccounts: infrav1alpha1.AllowedCloudAccounts{
+			Namespaces: infrav1alpha1.AccountNamespaces{From: from}}}}
+}
+
 func names(deps []Dependent) []string {
 	out := make([]string, len(deps))
 	for i, d := range deps {
@@ -164,7 +171,7 @@ func TestFinderThroughIndexes(t *testing.T) {
 	for _, ns := range []string{"idx-a", "idx-b", "idx-gw"} {
 		namespace(t, ns)
 	}
-	gw := types.NamespacedName{Namespace: "idx-gw", Name: "gw"}
+	gw := gateway("idx-gw", infrav1alpha1.NamespacesFromAll)
 	mustCreate(t, account("idx-a", "acct1", infrav1alpha1.GatewayReference{Name: "gw", Namespace: "idx-gw"}))
 	mustCreate(t, account("idx-b", "acct2", infrav1alpha1.GatewayReference{Name: "gw", Namespace: "idx-gw"}))
 	mustCreate(t, account("idx-gw", "default", infrav1alpha1.GatewayReference{Name: "gw"}))
@@ -187,11 +194,17 @@ func TestFinderThroughIndexes(t *testing.T) {
 	if err != nil || !slices.Equal(names(deps), []string{"idx-a/t1", "idx-a/t2"}) {
 		t.Errorf("OfCloudAccount(idx-a/acct1) = %v, %v", names(deps), err)
 	}
-	deps, err = f.OfGateway(ctx, types.NamespacedName{Namespace: "idx-a", Name: "gw"})
+	deps, err = f.OfGateway(ctx, gateway("idx-a", ""))
 	if err != nil || !slices.Equal(names(deps), []string{"idx-a/t5"}) {
 		t.Errorf("OfGateway(idx-a/gw) = %v, %v", names(deps), err)
 	}
-	accounts, err := f.CloudAccountsOf(ctx, gw)
+	// Accounts of namespaces the Gateway does not allow are not used, and
+	// do not hold it: only its own namespace's by default.
+	if deps, err := f.OfGateway(ctx, gateway("idx-gw", infrav1alpha1.NamespacesFromSame)); err != nil ||
+		!slices.Equal(names(deps), []string{"idx-gw/t4"}) {
+		t.Errorf("OfGateway(from Same) = %v, %v; want idx-gw/t4", names(deps), err)
+	}
+	accounts, err := f.CloudAccountsOf(ctx, client.ObjectKeyFromObject(gw))
 	wantAccounts := []types.NamespacedName{{Namespace: "idx-a", Name: "acct1"}, {Namespace: "idx-b", Name: "acct2"},
 		{Namespace: "idx-gw", Name: "default"}}
 	if err != nil || !slices.Equal(accounts, wantAccounts) {
@@ -214,7 +227,7 @@ func TestFinderConfirmsEmptyCacheAnswerWithAPIServer(t *testing.T) {
 	mustCreate(t, tenant("lag", "fresh", "acct"))
 	stale := startCache(t, true)
 	acct := types.NamespacedName{Namespace: "lag", Name: "acct"}
-	gw := types.NamespacedName{Namespace: "lag", Name: "gw"}
+	gw := gateway("lag", "")
 
 	if deps, err := (Finder{Cache: stale}).OfCloudAccount(ctx, acct); err != nil || len(deps) != 0 {
 		t.Fatalf("precondition: the stale cache should see nothing, got %v, %v", names(deps), err)
@@ -284,7 +297,7 @@ func TestFinderPagesLiveLists(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := Finder{Cache: startCache(t, true), Live: live}
-	deps, err := f.OfGateway(ctx, types.NamespacedName{Namespace: "bulk", Name: "gw"})
+	deps, err := f.OfGateway(ctx, gateway("bulk", ""))
 	if err != nil {
 		t.Fatal(err)
 	}

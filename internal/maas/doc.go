@@ -45,7 +45,10 @@ limitations under the License.
 // annotation was allocated by a process that crashed before annotating it:
 // it is "unclaimed", listed by the inventory, adoptable with Adopt, and
 // released by whoever applies [ReleasableUnclaimed] once its grace period has
-// passed. Deploy, Release and Abort refuse (ClassNotOwned) a machine that is
+// passed, as long as it is Allocated: the operator annotates before it
+// deploys, so an unclaimed machine in any other state lost its annotations
+// and may be a running node (the CloudAccount controller's orphanPolicy
+// reports it and never releases it). Deploy, Release and Abort refuse (ClassNotOwned) a machine that is
 // not among the machines MAAS lists for the installation's agent_name.
 //
 // # Addresses

@@ -143,10 +143,11 @@ type Unclaimed struct {
 	Since time.Time
 }
 
-// ReleasableUnclaimed is the policy for orphans: the unclaimed machines
-// that have stayed unclaimed for at least grace by now, and so must be
-// released. A machine still being adopted is, by then, annotated and no
-// longer unclaimed.
+// ReleasableUnclaimed is the clock of unclaimed machines: those that have
+// stayed unclaimed for at least grace by now. A machine still being adopted
+// is, by then, annotated and no longer unclaimed. Which states may be
+// released at all is the caller's policy (only Allocated ones, which
+// nothing was deployed on).
 func ReleasableUnclaimed(unclaimed []Unclaimed, now time.Time, grace time.Duration) []Machine {
 	var out []Machine
 	for _, u := range unclaimed {

@@ -309,6 +309,7 @@ func BenchmarkValidateGatewayDeleteRefused(b *testing.B) {
 	// A gateway other than the shared one, so the other benchmarks see no dependents.
 	gw := f.gateway.DeepCopy()
 	gw.Name = "busy"
+	gw.Spec.AllowedCloudAccounts.Namespaces.From = infrav1alpha1.NamespacesFromAll
 	busy := account("team", "busy")
 	busy.Spec.GatewayRef.Name = gw.Name
 	ctx := context.Background()
@@ -324,7 +325,7 @@ func BenchmarkValidateGatewayDeleteRefused(b *testing.B) {
 		}
 	}
 	gomega.NewWithT(b).Eventually(func() ([]dependents.Dependent, error) {
-		return dependents.Finder{Cache: f.readers.cache}.OfGateway(ctx, client.ObjectKeyFromObject(gw))
+		return dependents.Finder{Cache: f.readers.cache}.OfGateway(ctx, gw)
 	}).Should(gomega.HaveLen(7))
 	runHandler(b, admission.WithValidator(benchScheme(b), &GatewayValidator{readers: f.readers}),
 		request(b, admissionv1.Delete, gw, nil), false)

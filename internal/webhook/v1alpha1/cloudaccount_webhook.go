@@ -135,7 +135,10 @@ func (v *CloudAccountValidator) ValidateDelete(ctx context.Context, ca *infrav1a
 	return nil, nil
 }
 
-// checkGateway refuses an account of a Gateway being deleted, and accepts
+// checkGateway refuses an account of a Gateway being deleted or of one
+// that does not allow the account's namespace (spec.allowedCloudAccounts:
+// binding an account lets a namespace use the installation's MAAS identity
+// and pin the Gateway against deletion), and accepts
 // one of a Gateway that does not exist yet with a warning: manifests are
 // applied in any order, and the controller waits with condition
 // GatewayNotFound.
@@ -153,6 +156,13 @@ func (v *CloudAccountValidator) checkGateway(ctx context.Context, ca *infrav1alp
 	case gw.DeletionTimestamp != nil:
 		return field.ErrorList{field.Invalid(specPath.Child("gatewayRef"), key.String(),
 			fmt.Sprintf("Gateway %s is being deleted", key))}, nil, nil
+	}
+	ok, why, err := v.finder().AllowsAccount(ctx, &gw, ca.Namespace)
+	switch {
+	case err != nil:
+		return nil, nil, unavailable(fmt.Sprintf("checking whether Gateway %s allows namespace %s", key, ca.Namespace), err)
+	case !ok:
+		return field.ErrorList{field.Forbidden(specPath.Child("gatewayRef"), why)}, nil, nil
 	}
 	return nil, nil, nil
 }

@@ -19,8 +19,10 @@ package v1alpha1
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -115,12 +117,48 @@ func (v *GatewayValidator) ValidateUpdate(ctx context.Context, oldGW, gw *infrav
 		}
 		errs = append(errs, credErrs...)
 	}
+	if !equality.Semantic.DeepEqual(oldGW.Spec.AllowedCloudAccounts, gw.Spec.AllowedCloudAccounts) {
+		cut, err := v.disallowedAccounts(ctx, gw)
+		if err != nil {
+			return warns, err
+		}
+		if len(cut) > 0 {
+			named := cut[:min(len(cut), maxNamed)]
+			more := ""
+			if rest := len(cut) - len(named); rest > 0 {
+				more = fmt.Sprintf(" and %d more", rest)
+			}
+			warns = append(warns, fmt.Sprintf("%s no longer allows %d CloudAccounts (%s%s): they stop being used "+
+				"(Ready False, reason %s), and so do the TenantClusters provisioned with them",
+				specPath.Child("allowedCloudAccounts"), len(cut), strings.Join(named, ", "), more, infrav1alpha1.ReasonNotAllowedByGateway))
+		}
+	}
 	return warns, invalid("Gateway", gw.Name, errs)
+}
+
+// disallowedAccounts names the CloudAccounts bound to gw that gw does not allow.
+func (v *GatewayValidator) disallowedAccounts(ctx context.Context, gw *infrav1alpha1.Gateway) ([]string, error) {
+	f := v.finder()
+	accounts, err := f.CloudAccountsOf(ctx, client.ObjectKeyFromObject(gw))
+	if err != nil {
+		return nil, unavailable("listing the Gateway's CloudAccounts", err)
+	}
+	var cut []string
+	for _, a := range accounts {
+		ok, _, err := f.AllowsAccount(ctx, gw, a.Namespace)
+		if err != nil {
+			return nil, unavailable("reading namespace "+a.Namespace, err)
+		}
+		if !ok {
+			cut = append(cut, a.String())
+		}
+	}
+	return cut, nil
 }
 
 // ValidateDelete implements admission.Validator: the deletion guard.
 func (v *GatewayValidator) ValidateDelete(ctx context.Context, gw *infrav1alpha1.Gateway) (admission.Warnings, error) {
-	deps, err := v.finder().OfGateway(ctx, client.ObjectKeyFromObject(gw))
+	deps, err := v.finder().OfGateway(ctx, gw)
 	if err != nil {
 		return nil, unavailable("finding the TenantClusters that use this Gateway", err)
 	}
@@ -216,6 +254,12 @@ func ValidateGatewaySpec(fldPath *field.Path, spec *infrav1alpha1.GatewaySpec, n
 	}
 	netErrs, netWarns := gatewayNetwork(fldPath, spec, int(spec.Replicas), minor, opts)
 	errs, warns = append(errs, netErrs...), append(warns, netWarns...)
+
+	if sel := spec.AllowedCloudAccounts.Namespaces.Selector; sel != nil {
+		if _, err := metav1.LabelSelectorAsSelector(sel); err != nil {
+			errs = append(errs, field.Invalid(fldPath.Child("allowedCloudAccounts", "namespaces", "selector"), sel.String(), err.Error()))
+		}
+	}
 
 	connErrs, connWarns := checkMAASConnection(fldPath.Child("maas"), spec.MAAS)
 	errs, warns = append(errs, connErrs...), append(warns, connWarns...)

@@ -230,6 +230,10 @@ func sharedGateway() *infrav1alpha1.Gateway {
 				ClusterNetwork: infrav1alpha1.ClusterNetwork{PodCIDR: gatewayPodCIDR},
 			},
 			ControlPlaneEndpoint: gatewayVIP,
+			// Every spec makes its own namespace with an account of this
+			// Gateway.
+			AllowedCloudAccounts: infrav1alpha1.AllowedCloudAccounts{
+				Namespaces: infrav1alpha1.AccountNamespaces{From: infrav1alpha1.NamespacesFromAll}},
 		},
 	}
 }
