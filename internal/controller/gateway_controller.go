@@ -230,33 +230,7 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 		return ctrl.Result{}, err
 	}
 	view.release = rel.target
-	pool := rollout.Pool{
-		Name:          gatewayPool,
-		Kind:          rollout.KindControlPlane,
-		Size:          int(gw.Spec.Replicas),
-		Template:      template,
-		Strategy:      rollout.ExpandFirst,
-		MinReady:      int(gw.Spec.Replicas) - 1,
-		NodeReadiness: true,
-		Initialised:   true,
-		MaxFailures:   1 << 20, // halting belongs to upgrades; a resize keeps trying
-	}
-	if pool.MinReady < 1 {
-		pool.MinReady = 1
-	}
-	if gw.Spec.Placement.Zone != "" {
-		pool.Zones = []string{gw.Spec.Placement.Zone}
-	}
-	machines := make([]rollout.Machine, 0, len(view.owned)+len(view.adopted))
-	for _, m := range view.owned {
-		machines = append(machines, plannerMachine(m, nodeState(view.nodes[m.SystemID])))
-	}
-	for i, a := range view.adopted {
-		machines = append(machines, rollout.Machine{
-			SystemID: a.SystemID, Pool: gatewayPool, Slot: i, Zone: a.Zone, Template: a.Template,
-			State: rollout.StateDeployed, Status: "Deployed", Node: nodeState(view.nodes[a.SystemID]),
-		})
-	}
+	pool, machines := gatewayPlannerInput(gw, view, template)
 	if !r.Nodes.SkipEtcd {
 		r.requireVotingMembers(ctx, gw, view, machines)
 	}
@@ -326,6 +300,39 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 		return ctrl.Result{RequeueAfter: done.requeue(r.RequeueInterval, time.Now())}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// gatewayPlannerInput is the gateway's single pool and its machines, owned
+// and adopted, as the planner sees them (readiness from their Nodes).
+func gatewayPlannerInput(gw *infrav1.Gateway, view *gatewayView, template string) (rollout.Pool, []rollout.Machine) {
+	pool := rollout.Pool{
+		Name:          gatewayPool,
+		Kind:          rollout.KindControlPlane,
+		Size:          int(gw.Spec.Replicas),
+		Template:      template,
+		Strategy:      rollout.ExpandFirst,
+		MinReady:      int(gw.Spec.Replicas) - 1,
+		NodeReadiness: true,
+		Initialised:   true,
+		MaxFailures:   1 << 20, // halting belongs to upgrades; a resize keeps trying
+	}
+	if pool.MinReady < 1 {
+		pool.MinReady = 1
+	}
+	if gw.Spec.Placement.Zone != "" {
+		pool.Zones = []string{gw.Spec.Placement.Zone}
+	}
+	machines := make([]rollout.Machine, 0, len(view.owned)+len(view.adopted))
+	for _, m := range view.owned {
+		machines = append(machines, plannerMachine(m, nodeState(view.nodes[m.SystemID])))
+	}
+	for i, a := range view.adopted {
+		machines = append(machines, rollout.Machine{
+			SystemID: a.SystemID, Pool: gatewayPool, Slot: i, Zone: a.Zone, Template: a.Template,
+			State: rollout.StateDeployed, Status: "Deployed", Node: nodeState(view.nodes[a.SystemID]),
+		})
+	}
+	return pool, machines
 }
 
 // untilLeft keeps a pool's summary not Done while nodes wait to leave. The
