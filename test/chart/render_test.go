@@ -406,7 +406,7 @@ func TestManagerDeployment(t *testing.T) {
 			cm := r.one(t, "ConfigMap", "-releases")
 			for _, want := range []string{"--leader-elect", "--health-probe-bind-address=:8081",
 				"--release-catalog=maas-system/" + cm.GetName(), "--maas-rate-limit=10", "--maas-rate-burst=20",
-				"--tenantcluster-concurrency=10"} {
+				"--maas-gateway-share=0.2", "--tenantcluster-concurrency=10"} {
 				if !slices.Contains(c.Args, want) {
 					t.Errorf("manager args %q lack %s", args, want)
 				}
