@@ -141,6 +141,8 @@ func TestSchemaRefusesInvalidObjects(t *testing.T) {
 	}{
 		{"gateway replicas 2", gateway("bad-replicas", func(g *infrav1.Gateway) { g.Spec.Replicas = 2 }),
 			"replicas must be 1 or 3"},
+		{"gateway name longer than a label value", gateway(strings.Repeat("g", 64), nil),
+			"at most 63 characters"},
 		{"tenant cluster of more than 200 machines", tenant("too-many", func(c *infrav1.TenantCluster) {
 			c.Spec.Workers = []infrav1.NodePool{{Name: "a", Size: 100}, {Name: "b", Size: 98}}
 		}), "a TenantCluster has at most 200 machines"},
