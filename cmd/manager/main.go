@@ -149,6 +149,11 @@ func main() {
 	logOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	opts.SkipGatewayEtcd = !manageGatewayEtcd
+	if s := opts.MAAS.PriorityShare; s <= 0 || s >= 1 {
+		// The client would put the default in its place: say so instead.
+		fmt.Fprintf(os.Stderr, "--maas-gateway-share=%g: it must lie between 0 and 1, both excluded\n", s)
+		os.Exit(2)
+	}
 	if showVersion {
 		fmt.Println(version.String("maas-gateway-manager"))
 		return

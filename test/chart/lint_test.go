@@ -72,6 +72,8 @@ func TestSchemaRejectsMistakes(t *testing.T) {
 		{"malformed API key", map[string]any{"maas.apiKey": "not-a-key"}, "apiKey"},
 		{"bad duration", map[string]any{"manager.forceDeleteAfter": "14 minutes"}, "forceDeleteAfter"},
 		{"no MAAS requests allowed", map[string]any{"manager.maasRateLimit": 0}, "maasRateLimit"},
+		{"no share kept for the Gateway", map[string]any{"manager.maasGatewayShare": 0}, "maasGatewayShare"},
+		{"the whole rate for the Gateway", map[string]any{"manager.maasGatewayShare": 1}, "maasGatewayShare"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := lint(t, with(nil, tc.sets))
