@@ -232,7 +232,7 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	view.release = rel.target
 	pool, machines := gatewayPlannerInput(gw, view, template)
 	if !r.Nodes.SkipEtcd {
-		r.requireVotingMembers(ctx, gw, view, machines)
+		r.requireVotingMembers(ctx, gw, view, pool, machines)
 	}
 	if err := r.rolloutPool(ctx, gw, key, &pool, machines, rel); err != nil {
 		return ctrl.Result{}, err

@@ -98,8 +98,9 @@ func gatewayDrainTimeout(gw *infrav1.Gateway, fallback time.Duration) time.Durat
 // the etcd mirror Pods, as Cluster API's KCP does): port-forward rights in
 // kube-system would let the manager into every pod there, and a node
 // adopted from a hand-made cluster need not have an etcd mirror Pod at all.
-// The certificate is signed per call: removals are rare (one step per
-// requeue while a node leaves), unlike a tenant's periodic observation.
+// The certificate is signed per call: the gateway's etcd is dialled only
+// while its nodes change (readiness of a joining node, one removal step
+// per requeue), unlike a tenant's periodic observation.
 func (r *GatewayReconciler) gatewayEtcd(ctx context.Context, gw *infrav1.Gateway, addrs []string) (*workload.Etcd, error) {
 	pki, missing, err := r.gatewayPKI(ctx, gw)
 	switch {
@@ -127,8 +128,15 @@ func (r *GatewayReconciler) gatewayEtcd(ctx context.Context, gw *infrav1.Gateway
 // emulated members: 2 of 3 left during an expand-first upgrade, 1 of 3
 // contract-first). When etcd cannot be read the Nodes decide alone: no
 // member can be removed then anyway, since clusterExit needs etcd.
-func (r *GatewayReconciler) requireVotingMembers(ctx context.Context, gw *infrav1.Gateway, view *gatewayView, machines []rollout.Machine) {
-	if !slices.ContainsFunc(machines, func(m rollout.Machine) bool { return m.Node == rollout.NodeReady }) {
+//
+// It is asked only while the nodes change (a resize or a rollout: a node
+// too many or too few, or one on another template), the only time a Ready
+// answer lets the planner remove a member. At rest the gateway's PKI
+// Secrets are not read and etcd is not dialled on every reconcile.
+func (r *GatewayReconciler) requireVotingMembers(ctx context.Context, gw *infrav1.Gateway, view *gatewayView, pool rollout.Pool, machines []rollout.Machine) {
+	changing := len(machines) != pool.Size ||
+		slices.ContainsFunc(machines, func(m rollout.Machine) bool { return m.Template != pool.Template })
+	if !changing || !slices.ContainsFunc(machines, func(m rollout.Machine) bool { return m.Node == rollout.NodeReady }) {
 		return
 	}
 	serving := gatewayMembers(view.owned, view.adopted)
