@@ -93,51 +93,21 @@ const (
 
 func certKeyRecordName(tc *infrav1.TenantCluster) string { return tc.Name + certKeyRecordSuffix }
 
-// currentCertificateKey reads the cluster's certificate key record; found
-// is false when there is none, or it does not parse.
-func (r *TenantClusterReconciler) currentCertificateKey(ctx context.Context, tc *infrav1.TenantCluster) (*corev1.Secret, bootstrap.CertificateKey, time.Time, bool, error) {
-	s := &corev1.Secret{}
-	err := r.Get(ctx, types.NamespacedName{Namespace: tc.Namespace, Name: certKeyRecordName(tc)}, s)
-	if apierrors.IsNotFound(err) {
-		return nil, bootstrap.CertificateKey{}, time.Time{}, false, nil
-	}
-	if err != nil {
-		return nil, bootstrap.CertificateKey{}, time.Time{}, false, fmt.Errorf("reading Secret %s/%s: %w", tc.Namespace, certKeyRecordName(tc), err)
-	}
-	key, kerr := bootstrap.ParseCertificateKey(string(s.Data[certKeyKey]))
-	exp, perr := time.Parse(time.RFC3339, string(s.Data[certKeyExpiryKey]))
-	return s, key, exp, kerr == nil && perr == nil, nil
+// tenantCertKeys is where tc keeps its certificate key.
+func (r *TenantClusterReconciler) tenantCertKeys(tc *infrav1.TenantCluster) certKeyRecord {
+	return certKeyRecord{c: r.Client, owner: tc, name: certKeyRecordName(tc),
+		labels: map[string]string{LabelTenantCluster: tc.Name}, ttl: r.CertificateKeyTTL}
 }
 
 // ensureCertificateKey returns the certificate key a control plane
 // deployed now joins with, and when it expires: the current one, or a new
 // one when there is none or it is too close to its end.
 func (r *TenantClusterReconciler) ensureCertificateKey(ctx context.Context, tc *infrav1.TenantCluster) (bootstrap.CertificateKey, time.Time, error) {
-	now := time.Now()
-	s, key, exp, ok, err := r.currentCertificateKey(ctx, tc)
-	if err != nil {
-		return bootstrap.CertificateKey{}, time.Time{}, err
+	key, exp, created, err := r.tenantCertKeys(tc).ensure(ctx)
+	if created {
+		announceCertificateKey(r.Recorder, tc, exp)
 	}
-	if ok && exp.After(now.Add(certKeyRenewBefore)) {
-		return key, exp, nil
-	}
-	if key, err = bootstrap.GenerateCertificateKey(); err != nil {
-		return bootstrap.CertificateKey{}, time.Time{}, err
-	}
-	exp = now.Add(r.CertificateKeyTTL).UTC().Truncate(time.Second)
-	data := map[string][]byte{certKeyKey: []byte(key.Hex()), certKeyExpiryKey: []byte(exp.Format(time.RFC3339))}
-	if s != nil {
-		s.Data = data
-		if err := r.Update(ctx, s); err != nil {
-			return bootstrap.CertificateKey{}, time.Time{}, fmt.Errorf("replacing the certificate key in Secret %s/%s: %w", tc.Namespace, s.Name, err)
-		}
-	} else if err := r.createOwnedSecret(ctx, tc, certKeyRecordName(tc), data); err != nil {
-		return bootstrap.CertificateKey{}, time.Time{}, err
-	}
-	r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, ReasonCertificateKeyCreated, "Create",
-		"new certificate key for the control planes that join until %s: they download the cluster's keys from its kubeadm-certs Secret with it, and get none in their user data",
-		exp.Format(time.RFC3339))
-	return key, exp, nil
+	return key, exp, err
 }
 
 // tenantAccess is how the operator reaches tc's API server: at the VIP of
@@ -260,23 +230,17 @@ func retireCerts(ctx context.Context, cl client.Client) error {
 	return nil
 }
 
-// uploadCertsBeforeJoin puts the kubeadm-certs Secret into the running
-// cluster before a control plane is deployed to join it with key.
-func (r *TenantClusterReconciler) uploadCertsBeforeJoin(ctx context.Context, tc *infrav1.TenantCluster, pki *bootstrap.ClusterPKI, key bootstrap.CertificateKey, exp time.Time) error {
-	cl, err := r.Clusters.Get(client.ObjectKeyFromObject(tc), tenantAccess(tc, pki))
-	if err != nil {
-		return fmt.Errorf("reaching the cluster: %w", err)
-	}
-	uploaded, err := publishCerts(ctx, cl.Client, pki, key, exp)
-	if err != nil {
-		return fmt.Errorf("the cluster's kubeadm-certs Secret at %s: %w", tc.Spec.ControlPlaneEndpoint, err)
-	}
-	if uploaded {
-		r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, ReasonCertificatesUploaded, "Upload",
-			"put the cluster's keys, encrypted with the current certificate key, into Secret kube-system/%s until %s, for the control planes that join",
-			bootstrap.KubeadmCertsSecretName, exp.Format(time.RFC3339))
-	}
-	return nil
+// tenantJoinRound is tc's certificate upload, through the operator's
+// connection to the cluster.
+func (r *TenantClusterReconciler) tenantJoinRound(tc *infrav1.TenantCluster, pki *bootstrap.ClusterPKI) joinRound {
+	return joinRound{record: r.tenantCertKeys(tc), recorder: r.Recorder, pki: pki, endpoint: tc.Spec.ControlPlaneEndpoint,
+		cluster: func(context.Context) (client.Client, error) {
+			cl, err := r.Clusters.Get(client.ObjectKeyFromObject(tc), tenantAccess(tc, pki))
+			if err != nil {
+				return nil, err
+			}
+			return cl.Client, nil
+		}}
 }
 
 // joiningControlPlanes says whether a control-plane machine of owned is on
@@ -304,42 +268,13 @@ func (r *TenantClusterReconciler) syncCertificateKey(ctx context.Context, tc *in
 	if v == nil || !v.synced || !v.healthy {
 		return nil
 	}
-	record, key, exp, ok, err := r.currentCertificateKey(ctx, tc)
+	record, _, _, _, err := r.tenantCertKeys(tc).current(ctx)
 	if err != nil || record == nil || len(record.Data) == 0 {
-		// No round: never one, or the last one ended.
 		return err
 	}
 	pki, err := r.ensurePKI(ctx, tc)
 	if err != nil {
 		return err
 	}
-	if joiningControlPlanes(owned, v) {
-		if !ok || !exp.After(time.Now()) {
-			// An expired key stays expired: its machines fail their joins
-			// and are replaced, and the replacements start a new round.
-			return nil
-		}
-		return r.uploadCertsBeforeJoin(ctx, tc, pki, key, exp)
-	}
-	cl, err := r.Clusters.Get(client.ObjectKeyFromObject(tc), tenantAccess(tc, pki))
-	if err != nil {
-		return fmt.Errorf("reaching the cluster: %w", err)
-	}
-	if err := retireCerts(ctx, cl.Client); err != nil {
-		return fmt.Errorf("deleting Secret kube-system/%s at %s: %w", bootstrap.KubeadmCertsSecretName, tc.Spec.ControlPlaneEndpoint, err)
-	}
-	// The record last: a crash before this line retires again. It is
-	// emptied, not deleted: the manager may not delete Secrets. record
-	// carries the version read, so a deploy that took a new key meanwhile
-	// conflicts, and its round goes on.
-	record.Data = nil
-	if err := r.Update(ctx, record); err != nil {
-		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("emptying Secret %s/%s: %w", tc.Namespace, record.Name, err)
-	}
-	r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, ReasonCertificateKeyRetired, "Delete",
-		"no control plane is joining: deleted Secret kube-system/%s from the cluster and forgot its certificate key", bootstrap.KubeadmCertsSecretName)
-	return nil
+	return r.tenantJoinRound(tc, pki).sync(ctx, joiningControlPlanes(owned, v))
 }

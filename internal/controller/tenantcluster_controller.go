@@ -710,7 +710,7 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 			// Into a running cluster the operator uploads the keys; into
 			// one still to come, the init machine does.
 			if role == rollout.RoleControlPlane && r.insideClusters() && initialised(ownedBy(snap, tenantKind, tc)) {
-				if err := r.uploadCertsBeforeJoin(ctx, tc, cfg.PKI, key, exp); err != nil {
+				if err := r.tenantJoinRound(tc, cfg.PKI).upload(ctx, key, exp); err != nil {
 					return maas.DeployParams{}, fmt.Errorf("a control plane joins only once the cluster holds its keys for it: %w", err)
 				}
 			}

@@ -86,20 +86,7 @@ func (r *TenantClusterReconciler) ensurePKI(ctx context.Context, tc *infrav1.Ten
 
 // createOwnedSecret creates a Secret owned by the cluster, so it goes with it.
 func (r *TenantClusterReconciler) createOwnedSecret(ctx context.Context, tc *infrav1.TenantCluster, name string, data map[string][]byte) error {
-	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: tc.Namespace, Name: name, Labels: map[string]string{LabelTenantCluster: tc.Name}},
-		Type:       corev1.SecretTypeOpaque,
-		Data:       data,
-	}
-	if err := controllerutil.SetControllerReference(tc, s, r.Scheme()); err != nil {
-		return err
-	}
-	if err := r.Create(ctx, s); err != nil {
-		// AlreadyExists: another reconcile created it since this one read;
-		// the error requeues, and the next reconcile reads it.
-		return fmt.Errorf("creating Secret %s/%s: %w", tc.Namespace, name, err)
-	}
-	return nil
+	return createOwnedSecret(ctx, r.Client, tc, name, map[string]string{LabelTenantCluster: tc.Name}, data)
 }
 
 // Reasons of the events about the admin kubeconfig Secret.
