@@ -112,8 +112,9 @@ func main() {
 			"its etcd at its control-plane machines' addresses. Off only for test worlds whose clusters have no API servers.")
 	manageGatewayEtcd := true
 	flag.BoolVar(&manageGatewayEtcd, "manage-gateway-etcd", true,
-		"Remove a leaving gateway node's etcd member through the members that stay, quorum kept. Off only for test "+
-			"worlds whose gateway nodes run no etcd; a real gateway upgraded without it loses quorum.")
+		"Remove a leaving gateway node's etcd member through the members that stay, quorum kept, and upload the "+
+			"gateway's keys to its VIP for joining nodes. Off only for test worlds whose gateway nodes run no etcd; "+
+			"a real gateway upgraded without it loses quorum, and resized without it cannot join nodes.")
 	flag.StringVar(&opts.NodeName, "node-name", os.Getenv("NODE_NAME"),
 		"The Node this manager runs on (the chart sets NODE_NAME from the downward API): a Gateway deleted with "+
 			"deletionPolicy Decommission releases that node's machine last, without draining the manager off it.")

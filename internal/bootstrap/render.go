@@ -104,12 +104,6 @@ type NodeConfig struct {
 	// one can join before anyone else reached the new cluster. Refused on
 	// workers.
 	CertificateKey CertificateKey
-	// KeysInUserData puts the shared keys into a joining control plane's
-	// user data (PKI required, no CertificateKey), as before certificate
-	// keys. Only the gateway's own joins use it, until the operator may
-	// upload the kubeadm-certs Secret into the gateway cluster (which needs
-	// Roles it does not hold yet): see the README's security section.
-	KeysInUserData bool
 	// AllowWorkloads leaves a control-plane node untainted, so ordinary
 	// Pods schedule on it.
 	AllowWorkloads bool
@@ -270,11 +264,7 @@ func (cfg NodeConfig) validate() (*node, error) {
 func validateControlPlane(cfg NodeConfig) []error {
 	var errs []error
 	switch {
-	case cfg.KeysInUserData && cfg.Role != RoleJoinControlPlane:
-		errs = append(errs, errors.New("keysInUserData is for joining control planes only"))
-	case cfg.KeysInUserData && !cfg.CertificateKey.IsZero():
-		errs = append(errs, errors.New("keysInUserData and certificateKey exclude each other"))
-	case cfg.Role == RoleJoinControlPlane && !cfg.KeysInUserData:
+	case cfg.Role == RoleJoinControlPlane:
 		if cfg.PKI != nil {
 			errs = append(errs, errors.New("a joining control plane must not receive the cluster PKI in its user data: it downloads the shared keys from the kubeadm-certs Secret with its certificate key"))
 		}
@@ -441,7 +431,7 @@ func Render(cfg NodeConfig) ([]byte, error) {
 		// download-certs).
 		var pki []cloudFile
 		kubeconfig := adminConfPath
-		if n.Role == RoleInitControlPlane || n.KeysInUserData {
+		if n.Role == RoleInitControlPlane {
 			pki = pkiFiles(n.PKI)
 		}
 		if n.Role == RoleInitControlPlane {

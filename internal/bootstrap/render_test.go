@@ -191,23 +191,6 @@ func TestKeysOnlyOnTheInitNode(t *testing.T) {
 	}
 }
 
-// The gateway's own joins still carry its keys (KeysInUserData), kept
-// across the join script's attempts, and no certificate key.
-func TestKeysInUserDataForGatewayJoins(t *testing.T) {
-	cfg := testConfig(t, RoleJoinControlPlane)
-	cfg.KeysInUserData, cfg.PKI, cfg.CertificateKey = true, testPKI(t), CertificateKey{}
-	files, cc := renderedFiles(t, render(t, cfg))
-	if files[pkiDir+"/ca.key"].Content != string(testPKI(t).CA.Key) || files[pkiDir+"/sa.key"].Permissions != "0600" {
-		t.Error("the shared keys are not in the user data")
-	}
-	if strings.Contains(files[kubeadmConfig].Content, "certificateKey") {
-		t.Error("a join with the keys on disk is given a certificate key")
-	}
-	if cmd := cc.RunCmd[len(cc.RunCmd)-1]; !slices.Contains(cmd, pkiDir+"/ca.key") {
-		t.Errorf("runcmd %q does not keep the keys across attempts", cmd)
-	}
-}
-
 func TestKubeadmConfigHoldsNoKey(t *testing.T) {
 	// Keys go to files kubeadm reads, never into the kubeadm configuration,
 	// which kubeadm init uploads to the cluster as a ConfigMap.
@@ -431,9 +414,6 @@ func TestRenderRejectsBadConfig(t *testing.T) {
 		{"control plane without PKI", RoleInitControlPlane, func(c *NodeConfig) { c.PKI = nil }, "pki is required"},
 		{"joining control plane with PKI", RoleJoinControlPlane, func(c *NodeConfig) { c.PKI = testPKI(t) }, "must not receive the cluster PKI"},
 		{"joining control plane without key", RoleJoinControlPlane, func(c *NodeConfig) { c.CertificateKey = CertificateKey{} }, "certificateKey is required"},
-		{"keys in user data of init", RoleInitControlPlane, func(c *NodeConfig) { c.KeysInUserData = true }, "joining control planes only"},
-		{"keys in user data and key", RoleJoinControlPlane, func(c *NodeConfig) { c.KeysInUserData, c.PKI = true, testPKI(t) }, "exclude each other"},
-		{"keys in user data without PKI", RoleJoinControlPlane, func(c *NodeConfig) { c.KeysInUserData, c.CertificateKey = true, CertificateKey{} }, "pki is required"},
 		{"worker with key", RoleJoinWorker, func(c *NodeConfig) { c.CertificateKey, _ = GenerateCertificateKey() }, "must not receive the certificate key"},
 		{"control plane with broken PKI", RoleInitControlPlane, func(c *NodeConfig) {
 			p := *testPKI(t)

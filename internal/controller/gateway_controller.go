@@ -262,7 +262,8 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	}
 	leaving := append(retiring, done.waiting...)
 	r.nodesDrained(gw, leaving)
-	gw.Status.Nodes = gatewayNodes(gw, view, snapshotAfter(r.Inventory, key, snap))
+	after := snapshotAfter(r.Inventory, key, snap)
+	gw.Status.Nodes = gatewayNodes(gw, view, after)
 	gw.Status.ReadyReplicas = 0
 	for _, n := range gw.Status.Nodes {
 		if n.Ready {
@@ -290,6 +291,9 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	}
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if err := r.syncCertificateKey(ctx, gw, view, ownedBy(after, gatewayKind, gw)); err != nil {
+		return ctrl.Result{}, fmt.Errorf("the gateway's certificate key: %w", err)
 	}
 	if len(done.allocated) > 0 {
 		// A machine allocated now is deployed on the next pass; nothing else
@@ -460,11 +464,16 @@ func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, k
 		},
 	}
 	join, blocked := r.joinConfig(ctx, gw, view.release)
-	e.deploy = func(_ context.Context, m maas.Machine, _ rollout.Role) (maas.DeployParams, error) {
+	e.deploy = func(ctx context.Context, m maas.Machine, _ rollout.Role) (maas.DeployParams, error) {
 		if join == nil {
 			return maas.DeployParams{}, fmt.Errorf("cannot join: %s", blocked)
 		}
-		cfg := *join
+		key, err := r.certificateKey(ctx, gw, join)
+		if err != nil {
+			return maas.DeployParams{}, fmt.Errorf("a node joins only once the gateway cluster holds its keys for it: %w", err)
+		}
+		cfg := join.node
+		cfg.CertificateKey = key
 		cfg.SystemID = m.SystemID
 		userData, err := bootstrap.Render(cfg)
 		if err != nil {
@@ -477,18 +486,12 @@ func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, k
 	return e, blocked
 }
 
-// joinConfig is the bootstrap configuration of a node joining the gateway
-// cluster as a control-plane member, or why there can be none yet.
-func (r *GatewayReconciler) joinConfig(ctx context.Context, gw *infrav1.Gateway, release infrav1.Release) (*bootstrap.NodeConfig, string) {
-	if gw.Spec.ControlPlaneEndpoint == "" {
-		return nil, "spec.controlPlaneEndpoint (the gateway's API server VIP) must be set for nodes to join"
-	}
-	pki, missing, err := r.gatewayPKI(ctx, gw)
-	if err != nil {
-		return nil, err.Error()
-	}
-	if missing != "" {
-		return nil, missing
+// joinConfig is what a node joining the gateway cluster as a control-plane
+// member is deployed with, or why there can be none yet.
+func (r *GatewayReconciler) joinConfig(ctx context.Context, gw *infrav1.Gateway, release infrav1.Release) (*gatewayJoin, string) {
+	pki, version, blocked := r.gatewayAccess(ctx, gw, release)
+	if blocked != "" {
+		return nil, blocked
 	}
 	hash, err := pki.CACertHash()
 	if err != nil {
@@ -498,18 +501,12 @@ func (r *GatewayReconciler) joinConfig(ctx context.Context, gw *infrav1.Gateway,
 	if err != nil {
 		return nil, "bootstrap token: " + err.Error()
 	}
-	version := release.KubernetesVersion
-	if version == "" {
-		if version, err = r.ClusterVersion(ctx); err != nil {
-			return nil, "reading the gateway's Kubernetes version: " + err.Error()
-		}
-	}
 	env := gw.Spec.Environment
 	proxy, err := proxyOf(ctx, r.Client, gw.Namespace, env.ProxySettings)
 	if err != nil {
 		return nil, err.Error()
 	}
-	return &bootstrap.NodeConfig{
+	return &gatewayJoin{pki: pki, node: bootstrap.NodeConfig{
 		Role:                 bootstrap.RoleJoinControlPlane,
 		ClusterName:          gw.Name,
 		KubernetesVersion:    version,
@@ -519,14 +516,33 @@ func (r *GatewayReconciler) joinConfig(ctx context.Context, gw *infrav1.Gateway,
 		Proxy:                proxy,
 		Token:                token,
 		CACertHashes:         []string{hash},
-		PKI:                  pki,
-		// Not yet the certificate-key model of tenant clusters: uploading
-		// the kubeadm-certs Secret into the gateway cluster needs Roles in
-		// kube-system the manager does not hold (README, security).
-		KeysInUserData:   true,
+		// No PKI: the keys reach a joining node through kubeadm-certs
+		// (gateway_certs.go), never through MAAS.
 		Labels:           map[string]string{infrav1.LabelGateway: gw.Name},
 		KubeVIPInterface: gw.Spec.VIPInterface,
-	}, ""
+	}}, ""
+}
+
+// gatewayAccess is the gateway cluster's PKI and the Kubernetes version its
+// joining nodes install, or why they are not known yet.
+func (r *GatewayReconciler) gatewayAccess(ctx context.Context, gw *infrav1.Gateway, release infrav1.Release) (*bootstrap.ClusterPKI, string, string) {
+	if gw.Spec.ControlPlaneEndpoint == "" {
+		return nil, "", "spec.controlPlaneEndpoint (the gateway's API server VIP) must be set for nodes to join"
+	}
+	pki, missing, err := r.gatewayPKI(ctx, gw)
+	if err != nil {
+		return nil, "", err.Error()
+	}
+	if missing != "" {
+		return nil, "", missing
+	}
+	version := release.KubernetesVersion
+	if version == "" {
+		if version, err = r.ClusterVersion(ctx); err != nil {
+			return nil, "", "reading the gateway's Kubernetes version: " + err.Error()
+		}
+	}
+	return pki, version, ""
 }
 
 // gatewayPKI reads the gateway cluster's CAs and service-account key, which

@@ -193,6 +193,10 @@ var _ = Describe("Gateway controller", func() {
 			Expect(ud).To(ContainSubstring("172.21.0.0/16"))
 			Expect(ud).To(ContainSubstring(gatewayVIP + ":6443"))
 			Expect(ud).To(ContainSubstring("controlPlane"))
+			// MAAS keeps user data: a joining node gets a certificate key
+			// for the gateway's keys, never the keys.
+			Expect(ud).NotTo(ContainSubstring("PRIVATE KEY"), "MAAS keeps the user data of machine %s", m.SystemID)
+			Expect(ud).To(ContainSubstring("certificateKey: "))
 			intent, err := bootstrap.Parse(m.UserData)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(intent.ProviderID).To(Equal("maas://" + m.SystemID))

@@ -41,6 +41,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
@@ -49,6 +51,7 @@ import (
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
 	"github.com/maas-gateway/maas-gateway/internal/catalog"
+	"github.com/maas-gateway/maas-gateway/internal/controller"
 	"github.com/maas-gateway/maas-gateway/internal/joinemu"
 	"github.com/maas-gateway/maas-gateway/internal/joinemu/controlplane"
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
@@ -229,6 +232,36 @@ var _ = Describe("Gateway on emulated control planes", func() {
 		seen := stopWatch()
 		Expect(seen.violations).To(BeEmpty(), "etcd lost quorum while the gateway grew")
 		Expect(seen.most).To(Equal(3))
+
+		// The new members joined with the keys the operator uploaded to the
+		// gateway cluster at its VIP (the emulated kubeadm join downloads
+		// and decrypts kubeadm-certs there): MAAS never held them.
+		for _, m := range ownedMachinesIn(sim, ns) {
+			Expect(string(m.UserData)).NotTo(ContainSubstring("PRIVATE KEY"), "MAAS keeps the user data of machine %s", m.SystemID)
+			Expect(string(m.UserData)).To(ContainSubstring("certificateKey: "))
+		}
+		cfg, err := emu.AdminConfig(vip + ":6443")
+		Expect(err).NotTo(HaveOccurred())
+		gatewayCluster, err := ctrlclient.New(cfg, ctrlclient.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		// The round is over once both joined: the keys leave the cluster
+		// and the key is forgotten.
+		Eventually(func(g Gomega) {
+			err := gatewayCluster.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: "kube-system", Name: bootstrap.KubeadmCertsSecretName}, &corev1.Secret{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "kubeadm-certs: %v", err)
+			record := &corev1.Secret{}
+			g.Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "gw-certificate-key"}, record)).To(Succeed())
+			g.Expect(record.Data).To(BeEmpty(), "the key is forgotten")
+		}).WithTimeout(time.Minute).Should(Succeed())
+		reasons := map[string]bool{}
+		list := &eventsv1.EventList{}
+		Expect(k8s.List(suiteCtx, list, ctrlclient.InNamespace(ns))).To(Succeed())
+		for _, e := range list.Items {
+			if e.Regarding.Kind == "Gateway" {
+				reasons[e.Reason] = true
+			}
+		}
+		Expect(reasons).To(And(HaveKey(controller.ReasonCertificatesUploaded), HaveKey(controller.ReasonCertificateKeyRetired)))
 	})
 
 	DescribeTable("upgrades a 3-node gateway and ends with three etcd members, keeping quorum throughout",

@@ -51,7 +51,9 @@ type GatewayNodes struct {
 	// SkipEtcd leaves etcd membership alone: only for test worlds whose
 	// gateway cluster is an API server with an etcd of its own (envtest)
 	// rather than stacked members signed by the gateway's etcd CA, where
-	// there is no member to remove and none to reach. The specs that run a
+	// there is no member to remove and none to reach; nor a cluster at the
+	// VIP for joining nodes to download the gateway's keys from, so no
+	// kubeadm-certs is uploaded (gateway_certs.go). The specs that run a
 	// gateway on emulated control planes leave it false.
 	SkipEtcd bool
 	// Self is the name of the Node the manager runs on (the downward API's

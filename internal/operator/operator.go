@@ -110,8 +110,9 @@ type Options struct {
 	// the Gateway says DrainTimedOut; zero means the controller's default.
 	GatewayDrainTimeout time.Duration
 	// SkipGatewayEtcd leaves the gateway's etcd membership alone when its
-	// nodes leave: only for test worlds whose gateway cluster is envtest
-	// (see controller.GatewayNodes.SkipEtcd).
+	// nodes leave, and uploads no kubeadm-certs for those that join: only
+	// for test worlds whose gateway cluster is envtest or kind (see
+	// controller.GatewayNodes.SkipEtcd).
 	SkipGatewayEtcd bool
 	// NodeName is the Node the manager runs on (from the downward API),
 	// empty outside a cluster: a Gateway decommissioned releases that
