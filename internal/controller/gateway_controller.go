@@ -263,7 +263,8 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	leaving := append(retiring, done.waiting...)
 	r.nodesDrained(gw, leaving)
 	after := snapshotAfter(r.Inventory, key, snap)
-	gw.Status.Nodes = gatewayNodes(gw, view, after)
+	nodes, releasing, relErr := r.withReleasingNodes(ctx, gw, key, after, gatewayNodes(gw, view, after), done.released)
+	gw.Status.Nodes, err = nodes, errors.Join(err, relErr)
 	gw.Status.ReadyReplicas = 0
 	for _, n := range gw.Status.Nodes {
 		if n.Ready {
@@ -300,7 +301,9 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 		// would wake this controller (its own status writes do not).
 		return ctrl.Result{RequeueAfter: allocatedRequeue}, nil
 	}
-	if !summary.Done || len(actions) > 0 {
+	// A machine on its way back to MAAS: the inventory tells of its
+	// changes; the requeue is the safety net.
+	if !summary.Done || len(actions) > 0 || releasing {
 		return ctrl.Result{RequeueAfter: done.requeue(r.RequeueInterval, time.Now())}, nil
 	}
 	return ctrl.Result{}, nil

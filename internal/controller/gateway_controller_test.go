@@ -247,6 +247,62 @@ var _ = Describe("Gateway controller", func() {
 		}
 	})
 
+	It("releases again a replaced machine whose release MAAS failed, and keeps it in status.nodes until MAAS has it back", func() {
+		createGateway(nil)
+		Eventually(gateway).Should(HaveField("Status.Phase", infrav1.GatewayPhaseReady))
+		// Deployments fail, so the gateway replaces the machines it
+		// deploys; their releases fail too (Releasing failed), and MAAS
+		// clears their agent name as each release begins.
+		sim.SetFaults(maassim.Faults{FailDeployRate: 1, StuckReleaseRate: 1, StuckReleaseFails: true})
+		scaleTo(3)
+		var failed string
+		Eventually(func() string {
+			for _, m := range sim.Machines() {
+				if m.StatusName == "Releasing failed" && m.Annotations[maas.AnnotationOwnerNamespace] == ns {
+					failed = m.SystemID
+				}
+			}
+			return failed
+		}).ShouldNot(BeEmpty())
+		m, _ := sim.Machine(failed)
+		Expect(m.AgentName).To(BeEmpty(), "the installation's list no longer shows it")
+		// Deployments succeed again; releases still fail.
+		sim.SetFaults(maassim.Faults{StuckReleaseRate: 1, StuckReleaseFails: true})
+
+		retried := func(g Gomega) []string {
+			list := &eventsv1.EventList{}
+			g.Expect(k8s.List(suiteCtx, list, ctrlclient.InNamespace(ns))).To(Succeed())
+			var notes []string
+			for _, e := range list.Items {
+				if e.Regarding.Kind == "Gateway" && e.Reason == "MachineReleaseRetried" {
+					notes = append(notes, e.Note)
+				}
+			}
+			return notes
+		}
+		Eventually(retried).Should(ContainElement(ContainSubstring(failed)))
+		Eventually(gateway).Should(HaveField("Status.Nodes", ContainElement(And(
+			HaveField("SystemID", failed),
+			HaveField("State", BeElementOf("Releasing", "Disk erasing", "Releasing failed")),
+		))))
+
+		// MAAS recovers: the next retry completes, and the machine leaves
+		// status once MAAS has it back.
+		sim.SetFaults(maassim.Faults{})
+		Eventually(func(g Gomega) {
+			m, _ := sim.Machine(failed)
+			g.Expect(m.StatusName).To(Equal("Ready"))
+			g.Expect(m.Annotations).To(BeEmpty())
+		}).Should(Succeed())
+		Eventually(gateway).WithTimeout(60 * time.Second).Should(And(
+			HaveField("Status.ReadyReplicas", BeEquivalentTo(3)),
+			HaveField("Status.Nodes", HaveLen(3)),
+		))
+		for _, m := range sim.Machines() {
+			Expect(m.StatusName).NotTo(Equal("Releasing failed"), "machine %s was left failed", m.SystemID)
+		}
+	})
+
 	It("holds its deletion while a TenantCluster depends on it, even when the webhook is bypassed", func() {
 		createGateway(nil)
 		Eventually(gateway).Should(HaveField("Status.Phase", infrav1.GatewayPhaseReady))

@@ -72,7 +72,9 @@ func (r *GatewayReconciler) reconcileDelete(ctx context.Context, gw *infrav1.Gat
 func (r *GatewayReconciler) retain(ctx context.Context, gw *infrav1.Gateway) {
 	kept := make([]string, 0, len(gw.Status.Nodes))
 	for _, n := range gw.Status.Nodes {
-		if !n.Adopted {
+		// A machine whose release began (status keeps it until MAAS has
+		// it back) is not kept: it is leaving whatever happens.
+		if !n.Adopted && !leavingMAASState(n.State) {
 			kept = append(kept, n.SystemID)
 		}
 	}
