@@ -122,6 +122,9 @@ type ComponentVersion struct {
 // GatewaySpec is the desired state of the gateway cluster.
 // +kubebuilder:validation:XValidation:rule="!has(self.controlPlaneEndpoint) || !has(self.environment) || !has(self.environment.podCIDR) || !cidr(self.environment.podCIDR).containsIP(self.controlPlaneEndpoint)",message="controlPlaneEndpoint must lie outside podCIDR"
 // +kubebuilder:validation:XValidation:rule="!has(self.controlPlaneEndpoint) || !has(self.environment) || !has(self.environment.serviceCIDR) || !cidr(self.environment.serviceCIDR).containsIP(self.controlPlaneEndpoint)",message="controlPlaneEndpoint must lie outside serviceCIDR"
+// +kubebuilder:validation:XValidation:rule="!has(self.initialize) || !self.initialize || !has(self.adoptMachines) || size(self.adoptMachines) == 0",message="initialize creates the gateway cluster and adoptMachines names nodes of one that exists: set one of them"
+// +kubebuilder:validation:XValidation:rule="!has(self.initialize) || !self.initialize || has(self.controlPlaneEndpoint)",message="initialize needs controlPlaneEndpoint: the new cluster's API server answers there"
+// +kubebuilder:validation:XValidation:rule="(has(self.initialize) && self.initialize) == (has(oldSelf.initialize) && oldSelf.initialize)",message="initialize is immutable"
 type GatewaySpec struct {
 	// replicas is the number of gateway nodes: 1, or 3 for production.
 	// A 1-node gateway is resized with kubectl scale mgw/NAME --replicas=3;
@@ -164,6 +167,16 @@ type GatewaySpec struct {
 	// one node at a time. status.availableUpgrade announces newer releases.
 	// +optional
 	Release *Release `json:"release,omitempty"`
+
+	// initialize says the gateway cluster does not exist yet: the operator
+	// creates it, deploying its first node with kubeadm init from a PKI it
+	// generates into the Secrets <name>-ca, -etcd, -proxy and -sa (not
+	// owned by this object: the cluster outlives it). Set by maas-gateway
+	// install, whose bootstrap cluster runs the operator until the gateway
+	// is moved into itself. Without it the gateway cluster is the one the
+	// operator was installed into, its first node named in adoptMachines.
+	// +optional
+	Initialize bool `json:"initialize,omitempty"`
 
 	// adoptMachines are MAAS system IDs of machines that already are gateway
 	// nodes (the machine helm install ran on), tracked and upgraded like the rest.

@@ -92,6 +92,10 @@ const (
 	// ReasonCannotJoin: no node can be rendered to join the gateway
 	// (Resized).
 	ReasonCannotJoin = "CannotJoin"
+	// ReasonWaitingForMove: the operator runs outside the gateway cluster
+	// (maas-gateway install's bootstrap cluster) and grows it no further
+	// than its first node; the others join once it is moved in.
+	ReasonWaitingForMove = "WaitingForMove"
 	// ReasonResized: the gateway has the nodes its spec asks for (Resized).
 	ReasonResized = "Resized"
 	// ReasonResizing: nodes are being added or removed (Resized).

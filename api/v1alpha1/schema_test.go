@@ -183,6 +183,12 @@ func TestSchemaRefusesInvalidObjects(t *testing.T) {
 			"spec.adoptMachines[0]"},
 		{"gateway adopts four machines", gateway("too-many-adopt", func(g *infrav1.Gateway) { g.Spec.AdoptMachines = []string{"a", "b", "c", "d"} }),
 			"must have at most 3 items"},
+		{"gateway initializes and adopts", gateway("init-adopt", func(g *infrav1.Gateway) {
+			g.Spec.Initialize, g.Spec.AdoptMachines = true, []string{"abc123"}
+		}), "initialize creates the gateway cluster and adoptMachines names nodes of one that exists"},
+		{"gateway initializes without a VIP", gateway("init-no-vip", func(g *infrav1.Gateway) {
+			g.Spec.Initialize, g.Spec.ControlPlaneEndpoint = true, ""
+		}), "initialize needs controlPlaneEndpoint"},
 		{"gateway release version not semver", gateway("bad-release", func(g *infrav1.Gateway) { g.Spec.Release = &infrav1.Release{Version: "latest"} }),
 			"spec.release.version"},
 		{"gateway negative min CPU", gateway("neg-cpu", func(g *infrav1.Gateway) { g.Spec.Placement.MinCPU = -1 }),
@@ -404,6 +410,18 @@ func TestSchemaImmutableAndTransitionRules(t *testing.T) {
 	g.Spec.Replicas = 1
 	if err := k8s.Update(ctx, g); err == nil || !strings.Contains(err.Error(), "cannot be shrunk to 1 node") {
 		t.Fatalf("3→1: got %v, want refusal naming quorum", err)
+	}
+
+	// Whether the operator creates the gateway cluster is decided once.
+	for _, from := range []bool{false, true} {
+		g := gateway(fmt.Sprintf("initialize-%t", from), func(g *infrav1.Gateway) { g.Spec.Initialize = from })
+		if err := k8s.Create(ctx, g); err != nil {
+			t.Fatalf("create gateway with initialize %t: %v", from, err)
+		}
+		g.Spec.Initialize = !from
+		if err := k8s.Update(ctx, g); err == nil || !strings.Contains(err.Error(), "initialize is immutable") {
+			t.Fatalf("initialize %t→%t: got %v, want refusal", from, !from, err)
+		}
 	}
 }
 

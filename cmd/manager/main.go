@@ -115,6 +115,9 @@ func main() {
 		"Remove a leaving gateway node's etcd member through the members that stay, quorum kept, and upload the "+
 			"gateway's keys to its VIP for joining nodes. Off only for test worlds whose gateway nodes run no etcd; "+
 			"a real gateway upgraded without it loses quorum, and resized without it cannot join nodes.")
+	flag.BoolVar(&opts.OutsideGateway, "outside-gateway", false,
+		"The manager runs outside the gateway cluster (the bootstrap cluster of maas-gateway install): it reads the "+
+			"gateway's Nodes at its VIP and deploys only its first node; the rest join once the gateway is moved into itself.")
 	flag.StringVar(&opts.NodeName, "node-name", os.Getenv("NODE_NAME"),
 		"The Node this manager runs on (the chart sets NODE_NAME from the downward API): a Gateway deleted with "+
 			"deletionPolicy Decommission releases that node's machine last, without draining the manager off it.")

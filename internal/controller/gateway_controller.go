@@ -225,12 +225,14 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 		return ctrl.Result{}, err
 	}
 	template := gatewayTemplate(gw, rel.target)
-	view, err := r.observe(ctx, gw, key, snap, template)
+	view, err := r.observe(ctx, gw, key, snap, template, rel.target)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	view.release = rel.target
 	pool, machines := gatewayPlannerInput(gw, view, template)
+	if r.Nodes.Outside {
+		pool.Size, pool.MinReady = 1, 1
+	}
 	if !r.Nodes.SkipEtcd {
 		r.requireVotingMembers(ctx, gw, view, pool, machines)
 	}
@@ -250,6 +252,10 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	actions = r.holdGatewayVIP(ctx, gw, key, actions)
 	if len(actions) > 0 {
 		exec, blocked := r.executor(ctx, gw, key, snap, view)
+		if !pool.Initialised {
+			// The first node creates the cluster: it joins nothing.
+			blocked = ""
+		}
 		if blocked != "" && (hasKind(actions, rollout.ActionDeploy) || hasKind(actions, rollout.ActionAllocate)) {
 			// A machine that cannot join is not worth taking from MAAS.
 			setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionFalse, infrav1.ReasonCannotJoin, blocked)
@@ -274,6 +280,10 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	summary := untilLeft(plan.Pools[0], leaving)
 	gw.Status.FailedDeployments += int32(done.failedDeployments)
 	resized(gw, summary, done)
+	if r.Nodes.Outside && gw.Spec.Replicas > 1 && gw.Status.ReadyReplicas >= 1 {
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionFalse, infrav1.ReasonWaitingForMove,
+			fmt.Sprintf("%d of %d nodes Ready; the others join once the gateway runs its operator itself (maas-gateway move)", gw.Status.ReadyReplicas, gw.Spec.Replicas))
+	}
 	r.recordRollout(gw, summary, done, rel, machines)
 	ids := make([]string, 0, len(machines))
 	for _, m := range machines {
@@ -320,7 +330,7 @@ func gatewayPlannerInput(gw *infrav1.Gateway, view *gatewayView, template string
 		Strategy:      rollout.ExpandFirst,
 		MinReady:      int(gw.Spec.Replicas) - 1,
 		NodeReadiness: true,
-		Initialised:   true,
+		Initialised:   gatewayInitialised(gw, view.owned),
 		MaxFailures:   1 << 20, // halting belongs to upgrades; a resize keeps trying
 	}
 	if pool.MinReady < 1 {
@@ -360,8 +370,8 @@ func hasKind(actions []rollout.Action, k rollout.ActionKind) bool {
 
 // observe reads the gateway's machines from the inventory, the adopted
 // machines from MAAS (once: their record is kept in status), and the Nodes.
-func (r *GatewayReconciler) observe(ctx context.Context, gw *infrav1.Gateway, key string, snap *maas.Snapshot, template string) (*gatewayView, error) {
-	v := &gatewayView{account: key, snap: snap, owned: ownedBy(snap, gatewayKind, gw), nodes: map[string]*corev1.Node{}}
+func (r *GatewayReconciler) observe(ctx context.Context, gw *infrav1.Gateway, key string, snap *maas.Snapshot, template string, release infrav1.Release) (*gatewayView, error) {
+	v := &gatewayView{account: key, snap: snap, owned: ownedBy(snap, gatewayKind, gw), nodes: map[string]*corev1.Node{}, release: release}
 	for _, id := range gw.Spec.AdoptMachines {
 		if slices.Contains(gw.Status.RetiredMachines, id) {
 			continue
@@ -387,8 +397,8 @@ func (r *GatewayReconciler) observe(ctx context.Context, gw *infrav1.Gateway, ke
 		v.adopted = append(v.adopted, rec)
 	}
 
-	nodes := &corev1.NodeList{}
-	if err := r.List(ctx, nodes); err != nil {
+	nodes, err := r.gatewayNodeList(ctx, gw, release)
+	if err != nil {
 		return nil, fmt.Errorf("listing Nodes: %w", err)
 	}
 	byHost := map[string]string{}
@@ -467,7 +477,10 @@ func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, k
 		},
 	}
 	join, blocked := r.joinConfig(ctx, gw, view.release)
-	e.deploy = func(ctx context.Context, m maas.Machine, _ rollout.Role) (maas.DeployParams, error) {
+	e.deploy = func(ctx context.Context, m maas.Machine, role rollout.Role) (maas.DeployParams, error) {
+		if role == rollout.RoleInit {
+			return r.initParams(ctx, gw, key, m, view)
+		}
 		if join == nil {
 			return maas.DeployParams{}, fmt.Errorf("cannot join: %s", blocked)
 		}
@@ -478,15 +491,20 @@ func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, k
 		cfg := join.node
 		cfg.CertificateKey = key
 		cfg.SystemID = m.SystemID
-		userData, err := bootstrap.Render(cfg)
-		if err != nil {
-			return maas.DeployParams{}, fmt.Errorf("rendering user data: %w", err)
-		}
-		osystem, series := splitImage(osImage(view.release))
-		return maas.DeployParams{OSystem: osystem, DistroSeries: series, UserData: userData,
-			Comment: fmt.Sprintf("maas-gateway: node of Gateway %s/%s", gw.Namespace, gw.Name)}, nil
+		return r.deployParams(gw, view, cfg)
 	}
 	return e, blocked
+}
+
+// deployParams deploys a gateway node with the user data of cfg.
+func (r *GatewayReconciler) deployParams(gw *infrav1.Gateway, view *gatewayView, cfg bootstrap.NodeConfig) (maas.DeployParams, error) {
+	userData, err := bootstrap.Render(cfg)
+	if err != nil {
+		return maas.DeployParams{}, fmt.Errorf("rendering user data: %w", err)
+	}
+	osystem, series := splitImage(osImage(view.release))
+	return maas.DeployParams{OSystem: osystem, DistroSeries: series, UserData: userData,
+		Comment: fmt.Sprintf("maas-gateway: node of Gateway %s/%s", gw.Namespace, gw.Name)}, nil
 }
 
 // joinConfig is what a node joining the gateway cluster as a control-plane
@@ -630,7 +648,12 @@ func (r *GatewayReconciler) ensureToken(ctx context.Context, gw *infrav1.Gateway
 }
 
 // publishToken makes sure the bootstrap-token Secret of t is in kube-system.
+// From outside the gateway cluster there is none to publish it in: the
+// first node's kubeadm init creates it there.
 func (r *GatewayReconciler) publishToken(ctx context.Context, gw *infrav1.Gateway, t bootstrap.BootstrapToken, exp, now time.Time) error {
+	if r.Nodes.Outside {
+		return nil
+	}
 	ts, err := t.Secret(exp.Sub(now), now)
 	if err != nil {
 		return err

@@ -56,6 +56,11 @@ type GatewayNodes struct {
 	// kubeadm-certs is uploaded (gateway_certs.go). The specs that run a
 	// gateway on emulated control planes leave it false.
 	SkipEtcd bool
+	// Outside says the manager runs outside the gateway cluster (in the
+	// bootstrap cluster of maas-gateway install): it reads the gateway's
+	// Nodes at its VIP with a certificate of the gateway's CA, and deploys
+	// no node but the first (gateway_init.go).
+	Outside bool
 	// Self is the name of the Node the manager runs on (the downward API's
 	// spec.nodeName), empty when it runs outside the gateway cluster. A
 	// decommission releases that node's machine last.

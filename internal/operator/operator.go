@@ -114,6 +114,10 @@ type Options struct {
 	// for test worlds whose gateway cluster is envtest or kind (see
 	// controller.GatewayNodes.SkipEtcd).
 	SkipGatewayEtcd bool
+	// OutsideGateway says the manager runs outside the gateway cluster (the
+	// bootstrap cluster of maas-gateway install): see
+	// controller.GatewayNodes.Outside.
+	OutsideGateway bool
 	// NodeName is the Node the manager runs on (from the downward API),
 	// empty outside a cluster: a Gateway decommissioned releases that
 	// node's machine last (see controller.GatewayNodes.Self).
@@ -236,7 +240,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*Operator, erro
 		Proxy:     gatewayProxy,
 		Nodes: controller.GatewayNodes{
 			Client: direct, Evicter: evicter,
-			DrainTimeout: opts.GatewayDrainTimeout, SkipEtcd: opts.SkipGatewayEtcd,
+			DrainTimeout: opts.GatewayDrainTimeout, SkipEtcd: opts.SkipGatewayEtcd, Outside: opts.OutsideGateway,
 			Self: opts.NodeName,
 		},
 		ClusterVersion:  version,

@@ -1,0 +1,158 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+// Creating the gateway cluster (spec.initialize), the way maas-gateway
+// install does it: the operator runs in a bootstrap cluster (GatewayNodes
+// .Outside), deploys the gateway's first node with kubeadm init from a PKI
+// it generates, and watches it come up at the VIP. The remaining nodes join
+// once the gateway was moved into itself: from outside, a node that leaves
+// could not be drained (the manager's eviction client is its own
+// cluster's), so the operator adds none it might have to take out.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
+	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
+	"github.com/maas-gateway/maas-gateway/internal/maas"
+	"github.com/maas-gateway/maas-gateway/internal/rollout"
+)
+
+// gatewayInitialised says whether the gateway cluster exists: always for a
+// gateway installed into its own cluster, else once a machine of it was
+// deployed (the planner deploys no other before).
+func gatewayInitialised(gw *infrav1.Gateway, owned []maas.Machine) bool {
+	return !gw.Spec.Initialize || slices.ContainsFunc(owned, func(m maas.Machine) bool {
+		return rollout.ParseState(m.StatusName) == rollout.StateDeployed
+	})
+}
+
+// initParams is the deployment of the machine that creates the gateway
+// cluster: kubeadm init with the gateway's PKI (the one user data that
+// holds it), the bootstrap token the cluster starts with, and the Init
+// mark first, so that a restart never initialises a second cluster.
+func (r *GatewayReconciler) initParams(ctx context.Context, gw *infrav1.Gateway, key string, m maas.Machine, view *gatewayView) (maas.DeployParams, error) {
+	version := view.release.KubernetesVersion
+	if version == "" {
+		return maas.DeployParams{}, fmt.Errorf("spec.release names no Kubernetes version for the first node to install")
+	}
+	pki, err := r.ensureGatewayPKI(ctx, gw)
+	if err != nil {
+		return maas.DeployParams{}, err
+	}
+	token, err := r.ensureToken(ctx, gw)
+	if err != nil {
+		return maas.DeployParams{}, fmt.Errorf("bootstrap token: %w", err)
+	}
+	env := gw.Spec.Environment
+	proxy, err := proxyOf(ctx, r.Client, gw.Namespace, env.ProxySettings)
+	if err != nil {
+		return maas.DeployParams{}, err
+	}
+	if m.Owner != nil && !m.Owner.Init {
+		o := *m.Owner
+		o.Init = true
+		if _, err := r.Inventory.Adopt(ctx, key, m.SystemID, o); err != nil {
+			return maas.DeployParams{}, fmt.Errorf("marking the init node: %w", err)
+		}
+	}
+	return r.deployParams(gw, view, bootstrap.NodeConfig{
+		Role:                 bootstrap.RoleInitControlPlane,
+		ClusterName:          gw.Name,
+		SystemID:             m.SystemID,
+		KubernetesVersion:    version,
+		ControlPlaneEndpoint: gw.Spec.ControlPlaneEndpoint,
+		PodCIDR:              env.PodCIDR,
+		ServiceCIDR:          env.ServiceCIDR,
+		Proxy:                proxy,
+		Token:                token,
+		PKI:                  pki,
+		Labels:               map[string]string{infrav1.LabelGateway: gw.Name},
+		KubeVIPInterface:     gw.Spec.VIPInterface,
+	})
+}
+
+// ensureGatewayPKI reads the gateway's PKI, generating it for a cluster
+// still to be created. A part missing once the cluster exists is an error:
+// a new key pair would not be trusted by its nodes.
+func (r *GatewayReconciler) ensureGatewayPKI(ctx context.Context, gw *infrav1.Gateway) (*bootstrap.ClusterPKI, error) {
+	pki, missing, err := r.gatewayPKI(ctx, gw)
+	if err != nil || missing == "" {
+		return pki, err
+	}
+	for _, p := range pkiPurposes {
+		err := r.Get(ctx, types.NamespacedName{Namespace: gw.Namespace, Name: bootstrap.SecretName(gw.Name, p)}, &corev1.Secret{})
+		if err == nil {
+			return nil, fmt.Errorf("%s, while others exist: restore it from a backup; a new key pair would not match them", missing)
+		}
+		if !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+	}
+	fresh, err := bootstrap.GeneratePKI()
+	if err != nil {
+		return nil, err
+	}
+	for p, data := range fresh.SecretData() {
+		// Not owned by the Gateway: the cluster they run outlives the
+		// object (deletionPolicy Retain), and its nodes trust no other.
+		s := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: gw.Namespace, Name: bootstrap.SecretName(gw.Name, p),
+				Labels: map[string]string{infrav1.LabelGateway: gw.Name}},
+			Type: corev1.SecretTypeOpaque,
+			Data: data,
+		}
+		if err := r.Create(ctx, s); err != nil {
+			return nil, fmt.Errorf("creating Secret %s/%s: %w", s.Namespace, s.Name, err)
+		}
+	}
+	r.Recorder.Eventf(gw, nil, corev1.EventTypeNormal, "PKIGenerated", "Generate",
+		"generated the gateway cluster's certificate authorities and service-account key pair for its first node")
+	return fresh, nil
+}
+
+// gatewayNodeList lists the Nodes of the gateway cluster: the manager's own
+// when it runs there, else at the VIP with the gateway's CA, where nothing
+// answers until the first node is up (no Node then, not an error).
+func (r *GatewayReconciler) gatewayNodeList(ctx context.Context, gw *infrav1.Gateway, release infrav1.Release) (*corev1.NodeList, error) {
+	nodes := &corev1.NodeList{}
+	if !r.Nodes.Outside {
+		return nodes, r.List(ctx, nodes)
+	}
+	pki, version, blocked := r.gatewayAccess(ctx, gw, release)
+	if blocked != "" {
+		return nodes, nil
+	}
+	cl, err := r.gatewayJoinRound(gw, pki, version).cluster(ctx)
+	if err == nil {
+		err = cl.List(ctx, nodes, client.MatchingLabels{infrav1.LabelGateway: gw.Name})
+	}
+	if err != nil {
+		log.FromContext(ctx).V(1).Info("the gateway cluster does not answer at its VIP yet", "error", err.Error())
+	}
+	return nodes, nil
+}
