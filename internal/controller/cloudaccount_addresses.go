@@ -128,7 +128,7 @@ func (r *CloudAccountReconciler) ownerExists(ctx context.Context, o maas.Owner) 
 		obj := newObj()
 		err := reader.Get(ctx, key, obj)
 		switch {
-		case err == nil && string(obj.GetUID()) == o.UID:
+		case err == nil && identityUID(obj) == o.UID:
 			return true, nil
 		case err != nil && !apierrors.IsNotFound(err):
 			return true, err
