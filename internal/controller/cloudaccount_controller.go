@@ -445,7 +445,7 @@ func gatewayIdentityChanged() predicate.Predicate {
 			oldGW, ok1 := e.ObjectOld.(*infrav1.Gateway)
 			newGW, ok2 := e.ObjectNew.(*infrav1.Gateway)
 			return ok1 && ok2 && (!apiequality.Semantic.DeepEqual(oldGW.Spec.AllowedCloudAccounts, newGW.Spec.AllowedCloudAccounts) ||
-				pausedByAnnotation(oldGW) != pausedByAnnotation(newGW) || identityUID(oldGW) != identityUID(newGW))
+				pausedByAnnotation(oldGW) != pausedByAnnotation(newGW) || infrav1.IdentityUID(oldGW) != infrav1.IdentityUID(newGW))
 		},
 	}
 }
@@ -454,5 +454,5 @@ func gatewayIdentityChanged() predicate.Predicate {
 // every machine the operator allocates for the gateway or its tenant clusters
 // carries it, and the inventory lists machines by it.
 func AgentName(gw *infrav1.Gateway) string {
-	return "maas-gateway-" + identityUID(gw)
+	return "maas-gateway-" + infrav1.IdentityUID(gw)
 }

@@ -433,7 +433,7 @@ func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, k
 	e := &poolExecutor{
 		inv:      r.Inventory,
 		account:  key,
-		owner:    maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: identityUID(gw)},
+		owner:    maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: infrav1.IdentityUID(gw)},
 		snap:     snap,
 		capacity: &r.capacity,
 		constraints: func(string) maas.Constraints {
@@ -456,7 +456,7 @@ func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, k
 			return r.leaveGateway(ctx, gw, victim, node, staying)
 		},
 		assignSlot: func(ctx context.Context, systemID string, slot int) error {
-			owner := maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: identityUID(gw),
+			owner := maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: infrav1.IdentityUID(gw),
 				Pool: gatewayPool, Slot: fmt.Sprint(slot), Template: gatewayTemplate(gw, view.release)}
 			_, err := r.Inventory.Adopt(ctx, key, systemID, owner)
 			return err

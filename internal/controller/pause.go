@@ -29,26 +29,6 @@ import (
 	"github.com/maas-gateway/maas-gateway/internal/dependents"
 )
 
-// identityUID is the UID an object stands for in MAAS: its
-// AnnotationIdentityUID when set (a copy made by maas-gateway move keeps
-// the identity of the object it was copied from), else metadata.uid. Every
-// owner mark the operator writes, and every comparison of a mark with an
-// object, goes through it, so that a moved object and its machines still
-// match.
-//
-// Trusting the annotation is safe because the webhooks accept it on create
-// only and keep it immutable after, and because a mark names the kind,
-// namespace and name as well as the UID: an object created with another's
-// identity must also have its kind, namespace and name, which the API
-// server gives to one live object at a time. It can only take over the
-// machines of an object that no longer exists, which is what a move does.
-func identityUID(obj metav1.Object) string {
-	if id := obj.GetAnnotations()[infrav1.AnnotationIdentityUID]; id != "" {
-		return id
-	}
-	return string(obj.GetUID())
-}
-
 // pausedByAnnotation reports whether obj carries AnnotationPaused (any
 // value: presence pauses, as Cluster API's paused annotation does).
 func pausedByAnnotation(obj metav1.Object) bool {

@@ -633,7 +633,7 @@ func poolTemplate(tc *infrav1.TenantCluster, pool string) infrav1.MachineTemplat
 // executor prepares the steps on the cluster's machines. blocked says why
 // no user data can be rendered (a configuration error the user must fix).
 func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.TenantCluster, gw *infrav1.Gateway, key string, snap *maas.Snapshot) (*poolExecutor, string, error) {
-	owner := maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: identityUID(tc),
+	owner := maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: infrav1.IdentityUID(tc),
 		Description: tc.Spec.Description, Tags: strings.Join(tc.Spec.Tags, ",")}
 	cfg, pending, err := r.nodeConfig(ctx, tc, gw)
 	if invalidProxy, ok := errors.AsType[*proxyError](err); ok {

@@ -50,7 +50,7 @@ const stateReleasing = "Releasing"
 // the machines still on their way back.
 func (r *TenantClusterReconciler) pendingReleases(ctx context.Context, tc *infrav1.TenantCluster, account string, latest *maas.Snapshot,
 	was []infrav1.MachineStatus, owned []maas.Machine, released []string) ([]infrav1.MachineStatus, error) {
-	owner := maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: identityUID(tc)}
+	owner := maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: infrav1.IdentityUID(tc)}
 	candidates := map[string]infrav1.MachineStatus{}
 	for _, m := range was {
 		candidates[m.SystemID] = m
@@ -94,7 +94,7 @@ func (r *TenantClusterReconciler) pendingReleases(ctx context.Context, tc *infra
 			r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "MachineReleaseRetried", "Release",
 				"MAAS failed to release machine %s (%s); released it again", id, now.StatusMessage)
 			out = append(out, keepPool(machineStatus(again), m))
-		case now.Owner == nil || now.Owner.UID == identityUID(tc):
+		case now.Owner == nil || now.Owner.UID == infrav1.IdentityUID(tc):
 			if rollout.ParseState(now.StatusName) != rollout.StateReleased {
 				out = append(out, keepPool(machineStatus(now), m))
 			}
