@@ -106,9 +106,13 @@ func Run(ctx context.Context, opts Options) error {
 		if tgt.gateway == nil {
 			return fmt.Errorf("no Gateway in namespace %s of the source (nor of the target)", opts.Namespace)
 		}
-		m.progress(0, StepResume, "the source holds no Gateway in %s any more: resuming the target's", 0, opts.Namespace)
-		_, err = m.resume(ctx)
-		return err
+		start := time.Now()
+		msg, err := m.resume(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w (run the move again to resume it)", StepResume, err)
+		}
+		m.progress(len(Steps), StepResume, "the source holds no Gateway in %s any more: %s", time.Since(start), opts.Namespace, msg)
+		return nil
 	}
 	_, _ = fmt.Fprintf(opts.Out, "moving Gateway %s/%s: %d CloudAccounts, %d TenantClusters, %d ClusterProfiles, %d Secrets, namespaces %s\n",
 		src.gateway.Namespace, src.gateway.Name, len(src.accounts), len(src.tenants), len(src.profiles),
