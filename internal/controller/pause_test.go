@@ -200,8 +200,11 @@ var _ = Describe("Pause and identity", func() {
 		Eventually(pausedCondition(&infrav1.CloudAccount{}, "gw-default")).Should(And(
 			HaveField("Status", metav1.ConditionTrue), HaveField("Reason", infrav1.ReasonGatewayPaused)))
 
-		// The cluster goes without its finalizer, as maas-gateway move
-		// removes it from the side it leaves: its machines look orphaned here.
+		// The cluster goes without its finalizer, paused, as maas-gateway
+		// move removes it from the side it leaves: its machines look
+		// orphaned here.
+		pause(&infrav1.TenantCluster{}, "tc", true)
+		Eventually(pausedCondition(&infrav1.TenantCluster{}, "tc")).Should(HaveField("Status", metav1.ConditionTrue))
 		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			tc := cluster(Default)
 			controllerutil.RemoveFinalizer(tc, controller.TenantClusterFinalizer)

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -32,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/test/envtest"
@@ -46,6 +48,7 @@ func TestMain(m *testing.M) {
 }
 
 func runWithClusters(m *testing.M) int {
+	logf.SetLogger(logr.Discard())
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		panic(err)
@@ -111,7 +114,7 @@ func newWorld(t *testing.T, ctx context.Context, prefix string) *world {
 		ObjectMeta: metav1.ObjectMeta{Namespace: w.gwNS, Name: "gw"},
 		Spec: infrav1.GatewaySpec{
 			Replicas:             1,
-			MAAS:                 infrav1.MAASConnection{Endpoint: "http://10.0.0.1:5240/MAAS", CredentialsSecretRef: infrav1.SecretKeyReference{Name: "maas", Key: "apiKey"}},
+			MAAS:                 infrav1.MAASConnection{Endpoint: "https://10.0.0.1:5443/MAAS", CredentialsSecretRef: infrav1.SecretKeyReference{Name: "maas", Key: "apiKey"}},
 			ControlPlaneEndpoint: "10.0.0.50",
 			AllowedCloudAccounts: infrav1.AllowedCloudAccounts{Namespaces: infrav1.AccountNamespaces{From: infrav1.NamespacesFromAll}},
 		},
@@ -130,7 +133,7 @@ func newWorld(t *testing.T, ctx context.Context, prefix string) *world {
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, OwnerReferences: owners},
 			Spec: infrav1.CloudAccountSpec{
 				GatewayRef:     infrav1.GatewayReference{Name: "gw", Namespace: w.gwNS},
-				MAASConnection: infrav1.MAASConnection{Endpoint: "http://10.0.0.1:5240/MAAS", CredentialsSecretRef: infrav1.SecretKeyReference{Name: "maas", Key: "apiKey"}},
+				MAASConnection: infrav1.MAASConnection{Endpoint: "https://10.0.0.1:5443/MAAS", CredentialsSecretRef: infrav1.SecretKeyReference{Name: "maas", Key: "apiKey"}},
 			},
 		}
 		must(t, source.Create(ctx, a))
