@@ -94,7 +94,8 @@ command again: it continues from where the clusters are.`,
 				_, _ = fmt.Fprintf(stderr, "maas-gateway move: %v\n", err)
 				return exitError{exitFailed}
 			}
-			_, _ = fmt.Fprintf(stdout, "moved the gateway of namespace %s in %s\n", namespace, time.Since(start).Round(time.Second))
+			_, _ = fmt.Fprintf(stdout, "moved the gateway of namespace %s in %s\n", namespace,
+				time.Since(start).Round(time.Second))
 			return nil
 		},
 	}

@@ -137,10 +137,7 @@ func discover(ctx context.Context, c client.Reader, ns string) (*installation, e
 func (in *installation) findSecrets(ctx context.Context, c client.Reader) error {
 	uids := map[types.UID]bool{}
 	wanted := map[types.NamespacedName]bool{}
-	var objs []client.Object
-	for _, o := range in.kinds() {
-		objs = append(objs, o)
-	}
+	objs := in.kinds()
 	for i := range in.profiles {
 		objs = append(objs, &in.profiles[i])
 	}

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -407,8 +408,7 @@ func (m *mover) setMetadata(src, dst client.Object) {
 func (m *mover) deleteSource(ctx context.Context, in *installation) (string, error) {
 	objs := in.kinds()
 	noFinalizers := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`))
-	for i := len(objs) - 1; i >= 0; i-- {
-		obj := objs[i]
+	for _, obj := range slices.Backward(objs) {
 		if err := m.retry(ctx, func(ctx context.Context) error {
 			if err := client.IgnoreNotFound(m.Source.Patch(ctx, obj, noFinalizers)); err != nil {
 				return fmt.Errorf("removing the finalizers of %s: %w", describe(obj), err)

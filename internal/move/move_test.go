@@ -124,11 +124,11 @@ func newWorld(t *testing.T, ctx context.Context, prefix string) *world {
 	gw.Status.Nodes = []infrav1.GatewayNode{{MachineStatus: infrav1.MachineStatus{SystemID: "abc123", Hostname: "gw-1"}}}
 	must(t, source.Status().Update(ctx, gw))
 	w.uids["Gateway"] = string(gw.UID)
-	gwRef := []metav1.OwnerReference{{APIVersion: infrav1.GroupVersion.String(), Kind: "Gateway", Name: "gw", UID: gw.UID, Controller: ptr(true)}}
+	gwRef := []metav1.OwnerReference{{APIVersion: infrav1.GroupVersion.String(), Kind: "Gateway", Name: "gw", UID: gw.UID, Controller: new(true)}}
 	must(t, source.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: w.gwNS, Name: "gw-bootstrap-token",
 		Labels: map[string]string{infrav1.LabelGateway: "gw"}, OwnerReferences: gwRef}, StringData: map[string]string{"token": "t"}}))
 
-	account := func(ns, name string, owners []metav1.OwnerReference) *infrav1.CloudAccount {
+	account := func(ns, name string, owners []metav1.OwnerReference) {
 		a := &infrav1.CloudAccount{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, OwnerReferences: owners},
 			Spec: infrav1.CloudAccountSpec{
@@ -140,7 +140,6 @@ func newWorld(t *testing.T, ctx context.Context, prefix string) *world {
 		a.Status.Zones = []string{"az1"}
 		must(t, source.Status().Update(ctx, a))
 		w.uids["CloudAccount "+ns+"/"+name] = string(a.UID)
-		return a
 	}
 	account(w.gwNS, "gw-default", gwRef)
 	account(w.tenantNS, "acct", nil)
@@ -160,7 +159,7 @@ func newWorld(t *testing.T, ctx context.Context, prefix string) *world {
 	tc.Status.KubeconfigSecretRef = &infrav1.LocalObjectReference{Name: "tc-kubeconfig"}
 	must(t, source.Status().Update(ctx, tc))
 	w.uids["TenantCluster"] = string(tc.UID)
-	tcRef := []metav1.OwnerReference{{APIVersion: infrav1.GroupVersion.String(), Kind: "TenantCluster", Name: "tc", UID: tc.UID, Controller: ptr(true)},
+	tcRef := []metav1.OwnerReference{{APIVersion: infrav1.GroupVersion.String(), Kind: "TenantCluster", Name: "tc", UID: tc.UID, Controller: new(true)},
 		// An owner that is not moved: dropped from the copy.
 		{APIVersion: "v1", Kind: "ConfigMap", Name: "elsewhere", UID: "00000000-0000-0000-0000-000000000001"}}
 	for _, name := range []string{"tc-ca", "tc-kubeconfig"} {
@@ -169,8 +168,6 @@ func newWorld(t *testing.T, ctx context.Context, prefix string) *world {
 	}
 	return w
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // pauser plays the source's operator: it reports Paused on every object
 // that carries the paused annotation, until ctx ends.
