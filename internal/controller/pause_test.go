@@ -47,43 +47,14 @@ var _ = Describe("Pause and identity", func() {
 	)
 
 	BeforeEach(func() {
-		ns = newNamespace()
 		sim = startSimulator(nil)
-		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "maas", sim.DefaultAPIKey()))).To(Succeed())
 		opts = tenantOptions()
 		opts.UnclaimedGrace = grace
 		_, stop = startOperator(opts)
 		DeferCleanup(func() { stop() })
-		gw := newGateway(ns, sim.URL)
-		gw.Spec.Environment.ClusterNetwork = infrav1.ClusterNetwork{PodCIDR: "172.20.0.0/16", ServiceCIDR: "172.21.0.0/16"}
-		Expect(k8s.Create(suiteCtx, gw)).To(Succeed())
-		Eventually(func(g Gomega) {
-			account := &infrav1.CloudAccount{}
-			g.Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "gw-default"}, account)).To(Succeed())
-			g.Expect(meta.IsStatusConditionTrue(account.Status.Conditions, infrav1.ConditionReady)).To(BeTrue())
-		}).Should(Succeed())
+		ns = newGatewayWithAccount(sim)
 	})
-	AfterEach(func() {
-		// Resumed, so the finalizers release what is left while the operator runs.
-		for _, obj := range []ctrlclient.Object{&infrav1.TenantCluster{}, &infrav1.Gateway{}} {
-			name := "tc"
-			if _, ok := obj.(*infrav1.Gateway); ok {
-				name = "gw"
-			}
-			key := ctrlclient.ObjectKey{Namespace: ns, Name: name}
-			if err := k8s.Get(suiteCtx, key, obj); err == nil {
-				Expect(ctrlclient.IgnoreNotFound(retry.RetryOnConflict(retry.DefaultRetry, func() error {
-					if err := k8s.Get(suiteCtx, key, obj); err != nil {
-						return err
-					}
-					setPaused(obj, false)
-					return k8s.Update(suiteCtx, obj)
-				}))).To(Succeed())
-				Expect(ctrlclient.IgnoreNotFound(k8s.Delete(suiteCtx, obj))).To(Succeed())
-				Eventually(func() error { return k8s.Get(suiteCtx, key, obj) }).Should(MatchError(ContainSubstring("not found")))
-			}
-		}
-	})
+	AfterEach(func() { deleteTenantAndGateway(ns) })
 
 	key := func(name string) ctrlclient.ObjectKey { return ctrlclient.ObjectKey{Namespace: ns, Name: name} }
 	cluster := func(g Gomega) *infrav1.TenantCluster {
@@ -91,19 +62,7 @@ var _ = Describe("Pause and identity", func() {
 		g.Expect(k8s.Get(suiteCtx, key("tc"), tc)).To(Succeed())
 		return tc
 	}
-	newCluster := func(annotations map[string]string) *infrav1.TenantCluster {
-		return &infrav1.TenantCluster{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tc", Annotations: annotations},
-			Spec: infrav1.TenantClusterSpec{
-				CloudAccountRef:      infrav1.LocalObjectReference{Name: "gw-default"},
-				Profile:              &infrav1.ClusterProfileSpec{KubernetesVersion: tenantVersion},
-				ControlPlaneEndpoint: "10.30.2.10",
-				ControlPlane:         infrav1.ControlPlanePool{Size: 1, MachineTemplate: infrav1.MachineTemplate{ResourcePool: "tenants"}},
-				Workers: []infrav1.NodePool{{Name: "workers", Size: 1,
-					MachineTemplate: infrav1.MachineTemplate{ResourcePool: "tenants"}}},
-			},
-		}
-	}
+	newCluster := func(annotations map[string]string) *infrav1.TenantCluster { return smallTenant(ns, annotations) }
 	running := func() {
 		GinkgoHelper()
 		Eventually(cluster).Should(And(
@@ -205,12 +164,7 @@ var _ = Describe("Pause and identity", func() {
 		// orphaned here.
 		pause(&infrav1.TenantCluster{}, "tc", true)
 		Eventually(pausedCondition(&infrav1.TenantCluster{}, "tc")).Should(HaveField("Status", metav1.ConditionTrue))
-		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			tc := cluster(Default)
-			controllerutil.RemoveFinalizer(tc, controller.TenantClusterFinalizer)
-			return k8s.Update(suiteCtx, tc)
-		})).To(Succeed())
-		Expect(k8s.Delete(suiteCtx, cluster(Default))).To(Succeed())
+		deleteWithoutFinalizer(ns)
 		sim.ResetCounts()
 		Consistently(func(g Gomega) {
 			g.Expect(writes()).To(BeZero(), "MAAS requests that change something: %v", sim.Counts())
@@ -235,14 +189,7 @@ var _ = Describe("Pause and identity", func() {
 		// goes without its finalizer and comes back with its identity and
 		// no status.
 		stop()
-		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			tc := cluster(Default)
-			controllerutil.RemoveFinalizer(tc, controller.TenantClusterFinalizer)
-			return k8s.Update(suiteCtx, tc)
-		})).To(Succeed())
-		Expect(k8s.Delete(suiteCtx, cluster(Default))).To(Succeed())
-		Eventually(func() error { return k8s.Get(suiteCtx, key("tc"), &infrav1.TenantCluster{}) }).
-			Should(MatchError(ContainSubstring("not found")))
+		deleteWithoutFinalizer(ns)
 		Expect(k8s.Create(suiteCtx, newCluster(map[string]string{infrav1.AnnotationIdentityUID: oldUID}))).To(Succeed())
 		Expect(string(cluster(Default).UID)).NotTo(Equal(oldUID))
 
@@ -273,4 +220,88 @@ func setPaused(obj ctrlclient.Object, paused bool) {
 		delete(a, infrav1.AnnotationPaused)
 	}
 	obj.SetAnnotations(a)
+}
+
+// newGatewayWithAccount makes, in a new namespace, the Secret of sim's API
+// key and a Gateway "gw" of sim, and waits until its default CloudAccount
+// "gw-default" is Ready (the operator must run).
+func newGatewayWithAccount(sim *maassim.Server) string {
+	GinkgoHelper()
+	ns := newNamespace()
+	Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "maas", sim.DefaultAPIKey()))).To(Succeed())
+	gw := newGateway(ns, sim.URL)
+	gw.Spec.Environment.ClusterNetwork = infrav1.ClusterNetwork{PodCIDR: "172.20.0.0/16", ServiceCIDR: "172.21.0.0/16"}
+	Expect(k8s.Create(suiteCtx, gw)).To(Succeed())
+	Eventually(func(g Gomega) {
+		account := &infrav1.CloudAccount{}
+		g.Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "gw-default"}, account)).To(Succeed())
+		g.Expect(meta.IsStatusConditionTrue(account.Status.Conditions, infrav1.ConditionReady)).To(BeTrue())
+	}).Should(Succeed())
+	return ns
+}
+
+// deleteTenantAndGateway deletes TenantCluster "tc" and Gateway "gw" of ns,
+// resumed if paused, while the operator still runs, so that their
+// finalizers release what is left.
+func deleteTenantAndGateway(ns string) {
+	GinkgoHelper()
+	for _, obj := range []ctrlclient.Object{&infrav1.TenantCluster{}, &infrav1.Gateway{}} {
+		name := "tc"
+		if _, ok := obj.(*infrav1.Gateway); ok {
+			name = "gw"
+		}
+		key := ctrlclient.ObjectKey{Namespace: ns, Name: name}
+		if err := k8s.Get(suiteCtx, key, obj); err != nil {
+			continue
+		}
+		Expect(ctrlclient.IgnoreNotFound(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			if err := k8s.Get(suiteCtx, key, obj); err != nil || !pausedAnnotation(obj) {
+				return err
+			}
+			setPaused(obj, false)
+			return k8s.Update(suiteCtx, obj)
+		}))).To(Succeed())
+		Expect(ctrlclient.IgnoreNotFound(k8s.Delete(suiteCtx, obj))).To(Succeed())
+		Eventually(func() error { return k8s.Get(suiteCtx, key, obj) }).Should(MatchError(ContainSubstring("not found")))
+	}
+}
+
+func pausedAnnotation(obj ctrlclient.Object) bool {
+	_, ok := obj.GetAnnotations()[infrav1.AnnotationPaused]
+	return ok
+}
+
+// smallTenant is TenantCluster "tc" of ns on account "gw-default": one
+// control-plane machine and one worker from pool "tenants".
+func smallTenant(ns string, annotations map[string]string) *infrav1.TenantCluster {
+	return &infrav1.TenantCluster{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tc", Annotations: annotations},
+		Spec: infrav1.TenantClusterSpec{
+			CloudAccountRef:      infrav1.LocalObjectReference{Name: "gw-default"},
+			Profile:              &infrav1.ClusterProfileSpec{KubernetesVersion: tenantVersion},
+			ControlPlaneEndpoint: "10.30.2.10",
+			ControlPlane:         infrav1.ControlPlanePool{Size: 1, MachineTemplate: infrav1.MachineTemplate{ResourcePool: "tenants"}},
+			Workers: []infrav1.NodePool{{Name: "workers", Size: 1,
+				MachineTemplate: infrav1.MachineTemplate{ResourcePool: "tenants"}}},
+		},
+	}
+}
+
+// deleteWithoutFinalizer deletes TenantCluster "tc" of ns the way a
+// finalizer stripped by hand (or by maas-gateway move) does, and waits
+// until it is gone.
+func deleteWithoutFinalizer(ns string) {
+	GinkgoHelper()
+	key := ctrlclient.ObjectKey{Namespace: ns, Name: "tc"}
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		tc := &infrav1.TenantCluster{}
+		if err := k8s.Get(suiteCtx, key, tc); err != nil {
+			return err
+		}
+		controllerutil.RemoveFinalizer(tc, controller.TenantClusterFinalizer)
+		return k8s.Update(suiteCtx, tc)
+	})).To(Succeed())
+	Expect(k8s.Delete(suiteCtx, &infrav1.TenantCluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tc"}})).To(Succeed())
+	Eventually(func() error { return k8s.Get(suiteCtx, key, &infrav1.TenantCluster{}) }).
+		Should(MatchError(ContainSubstring("not found")))
 }
