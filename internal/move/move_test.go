@@ -162,6 +162,14 @@ func newWorld(t *testing.T, ctx context.Context, prefix string) *world {
 	tcRef := []metav1.OwnerReference{{APIVersion: infrav1.GroupVersion.String(), Kind: "TenantCluster", Name: "tc", UID: tc.UID, Controller: new(true)},
 		// An owner that is not moved: dropped from the copy.
 		{APIVersion: "v1", Kind: "ConfigMap", Name: "elsewhere", UID: "00000000-0000-0000-0000-000000000001"}}
+	// A cluster built from a ClusterProfile, which moves with it.
+	must(t, source.Create(ctx, &infrav1.ClusterProfile{ObjectMeta: metav1.ObjectMeta{Namespace: w.tenantNS, Name: "prof"},
+		Spec: infrav1.ClusterProfileSpec{KubernetesVersion: "v1.34.2"}}))
+	fromProfile := tc.DeepCopy()
+	fromProfile.ObjectMeta = metav1.ObjectMeta{Namespace: w.tenantNS, Name: "tp"}
+	fromProfile.Spec.Profile, fromProfile.Spec.ProfileRef = nil, &infrav1.LocalObjectReference{Name: "prof"}
+	fromProfile.Spec.ControlPlaneEndpoint = "10.30.2.11"
+	must(t, source.Create(ctx, fromProfile))
 	for _, name := range []string{"tc-ca", "tc-kubeconfig"} {
 		must(t, source.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: w.tenantNS, Name: name, OwnerReferences: tcRef},
 			StringData: map[string]string{"k": name}}))
@@ -247,6 +255,8 @@ func checkMoved(t *testing.T, ctx context.Context, w *world) {
 	if refs := def.OwnerReferences; len(refs) != 1 || refs[0].UID != gw.UID {
 		t.Errorf("default CloudAccount's owner references %+v, want the target Gateway's UID %s", refs, gw.UID)
 	}
+	must(t, target.Get(ctx, key(w.tenantNS, "prof"), &infrav1.ClusterProfile{}))
+	must(t, target.Get(ctx, key(w.tenantNS, "tp"), &infrav1.TenantCluster{}))
 	ns := &corev1.Namespace{}
 	must(t, target.Get(ctx, key("", w.tenantNS), ns))
 	if ns.Labels["team"] != "a" {
