@@ -22,6 +22,10 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 const (
 	// ConditionReady summarises the object: True when it does what its spec asks.
 	ConditionReady = "Ready"
+	// ConditionPaused is True while the object carries AnnotationPaused (or,
+	// for a CloudAccount, while its Gateway does): the operator then changes
+	// nothing in MAAS or Kubernetes for it. False once it is resumed.
+	ConditionPaused = "Paused"
 )
 
 // Annotations and labels the operator reads or writes.
@@ -34,6 +38,23 @@ const (
 	// AnnotationRetryUpgrade, set on a Gateway whose upgrade halted after
 	// failed deployments, resumes the rollout; the operator removes it.
 	AnnotationRetryUpgrade = "infra.maasgateway.io/retry-upgrade"
+
+	// AnnotationPaused, set (any value) on a Gateway, CloudAccount or
+	// TenantCluster, stops the operator acting on it: no MAAS request that
+	// changes anything, no finalizer work (a paused object being deleted
+	// keeps its finalizer), only the Paused condition is written. A paused
+	// Gateway pauses its CloudAccounts' sweeps of orphans too. maas-gateway
+	// move sets it on both sides while it copies, so that neither the old
+	// nor the new installation releases a machine the other one holds.
+	AnnotationPaused = "infra.maasgateway.io/paused"
+
+	// AnnotationIdentityUID, when set, is the UID the operator uses instead
+	// of metadata.uid for the object's marks in MAAS (owner annotations,
+	// the gateway's agent_name) and for every check of who owns a machine
+	// or an address. maas-gateway move sets it on the copies it creates to
+	// the source object's identity, so that the moved object finds its
+	// machines. The webhooks accept it on create only and keep it immutable.
+	AnnotationIdentityUID = "infra.maasgateway.io/identity-uid"
 
 	// LabelGateway names the Gateway that owns a Node or a CloudAccount.
 	LabelGateway = "infra.maasgateway.io/gateway"

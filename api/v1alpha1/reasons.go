@@ -22,6 +22,13 @@ package v1alpha1
 
 // Reasons shared by several kinds and conditions.
 const (
+	// ReasonPausedByAnnotation: the object carries AnnotationPaused (Paused True).
+	ReasonPausedByAnnotation = "PausedByAnnotation"
+	// ReasonGatewayPaused: the CloudAccount's Gateway carries
+	// AnnotationPaused, so the account sweeps nothing (CloudAccount Paused True).
+	ReasonGatewayPaused = "GatewayPaused"
+	// ReasonResumed: the object is no longer paused (Paused False).
+	ReasonResumed = "Resumed"
 	// ReasonValid: MAAS accepted the account's API key (CloudAccount
 	// CredentialsValid and Ready; Gateway MAASReachable).
 	ReasonValid = "Valid"

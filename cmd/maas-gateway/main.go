@@ -43,6 +43,9 @@ const (
 	exitUnreadable = 3
 	// exitInternal: this binary is broken (its built-in CRD does not load).
 	exitInternal = 4
+	// exitFailed: an operation on the clusters failed (move); running the
+	// same command again resumes it.
+	exitFailed = 5
 )
 
 func main() {
@@ -80,7 +83,7 @@ Start from config/samples/pcg.yaml.
 
 Exit codes: 0 success, 1 the pcg.yaml is invalid (each field to fix is named,
 with its line), 2 wrong command line, 3 the pcg.yaml cannot be read,
-4 internal error.`,
+4 internal error, 5 a move failed (run it again to resume it).`,
 		Version:       version.String("maas-gateway"),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -92,7 +95,8 @@ with its line), 2 wrong command line, 3 the pcg.yaml cannot be read,
 		_, _ = fmt.Fprintf(stderr, "maas-gateway %s: %v\nRun 'maas-gateway %s --help' for usage.\n", c.Name(), err, c.Name())
 		return exitError{exitUsage}
 	})
-	root.AddCommand(newValidateCommand(stdin, stdout, stderr), newRenderCommand(stdin, stdout, stderr))
+	root.AddCommand(newValidateCommand(stdin, stdout, stderr), newRenderCommand(stdin, stdout, stderr),
+		newMoveCommand(stdout, stderr))
 	return root
 }
 

@@ -97,6 +97,20 @@ func TestCommands(t *testing.T) {
 		{name: "render, secrets shown", args: []string{"render", "-f", sample, "--show-secrets"}, code: exitOK, noStderr: true,
 			goldenFile: "../../internal/pcg/testdata/render/sample.show-secrets.golden", stdout: []string{sampleKey}},
 		{name: "the version", args: []string{"--version"}, code: exitOK, stdout: []string{"maas-gateway "}},
+		{name: "move without its flags", args: []string{"move"}, code: exitUsage,
+			stderr: []string{"maas-gateway move: [--from-kubeconfig --to-kubeconfig -n] required"}},
+		{name: "move without a namespace", args: []string{"move", "--from-kubeconfig", "a", "--to-kubeconfig", "b"}, code: exitUsage,
+			stderr: []string{"maas-gateway move: [-n] required"}},
+		{name: "move with an argument", args: []string{"move", "kubeconfig"}, code: exitUsage,
+			stderr: []string{`unexpected argument "kubeconfig"`}},
+		{name: "move onto the same cluster", args: []string{"move", "--from-kubeconfig", sample, "--to-kubeconfig", "./" + sample, "-n", "x"},
+			code: exitUsage, stderr: []string{"are the same file"}},
+		{name: "move from a missing kubeconfig", args: []string{"move", "--from-kubeconfig", "/nonexistent/a", "--to-kubeconfig", "/nonexistent/b", "-n", "x"},
+			code: exitUnreadable, stderr: []string{"cannot read --from-kubeconfig /nonexistent/a: no such file or directory"}},
+		{name: "move from a file that is no kubeconfig", args: []string{"move", "--from-kubeconfig", sample, "--to-kubeconfig", "/nonexistent/b", "-n", "x"},
+			code: exitUnreadable, stderr: []string{"cannot read --from-kubeconfig " + sample}},
+		{name: "move with an unknown flag", args: []string{"move", "--kubeconfig", "a"}, code: exitUsage,
+			stderr: []string{"maas-gateway move: unknown flag: --kubeconfig"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -128,7 +128,7 @@ func (r *CloudAccountReconciler) ownerExists(ctx context.Context, o maas.Owner) 
 		obj := newObj()
 		err := reader.Get(ctx, key, obj)
 		switch {
-		case err == nil && string(obj.GetUID()) == o.UID:
+		case err == nil && infrav1.IdentityUID(obj) == o.UID:
 			return true, nil
 		case err != nil && !apierrors.IsNotFound(err):
 			return true, err

@@ -176,6 +176,9 @@ func (r *CloudAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		// mattered (as TenantClusters did): wait for the cache.
 		return ctrl.Result{RequeueAfter: cacheLagRequeue}, nil
 	}
+	if paused, err := syncPaused(ctx, r.Client, account, &account.Status.Conditions, r.pauseOf(ctx, account), &r.writes); paused || err != nil {
+		return ctrl.Result{}, err
+	}
 	if !account.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, account)
 	}
@@ -434,14 +437,15 @@ func requestsOf[T any, P interface {
 
 // gatewayIdentityChanged passes the creation and deletion of Gateways, the
 // events that change an account's agent name or the existence of its gateway,
-// and changes of the namespaces it allows accounts from; none of their
-// frequent status updates.
+// changes of the namespaces it allows accounts from, and its pausing and
+// resuming (which pause its accounts); none of their frequent status updates.
 func gatewayIdentityChanged() predicate.Predicate {
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
 			oldGW, ok1 := e.ObjectOld.(*infrav1.Gateway)
 			newGW, ok2 := e.ObjectNew.(*infrav1.Gateway)
-			return ok1 && ok2 && !apiequality.Semantic.DeepEqual(oldGW.Spec.AllowedCloudAccounts, newGW.Spec.AllowedCloudAccounts)
+			return ok1 && ok2 && (!apiequality.Semantic.DeepEqual(oldGW.Spec.AllowedCloudAccounts, newGW.Spec.AllowedCloudAccounts) ||
+				pausedByAnnotation(oldGW) != pausedByAnnotation(newGW) || infrav1.IdentityUID(oldGW) != infrav1.IdentityUID(newGW))
 		},
 	}
 }
@@ -450,5 +454,5 @@ func gatewayIdentityChanged() predicate.Predicate {
 // every machine the operator allocates for the gateway or its tenant clusters
 // carries it, and the inventory lists machines by it.
 func AgentName(gw *infrav1.Gateway) string {
-	return "maas-gateway-" + string(gw.UID)
+	return "maas-gateway-" + infrav1.IdentityUID(gw)
 }

@@ -30,7 +30,7 @@ import (
 
 // gatewayOwner is the owner a Gateway's MAAS marks name.
 func gatewayOwner(gw *infrav1.Gateway) maas.Owner {
-	return maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: string(gw.UID)}
+	return maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: infrav1.IdentityUID(gw)}
 }
 
 // holdGatewayVIP reserves the gateway's control-plane endpoint in MAAS,
@@ -62,7 +62,7 @@ func (r *GatewayReconciler) releaseGatewayAddresses(ctx context.Context, gw *inf
 		return nil
 	}
 	released, err := releaseReservations(ctx, r.Inventory, account, gatewayOwner(gw))
-	r.vips.forget(string(gw.UID))
+	r.vips.forget(infrav1.IdentityUID(gw))
 	for _, what := range released {
 		r.Recorder.Eventf(gw, nil, corev1.EventTypeNormal, "AddressReleased", "Release", "released %s in MAAS: the gateway is deleted", what)
 	}

@@ -130,6 +130,9 @@ func (r *GatewayReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if paused, err := syncPaused(ctx, r.Client, gw, &gw.Status.Conditions, pauseOf(gw), nil); paused || err != nil {
+		return ctrl.Result{}, err
+	}
 	if !gw.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, gw)
 	}
@@ -447,7 +450,7 @@ func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, k
 	e := &poolExecutor{
 		inv:      r.Inventory,
 		account:  key,
-		owner:    maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: string(gw.UID)},
+		owner:    maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: infrav1.IdentityUID(gw)},
 		snap:     snap,
 		capacity: &r.capacity,
 		constraints: func(string) maas.Constraints {
@@ -470,7 +473,7 @@ func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, k
 			return r.leaveGateway(ctx, gw, victim, node, staying)
 		},
 		assignSlot: func(ctx context.Context, systemID string, slot int) error {
-			owner := maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: string(gw.UID),
+			owner := maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: infrav1.IdentityUID(gw),
 				Pool: gatewayPool, Slot: fmt.Sprint(slot), Template: gatewayTemplate(gw, view.release)}
 			_, err := r.Inventory.Adopt(ctx, key, systemID, owner)
 			return err

@@ -45,7 +45,7 @@ func (r *GatewayReconciler) withReleasingNodes(ctx context.Context, gw *infrav1.
 		}
 	}
 	recs, err := followReleases(ctx, r.Inventory, r.Recorder, releasedBy{
-		owner:   maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: string(gw.UID)},
+		owner:   maas.Owner{Kind: gatewayKind, Namespace: gw.Namespace, Name: gw.Name, UID: infrav1.IdentityUID(gw)},
 		account: key,
 		object:  gw,
 		comment: fmt.Sprintf("maas-gateway: retrying the release of a node of Gateway %s/%s", gw.Namespace, gw.Name),

@@ -79,7 +79,7 @@ func templateHash(parts ...any) string {
 func ownedBy(snap *maas.Snapshot, kind string, obj client.Object) []maas.Machine {
 	var out []maas.Machine
 	for _, m := range snap.ByOwner(kind, obj.GetNamespace(), obj.GetName()) {
-		if m.Owner != nil && m.Owner.UID == string(obj.GetUID()) {
+		if m.Owner != nil && m.Owner.UID == infrav1.IdentityUID(obj) {
 			out = append(out, m)
 		}
 	}

@@ -23,14 +23,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	eventsv1 "k8s.io/api/events/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
-	"github.com/maas-gateway/maas-gateway/internal/controller"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
 	"github.com/maas-gateway/maas-gateway/internal/operator"
@@ -46,37 +41,14 @@ var _ = Describe("Orphaned machines", func() {
 	)
 
 	BeforeEach(func() {
-		ns = newNamespace()
 		sim = startSimulator(nil)
-		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "maas", sim.DefaultAPIKey()))).To(Succeed())
 		opts = tenantOptions()
 		opts.UnclaimedGrace = grace
 		_, stop = startOperator(opts)
 		DeferCleanup(func() { stop() })
-		gw := newGateway(ns, sim.URL)
-		gw.Spec.Environment.ClusterNetwork = infrav1.ClusterNetwork{PodCIDR: "172.20.0.0/16", ServiceCIDR: "172.21.0.0/16"}
-		Expect(k8s.Create(suiteCtx, gw)).To(Succeed())
-		Eventually(func(g Gomega) {
-			account := &infrav1.CloudAccount{}
-			g.Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "gw-default"}, account)).To(Succeed())
-			g.Expect(meta.IsStatusConditionTrue(account.Status.Conditions, infrav1.ConditionReady)).To(BeTrue())
-		}).Should(Succeed())
+		ns = newGatewayWithAccount(sim)
 	})
-	AfterEach(func() {
-		// While the operator still runs, so finalizers release what is left.
-		for _, obj := range []ctrlclient.Object{&infrav1.TenantCluster{}, &infrav1.Gateway{}} {
-			name := "tc"
-			if _, ok := obj.(*infrav1.Gateway); ok {
-				name = "gw"
-			}
-			if err := k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: name}, obj); err == nil {
-				Expect(ctrlclient.IgnoreNotFound(k8s.Delete(suiteCtx, obj))).To(Succeed())
-				Eventually(func() error {
-					return k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: name}, obj)
-				}).Should(MatchError(ContainSubstring("not found")))
-			}
-		}
-	})
+	AfterEach(func() { deleteTenantAndGateway(ns) })
 
 	cluster := func(g Gomega) *infrav1.TenantCluster {
 		tc := &infrav1.TenantCluster{}
@@ -85,17 +57,7 @@ var _ = Describe("Orphaned machines", func() {
 	}
 	create := func() {
 		GinkgoHelper()
-		Expect(k8s.Create(suiteCtx, &infrav1.TenantCluster{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tc"},
-			Spec: infrav1.TenantClusterSpec{
-				CloudAccountRef:      infrav1.LocalObjectReference{Name: "gw-default"},
-				Profile:              &infrav1.ClusterProfileSpec{KubernetesVersion: tenantVersion},
-				ControlPlaneEndpoint: "10.30.2.10",
-				ControlPlane:         infrav1.ControlPlanePool{Size: 1, MachineTemplate: infrav1.MachineTemplate{ResourcePool: "tenants"}},
-				Workers: []infrav1.NodePool{{Name: "workers", Size: 1,
-					MachineTemplate: infrav1.MachineTemplate{ResourcePool: "tenants"}}},
-			},
-		})).To(Succeed())
+		Expect(k8s.Create(suiteCtx, smallTenant(ns, nil))).To(Succeed())
 	}
 	running := func() {
 		GinkgoHelper()
@@ -136,15 +98,7 @@ var _ = Describe("Orphaned machines", func() {
 	dropWithoutFinalizer := func() {
 		GinkgoHelper()
 		stop()
-		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			tc := cluster(Default)
-			controllerutil.RemoveFinalizer(tc, controller.TenantClusterFinalizer)
-			return k8s.Update(suiteCtx, tc)
-		})).To(Succeed())
-		Expect(k8s.Delete(suiteCtx, cluster(Default))).To(Succeed())
-		Eventually(func() error {
-			return k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: "tc"}, &infrav1.TenantCluster{})
-		}).Should(MatchError(ContainSubstring("not found")))
+		deleteWithoutFinalizer(ns)
 	}
 	releasedWithEvent := func(orphans []maassim.Machine, start time.Time) {
 		GinkgoHelper()

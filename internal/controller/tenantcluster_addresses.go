@@ -33,7 +33,7 @@ import (
 
 // tenantOwner is the owner a TenantCluster's MAAS marks name.
 func tenantOwner(tc *infrav1.TenantCluster) maas.Owner {
-	return maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: string(tc.UID)}
+	return maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: infrav1.IdentityUID(tc)}
 }
 
 // holdForVIP reserves the cluster's control-plane endpoint in MAAS before
@@ -74,8 +74,8 @@ func (r *TenantClusterReconciler) releaseAddresses(ctx context.Context, tc *infr
 		return false, nil
 	}
 	released, err := releaseReservations(ctx, r.Inventory, account, tenantOwner(tc))
-	r.vips.forget(string(tc.UID))
-	r.pools.forget(string(tc.UID))
+	r.vips.forget(infrav1.IdentityUID(tc))
+	r.pools.forget(infrav1.IdentityUID(tc))
 	for _, what := range released {
 		r.Recorder.Eventf(tc, nil, corev1.EventTypeNormal, "AddressReleased", "Release", "released %s in MAAS: the cluster is deleted", what)
 	}
@@ -100,8 +100,8 @@ func (r *TenantClusterReconciler) forceReleaseAddresses(ctx context.Context, tc 
 	ctx, cancel := context.WithTimeout(ctx, forceReleaseTimeout)
 	defer cancel()
 	released, err := releaseReservations(ctx, r.Inventory, account, tenantOwner(tc))
-	r.vips.forget(string(tc.UID))
-	r.pools.forget(string(tc.UID))
+	r.vips.forget(infrav1.IdentityUID(tc))
+	r.pools.forget(infrav1.IdentityUID(tc))
 	var b strings.Builder
 	if len(released) > 0 {
 		fmt.Fprintf(&b, "; released in MAAS: %s", strings.Join(released, ", "))

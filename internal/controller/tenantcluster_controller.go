@@ -200,6 +200,9 @@ func (r *TenantClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		// the CloudAccount was not Ready). Wait for the cache instead.
 		return ctrl.Result{RequeueAfter: cacheLagRequeue}, nil
 	}
+	if paused, err := syncPaused(ctx, r.Client, tc, &tc.Status.Conditions, pauseOf(tc), &r.writes); paused || err != nil {
+		return ctrl.Result{}, err
+	}
 	applied, err := r.loadProfile(ctx, tc)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -630,7 +633,7 @@ func poolTemplate(tc *infrav1.TenantCluster, pool string) infrav1.MachineTemplat
 // executor prepares the steps on the cluster's machines. blocked says why
 // no user data can be rendered (a configuration error the user must fix).
 func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.TenantCluster, gw *infrav1.Gateway, key string, snap *maas.Snapshot) (*poolExecutor, string, error) {
-	owner := maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: string(tc.UID),
+	owner := maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: infrav1.IdentityUID(tc),
 		Description: tc.Spec.Description, Tags: strings.Join(tc.Spec.Tags, ",")}
 	cfg, pending, err := r.nodeConfig(ctx, tc, gw)
 	if invalidProxy, ok := errors.AsType[*proxyError](err); ok {

@@ -147,7 +147,7 @@ func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.Te
 	}
 	plan := rollout.PlanDelete(machines)
 	exec := &poolExecutor{inv: r.Inventory, account: account, snap: snap,
-		owner: maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: string(tc.UID)},
+		owner: maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: infrav1.IdentityUID(tc)},
 		erase: func(pool string) infrav1.DiskErase { return diskEraseOf(tc, pool) }}
 	done, runErr := exec.run(ctx, plan.Actions)
 	for _, id := range done.released {
@@ -195,7 +195,7 @@ func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.Te
 			r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "MachineReleaseRetried", "Release",
 				"MAAS failed to release machine %s (%s); released it again", m.SystemID, now.StatusMessage)
 			left[m.SystemID] = machineStatus(again)
-		case now.Owner != nil && now.Owner.UID == string(tc.UID) && rollout.ParseState(now.StatusName) != rollout.StateReleased:
+		case now.Owner != nil && now.Owner.UID == infrav1.IdentityUID(tc) && rollout.ParseState(now.StatusName) != rollout.StateReleased:
 			left[m.SystemID] = machineStatus(now)
 		}
 	}

@@ -42,7 +42,7 @@ func (r *TenantClusterReconciler) ensureLoadBalancerPool(ctx context.Context, tc
 		meta.RemoveStatusCondition(&tc.Status.Conditions, infrav1.ConditionLoadBalancerPoolReserved)
 		return
 	}
-	if st := tc.Status.LoadBalancer; st != nil && r.pools.holds(string(tc.UID), account, st.Start+"-"+st.End) {
+	if st := tc.Status.LoadBalancer; st != nil && r.pools.holds(infrav1.IdentityUID(tc), account, st.Start+"-"+st.End) {
 		return
 	}
 	fail := func(reason, msg string) {
@@ -73,7 +73,7 @@ func (r *TenantClusterReconciler) ensureLoadBalancerPool(ctx context.Context, tc
 		return
 	}
 	tc.Status.LoadBalancer = &infrav1.LoadBalancerStatus{Start: res.Start.String(), End: res.End.String(), Subnet: res.SubnetCIDR}
-	r.pools.remember(string(tc.UID), account, res.Start.String()+"-"+res.End.String())
+	r.pools.remember(infrav1.IdentityUID(tc), account, res.Start.String()+"-"+res.End.String())
 	setCondition(&tc.Status.Conditions, tc.Generation, infrav1.ConditionLoadBalancerPoolReserved, metav1.ConditionTrue, infrav1.ReasonPoolReserved,
 		fmt.Sprintf("%d addresses %s-%s reserved in MAAS on subnet %s", res.Size(), res.Start, res.End, res.SubnetCIDR))
 }

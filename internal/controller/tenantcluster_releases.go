@@ -33,7 +33,7 @@ import (
 func (r *TenantClusterReconciler) pendingReleases(ctx context.Context, tc *infrav1.TenantCluster, account string, latest *maas.Snapshot,
 	was []infrav1.MachineStatus, owned []maas.Machine, released []string) ([]infrav1.MachineStatus, error) {
 	return followReleases(ctx, r.Inventory, r.Recorder, releasedBy{
-		owner:   maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: string(tc.UID)},
+		owner:   maas.Owner{Kind: tenantKind, Namespace: tc.Namespace, Name: tc.Name, UID: infrav1.IdentityUID(tc)},
 		account: account,
 		object:  tc,
 		comment: fmt.Sprintf("maas-gateway: retrying the release of a machine of TenantCluster %s/%s", tc.Namespace, tc.Name),

@@ -65,6 +65,9 @@ type CloudAccountValidator struct {
 
 // ValidateCreate implements admission.Validator.
 func (v *CloudAccountValidator) ValidateCreate(ctx context.Context, ca *infrav1alpha1.CloudAccount) (admission.Warnings, error) {
+	if errs := validateIdentity(nil, ca); len(errs) > 0 {
+		return nil, invalid("CloudAccount", ca.Name, errs)
+	}
 	errs, warns := checkMAASConnection(specPath, ca.Spec.MAASConnection)
 	gwErrs, gwWarns, err := v.checkGateway(ctx, ca)
 	warns = append(warns, gwWarns...)
@@ -83,6 +86,9 @@ func (v *CloudAccountValidator) ValidateCreate(ctx context.Context, ca *infrav1a
 // ValidateUpdate implements admission.Validator. As for Gateways, updates
 // that leave the spec alone and updates of an account being deleted pass.
 func (v *CloudAccountValidator) ValidateUpdate(ctx context.Context, oldCA, ca *infrav1alpha1.CloudAccount) (admission.Warnings, error) {
+	if errs := validateIdentity(oldCA, ca); len(errs) > 0 {
+		return nil, invalid("CloudAccount", ca.Name, errs)
+	}
 	if ca.DeletionTimestamp != nil || equality.Semantic.DeepEqual(oldCA.Spec, ca.Spec) {
 		return nil, nil
 	}

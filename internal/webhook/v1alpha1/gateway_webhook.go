@@ -84,6 +84,9 @@ func NewGatewayValidator(cache, live client.Reader, opts Options) *GatewayValida
 
 // ValidateCreate implements admission.Validator.
 func (v *GatewayValidator) ValidateCreate(ctx context.Context, gw *infrav1alpha1.Gateway) (admission.Warnings, error) {
+	if errs := validateIdentity(nil, gw); len(errs) > 0 {
+		return nil, invalid("Gateway", gw.Name, errs)
+	}
 	errs, warns := ValidateGatewaySpec(specPath, &gw.Spec, gw.Name, v.opts)
 	onlyErrs, err := v.checkOnlyGateway(ctx, gw)
 	if err != nil {
@@ -102,6 +105,9 @@ func (v *GatewayValidator) ValidateCreate(ctx context.Context, gw *infrav1alpha1
 // alone (finalizers, labels) and updates of a Gateway being deleted pass
 // unchecked, so a controller is never stopped by a check on what it did not touch.
 func (v *GatewayValidator) ValidateUpdate(ctx context.Context, oldGW, gw *infrav1alpha1.Gateway) (admission.Warnings, error) {
+	if errs := validateIdentity(oldGW, gw); len(errs) > 0 {
+		return nil, invalid("Gateway", gw.Name, errs)
+	}
 	if gw.DeletionTimestamp != nil || equality.Semantic.DeepEqual(oldGW.Spec, gw.Spec) {
 		return nil, nil
 	}

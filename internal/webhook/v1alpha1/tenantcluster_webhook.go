@@ -205,6 +205,9 @@ type TenantClusterValidator struct {
 
 // ValidateCreate implements admission.Validator.
 func (v *TenantClusterValidator) ValidateCreate(ctx context.Context, tc *infrav1alpha1.TenantCluster) (admission.Warnings, error) {
+	if errs := validateIdentity(nil, tc); len(errs) > 0 {
+		return nil, invalid("TenantCluster", tc.Name, errs)
+	}
 	return v.validate(ctx, nil, tc)
 }
 
@@ -212,6 +215,9 @@ func (v *TenantClusterValidator) ValidateCreate(ctx context.Context, tc *infrav1
 // alone (finalizers, the force-delete annotation) and updates of a cluster
 // being deleted pass unchecked: its finalizer must always be removable.
 func (v *TenantClusterValidator) ValidateUpdate(ctx context.Context, oldTC, tc *infrav1alpha1.TenantCluster) (admission.Warnings, error) {
+	if errs := validateIdentity(oldTC, tc); len(errs) > 0 {
+		return nil, invalid("TenantCluster", tc.Name, errs)
+	}
 	if tc.DeletionTimestamp != nil || equality.Semantic.DeepEqual(oldTC.Spec, tc.Spec) {
 		return nil, nil
 	}

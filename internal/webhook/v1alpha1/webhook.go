@@ -28,11 +28,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -264,4 +266,40 @@ func checkProxy(path *field.Path, p infrav1alpha1.ProxySettings, maasEndpoint st
 			path.Child("noProxy"), strings.Join(bad, ", ")))
 	}
 	return warns
+}
+
+// identityPath is where refusals about the identity annotation point.
+var identityPath = field.NewPath("metadata", "annotations").Key(infrav1alpha1.AnnotationIdentityUID)
+
+// uidPattern is the form of metadata.uid (an RFC 4122 UUID), which an
+// identity stands for.
+var uidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// validateIdentity checks the identity annotation of obj, created (old nil)
+// or updated from old. On create it is accepted in UID form: maas-gateway
+// move creates the copies of the objects it moves with the identity of the
+// originals. That cannot take over another object's machines: MAAS marks
+// name the kind, namespace and name too, and the API server holds one live
+// object under a name, so a create with an identity can only adopt what an
+// object that no longer exists left. Once an object exists its identity is
+// what its machines are marked with: setting, changing or removing it
+// would disown them, so an update may not touch it.
+func validateIdentity(old, obj metav1.Object) field.ErrorList {
+	id, set := obj.GetAnnotations()[infrav1alpha1.AnnotationIdentityUID]
+	if old == nil {
+		if set && !uidPattern.MatchString(id) {
+			return field.ErrorList{field.Invalid(identityPath, id, "must be a UID (the metadata.uid of the object this one was moved from)")}
+		}
+		return nil
+	}
+	oldID, wasSet := old.GetAnnotations()[infrav1alpha1.AnnotationIdentityUID]
+	switch {
+	case !wasSet && set:
+		return field.ErrorList{field.Forbidden(identityPath,
+			"may only be set when the object is created (maas-gateway move does): it would change the identity its MAAS machines are marked with")}
+	case wasSet && (!set || id != oldID):
+		return field.ErrorList{field.Forbidden(identityPath,
+			"is immutable: the object's MAAS machines are marked with it")}
+	}
+	return nil
 }
