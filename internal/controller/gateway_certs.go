@@ -36,6 +36,9 @@ import (
 	"slices"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
@@ -70,9 +73,22 @@ func (r *GatewayReconciler) gatewayJoinRound(gw *infrav1.Gateway, pki *bootstrap
 			if err != nil {
 				return nil, err
 			}
-			return client.New(cfg, client.Options{Scheme: r.Scheme()})
+			return client.New(cfg, client.Options{Scheme: r.Scheme(), Mapper: gatewayKinds})
 		}}
 }
+
+// gatewayKinds maps the few kinds the operator touches in the gateway
+// cluster from outside, so that a client needs no discovery: a new client
+// is made for each round, and discovery through a VIP that moves between
+// API servers (a node leaving in an upgrade) failed where a GET would not.
+var gatewayKinds = func() meta.RESTMapper {
+	m := meta.NewDefaultRESTMapper(nil)
+	m.Add(corev1.SchemeGroupVersion.WithKind("Secret"), meta.RESTScopeNamespace)
+	m.Add(corev1.SchemeGroupVersion.WithKind("Node"), meta.RESTScopeRoot)
+	m.Add(rbacv1.SchemeGroupVersion.WithKind("Role"), meta.RESTScopeNamespace)
+	m.Add(rbacv1.SchemeGroupVersion.WithKind("RoleBinding"), meta.RESTScopeNamespace)
+	return m
+}()
 
 // uploadsCerts says whether the gateway cluster is built from the machines
 // the operator deploys, so that a kubeadm join reads kubeadm-certs from it.
@@ -115,20 +131,44 @@ func (r *GatewayReconciler) syncCertificateKey(ctx context.Context, gw *infrav1.
 		// expiry bounds the round.
 		return nil
 	}
-	return r.gatewayJoinRound(gw, pki, version).sync(ctx, joiningGateway(owned, view))
+	return r.gatewayJoinRound(gw, pki, version).sync(ctx, r.joiningGateway(ctx, gw, owned, view))
 }
 
 // joiningGateway says whether a machine of owned is on its way into the
-// gateway cluster: allocated, deploying, or deployed with no Node. Every
-// gateway node is a control plane.
-func joiningGateway(owned []maas.Machine, view *gatewayView) bool {
-	return slices.ContainsFunc(owned, func(m maas.Machine) bool {
+// gateway cluster: allocated, deploying, deployed with no Node, or with no
+// voting etcd member yet. A kubelet can register before kubeadm join
+// downloaded the keys (in this project's test world the Nodes register as
+// the machines deploy), and a member is added only after the download: so
+// the keys stay until every deployed machine votes. When etcd cannot be
+// read the round stays open; its key's expiry bounds it.
+func (r *GatewayReconciler) joiningGateway(ctx context.Context, gw *infrav1.Gateway, owned []maas.Machine, view *gatewayView) bool {
+	var deployed []maas.Machine
+	for _, m := range owned {
 		switch rollout.ParseState(m.StatusName) {
 		case rollout.StateAllocated, rollout.StateDeploying:
 			return true
 		case rollout.StateDeployed:
-			return view.nodes[m.SystemID] == nil
+			if view.nodes[m.SystemID] == nil {
+				return true
+			}
+			deployed = append(deployed, m)
 		}
+	}
+	if len(deployed) == 0 {
 		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, etcdObserveTimeout)
+	defer cancel()
+	etcd, err := r.gatewayEtcd(ctx, gw, stayingAddresses(gatewayMembers(owned, view.adopted)))
+	if err != nil {
+		return true
+	}
+	defer func() { _ = etcd.Close() }()
+	members, err := etcd.Members(ctx)
+	if err != nil {
+		return true
+	}
+	return slices.ContainsFunc(deployed, func(m maas.Machine) bool {
+		return !workload.VotesFor(members, memberMachine(m, view.nodes[m.SystemID]))
 	})
 }
