@@ -85,7 +85,7 @@ var _ = Describe("Gateway created from nothing (spec.initialize), from outside",
 				admin, err = ctrlclient.New(cfg, ctrlclient.Options{})
 			}
 			return err
-		}).WithTimeout(3 * time.Minute).Should(Succeed(), "the first node's API server answers at the VIP")
+		}).WithTimeout(3*time.Minute).Should(Succeed(), "the first node's API server answers at the VIP")
 		Expect(admin.Create(suiteCtx, controlplane.NetworkPlugin())).To(Succeed())
 		Eventually(func(g Gomega) {
 			got := gateway(g)
