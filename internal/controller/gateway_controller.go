@@ -232,10 +232,7 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	pool, machines := gatewayPlannerInput(gw, view, template)
-	if r.Nodes.Outside {
-		pool.Size, pool.MinReady = 1, 1
-	}
+	pool, machines := gatewayPlannerInput(gw, view, template, r.Nodes.Outside)
 	if !r.Nodes.SkipEtcd {
 		r.requireVotingMembers(ctx, gw, view, pool, machines)
 	}
@@ -255,10 +252,6 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	actions = r.holdGatewayVIP(ctx, gw, key, actions)
 	if len(actions) > 0 {
 		exec, blocked := r.executor(ctx, gw, key, snap, view)
-		if !pool.Initialised {
-			// The first node creates the cluster: it joins nothing.
-			blocked = ""
-		}
 		if blocked != "" && (hasKind(actions, rollout.ActionDeploy) || hasKind(actions, rollout.ActionAllocate)) {
 			// A machine that cannot join is not worth taking from MAAS.
 			setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionFalse, infrav1.ReasonCannotJoin, blocked)
@@ -283,10 +276,7 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 	summary := untilLeft(plan.Pools[0], leaving)
 	gw.Status.FailedDeployments += int32(done.failedDeployments)
 	resized(gw, summary, done)
-	if r.Nodes.Outside && gw.Spec.Replicas > 1 && gw.Status.ReadyReplicas >= 1 {
-		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionFalse, infrav1.ReasonWaitingForMove,
-			fmt.Sprintf("%d of %d nodes Ready; the others join once the gateway runs its operator itself (maas-gateway move)", gw.Status.ReadyReplicas, gw.Spec.Replicas))
-	}
+	r.waitingForMove(gw)
 	r.recordRollout(gw, summary, done, rel, machines)
 	ids := make([]string, 0, len(machines))
 	for _, m := range machines {
@@ -324,7 +314,8 @@ func (r *GatewayReconciler) reconcileNodes(ctx context.Context, gw *infrav1.Gate
 
 // gatewayPlannerInput is the gateway's single pool and its machines, owned
 // and adopted, as the planner sees them (readiness from their Nodes).
-func gatewayPlannerInput(gw *infrav1.Gateway, view *gatewayView, template string) (rollout.Pool, []rollout.Machine) {
+// From outside the gateway cluster (outside) only its first node is.
+func gatewayPlannerInput(gw *infrav1.Gateway, view *gatewayView, template string, outside bool) (rollout.Pool, []rollout.Machine) {
 	pool := rollout.Pool{
 		Name:          gatewayPool,
 		Kind:          rollout.KindControlPlane,
@@ -336,7 +327,10 @@ func gatewayPlannerInput(gw *infrav1.Gateway, view *gatewayView, template string
 		Initialised:   gatewayInitialised(gw, view.owned),
 		MaxFailures:   1 << 20, // halting belongs to upgrades; a resize keeps trying
 	}
-	if pool.MinReady < 1 {
+	if outside {
+		pool.Size = 1
+	}
+	if pool.MinReady < 1 || outside {
 		pool.MinReady = 1
 	}
 	if gw.Spec.Placement.Zone != "" {
@@ -480,6 +474,10 @@ func (r *GatewayReconciler) executor(ctx context.Context, gw *infrav1.Gateway, k
 		},
 	}
 	join, blocked := r.joinConfig(ctx, gw, view.release)
+	if !gatewayInitialised(gw, view.owned) {
+		// The first node creates the cluster: it joins nothing.
+		blocked = ""
+	}
 	e.deploy = func(ctx context.Context, m maas.Machine, role rollout.Role) (maas.DeployParams, error) {
 		if role == rollout.RoleInit {
 			return r.initParams(ctx, gw, key, m, view)

@@ -156,3 +156,11 @@ func (r *GatewayReconciler) gatewayNodeList(ctx context.Context, gw *infrav1.Gat
 	}
 	return nodes, nil
 }
+
+// waitingForMove says, from outside, why the gateway stops at one node.
+func (r *GatewayReconciler) waitingForMove(gw *infrav1.Gateway) {
+	if r.Nodes.Outside && gw.Spec.Replicas > 1 && gw.Status.ReadyReplicas >= 1 {
+		setCondition(&gw.Status.Conditions, gw.Generation, infrav1.GatewayResized, metav1.ConditionFalse, infrav1.ReasonWaitingForMove,
+			fmt.Sprintf("%d of %d nodes Ready; the others join once the gateway runs its operator itself (maas-gateway move)", gw.Status.ReadyReplicas, gw.Spec.Replicas))
+	}
+}
