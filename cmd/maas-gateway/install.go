@@ -103,7 +103,8 @@ gateway.create=false and, in the bootstrap cluster, --outside-gateway.`,
 			}
 			cfg, err := clientcmd.BuildConfigFromFlags("", bootstrapKubeconfig)
 			if err != nil {
-				_, _ = fmt.Fprintf(stderr, "maas-gateway install: cannot read --bootstrap-kubeconfig %s: %v\n", bootstrapKubeconfig, err)
+				_, _ = fmt.Fprintf(stderr, "maas-gateway install: cannot read --bootstrap-kubeconfig %s: %v\n",
+					bootstrapKubeconfig, err)
 				return exitError{exitUnreadable}
 			}
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt)
@@ -120,8 +121,10 @@ gateway.create=false and, in the bootstrap cluster, --outside-gateway.`,
 	f.register(c)
 	c.Flags().StringVar(&bootstrapKubeconfig, "bootstrap-kubeconfig", "",
 		"kubeconfig of the bootstrap cluster the operator starts in (required; kind creation is not built in)")
-	c.Flags().StringVar(&kubeconfigOut, "kubeconfig-out", "", "where to write the new cluster's admin kubeconfig (required)")
+	c.Flags().StringVar(&kubeconfigOut, "kubeconfig-out", "",
+		"where to write the new cluster's admin kubeconfig (required)")
 	c.Flags().StringVar(&valuesFile, "values", "", "chart values (YAML) for the operator in both clusters, e.g. its image")
-	c.Flags().DurationVar(&timeout, "timeout", 45*time.Minute, "how long each wait may take (a node deploying, the move's waits)")
+	c.Flags().DurationVar(&timeout, "timeout", 45*time.Minute,
+		"how long each wait may take (a node deploying, the move's waits)")
 	return c
 }

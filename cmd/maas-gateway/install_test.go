@@ -78,8 +78,8 @@ current-context: b
 		{name: "install with values that are not YAML", args: flags("--values", notYAML), code: exitInvalid,
 			stderr: []string{"--values " + notYAML + " is not YAML"}},
 		{name: "install through an unreachable bootstrap cluster", args: flags(), code: exitFailed,
-			stdout: []string{"[1/9] bootstrap cluster: failed", "summary:"},
-			stderr: []string{"maas-gateway install: bootstrap cluster:", "run the same command again to resume"},
+			stdout:   []string{"[1/9] bootstrap cluster: failed", "summary:"},
+			stderr:   []string{"maas-gateway install: bootstrap cluster:", "run the same command again to resume"},
 			notInAll: []string{sampleKey}},
 	}
 }

@@ -21,7 +21,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -317,12 +319,12 @@ func (in *installer) applyGateway(ctx context.Context) (string, error) {
 			op, err := controllerutil.CreateOrUpdate(ctx, in.bootstrap, s, func() error {
 				s.Labels = mergeLabels(s.Labels, want.Labels)
 				s.Type = want.Type
-				s.Data = map[string][]byte{}
+				s.Data = maps.Clone(want.Data)
+				if s.Data == nil {
+					s.Data = map[string][]byte{}
+				}
 				for k, v := range want.StringData {
 					s.Data[k] = []byte(v)
-				}
-				for k, v := range want.Data {
-					s.Data[k] = v
 				}
 				return nil
 			})
@@ -349,7 +351,7 @@ func (in *installer) applyGateway(ctx context.Context) (string, error) {
 		verbs = append(verbs, fmt.Sprintf("Gateway %s %s (spec.initialize)", gw.Name, op))
 		return true, "", nil
 	})
-	return joinWords(verbs), err
+	return strings.Join(verbs, ", "), err
 }
 
 // adminAccessWorks is done when the kubeconfig written earlier reaches the
@@ -544,24 +546,23 @@ func phaseOf(gw *infrav1.Gateway) string {
 
 // nodesOf is a progress line: the phase, and each node's state.
 func nodesOf(gw *infrav1.Gateway) string {
-	s := fmt.Sprintf("phase %s, %d/%d Ready", phaseOf(gw), gw.Status.ReadyReplicas, gw.Spec.Replicas)
+	var b strings.Builder
+	fmt.Fprintf(&b, "phase %s, %d/%d Ready", phaseOf(gw), gw.Status.ReadyReplicas, gw.Spec.Replicas)
 	for _, n := range gw.Status.Nodes {
 		state := "not Ready"
 		if n.Ready {
 			state = "Ready"
 		}
-		s += fmt.Sprintf("; %s %s", n.SystemID, state)
+		fmt.Fprintf(&b, "; %s %s", n.SystemID, state)
 	}
-	return s
+	return b.String()
 }
 
 func mergeLabels(have, want map[string]string) map[string]string {
 	if have == nil {
 		have = map[string]string{}
 	}
-	for k, v := range want {
-		have[k] = v
-	}
+	maps.Copy(have, want)
 	return have
 }
 
@@ -571,17 +572,6 @@ func reasonOf(err error) string {
 		return string(r)
 	}
 	return err.Error()
-}
-
-func joinWords(words []string) string {
-	s := ""
-	for i, w := range words {
-		if i > 0 {
-			s += ", "
-		}
-		s += w
-	}
-	return s
 }
 
 // indent prefixes each line of the move's progress, nested in the step's.

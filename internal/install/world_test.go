@@ -28,7 +28,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -36,9 +38,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -148,8 +153,8 @@ func (p *inProcess) Install(ctx context.Context, cfg *rest.Config, namespace str
 }
 
 func (p *inProcess) stop() {
-	for i := len(p.stops) - 1; i >= 0; i-- {
-		p.stops[i]()
+	for _, stop := range slices.Backward(p.stops) {
+		stop()
 	}
 }
 
@@ -252,7 +257,19 @@ release:
 	if err := boot.Get(ctx, key, &infrav1.Gateway{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the Gateway is still in the bootstrap cluster (%v)", err)
 	}
-	gwCfg, err := emu.AdminConfig(vip + ":6443")
+	for _, l := range []client.ObjectList{&infrav1.CloudAccountList{}, &infrav1.TenantClusterList{}} {
+		if err := boot.List(ctx, l, client.InNamespace("maas-system")); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(mustItems(t, l)); n > 0 {
+			t.Errorf("%d %T left in the bootstrap cluster", n, l)
+		}
+	}
+	if fi, err := os.Stat(kubeconfig); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the kubeconfig written: %v, mode %v, want 0600", err, fi.Mode().Perm())
+	}
+	// The kubeconfig written is how the user reaches the new cluster.
+	gwCfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,4 +319,13 @@ release:
 		t.Errorf("second run:\n%s", &out)
 	}
 	t.Logf("run again:\n%s", &out)
+}
+
+func mustItems(t *testing.T, l client.ObjectList) []runtime.Object {
+	t.Helper()
+	items, err := meta.ExtractList(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return items
 }
