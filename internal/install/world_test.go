@@ -64,7 +64,11 @@ import (
 )
 
 const (
-	vip      = "127.11.12.100" // in the simulator's gateway subnet
+	// The world's machines and VIP are on 127.22.0.0/16, which no other
+	// package's world uses: go test runs packages at once, and two
+	// emulated API servers cannot both listen on one address (the
+	// controller suites use 127.11 and 127.20, internal/workload 127.21).
+	vip      = "127.22.0.100"
 	catalogs = `releases:
 - version: 1.0.0
   osImage: ubuntu/jammy
@@ -191,7 +195,8 @@ func TestInstallInTheTestWorld(t *testing.T) {
 	defer func() { _ = env.Stop() }()
 
 	c := maassim.DefaultConfig()
-	c.Inventory = maassim.Loopback(c.Inventory)
+	c.Inventory = ownAddresses(t, c.Inventory)
+	c.Subnets = append(c.Subnets, maassim.SubnetSpec{CIDR: "127.22.0.0/24", Name: "install-test-vips"})
 	sim, err := maassim.Start(c)
 	if err != nil {
 		t.Fatal(err)
@@ -328,4 +333,23 @@ func mustItems(t *testing.T, l client.ObjectList) []runtime.Object {
 		t.Fatal(err)
 	}
 	return items
+}
+
+// ownAddresses moves the default inventory's machines (10.20.Y.Z) to
+// 127.22.Y.Z (see vip).
+func ownAddresses(t *testing.T, specs []maassim.MachineSpec) []maassim.MachineSpec {
+	t.Helper()
+	out := slices.Clone(specs)
+	for i := range out {
+		var ips []string
+		for _, ip := range out[i].IPs {
+			rest, ok := strings.CutPrefix(ip, "10.20.")
+			if !ok {
+				t.Fatalf("the default inventory has %s, not of 10.20.0.0/16", ip)
+			}
+			ips = append(ips, "127.22."+rest)
+		}
+		out[i].IPs = ips
+	}
+	return out
 }
