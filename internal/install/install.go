@@ -27,6 +27,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -102,6 +103,8 @@ type Options struct {
 	KubeconfigValidity time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AfterStep: see Runner.AfterStep.
+	AfterStep func(step string) error
 }
 
 // The steps, in order.
@@ -181,7 +184,7 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	gw := opts.Installation.Gateway
 	_, _ = fmt.Fprintf(opts.Out, "installing Gateway %s/%s: %d node(s), API server at %s, MAAS %s\n",
 		gw.Namespace, gw.Name, gw.Spec.Replicas, gw.Spec.ControlPlaneEndpoint, gw.Spec.MAAS.Endpoint)
-	results, err := Runner{Out: opts.Out, Now: opts.Now}.Run(ctx, in.steps())
+	results, err := Runner{Out: opts.Out, Now: opts.Now, AfterStep: opts.AfterStep}.Run(ctx, in.steps())
 	Summary(opts.Out, results)
 	return results, err
 }
@@ -194,10 +197,11 @@ func (in *installer) steps() []Step {
 		}), Run: func(ctx context.Context) (string, error) {
 			return in.Operator.Install(ctx, in.Bootstrap, in.gw.Namespace, ModeOutside)
 		}},
-		{Name: StepGateway, Done: in.moved, Run: in.applyGateway},
+		{Name: StepGateway, Done: in.either(in.moved, in.gatewayCurrent), Run: in.applyGateway},
 		{Name: StepAdminAccess, Done: in.adminAccessWorks, Run: in.writeAdminAccess},
-		{Name: StepNetworkPlugin, Done: in.moved, Run: in.applyNetworkPlugin},
-		{Name: StepFirstNode, Done: in.moved, Run: in.waitFirstNode},
+		// A Ready node means a network plugin runs.
+		{Name: StepNetworkPlugin, Done: in.either(in.moved, in.firstNodeReady), Run: in.applyNetworkPlugin},
+		{Name: StepFirstNode, Done: in.either(in.moved, in.firstNodeReady), Run: in.waitFirstNode},
 		{Name: StepOperatorInside, Done: func(ctx context.Context) (bool, string, error) {
 			cfg, err := in.target()
 			if err != nil {
@@ -352,6 +356,46 @@ func (in *installer) applyGateway(ctx context.Context) (string, error) {
 		return true, "", nil
 	})
 	return strings.Join(verbs, ", "), err
+}
+
+// gatewayCurrent is done when the Secrets hold what pcg.yaml says and the
+// Gateway exists with its spec (a spec the API server defaulted further
+// is applied again, which changes nothing).
+func (in *installer) gatewayCurrent(ctx context.Context) (bool, string, error) {
+	for _, want := range in.Installation.Secrets {
+		s := &corev1.Secret{}
+		if err := in.bootstrap.Get(ctx, client.ObjectKeyFromObject(want), s); err != nil {
+			return false, "", client.IgnoreNotFound(err)
+		}
+		for k, v := range want.StringData {
+			if string(s.Data[k]) != v {
+				return false, "", nil
+			}
+		}
+	}
+	gw := &infrav1.Gateway{}
+	if err := in.bootstrap.Get(ctx, in.gw, gw); err != nil {
+		return false, "", client.IgnoreNotFound(err)
+	}
+	spec := in.Installation.Gateway.Spec.DeepCopy()
+	spec.Initialize = true
+	if !equality.Semantic.DeepEqual(*spec, gw.Spec) {
+		return false, "", nil
+	}
+	return true, fmt.Sprintf("Gateway %s and its %d Secret(s) as pcg.yaml says", gw.Name, len(in.Installation.Secrets)), nil
+}
+
+// firstNodeReady is done when the Gateway in the bootstrap cluster counts
+// a Ready node.
+func (in *installer) firstNodeReady(ctx context.Context) (bool, string, error) {
+	gw := &infrav1.Gateway{}
+	if err := in.bootstrap.Get(ctx, in.gw, gw); err != nil {
+		return false, "", client.IgnoreNotFound(err)
+	}
+	if gw.Status.ReadyReplicas < 1 {
+		return false, "", nil
+	}
+	return true, fmt.Sprintf("%d node(s) Ready", gw.Status.ReadyReplicas), nil
 }
 
 // adminAccessWorks is done when the kubeconfig written earlier reaches the

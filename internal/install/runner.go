@@ -62,6 +62,9 @@ type Runner struct {
 	Out io.Writer
 	// Now is the clock; nil means time.Now (tests pass a fake one).
 	Now func() time.Time
+	// AfterStep, when set, runs after each step that holds; an error it
+	// returns ends the run there (tests kill an installation with it).
+	AfterStep func(step string) error
 }
 
 // StepError is the failure of one step; the error says which, and that
@@ -96,6 +99,9 @@ func (r Runner) Run(ctx context.Context, steps []Step) ([]Result, error) {
 		results = append(results, res)
 		_, _ = fmt.Fprintf(out, "[%d/%d] %s: %s (%s, %s in all)%s\n", i+1, len(steps), s.Name, res.Outcome,
 			round(res.Took), round(now().Sub(begin)), suffix(res.Message))
+		if err == nil && r.AfterStep != nil {
+			err = r.AfterStep(s.Name)
+		}
 		if err != nil {
 			return results, &StepError{Step: s.Name, Err: err}
 		}

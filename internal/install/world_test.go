@@ -26,6 +26,7 @@ package install_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -248,11 +249,34 @@ release:
 		NetworkPlugin: cni{}, Timeout: 4 * time.Minute, PollInterval: time.Second}
 	var out bytes.Buffer
 	opts.Out = &out
+	// The installer is killed twice, after the Gateway is created and
+	// after the first node is Ready; each re-run goes on from there.
 	start := time.Now()
-	if _, err := install.Run(ctx, opts); err != nil {
+	for _, killAfter := range []string{install.StepGateway, install.StepFirstNode} {
+		out.Reset()
+		opts.AfterStep = func(step string) error {
+			if step == killAfter {
+				return errors.New("killed")
+			}
+			return nil
+		}
+		if _, err := install.Run(ctx, opts); err == nil || !strings.Contains(err.Error(), killAfter+": killed") {
+			t.Fatalf("install killed after %q: %v\n%s", killAfter, err, &out)
+		}
+		t.Logf("killed after %q:\n%s", killAfter, &out)
+	}
+	opts.AfterStep = nil
+	out.Reset()
+	results, err := install.Run(ctx, opts)
+	if err != nil {
 		t.Fatalf("install: %v\n%s", err, &out)
 	}
 	t.Logf("installed in %s:\n%s", time.Since(start).Round(time.Second), &out)
+	for _, r := range results[:6] { // up to the first node Ready: done before the kill
+		if r.Step != install.StepBootstrap && r.Outcome != install.OutcomeSkipped {
+			t.Errorf("step %q was %s again after the kill", r.Step, r.Outcome)
+		}
+	}
 
 	boot, err := install.NewClient(bootCfg)
 	if err != nil {
@@ -311,7 +335,7 @@ release:
 
 	// Run again: every step finds its result, nothing is made twice.
 	out.Reset()
-	results, err := install.Run(ctx, opts)
+	results, err = install.Run(ctx, opts)
 	if err != nil {
 		t.Fatalf("second install: %v\n%s", err, &out)
 	}
@@ -343,11 +367,11 @@ func ownAddresses(t *testing.T, specs []maassim.MachineSpec) []maassim.MachineSp
 	for i := range out {
 		var ips []string
 		for _, ip := range out[i].IPs {
-			rest, ok := strings.CutPrefix(ip, "10.20.")
+			host, ok := strings.CutPrefix(ip, "10.20.")
 			if !ok {
 				t.Fatalf("the default inventory has %s, not of 10.20.0.0/16", ip)
 			}
-			ips = append(ips, "127.22."+rest)
+			ips = append(ips, "127.22."+host)
 		}
 		out[i].IPs = ips
 	}
