@@ -54,6 +54,9 @@ type HelmInstaller struct {
 	Values map[string]any
 	// Timeout bounds one install or upgrade, its wait included. Default 10 minutes.
 	Timeout time.Duration
+	// NoWait returns once Helm has applied the objects, without waiting
+	// for the manager to run: for clusters with no nodes (tests).
+	NoWait bool
 }
 
 // LoadChart loads the embedded chart.
@@ -200,7 +203,7 @@ func (h HelmInstaller) Install(ctx context.Context, cfg *rest.Config, namespace 
 	if prev == nil || prev.Info.Status == release.StatusUninstalled {
 		in := action.NewInstall(ac)
 		in.ReleaseName, in.Namespace = ReleaseName, namespace
-		in.CreateNamespace, in.Wait, in.Timeout, in.Labels = true, true, timeout, labels
+		in.CreateNamespace, in.Wait, in.Timeout, in.Labels = true, !h.NoWait, timeout, labels
 		in.Replace = prev != nil
 		rel, err = in.RunWithContext(ctx, ch, vals)
 	} else {
@@ -214,7 +217,7 @@ func (h HelmInstaller) Install(ctx context.Context, cfg *rest.Config, namespace 
 			}
 		}
 		up := action.NewUpgrade(ac)
-		up.Namespace, up.Wait, up.Timeout, up.Labels, up.ResetValues = namespace, true, timeout, labels, true
+		up.Namespace, up.Wait, up.Timeout, up.Labels, up.ResetValues = namespace, !h.NoWait, timeout, labels, true
 		up.MaxHistory = 5
 		rel, err = up.RunWithContext(ctx, ReleaseName, ch, vals)
 	}
