@@ -57,7 +57,9 @@ func newInstallCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command
 
 Each step checks first whether its result already holds: after a failure or an
 interrupt, run the same command again and it resumes. The bootstrap cluster is
-left as it was given (nothing of the gateway that could act remains in it).
+not deleted: no Gateway, CloudAccount or TenantCluster remains in it, but the
+Secrets the move copied (the MAAS API key, the gateway's CAs) and the Helm
+release do; delete it once the gateway runs.
 --values takes chart values (the manager's image, at least, where the default
 is not pullable); the installer sets webhook.certManager.enabled=false,
 gateway.create=false and, in the bootstrap cluster, --outside-gateway.`,
