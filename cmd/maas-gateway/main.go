@@ -14,9 +14,11 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Command maas-gateway is the installer's command line. So far it reads a
+// Command maas-gateway is the installer's command line. It reads a
 // pcg.yaml: validate checks it with the rules the cluster applies, render
-// prints the Gateway and Secrets it makes. Installing from it comes later.
+// prints the Gateway and Secrets it makes, install creates the gateway
+// through a bootstrap cluster and moves it into itself (move alone moves a
+// gateway between clusters).
 package main
 
 import (
@@ -43,7 +45,7 @@ const (
 	exitUnreadable = 3
 	// exitInternal: this binary is broken (its built-in CRD does not load).
 	exitInternal = 4
-	// exitFailed: an operation on the clusters failed (move); running the
+	// exitFailed: an operation on the clusters failed (install, move); running the
 	// same command again resumes it.
 	exitFailed = 5
 )
@@ -81,9 +83,9 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 and API key, proxies, pod and service ranges, placement and 1 or 3 nodes.
 Start from config/samples/pcg.yaml.
 
-Exit codes: 0 success, 1 the pcg.yaml is invalid (each field to fix is named,
+Exit codes: 0 success, 1 the pcg.yaml (or install's --values) is invalid (each field to fix is named,
 with its line), 2 wrong command line, 3 the pcg.yaml cannot be read,
-4 internal error, 5 a move failed (run it again to resume it).`,
+4 internal error, 5 an install or a move failed (run it again to resume it).`,
 		Version:       version.String("maas-gateway"),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -96,7 +98,7 @@ with its line), 2 wrong command line, 3 the pcg.yaml cannot be read,
 		return exitError{exitUsage}
 	})
 	root.AddCommand(newValidateCommand(stdin, stdout, stderr), newRenderCommand(stdin, stdout, stderr),
-		newMoveCommand(stdout, stderr))
+		newMoveCommand(stdout, stderr), newInstallCommand(stdin, stdout, stderr))
 	return root
 }
 

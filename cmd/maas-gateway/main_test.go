@@ -50,21 +50,24 @@ func sampleWith(t *testing.T, old, new string) string {
 	return writeFile(t, strings.Replace(string(b), old, new, 1))
 }
 
+// commandCase is one run of the command line and what it must print.
+type commandCase struct {
+	name       string
+	args       []string
+	stdin      string
+	code       int
+	stdout     []string
+	stderr     []string
+	noStderr   bool
+	notInAll   []string
+	goldenFile string
+}
+
 func TestCommands(t *testing.T) {
 	twoErrors := sampleWith(t, "replicas: 3", "replicas: 2\nnodes: 3")
 	badKey := sampleWith(t, sampleKey, sampleKey[:len(sampleKey)-1])
 	oneNode := sampleWith(t, "replicas: 3", "replicas: 1")
-	tests := []struct {
-		name       string
-		args       []string
-		stdin      string
-		code       int
-		stdout     []string
-		stderr     []string
-		noStderr   bool
-		notInAll   []string
-		goldenFile string
-	}{
+	tests := []commandCase{
 		{name: "a valid file", args: []string{"validate", "-f", sample}, code: exitOK,
 			stdout: []string{sample + " is valid: Gateway maas-system/gateway, 3 node(s), MAAS https://maas.example.com:5443/MAAS, " +
 				"API server at 10.11.12.100; 2 Secret(s) to create"}, noStderr: true},
@@ -86,8 +89,8 @@ func TestCommands(t *testing.T) {
 			stderr: []string{"unexpected argument", "give the file with -f"}},
 		{name: "an unknown flag", args: []string{"render", "--show-secret", "-f", sample}, code: exitUsage,
 			stderr: []string{"maas-gateway render: unknown flag: --show-secret", "maas-gateway render --help"}},
-		{name: "an unknown command", args: []string{"install", "-f", sample}, code: exitUsage,
-			stderr: []string{`unknown command "install"`}},
+		{name: "an unknown command", args: []string{"deploy", "-f", sample}, code: exitUsage,
+			stderr: []string{`unknown command "deploy"`}},
 		{name: "a missing file", args: []string{"validate", "-f", "/nonexistent/pcg.yaml"}, code: exitUnreadable,
 			stderr: []string{"maas-gateway: cannot read /nonexistent/pcg.yaml: no such file or directory"}},
 		{name: "a directory", args: []string{"render", "-f", t.TempDir()}, code: exitUnreadable,
@@ -112,6 +115,7 @@ func TestCommands(t *testing.T) {
 		{name: "move with an unknown flag", args: []string{"move", "--kubeconfig", "a"}, code: exitUsage,
 			stderr: []string{"maas-gateway move: unknown flag: --kubeconfig"}},
 	}
+	tests = append(tests, installCases(t)...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -18,6 +18,7 @@ package packs
 
 import (
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/rest"
@@ -36,6 +37,13 @@ type restGetter struct {
 	namespace string
 	discovery discovery.CachedDiscoveryInterface
 	mapper    meta.RESTMapper
+}
+
+// NewRESTClientGetter is the getter Helm's action.Configuration.Init takes,
+// for a cluster given as a rest.Config rather than a kubeconfig file, with
+// discovery cached in memory (see restGetter). The installer uses it too.
+func NewRESTClientGetter(cfg *rest.Config, namespace string) (genericclioptions.RESTClientGetter, error) {
+	return newRESTGetter(cfg, namespace)
 }
 
 func newRESTGetter(cfg *rest.Config, namespace string) (*restGetter, error) {

@@ -1,0 +1,32 @@
+/*
+Copyright 2026 The maas-gateway Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package charts carries the operator's Helm chart, so that one binary
+// (maas-gateway install) installs exactly the chart of its own version,
+// with nothing to download.
+package charts
+
+import "embed"
+
+// MaasGateway holds maas-gateway/, templates, CRDs and values, rooted at
+// "maas-gateway". all: keeps _helpers.tpl and .helmignore, which embed
+// leaves out by default.
+//
+//go:embed all:maas-gateway
+var MaasGateway embed.FS
+
+// MaasGatewayDir is the chart's directory in MaasGateway.
+const MaasGatewayDir = "maas-gateway"
