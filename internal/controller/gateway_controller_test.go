@@ -410,6 +410,35 @@ var _ = Describe("Gateway controller", func() {
 		m, _ := sim.Machine(adopted)
 		Expect(m.StatusName).To(Equal("Deployed"), "an adopted machine is never released")
 	})
+
+	It("decommissions only once every machine it released is back in MAAS, releasing again those MAAS failed to", func() {
+		owned := resized(infrav1.GatewayDecommission)
+		// Every release fails (Releasing failed), and MAAS clears each
+		// machine's agent name as its release begins: nothing in the
+		// installation's list shows them any more.
+		sim.SetFaults(maassim.Faults{StuckReleaseRate: 1, StuckReleaseFails: true})
+		Expect(k8s.Delete(suiteCtx, gateway(Default))).To(Succeed())
+		Eventually(func(g Gomega) {
+			for _, o := range owned {
+				m, _ := sim.Machine(o.SystemID)
+				g.Expect(m.StatusName).To(Equal("Releasing failed"), "machine %s", o.SystemID)
+			}
+		}).WithTimeout(time.Minute).Should(Succeed())
+		Eventually(func(g Gomega) {
+			gw := gateway(g)
+			g.Expect(gw.Status.Nodes).To(ContainElement(HaveField("SystemID", owned[0].SystemID)))
+			c := conditionOf(gw.Status.Conditions, infrav1.ConditionReady)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Reason).To(Equal(infrav1.ReasonDeleting))
+		}).Should(Succeed(), "the Gateway stays while its released machines are not back")
+
+		sim.SetFaults(maassim.Faults{})
+		Eventually(gatewayGone).WithTimeout(time.Minute).Should(MatchError(ContainSubstring("not found")))
+		for _, o := range owned {
+			m, _ := sim.Machine(o.SystemID)
+			Expect(m.StatusName).To(Equal("Ready"), "machine %s is back in MAAS's pool", o.SystemID)
+		}
+	})
 })
 
 // gatewayOptions run the operator with the release catalog the upgrade specs publish.

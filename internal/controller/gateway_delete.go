@@ -110,6 +110,13 @@ func (r *GatewayReconciler) decommission(ctx context.Context, gw *infrav1.Gatewa
 	}
 	owned := ownedBy(snap, gatewayKind, gw)
 	if len(owned) == 0 {
+		// MAAS clears a machine's agent name as its release begins: one
+		// whose release then fails is in no list of the installation's,
+		// and only status.nodes still knows of it. The object goes once
+		// every released machine is back in MAAS's pool.
+		if back, err := r.releasesSettled(ctx, gw, key, snap); !back || err != nil {
+			return false, err
+		}
 		// The VIP goes with the last machine, not before: a reservation
 		// released while a node still answers on the address would let
 		// MAAS hand it to another machine.
@@ -151,7 +158,45 @@ func (r *GatewayReconciler) decommission(ctx context.Context, gw *infrav1.Gatewa
 		released = append(released, m.SystemID)
 		r.Recorder.Eventf(gw, nil, corev1.EventTypeNormal, "MachineReleased", "Release", "released machine %s: the gateway is deleted", m.SystemID)
 	}
+	if len(released) > 0 {
+		// Not done before a later pass, whose list no longer shows them as
+		// the installation's, has followed them back (releasesSettled).
+		for i := range gw.Status.Nodes {
+			if slices.Contains(released, gw.Status.Nodes[i].SystemID) {
+				gw.Status.Nodes[i].State, gw.Status.Nodes[i].Ready = stateReleasing, false
+			}
+		}
+		return false, r.Status().Update(ctx, gw)
+	}
 	return true, r.releaseGatewayAddresses(ctx, gw, key)
+}
+
+// releasesSettled follows the machines the gateway released (status.nodes
+// keeps them, so that a restart mid-decommission still knows of them),
+// releasing again those MAAS failed to release, and says whether all are
+// back.
+func (r *GatewayReconciler) releasesSettled(ctx context.Context, gw *infrav1.Gateway, key string, latest *maas.Snapshot) (bool, error) {
+	owned := ownedBy(latest, gatewayKind, gw)
+	var current []infrav1.GatewayNode
+	for _, n := range gw.Status.Nodes {
+		if n.Adopted || slices.ContainsFunc(owned, func(m maas.Machine) bool { return m.SystemID == n.SystemID }) {
+			current = append(current, n)
+		}
+	}
+	nodes, releasing, err := r.withReleasingNodes(ctx, gw, key, latest, current, nil)
+	if !releasing && err == nil {
+		return true, nil
+	}
+	gw.Status.Nodes = nodes
+	msg := "deletionPolicy Decommission waits for MAAS to take its machines back"
+	if err != nil {
+		msg += ": " + err.Error()
+	}
+	setCondition(&gw.Status.Conditions, gw.Generation, infrav1.ConditionReady, metav1.ConditionFalse, infrav1.ReasonDeleting, msg)
+	if uerr := r.Status().Update(ctx, gw); uerr != nil {
+		return false, uerr
+	}
+	return false, nil
 }
 
 // decommissionStep is one machine of a decommission.
