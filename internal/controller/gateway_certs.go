@@ -68,13 +68,17 @@ func (r *GatewayReconciler) gatewayCertKeys(gw *infrav1.Gateway) certKeyRecord {
 // gatewayJoinRound is gw's certificate upload, at its VIP.
 func (r *GatewayReconciler) gatewayJoinRound(gw *infrav1.Gateway, pki *bootstrap.ClusterPKI, version string) joinRound {
 	return joinRound{record: r.gatewayCertKeys(gw), recorder: r.Recorder, pki: pki, endpoint: gw.Spec.ControlPlaneEndpoint,
-		cluster: func(context.Context) (client.Client, error) {
-			cfg, err := workload.RESTConfig(pki, workload.Endpoint{VIP: gw.Spec.ControlPlaneEndpoint}, version, time.Now(), gatewayClientValidity)
-			if err != nil {
-				return nil, err
-			}
-			return client.New(cfg, client.Options{Scheme: r.Scheme(), Mapper: gatewayKinds})
-		}}
+		cluster: func(context.Context) (client.Client, error) { return r.gatewayClient(gw, pki, version) }}
+}
+
+// gatewayClient reaches the gateway cluster's API server at its VIP as an
+// administrator, with a certificate its CA signs in memory.
+func (r *GatewayReconciler) gatewayClient(gw *infrav1.Gateway, pki *bootstrap.ClusterPKI, version string) (client.Client, error) {
+	cfg, err := workload.RESTConfig(pki, workload.Endpoint{VIP: gw.Spec.ControlPlaneEndpoint}, version, time.Now(), gatewayClientValidity)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(cfg, client.Options{Scheme: r.Scheme(), Mapper: gatewayKinds})
 }
 
 // gatewayKinds maps the few kinds the operator touches in the gateway

@@ -519,17 +519,29 @@ func (r *GatewayReconciler) joinConfig(ctx context.Context, gw *infrav1.Gateway,
 	if err != nil {
 		return nil, "the gateway's CA certificate: " + err.Error()
 	}
+	node, err := r.nodeConfig(ctx, gw, version)
+	if err != nil {
+		return nil, err.Error()
+	}
+	// No PKI: the keys reach a joining node through kubeadm-certs
+	// (gateway_certs.go), never through MAAS.
+	node.Role, node.CACertHashes = bootstrap.RoleJoinControlPlane, []string{hash}
+	return &gatewayJoin{pki: pki, node: node}, ""
+}
+
+// nodeConfig is what every node of gw is deployed with, whatever its role:
+// the cluster's endpoint, ranges and proxies, and the bootstrap token.
+func (r *GatewayReconciler) nodeConfig(ctx context.Context, gw *infrav1.Gateway, version string) (bootstrap.NodeConfig, error) {
 	token, err := r.ensureToken(ctx, gw)
 	if err != nil {
-		return nil, "bootstrap token: " + err.Error()
+		return bootstrap.NodeConfig{}, fmt.Errorf("bootstrap token: %w", err)
 	}
 	env := gw.Spec.Environment
 	proxy, err := proxyOf(ctx, r.Client, gw.Namespace, env.ProxySettings)
 	if err != nil {
-		return nil, err.Error()
+		return bootstrap.NodeConfig{}, err
 	}
-	return &gatewayJoin{pki: pki, node: bootstrap.NodeConfig{
-		Role:                 bootstrap.RoleJoinControlPlane,
+	return bootstrap.NodeConfig{
 		ClusterName:          gw.Name,
 		KubernetesVersion:    version,
 		ControlPlaneEndpoint: gw.Spec.ControlPlaneEndpoint,
@@ -537,12 +549,9 @@ func (r *GatewayReconciler) joinConfig(ctx context.Context, gw *infrav1.Gateway,
 		ServiceCIDR:          env.ServiceCIDR,
 		Proxy:                proxy,
 		Token:                token,
-		CACertHashes:         []string{hash},
-		// No PKI: the keys reach a joining node through kubeadm-certs
-		// (gateway_certs.go), never through MAAS.
-		Labels:           map[string]string{infrav1.LabelGateway: gw.Name},
-		KubeVIPInterface: gw.Spec.VIPInterface,
-	}}, ""
+		Labels:               map[string]string{infrav1.LabelGateway: gw.Name},
+		KubeVIPInterface:     gw.Spec.VIPInterface,
+	}, nil
 }
 
 // gatewayAccess is the gateway cluster's PKI and the Kubernetes version its

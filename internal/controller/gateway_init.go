@@ -27,7 +27,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -39,16 +38,13 @@ import (
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
-	"github.com/maas-gateway/maas-gateway/internal/rollout"
 )
 
 // gatewayInitialised says whether the gateway cluster exists: always for a
 // gateway installed into its own cluster, else once a machine of it was
 // deployed (the planner deploys no other before).
 func gatewayInitialised(gw *infrav1.Gateway, owned []maas.Machine) bool {
-	return !gw.Spec.Initialize || slices.ContainsFunc(owned, func(m maas.Machine) bool {
-		return rollout.ParseState(m.StatusName) == rollout.StateDeployed
-	})
+	return !gw.Spec.Initialize || initialised(owned, gatewayPool)
 }
 
 // initParams is the deployment of the machine that creates the gateway
@@ -64,12 +60,7 @@ func (r *GatewayReconciler) initParams(ctx context.Context, gw *infrav1.Gateway,
 	if err != nil {
 		return maas.DeployParams{}, err
 	}
-	token, err := r.ensureToken(ctx, gw)
-	if err != nil {
-		return maas.DeployParams{}, fmt.Errorf("bootstrap token: %w", err)
-	}
-	env := gw.Spec.Environment
-	proxy, err := proxyOf(ctx, r.Client, gw.Namespace, env.ProxySettings)
+	cfg, err := r.nodeConfig(ctx, gw, version)
 	if err != nil {
 		return maas.DeployParams{}, err
 	}
@@ -80,20 +71,8 @@ func (r *GatewayReconciler) initParams(ctx context.Context, gw *infrav1.Gateway,
 			return maas.DeployParams{}, fmt.Errorf("marking the init node: %w", err)
 		}
 	}
-	return r.deployParams(gw, view, bootstrap.NodeConfig{
-		Role:                 bootstrap.RoleInitControlPlane,
-		ClusterName:          gw.Name,
-		SystemID:             m.SystemID,
-		KubernetesVersion:    version,
-		ControlPlaneEndpoint: gw.Spec.ControlPlaneEndpoint,
-		PodCIDR:              env.PodCIDR,
-		ServiceCIDR:          env.ServiceCIDR,
-		Proxy:                proxy,
-		Token:                token,
-		PKI:                  pki,
-		Labels:               map[string]string{infrav1.LabelGateway: gw.Name},
-		KubeVIPInterface:     gw.Spec.VIPInterface,
-	})
+	cfg.Role, cfg.SystemID, cfg.PKI = bootstrap.RoleInitControlPlane, m.SystemID, pki
+	return r.deployParams(gw, view, cfg)
 }
 
 // ensureGatewayPKI reads the gateway's PKI, generating it for a cluster
@@ -147,7 +126,7 @@ func (r *GatewayReconciler) gatewayNodeList(ctx context.Context, gw *infrav1.Gat
 	if blocked != "" {
 		return nodes, nil
 	}
-	cl, err := r.gatewayJoinRound(gw, pki, version).cluster(ctx)
+	cl, err := r.gatewayClient(gw, pki, version)
 	if err == nil {
 		err = cl.List(ctx, nodes, client.MatchingLabels{infrav1.LabelGateway: gw.Name})
 	}

@@ -467,7 +467,7 @@ func (r *TenantClusterReconciler) planTenant(tc *infrav1.TenantCluster, owned []
 		pm.UnhealthySince = view.unhealthySince(m)
 		machines = append(machines, pm)
 	}
-	pools[0].Initialised = initialised(owned)
+	pools[0].Initialised = initialised(owned, infrav1.ControlPlanePoolName)
 	opts := rollout.Options{Now: now}
 	if remediates(inside, view) {
 		opts.JoinTimeout = r.JoinTimeout
@@ -514,12 +514,12 @@ func (r *TenantClusterReconciler) deployAllocated(ctx context.Context, tc *infra
 }
 
 // initialised derives from MAAS alone whether the control plane was ever
-// initialised: the init machine, or any control-plane machine, is Deployed.
-// Status is not consulted, so a restart or a restore without status never
-// makes a second init node.
-func initialised(owned []maas.Machine) bool {
+// initialised: the init machine, or any machine of the control-plane pool
+// (pool), is Deployed. Status is not consulted, so a restart or a restore
+// without status never makes a second init node.
+func initialised(owned []maas.Machine, pool string) bool {
 	for _, m := range owned {
-		if m.Owner != nil && m.Owner.Pool == infrav1.ControlPlanePoolName && rollout.ParseState(m.StatusName) == rollout.StateDeployed {
+		if m.Owner != nil && m.Owner.Pool == pool && rollout.ParseState(m.StatusName) == rollout.StateDeployed {
 			return true
 		}
 	}
@@ -645,7 +645,7 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 	// A token renewed after the init node was deployed exists only here
 	// until it is created inside the cluster; joiners wait for that.
 	var unpublished error
-	if pending && initialised(ownedBy(snap, tenantKind, tc)) {
+	if pending && initialised(ownedBy(snap, tenantKind, tc), infrav1.ControlPlanePoolName) {
 		unpublished = r.publishToken(ctx, tc, cfg.Token)
 	}
 	// Render once up front, so a bad spec stops before any machine is taken.
@@ -712,7 +712,7 @@ func (r *TenantClusterReconciler) executor(ctx context.Context, tc *infrav1.Tena
 			node.CertificateKey = key
 			// Into a running cluster the operator uploads the keys; into
 			// one still to come, the init machine does.
-			if role == rollout.RoleControlPlane && r.insideClusters() && initialised(ownedBy(snap, tenantKind, tc)) {
+			if role == rollout.RoleControlPlane && r.insideClusters() && initialised(ownedBy(snap, tenantKind, tc), infrav1.ControlPlanePoolName) {
 				if err := r.tenantJoinRound(tc, cfg.PKI).upload(ctx, key, exp); err != nil {
 					return maas.DeployParams{}, fmt.Errorf("a control plane joins only once the cluster holds its keys for it: %w", err)
 				}

@@ -42,7 +42,7 @@ func TestInitialised(t *testing.T) {
 		{"unannotated machine", []maas.Machine{{SystemID: "u", StatusName: "Deployed"}}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := initialised(tt.owned); got != tt.want {
+			if got := initialised(tt.owned, infrav1.ControlPlanePoolName); got != tt.want {
 				t.Errorf("initialised = %v, want %v", got, tt.want)
 			}
 		})

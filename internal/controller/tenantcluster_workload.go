@@ -54,7 +54,7 @@ type workloadView struct {
 // Nodes change. nil when the operator does not look inside clusters, or
 // before the cluster's first control plane is deployed.
 func (r *TenantClusterReconciler) lookInside(ctx context.Context, tc *infrav1.TenantCluster, owned []maas.Machine) *workloadView {
-	if !r.insideClusters() || !initialised(owned) {
+	if !r.insideClusters() || !initialised(owned, infrav1.ControlPlanePoolName) {
 		return nil
 	}
 	v := &workloadView{}
