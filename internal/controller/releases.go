@@ -74,6 +74,15 @@ func followReleases(ctx context.Context, inv OwnerInventory, rec Recorder, by re
 		m.SystemID, m.State, m.Message = id, stateReleasing, ""
 		candidates[id] = m
 	}
+	// A release this process made whose record never reached status (the
+	// write after it refused on a conflict, the object read from a cache
+	// that had not seen the previous write yet): the inventory follows the
+	// machine for its owner all the same.
+	for _, id := range latest.FollowedFor(by.owner) {
+		if _, ok := candidates[id]; !ok {
+			candidates[id] = infrav1.MachineStatus{SystemID: id}
+		}
+	}
 	for _, m := range owned {
 		delete(candidates, m.SystemID)
 	}

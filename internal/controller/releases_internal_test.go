@@ -70,12 +70,12 @@ func await(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestAFailedReleaseOfALiveClusterIsRetried: a machine a live cluster
-// released (a rolling update, a scale-down) whose release MAAS fails is
-// released again, by an operator restarted since the release (its
-// inventory follows nothing), from what status remembers.
-func TestAFailedReleaseOfALiveClusterIsRetried(t *testing.T) {
-	const agent, key = "inst-1", "ns/account"
+// releaseFailing is a machine of tc's owner that first deploys and then
+// releases, as a rolling update does, and whose release MAAS fails: it
+// keeps its owner marks but not the agent name, so the installation's list
+// no longer has it.
+func releaseFailing(t *testing.T, owner maas.Owner) (*maassim.Server, *maas.Inventory, maas.Machine) {
+	t.Helper()
 	cfg := maassim.DefaultConfig()
 	cfg.Inventory = maassim.GenerateInventory(4, 1)
 	cfg.DeployTime, cfg.DeployJitter = 20*time.Millisecond, 0
@@ -86,62 +86,65 @@ func TestAFailedReleaseOfALiveClusterIsRetried(t *testing.T) {
 	}
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
-	tc := &infrav1.TenantCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "tc", UID: "uid-1"}}
-	owner := maas.Owner{Kind: tenantKind, Namespace: "ns", Name: "tc", UID: "uid-1", Pool: "workers", Slot: "0"}
-
-	// The first operator deploys a machine and, rolling the pool, releases it.
-	first := startInventory(t, srv, key, agent, time.Hour)
-	await(t, "the first poll", func() bool { s, ok := first.Snapshot(key); return ok && !s.PolledAt.IsZero() })
-	m, err := first.Allocate(ctx, key, owner, maas.Constraints{})
+	inv := startInventory(t, srv, releaseKey, releaseAgent, 20*time.Millisecond)
+	await(t, "the first poll", func() bool { s, ok := inv.Snapshot(releaseKey); return ok && !s.PolledAt.IsZero() })
+	m, err := inv.Allocate(ctx, releaseKey, owner, maas.Constraints{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := first.Deploy(ctx, key, m.SystemID, maas.DeployParams{DistroSeries: "jammy"}); err != nil {
+	if _, err := inv.Deploy(ctx, releaseKey, m.SystemID, maas.DeployParams{DistroSeries: "jammy"}); err != nil {
 		t.Fatal(err)
 	}
 	await(t, "Deployed", func() bool { sm, _ := srv.Machine(m.SystemID); return sm.Status == maassim.StatusDeployed })
 	srv.SetFaults(maassim.Faults{StuckRelease: []string{m.SystemID}, StuckReleaseFails: true})
-	if _, err := first.Release(ctx, key, m.SystemID, maas.ReleaseParams{}); err != nil {
+	if _, err := inv.Release(ctx, releaseKey, m.SystemID, maas.ReleaseParams{}); err != nil {
 		t.Fatal(err)
 	}
-	was := []infrav1.MachineStatus{{SystemID: m.SystemID, State: "Releasing", Pool: "workers"}}
-
-	// As MAAS does: the release fails, the machine keeps its owner marks
-	// but not the agent name, so the installation's list no longer has it.
 	await(t, "Releasing failed", func() bool { sm, _ := srv.Machine(m.SystemID); return sm.Status == maassim.StatusFailedReleasing })
 	if sm, _ := srv.Machine(m.SystemID); sm.AgentName != "" || sm.Annotations[maas.AnnotationOwnerUID] != owner.UID {
 		t.Fatalf("in MAAS after the failed release: agent %q, annotations %v", sm.AgentName, sm.Annotations)
 	}
+	return srv, inv, m
+}
 
-	// A restarted operator: its inventory follows nothing.
+const releaseAgent, releaseKey = "inst-1", "ns/account"
+
+// releaseRequests counts the release requests srv received.
+func releaseRequests(srv *maassim.Server) int {
+	return srv.Counts()[maassim.RequestKey{Method: "POST", Endpoint: "machines/{id}/", Op: "release"}]
+}
+
+// untilReleased reconciles, as pendingReleases does, from was until MAAS
+// has every machine back, letting the retry through once it is asked, and
+// checks the retry and its event.
+func untilReleased(t *testing.T, srv *maassim.Server, inv *maas.Inventory, m maas.Machine, was []infrav1.MachineStatus) {
+	t.Helper()
+	ctx := context.Background()
+	tc := &infrav1.TenantCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "tc", UID: "uid-1"}}
 	recorder := events.NewFakeRecorder(10)
-	second := startInventory(t, srv, key, agent, 20*time.Millisecond)
-	r := &TenantClusterReconciler{Inventory: second, Recorder: recorder}
-	releases := func() int {
-		return srv.Counts()[maassim.RequestKey{Method: "POST", Endpoint: "machines/{id}/", Op: "release"}]
-	}
-	if n := releases(); n != 1 {
+	r := &TenantClusterReconciler{Inventory: inv, Recorder: recorder}
+	if n := releaseRequests(srv); n != 1 {
 		t.Fatalf("%d release requests before the retry, want 1", n)
 	}
 	await(t, "the machine back in MAAS's free pool", func() bool {
-		snap, ok := second.Snapshot(key)
+		snap, ok := inv.Snapshot(releaseKey)
 		if !ok || snap.PolledAt.IsZero() {
 			return false
 		}
 		if s := snap.Machines(); len(s) != 0 {
 			t.Fatalf("the installation's list shows %d machines, want none", len(s))
 		}
-		out, err := r.pendingReleases(ctx, tc, key, snap, was, nil, nil)
+		out, err := r.pendingReleases(ctx, tc, releaseKey, snap, was, nil, nil)
 		if err != nil {
 			t.Logf("reconcile: %v", err)
 		}
-		if releases() > 1 {
+		if releaseRequests(srv) > 1 {
 			srv.SetFaults(maassim.Faults{}) // the retry goes through
 		}
 		was = out
 		return len(out) == 0
 	})
-	if n := releases(); n < 2 {
+	if n := releaseRequests(srv); n < 2 {
 		t.Fatalf("%d release requests, want the failed one released again", n)
 	}
 	if sm, _ := srv.Machine(m.SystemID); sm.Status != maassim.StatusReady || len(sm.Annotations) != 0 {
@@ -155,4 +158,26 @@ func TestAFailedReleaseOfALiveClusterIsRetried(t *testing.T) {
 	default:
 		t.Fatal("no event says the release was retried")
 	}
+}
+
+var releaseOwner = maas.Owner{Kind: tenantKind, Namespace: "ns", Name: "tc", UID: "uid-1", Pool: "workers", Slot: "0"}
+
+// TestAFailedReleaseOfALiveClusterIsRetried: a machine a live cluster
+// released (a rolling update, a scale-down) whose release MAAS fails is
+// released again, by an operator restarted since the release (its
+// inventory follows nothing), from what status remembers.
+func TestAFailedReleaseOfALiveClusterIsRetried(t *testing.T) {
+	srv, _, m := releaseFailing(t, releaseOwner)
+	// A restarted operator: its inventory follows nothing.
+	second := startInventory(t, srv, releaseKey, releaseAgent, 20*time.Millisecond)
+	untilReleased(t, srv, second, m, []infrav1.MachineStatus{{SystemID: m.SystemID, State: "Releasing", Pool: "workers"}})
+}
+
+// TestAFailedReleaseStatusNeverRecordedIsRetried: the same release, but
+// the status write that was to record it was lost (refused on a conflict):
+// the process that released the machine still follows it for its owner,
+// and releases it again.
+func TestAFailedReleaseStatusNeverRecordedIsRetried(t *testing.T) {
+	srv, inv, m := releaseFailing(t, releaseOwner)
+	untilReleased(t, srv, inv, m, nil)
 }

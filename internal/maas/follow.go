@@ -313,6 +313,23 @@ func (s *Snapshot) FollowedOwner(systemID string) *Owner {
 	return nil
 }
 
+// FollowedFor is the system IDs of the machines followed for owner (the
+// same object: kind, namespace, name and UID), sorted. Release and
+// RetryRelease follow what they release, so these include every machine
+// this process released for owner and still follows, whatever its caller
+// managed to record: a caller whose record of a release was lost (a status
+// write refused on a conflict) finds the machine here.
+func (s *Snapshot) FollowedFor(owner Owner) []string {
+	var out []string
+	for id, f := range s.followed {
+		if f.owner != nil && f.owner.SameObject(owner) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // ReturnedSince is the followed machines MAAS was seen to have back (Ready
 // or New, free for any allocation) at or after t: capacity this
 // installation gave back, which a pool that MAAS found full may now get.
