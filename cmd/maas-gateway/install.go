@@ -33,6 +33,7 @@ import (
 func newInstallCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	var f fileFlag
 	var bootstrapKubeconfig, kubeconfigOut, valuesFile string
+	var cni networkPluginFlags
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "install -f pcg.yaml --bootstrap-kubeconfig K --kubeconfig-out F",
@@ -48,8 +49,10 @@ func newInstallCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command
                               with kubeadm init
   4. admin access             a client certificate signed by the new cluster's CA;
                               its kubeconfig written to --kubeconfig-out (mode 0600)
-  5. network plugin           none is installed yet: the first Node turns Ready once
-                              a network plugin runs in the new cluster
+  5. network plugin           --network-plugin-manifests (a CNI's YAML) or
+                              --network-plugin-chart (oci://), released with Helm as
+                              kube-system/gateway-network-plugin; without either, the
+                              first Node turns Ready once one is installed by other means
   6. first node Ready
   7. operator in the new cluster
   8. move                     as maas-gateway move, bootstrap → new cluster
@@ -98,6 +101,10 @@ gateway.create=false and, in the bootstrap cluster, --outside-gateway.`,
 					return exitError{exitInvalid}
 				}
 			}
+			plugin, err := cni.plugin(stderr)
+			if err != nil {
+				return err
+			}
 			if _, err := os.Stat(bootstrapKubeconfig); err != nil {
 				_, _ = fmt.Fprintf(stderr, "maas-gateway install: cannot read --bootstrap-kubeconfig %s: %v\n",
 					bootstrapKubeconfig, unwrapPath(err))
@@ -112,7 +119,7 @@ gateway.create=false and, in the bootstrap cluster, --outside-gateway.`,
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt)
 			defer stop()
 			if _, err := install.Run(ctx, install.Options{Installation: inst, Bootstrap: cfg, KubeconfigOut: kubeconfigOut,
-				Operator: install.HelmInstaller{Values: values}, Out: stdout, Timeout: timeout}); err != nil {
+				Operator: install.HelmInstaller{Values: values}, NetworkPlugin: plugin, Out: stdout, Timeout: timeout}); err != nil {
 				_, _ = fmt.Fprintf(stderr, "maas-gateway install: %v\n", err)
 				return exitError{exitFailed}
 			}
@@ -126,6 +133,7 @@ gateway.create=false and, in the bootstrap cluster, --outside-gateway.`,
 	c.Flags().StringVar(&kubeconfigOut, "kubeconfig-out", "",
 		"where to write the new cluster's admin kubeconfig (required)")
 	c.Flags().StringVar(&valuesFile, "values", "", "chart values (YAML) for the operator in both clusters, e.g. its image")
+	cni.register(c)
 	c.Flags().DurationVar(&timeout, "timeout", 45*time.Minute,
 		"how long each wait may take (a node deploying, the move's waits)")
 	return c

@@ -23,11 +23,32 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/maas-gateway/maas-gateway/internal/install"
 	"github.com/maas-gateway/maas-gateway/test/envtest"
 )
+
+// apiServer starts an API server (and etcd) for the test and a client of
+// the installer's kinds for it.
+func apiServer(t *testing.T) (*rest.Config, client.Client) {
+	t.Helper()
+	env, err := envtest.New(envtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	c, err := install.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, c
+}
 
 // The Helm SDK path against a real API server: the embedded chart
 // installed outside, found current, then upgraded to inside.
@@ -37,19 +58,7 @@ func TestHelmInstallerAgainstAnAPIServer(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	env, err := envtest.New(envtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = env.Stop() }()
-	c, err := install.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, c := apiServer(t)
 	// envtest runs no Pod: nothing to wait for.
 	h := install.HelmInstaller{NoWait: true, Timeout: time.Minute}
 	const ns = "maas-system"
