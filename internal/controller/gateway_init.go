@@ -33,6 +33,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
@@ -56,7 +57,7 @@ func (r *GatewayReconciler) initParams(ctx context.Context, gw *infrav1.Gateway,
 	if version == "" {
 		return maas.DeployParams{}, fmt.Errorf("spec.release names no Kubernetes version for the first node to install")
 	}
-	pki, err := r.ensureGatewayPKI(ctx, gw)
+	pki, err := r.ensureGatewayPKI(ctx, gw, view.owned)
 	if err != nil {
 		return maas.DeployParams{}, err
 	}
@@ -76,19 +77,23 @@ func (r *GatewayReconciler) initParams(ctx context.Context, gw *infrav1.Gateway,
 }
 
 // ensureGatewayPKI reads the gateway's PKI, generating it for a cluster
-// still to be created. A part missing once the cluster exists is an error:
-// a new key pair would not be trusted by its nodes.
-func (r *GatewayReconciler) ensureGatewayPKI(ctx context.Context, gw *infrav1.Gateway) (*bootstrap.ClusterPKI, error) {
+// still to be created. A part missing once a machine may hold the PKI is
+// an error: a new key pair would not be trusted by its nodes. Before that
+// (no machine of the gateway went past Allocated: only a deployment hands
+// the PKI out) a part missing is a generation interrupted half-way, by a
+// restart of the operator between its Secrets: it is generated again, all
+// of it.
+func (r *GatewayReconciler) ensureGatewayPKI(ctx context.Context, gw *infrav1.Gateway, owned []maas.Machine) (*bootstrap.ClusterPKI, error) {
 	pki, missing, err := r.gatewayPKI(ctx, gw)
 	if err != nil || missing == "" {
 		return pki, err
 	}
 	for _, p := range pkiPurposes {
 		err := r.Get(ctx, types.NamespacedName{Namespace: gw.Namespace, Name: bootstrap.SecretName(gw.Name, p)}, &corev1.Secret{})
-		if err == nil {
+		if err == nil && pkiHandedOut(owned) {
 			return nil, fmt.Errorf("%s, while others exist: restore it from a backup; a new key pair would not match them", missing)
 		}
-		if !apierrors.IsNotFound(err) {
+		if err != nil && !apierrors.IsNotFound(err) {
 			return nil, err
 		}
 	}
@@ -99,19 +104,30 @@ func (r *GatewayReconciler) ensureGatewayPKI(ctx context.Context, gw *infrav1.Ga
 	for p, data := range fresh.SecretData() {
 		// Not owned by the Gateway: the cluster they run outlives the
 		// object (deletionPolicy Retain), and its nodes trust no other.
-		s := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: gw.Namespace, Name: bootstrap.SecretName(gw.Name, p),
-				Labels: map[string]string{infrav1.LabelGateway: gw.Name}},
-			Type: corev1.SecretTypeOpaque,
-			Data: data,
-		}
-		if err := r.Create(ctx, s); err != nil {
-			return nil, fmt.Errorf("creating Secret %s/%s: %w", s.Namespace, s.Name, err)
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: gw.Namespace, Name: bootstrap.SecretName(gw.Name, p)}}
+		if _, err := controllerutil.CreateOrUpdate(ctx, r.Client, s, func() error {
+			s.Labels = map[string]string{infrav1.LabelGateway: gw.Name}
+			s.Type, s.Data = corev1.SecretTypeOpaque, data
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("writing Secret %s/%s: %w", s.Namespace, s.Name, err)
 		}
 	}
 	r.Recorder.Eventf(gw, nil, corev1.EventTypeNormal, "PKIGenerated", "Generate",
 		"generated the gateway cluster's certificate authorities and service-account key pair for its first node")
 	return fresh, nil
+}
+
+// pkiHandedOut says whether a machine of the gateway may hold its PKI: one
+// was deployed (or is deploying, or failed to), as only the first node's
+// deployment carries it.
+func pkiHandedOut(owned []maas.Machine) bool {
+	for _, m := range owned {
+		if m.Owner != nil && m.Owner.Pool == gatewayPool && m.Status != maas.StatusAllocated {
+			return true
+		}
+	}
+	return false
 }
 
 // gatewayNodeList lists the Nodes of the gateway cluster: the manager's own

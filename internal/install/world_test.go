@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,12 +66,15 @@ import (
 )
 
 const (
-	// The world's machines and VIP are on 127.22.0.0/16, which no other
+	// Each world's machines and VIP are on 127.22.0.0/16, which no other
 	// package's world uses: go test runs packages at once, and two
 	// emulated API servers cannot both listen on one address (the
 	// controller suites use 127.11 and 127.20, internal/workload 127.21).
-	vip      = "127.22.0.100"
-	catalogs = `releases:
+	// Within it each world of this package has a third octet of its own
+	// (see newWorld), so that two can run at once.
+	addressPrefix = "127.22."
+	namespace     = "maas-system"
+	catalogs      = `releases:
 - version: 1.0.0
   osImage: ubuntu/jammy
   kubernetesVersion: v1.34.2
@@ -95,51 +99,12 @@ func (p *inProcess) Installed(_ context.Context, cfg *rest.Config, _ string, mod
 }
 
 func (p *inProcess) Install(ctx context.Context, cfg *rest.Config, namespace string, mode install.Mode) (string, error) {
-	c, err := install.NewClient(cfg)
-	if err != nil {
-		return "", err
-	}
-	if mode == install.ModeInside {
-		// What Helm does with the chart's crds/.
-		if _, err := ctrlenvtest.InstallCRDs(cfg, ctrlenvtest.CRDInstallOptions{
-			Paths: []string{filepath.Join(envtest.RepoRoot(), "config", "crd", "bases")}, MaxTime: time.Minute,
-		}); err != nil {
-			return "", fmt.Errorf("CRDs: %w", err)
-		}
-	}
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return "", err
-	}
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "gateway-releases"},
-		Data: map[string]string{catalog.DataKey: catalogs}}
-	if err := c.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
-		return "", err
-	}
-	o := operator.Options{
-		MAAS:                     maas.Options{MaxAttempts: 2, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, RateLimit: 1000, RateBurst: 1000},
-		PollInterval:             200 * time.Millisecond,
-		RevalidateInterval:       2 * time.Second,
-		RetryInterval:            200 * time.Millisecond,
-		CredentialsCheckInterval: 200 * time.Millisecond,
-		CapacityBackoff:          200 * time.Millisecond,
-		CapacityBackoffMax:       2 * time.Second,
-		RequeueInterval:          time.Second,
-		ReleaseCatalog:           types.NamespacedName{Namespace: namespace, Name: "gateway-releases"},
-		OutsideGateway:           mode == install.ModeOutside,
-	}
-	scheme, err := install.Scheme()
-	if err != nil {
-		return "", err
-	}
-	skip := true
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Cache: o.CacheOptions(), Client: operator.ClientOptions(), Scheme: scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		Controller: config.Controller{SkipNameValidation: &skip}})
-	if err != nil {
+	if err := prepareCluster(ctx, cfg, namespace, mode); err != nil {
 		return "", err
 	}
 	mctx, cancel := context.WithCancel(p.ctx)
-	if _, err := operator.Setup(mctx, mgr, o); err != nil {
+	mgr, err := newOperator(mctx, cfg, namespace, mode)
+	if err != nil {
 		cancel()
 		return "", err
 	}
@@ -163,6 +128,67 @@ func (p *inProcess) stop() {
 	}
 }
 
+// prepareCluster does what the chart does before the manager runs: the
+// CRDs (inside; the bootstrap cluster of this world has them already), the
+// namespace and the release catalog.
+func prepareCluster(ctx context.Context, cfg *rest.Config, namespace string, mode install.Mode) error {
+	c, err := install.NewClient(cfg)
+	if err != nil {
+		return err
+	}
+	if mode == install.ModeInside {
+		// What Helm does with the chart's crds/.
+		if _, err := ctrlenvtest.InstallCRDs(cfg, ctrlenvtest.CRDInstallOptions{
+			Paths: []string{filepath.Join(envtest.RepoRoot(), "config", "crd", "bases")}, MaxTime: time.Minute,
+		}); err != nil {
+			return fmt.Errorf("CRDs: %w", err)
+		}
+	}
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "gateway-releases"},
+		Data: map[string]string{catalog.DataKey: catalogs}}
+	if err := c.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return nil
+}
+
+// newOperator is the manager the chart would run in mode, set up with
+// ctx, not started. The world's operators run in-process
+// (TestInstallInTheTestWorld) or as processes of their own
+// (TestInstallKilledAtEachStep), with these same options.
+func newOperator(ctx context.Context, cfg *rest.Config, namespace string, mode install.Mode) (ctrl.Manager, error) {
+	o := operator.Options{
+		MAAS:                     maas.Options{MaxAttempts: 2, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, RateLimit: 1000, RateBurst: 1000},
+		PollInterval:             200 * time.Millisecond,
+		RevalidateInterval:       2 * time.Second,
+		RetryInterval:            200 * time.Millisecond,
+		CredentialsCheckInterval: 200 * time.Millisecond,
+		CapacityBackoff:          200 * time.Millisecond,
+		CapacityBackoffMax:       2 * time.Second,
+		RequeueInterval:          time.Second,
+		ReleaseCatalog:           types.NamespacedName{Namespace: namespace, Name: "gateway-releases"},
+		OutsideGateway:           mode == install.ModeOutside,
+	}
+	scheme, err := install.Scheme()
+	if err != nil {
+		return nil, err
+	}
+	skip := true
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Cache: o.CacheOptions(), Client: operator.ClientOptions(), Scheme: scheme,
+		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Controller: config.Controller{SkipNameValidation: &skip}})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := operator.Setup(ctx, mgr, o); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
 // cni is the network plugin of this world (see controlplane.NetworkPlugin).
 type cni struct{}
 
@@ -177,55 +203,83 @@ func (cni) Apply(ctx context.Context, cfg *rest.Config) (string, error) {
 	return "the test world's network plugin", nil
 }
 
-func TestInstallInTheTestWorld(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs real API servers and etcds")
-	}
-	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
+// installOptions are the installer's options in the test world.
+func installOptions(inst *pcg.Installation, boot *rest.Config, kubeconfig string, ops install.OperatorInstaller) install.Options {
+	return install.Options{Installation: inst, Bootstrap: boot, KubeconfigOut: kubeconfig, Operator: ops,
+		NetworkPlugin: cni{}, Timeout: 4 * time.Minute, PollInterval: time.Second}
+}
 
+// world is a bootstrap cluster (envtest), a MAAS (the simulator) whose
+// machines run the gateway's API servers and etcds (the controlplane
+// emulator), and the pcg.yaml of an installation into it.
+type world struct {
+	vip  string
+	boot *rest.Config
+	sim  *maassim.Server
+	emu  *controlplane.Emulator
+	// pcg is the pcg.yaml; inst, the installation it describes.
+	pcg  []byte
+	inst *pcg.Installation
+	// before is every machine as the world began.
+	before []maassim.Machine
+
+	mu sync.Mutex
+	// allocations counts, per system ID, the times MAAS allocated it.
+	allocations map[string]int
+}
+
+// newWorld starts a world on 127.22.octet.0/24 (its VIP) and the octets
+// above it (its machines); everything stops when the test ends.
+func newWorld(t *testing.T, octet int) *world {
+	t.Helper()
+	w := &world{vip: fmt.Sprintf("%s%d.100", addressPrefix, octet), allocations: map[string]int{}}
 	env, err := envtest.New(envtest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bootCfg, err := env.Start()
-	if err != nil {
+	if w.boot, err = env.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = env.Stop() }()
+	t.Cleanup(func() { _ = env.Stop() })
 
 	c := maassim.DefaultConfig()
-	c.Inventory = ownAddresses(t, c.Inventory)
-	c.Subnets = append(c.Subnets, maassim.SubnetSpec{CIDR: "127.22.0.0/24", Name: "install-test-vips"})
-	sim, err := maassim.Start(c)
-	if err != nil {
+	c.Inventory = ownAddresses(t, c.Inventory, octet)
+	c.Subnets = append(c.Subnets, maassim.SubnetSpec{CIDR: fmt.Sprintf("%s%d.0/24", addressPrefix, octet), Name: "install-test-vips"})
+	if w.sim, err = maassim.Start(c); err != nil {
 		t.Fatal(err)
 	}
-	defer sim.Close()
+	t.Cleanup(w.sim.Close)
+	w.before = w.sim.Machines()
+	t.Cleanup(w.sim.Subscribe(func(e maassim.Event) {
+		if e.Type == maassim.EventAllocated {
+			w.mu.Lock()
+			w.allocations[e.Machine.SystemID]++
+			w.mu.Unlock()
+		}
+	}))
 	assets, err := envtest.AssetsDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	emu, err := controlplane.New(controlplane.Options{BinDir: assets, Interval: time.Second, Log: zap.New(zap.WriteTo(io.Discard))})
+	w.emu, err = controlplane.New(controlplane.Options{BinDir: assets, Interval: time.Second, Log: zap.New(zap.WriteTo(io.Discard))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		dir := emu.Dir()
-		if err := emu.Close(); err != nil {
+	t.Cleanup(func() {
+		dir := w.emu.Dir()
+		if err := w.emu.Close(); err != nil {
 			t.Error(err)
 		}
 		if leaks, _ := controlplane.Leaks(dir); len(leaks) > 0 {
 			t.Errorf("processes outlived the emulator: %v", leaks)
 		}
-	}()
-	emu.Attach(sim)
+	})
+	w.emu.Attach(w.sim)
 
-	inst, err := pcg.Load([]byte(fmt.Sprintf(`apiVersion: install.maasgateway.io/v1alpha1
+	w.pcg = fmt.Appendf(nil, `apiVersion: install.maasgateway.io/v1alpha1
 kind: GatewayInstallation
 name: gw
-namespace: maas-system
+namespace: %s
 replicas: 3
 controlPlaneEndpoint: %s
 maas:
@@ -238,19 +292,144 @@ environment:
   serviceCIDR: 172.21.0.0/16
 release:
   version: 1.0.0
-`, vip, sim.URL, sim.DefaultAPIKey())), pcg.Options{AllowLoopbackEndpoints: true})
+`, namespace, w.vip, w.sim.URL, w.sim.DefaultAPIKey())
+	if w.inst, err = loadInstallation(w.pcg); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func loadInstallation(data []byte) (*pcg.Installation, error) {
+	return pcg.Load(data, pcg.Options{AllowLoopbackEndpoints: true})
+}
+
+// checkInstalled checks the end state of an installation whose admin
+// kubeconfig was written to kubeconfig: the gateway runs in the new
+// cluster on 3 Ready nodes and 3 etcd members; MAAS allocated exactly its
+// 3 machines, once each, marked as the installation's, and every other
+// machine is as it was; nothing that could act is left in the bootstrap
+// cluster.
+func (w *world) checkInstalled(ctx context.Context, t *testing.T, kubeconfig string) {
+	t.Helper()
+	boot, err := install.NewClient(w.boot)
 	if err != nil {
 		t.Fatal(err)
 	}
+	key := client.ObjectKey{Namespace: namespace, Name: "gw"}
+	if err := boot.Get(ctx, key, &infrav1.Gateway{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the Gateway is still in the bootstrap cluster (%v)", err)
+	}
+	for _, l := range []client.ObjectList{&infrav1.CloudAccountList{}, &infrav1.TenantClusterList{}} {
+		if err := boot.List(ctx, l, client.InNamespace(namespace)); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(mustItems(t, l)); n > 0 {
+			t.Errorf("%d %T left in the bootstrap cluster", n, l)
+		}
+	}
+	if fi, err := os.Stat(kubeconfig); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the kubeconfig written: %v, want mode 0600", err)
+	}
+	// The kubeconfig written is how the user reaches the new cluster.
+	gwCfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := install.NewClient(gwCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := &infrav1.Gateway{}
+	if err := target.Get(ctx, key, gw); err != nil {
+		t.Fatalf("the Gateway in the new cluster: %v", err)
+	}
+	if gw.Status.ReadyReplicas != 3 {
+		t.Errorf("readyReplicas %d, want 3", gw.Status.ReadyReplicas)
+	}
+	members, err := w.emu.EtcdMembers(ctx, w.vip+":6443")
+	if err != nil || len(members) != 3 {
+		t.Errorf("etcd members %+v (%v), want 3", members, err)
+	}
+	w.checkMachines(t, gw)
+}
+
+// checkMachines checks MAAS against the Gateway: its nodes are the
+// machines marked with its identity, deployed, allocated once each under
+// one agent name; no other machine was allocated or changed.
+func (w *world) checkMachines(t *testing.T, gw *infrav1.Gateway) {
+	t.Helper()
+	identity := infrav1.IdentityUID(gw)
+	nodes := map[string]bool{}
+	for _, n := range gw.Status.Nodes {
+		nodes[n.SystemID] = true
+	}
+	if len(nodes) != 3 {
+		t.Errorf("the Gateway's status names %d machines, want 3: %+v", len(nodes), gw.Status.Nodes)
+	}
+	before := map[string]maassim.Machine{}
+	for _, m := range w.before {
+		before[m.SystemID] = m
+	}
+	w.mu.Lock()
+	allocations := maps.Clone(w.allocations)
+	w.mu.Unlock()
+	agents := map[string]bool{}
+	for _, m := range w.sim.Machines() {
+		if n := allocations[m.SystemID]; n > 1 {
+			t.Errorf("machine %s was allocated %d times", m.SystemID, n)
+		}
+		if !nodes[m.SystemID] {
+			// Not the gateway's: as it was, never allocated, never marked.
+			was := before[m.SystemID]
+			if allocations[m.SystemID] > 0 || m.Status != was.Status || m.AgentName != was.AgentName ||
+				m.Owner != was.Owner || m.Annotations[maas.AnnotationOwnerKind] != "" {
+				t.Errorf("machine %s, none of the gateway's, is orphaned: allocated %d time(s), %s (was %s), agent name %q, owner %q, marks %v",
+					m.SystemID, allocations[m.SystemID], m.StatusName, was.StatusName, m.AgentName, m.Owner, m.Annotations)
+			}
+			continue
+		}
+		agents[m.AgentName] = true
+		if m.Status != maassim.StatusDeployed || allocations[m.SystemID] != 1 || m.AgentName == "" ||
+			m.Annotations[maas.AnnotationOwnerKind] != "Gateway" || m.Annotations[maas.AnnotationOwnerUID] != identity {
+			t.Errorf("gateway machine %s: %s, allocated %d time(s), agent name %q, marks %v; want Deployed, allocated once, marked Gateway %s",
+				m.SystemID, m.StatusName, allocations[m.SystemID], m.AgentName, m.Annotations, identity)
+		}
+	}
+	if len(agents) != 1 {
+		t.Errorf("the gateway's machines carry agent names %v, want one", slices.Collect(maps.Keys(agents)))
+	}
+}
+
+// logMachines shows what MAAS holds, when a test failed.
+func (w *world) logMachines(t *testing.T) {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, m := range w.sim.Machines() {
+		if m.Pool == "gateway" || m.AgentName != "" || w.allocations[m.SystemID] > 0 {
+			t.Logf("machine %s (%s, %v): %s (%s), allocated %d time(s), agent name %q, marks %v", m.SystemID, m.Hostname, m.IPs,
+				m.StatusName, m.StatusMessage, w.allocations[m.SystemID], m.AgentName, m.Annotations)
+		}
+	}
+}
+
+func TestInstallInTheTestWorld(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real API servers and etcds")
+	}
+	logf.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	w := newWorld(t, 0)
 	ops := &inProcess{t: t, ctx: ctx, running: map[string]install.Mode{}}
-	defer ops.stop()
+	t.Cleanup(ops.stop) // before the world stops
 	kubeconfig := filepath.Join(t.TempDir(), "gateway.kubeconfig")
-	opts := install.Options{Installation: inst, Bootstrap: bootCfg, KubeconfigOut: kubeconfig, Operator: ops,
-		NetworkPlugin: cni{}, Timeout: 4 * time.Minute, PollInterval: time.Second}
+	opts := installOptions(w.inst, w.boot, kubeconfig, ops)
 	var out bytes.Buffer
 	opts.Out = &out
-	// The installer is killed twice, after the Gateway is created and
+	// The installer is stopped twice, after the Gateway is created and
 	// after the first node is Ready; each re-run goes on from there.
+	// (TestInstallKilledAtEachStep kills it and the operator for real.)
 	start := time.Now()
 	for _, killAfter := range []string{install.StepGateway, install.StepFirstNode} {
 		out.Reset()
@@ -277,65 +456,17 @@ release:
 			t.Errorf("step %q was %s again after the kill", r.Step, r.Outcome)
 		}
 	}
+	w.checkInstalled(ctx, t, kubeconfig)
+	runAgain(ctx, t, opts)
+}
 
-	boot, err := install.NewClient(bootCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := client.ObjectKey{Namespace: "maas-system", Name: "gw"}
-	if err := boot.Get(ctx, key, &infrav1.Gateway{}); !apierrors.IsNotFound(err) {
-		t.Errorf("the Gateway is still in the bootstrap cluster (%v)", err)
-	}
-	for _, l := range []client.ObjectList{&infrav1.CloudAccountList{}, &infrav1.TenantClusterList{}} {
-		if err := boot.List(ctx, l, client.InNamespace("maas-system")); err != nil {
-			t.Fatal(err)
-		}
-		if n := len(mustItems(t, l)); n > 0 {
-			t.Errorf("%d %T left in the bootstrap cluster", n, l)
-		}
-	}
-	if fi, err := os.Stat(kubeconfig); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("the kubeconfig written: %v, mode %v, want 0600", err, fi.Mode().Perm())
-	}
-	// The kubeconfig written is how the user reaches the new cluster.
-	gwCfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target, err := install.NewClient(gwCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := &infrav1.Gateway{}
-	if err := target.Get(ctx, key, gw); err != nil {
-		t.Fatalf("the Gateway in the new cluster: %v", err)
-	}
-	if gw.Status.ReadyReplicas != 3 {
-		t.Errorf("readyReplicas %d, want 3", gw.Status.ReadyReplicas)
-	}
-	members, err := emu.EtcdMembers(ctx, vip+":6443")
-	if err != nil || len(members) != 3 {
-		t.Errorf("etcd members %+v (%v), want 3", members, err)
-	}
-	identity := infrav1.IdentityUID(gw)
-	owned := 0
-	for _, m := range sim.Machines() {
-		if m.Annotations[maas.AnnotationOwnerKind] != "Gateway" {
-			continue
-		}
-		owned++
-		if m.Annotations[maas.AnnotationOwnerUID] != identity {
-			t.Errorf("machine %s is marked with owner %s, not the installation's %s", m.SystemID,
-				m.Annotations[maas.AnnotationOwnerUID], identity)
-		}
-	}
-	if owned != 3 {
-		t.Errorf("%d machines owned by the Gateway, want 3", owned)
-	}
-
-	// Run again: every step finds its result, nothing is made twice.
-	out.Reset()
-	results, err = install.Run(ctx, opts)
+// runAgain runs an installation that completed once more: every step
+// finds its result, nothing is made twice.
+func runAgain(ctx context.Context, t *testing.T, opts install.Options) {
+	t.Helper()
+	var out bytes.Buffer
+	opts.Out, opts.AfterStep = &out, nil
+	results, err := install.Run(ctx, opts)
 	if err != nil {
 		t.Fatalf("second install: %v\n%s", err, &out)
 	}
@@ -360,18 +491,18 @@ func mustItems(t *testing.T, l client.ObjectList) []runtime.Object {
 }
 
 // ownAddresses moves the default inventory's machines (10.20.Y.Z) to
-// 127.22.Y.Z (see vip).
-func ownAddresses(t *testing.T, specs []maassim.MachineSpec) []maassim.MachineSpec {
+// 127.22.octet+Y.Z (see newWorld).
+func ownAddresses(t *testing.T, specs []maassim.MachineSpec, octet int) []maassim.MachineSpec {
 	t.Helper()
 	out := slices.Clone(specs)
 	for i := range out {
 		var ips []string
 		for _, ip := range out[i].IPs {
-			host, ok := strings.CutPrefix(ip, "10.20.")
-			if !ok {
+			var y, z int
+			if _, err := fmt.Sscanf(ip, "10.20.%d.%d", &y, &z); err != nil {
 				t.Fatalf("the default inventory has %s, not of 10.20.0.0/16", ip)
 			}
-			ips = append(ips, "127.22."+host)
+			ips = append(ips, fmt.Sprintf("%s%d.%d", addressPrefix, octet+y, z))
 		}
 		out[i].IPs = ips
 	}
