@@ -89,9 +89,18 @@ func (r *GatewayReconciler) ensureGatewayPKI(ctx context.Context, gw *infrav1.Ga
 		return pki, err
 	}
 	for _, p := range pkiPurposes {
-		err := r.Get(ctx, types.NamespacedName{Namespace: gw.Namespace, Name: bootstrap.SecretName(gw.Name, p)}, &corev1.Secret{})
+		name := bootstrap.SecretName(gw.Name, p)
+		existing := &corev1.Secret{}
+		err := r.Get(ctx, types.NamespacedName{Namespace: gw.Namespace, Name: name}, existing)
 		if err == nil && pkiHandedOut(owned) {
 			return nil, fmt.Errorf("%s, while others exist: restore it from a backup; a new key pair would not match them", missing)
+		}
+		if err == nil && existing.Labels[infrav1.LabelGateway] != gw.Name {
+			// Only what this operator generated is generated again: a
+			// Secret made by someone else (a CA of their own) is theirs.
+			return nil, fmt.Errorf("%s, while Secret %s/%s exists without the label %s=%s this operator gives the PKI it generates: "+
+				"complete the set, or delete that Secret to have the operator generate all of it", missing, gw.Namespace, name,
+				infrav1.LabelGateway, gw.Name)
 		}
 		if err != nil && !apierrors.IsNotFound(err) {
 			return nil, err

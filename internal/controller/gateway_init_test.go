@@ -28,6 +28,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/util/retry"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,22 +37,27 @@ import (
 	"github.com/maas-gateway/maas-gateway/internal/bootstrap"
 	"github.com/maas-gateway/maas-gateway/internal/catalog"
 	"github.com/maas-gateway/maas-gateway/internal/joinemu/controlplane"
+	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
 )
 
 var _ = Describe("Gateway created from nothing (spec.initialize), from outside", func() {
 	const vip = "127.11.12.100" // in the simulator's gateway subnet, as gateway_etcd_test's
+	// publishCatalog publishes the releases the gateway may run, for this spec.
+	publishCatalog := func() {
+		cm := &corev1.ConfigMap{}
+		cm.Namespace, cm.Name = gatewayOptions.ReleaseCatalog.Namespace, gatewayOptions.ReleaseCatalog.Name
+		cm.Data = map[string]string{catalog.DataKey: releases}
+		Expect(k8s.Create(suiteCtx, cm)).To(Succeed())
+		DeferCleanup(func() { Expect(k8s.Delete(suiteCtx, cm)).To(Succeed()) })
+	}
 
 	It("deploys its first node with kubeadm init from a PKI it generates, sees it Ready at the VIP, and adds no second node until moved", func() {
 		ns := newNamespace()
 		sim := startSimulator(func(c *maassim.Config) { c.Inventory = maassim.Loopback(c.Inventory) })
 		emu := startControlPlanes(sim)
 		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "maas", sim.DefaultAPIKey()))).To(Succeed())
-		cm := &corev1.ConfigMap{}
-		cm.Namespace, cm.Name = gatewayOptions.ReleaseCatalog.Namespace, gatewayOptions.ReleaseCatalog.Name
-		cm.Data = map[string]string{catalog.DataKey: releases}
-		Expect(k8s.Create(suiteCtx, cm)).To(Succeed())
-		DeferCleanup(func() { Expect(k8s.Delete(suiteCtx, cm)).To(Succeed()) })
+		publishCatalog()
 
 		o := gatewayOptions
 		o.SkipGatewayEtcd = false
@@ -127,5 +133,69 @@ var _ = Describe("Gateway created from nothing (spec.initialize), from outside",
 			g.Expect(c.Reason).To(Equal(infrav1.ReasonWaitingForMove))
 		}).WithTimeout(time.Minute).Should(Succeed())
 		Expect(ownedMachinesIn(sim, ns)).To(HaveLen(1), "no node is added from outside the gateway")
+	})
+
+	It("generates its PKI again after a generation interrupted between its Secrets, never over a Secret it did not make", func() {
+		ns := newNamespace()
+		sim := startSimulator(func(c *maassim.Config) { c.Inventory = maassim.Loopback(c.Inventory) })
+		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "maas", sim.DefaultAPIKey()))).To(Succeed())
+		publishCatalog()
+		o := gatewayOptions
+		o.OutsideGateway = true
+		o.RequeueInterval = time.Second
+		_, stop := startOperator(o)
+		DeferCleanup(stop)
+		old, err := bootstrap.GeneratePKI()
+		Expect(err).NotTo(HaveOccurred())
+		leftover := func(name string, labels map[string]string) *corev1.Secret {
+			s := &corev1.Secret{Data: old.SecretData()[bootstrap.PurposeCA]}
+			s.Namespace, s.Name, s.Labels = ns, bootstrap.SecretName(name, bootstrap.PurposeCA), labels
+			Expect(k8s.Create(suiteCtx, s)).To(Succeed())
+			return s
+		}
+		create := func(name, vip string) {
+			gw := newGateway(ns, sim.URL)
+			gw.Name = name
+			gw.Spec.Initialize = true
+			gw.Spec.DeletionPolicy = infrav1.GatewayRetain
+			gw.Spec.ControlPlaneEndpoint = vip
+			gw.Spec.Placement = infrav1.Placement{ResourcePool: "gateway"}
+			gw.Spec.Environment.ClusterNetwork = infrav1.ClusterNetwork{PodCIDR: "172.20.0.0/16", ServiceCIDR: "172.21.0.0/16"}
+			gw.Spec.Release = &infrav1.Release{Version: "1.0.0"}
+			Expect(k8s.Create(suiteCtx, gw)).To(Succeed())
+			DeferCleanup(func() { Expect(ctrlclient.IgnoreNotFound(k8s.Delete(suiteCtx, gw))).To(Succeed()) })
+		}
+		secret := func(g Gomega, name string, p bootstrap.SecretPurpose) *corev1.Secret {
+			got := &corev1.Secret{}
+			g.Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: bootstrap.SecretName(name, p)}, got)).To(Succeed())
+			return got
+		}
+
+		// Only the CA of an earlier generation, made by the operator (its
+		// label) before it was killed: all of the PKI is generated anew,
+		// and the first node deployed with it.
+		leftover("gw", map[string]string{infrav1.LabelGateway: "gw"})
+		create("gw", "127.11.12.101")
+		Eventually(func(g Gomega) {
+			g.Expect(secret(g, "gw", bootstrap.PurposeCA).Data).NotTo(Equal(old.SecretData()[bootstrap.PurposeCA]))
+			g.Expect(secret(g, "gw", bootstrap.PurposeFrontProxy).Data).NotTo(BeEmpty())
+			g.Expect(ownedMachinesIn(sim, ns)).To(ContainElement(HaveField("StatusName", BeElementOf("Deploying", "Deployed"))))
+		}).WithTimeout(time.Minute).Should(Succeed())
+
+		// A CA someone else made (no label): it is theirs; nothing is
+		// generated over it and no machine of that gateway is deployed.
+		theirs := leftover("other", nil)
+		create("other", "127.11.12.102")
+		Consistently(func(g Gomega) {
+			g.Expect(secret(g, "other", bootstrap.PurposeCA).Data).To(Equal(theirs.Data))
+			got := &corev1.Secret{}
+			err := k8s.Get(suiteCtx, ctrlclient.ObjectKey{Namespace: ns, Name: bootstrap.SecretName("other", bootstrap.PurposeFrontProxy)}, got)
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "no part of a PKI is generated beside a CA the operator did not make")
+			for _, m := range sim.Machines() {
+				if m.Annotations[maas.AnnotationOwnerName] == "other" {
+					g.Expect(m.StatusName).NotTo(BeElementOf("Deploying", "Deployed"))
+				}
+			}
+		}).WithTimeout(10 * time.Second).Should(Succeed())
 	})
 })
