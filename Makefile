@@ -87,6 +87,12 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 10s).
 demo: ## Walk the whole life cycle on a local control plane, the MAAS simulator and the join emulator.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./test/demo $(DEMO_FLAGS)
 
+INSTALL_DEPLOY_TIME ?= 2m
+
+.PHONY: bench-install
+bench-install: ## Measure maas-gateway install's overhead beyond the machines' deploy time (INSTALL_DEPLOY_TIME per deployment, default 2m).
+	INSTALL_DEPLOY_TIME=$(INSTALL_DEPLOY_TIME) KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -count=1 -run '^TestInstallOverhead$$' -v -timeout 60m ./internal/install
+
 .PHONY: bench
 bench: ## Measure MAAS and API requests, convergence, memory and webhook latency at scale (BENCH_FLAGS=-short for a quick run).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" hack/bench.sh $(BENCH_FLAGS)

@@ -230,7 +230,10 @@ type world struct {
 
 // newWorld starts a world on 127.22.octet.0/24 (its VIP) and the octets
 // above it (its machines); everything stops when the test ends.
-func newWorld(t *testing.T, octet int) *world {
+func newWorld(t *testing.T, octet int) *world { return newWorldWith(t, octet, nil) }
+
+// newWorldWith is newWorld with the simulator's configuration tuned.
+func newWorldWith(t *testing.T, octet int, tune func(*maassim.Config)) *world {
 	t.Helper()
 	w := &world{vip: fmt.Sprintf("%s%d.100", addressPrefix, octet), allocations: map[string]int{}}
 	env, err := envtest.New(envtest.Options{})
@@ -245,6 +248,9 @@ func newWorld(t *testing.T, octet int) *world {
 	c := maassim.DefaultConfig()
 	c.Inventory = ownAddresses(t, c.Inventory, octet)
 	c.Subnets = append(c.Subnets, maassim.SubnetSpec{CIDR: fmt.Sprintf("%s%d.0/24", addressPrefix, octet), Name: "install-test-vips"})
+	if tune != nil {
+		tune(&c)
+	}
 	if w.sim, err = maassim.Start(c); err != nil {
 		t.Fatal(err)
 	}
