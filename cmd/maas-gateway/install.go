@@ -119,7 +119,8 @@ gateway.create=false and, in the bootstrap cluster, --outside-gateway.`,
 			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt)
 			defer stop()
 			if _, err := install.Run(ctx, install.Options{Installation: inst, Bootstrap: cfg, KubeconfigOut: kubeconfigOut,
-				Operator: install.HelmInstaller{Values: values}, NetworkPlugin: plugin, Out: stdout, Timeout: timeout}); err != nil {
+				Operator: install.HelmInstaller{Values: values}, NetworkPlugin: plugin, Out: stdout,
+				Timeout: timeout}); err != nil {
 				_, _ = fmt.Fprintf(stderr, "maas-gateway install: %v\n", err)
 				return exitError{exitFailed}
 			}

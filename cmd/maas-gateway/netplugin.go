@@ -65,7 +65,8 @@ func (f *networkPluginFlags) plugin(stderr io.Writer) (install.NetworkPlugin, er
 		return install.PackNetworkPlugin{Source: packs.Source{Manifests: string(data)}}, nil
 	case f.chart != "":
 		if !strings.HasPrefix(f.chart, "oci://") {
-			return fail(exitUsage, "--network-plugin-chart %s: an oci:// reference (a chart repository's charts: pull one and give its manifests)", f.chart)
+			return fail(exitUsage, "--network-plugin-chart %s: an oci:// reference "+
+				"(a chart repository's charts: pull one and give its manifests)", f.chart)
 		}
 		var values map[string]any
 		if f.values != "" {
