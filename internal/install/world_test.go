@@ -177,6 +177,34 @@ func (cni) Apply(ctx context.Context, cfg *rest.Config) (string, error) {
 	return "the test world's network plugin", nil
 }
 
+// envtestBootstrap is the Bootstrapper of this world: envtest stands for
+// the kind cluster (KindBootstrap against kind runs in the e2e suite).
+// Delete deletes nothing; it records whether the Gateway had left.
+type envtestBootstrap struct {
+	cfg     *rest.Config
+	ensured int
+	// deleted records, for each Delete, whether the bootstrap cluster
+	// still held the Gateway then.
+	deleted []bool
+}
+
+func (b *envtestBootstrap) Ensure(context.Context, io.Writer) (*rest.Config, string, error) {
+	b.ensured++
+	return b.cfg, "envtest as the kind cluster", nil
+}
+
+func (b *envtestBootstrap) Delete(ctx context.Context) (string, error) {
+	c, err := install.NewClient(b.cfg)
+	if err != nil {
+		return "", err
+	}
+	err = c.Get(ctx, client.ObjectKey{Namespace: "maas-system", Name: "gw"}, &infrav1.Gateway{})
+	b.deleted = append(b.deleted, !apierrors.IsNotFound(err))
+	return "envtest deleted (not really)", nil
+}
+
+func (b *envtestBootstrap) Describe() string { return "envtest" }
+
 func TestInstallInTheTestWorld(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real API servers and etcds")
@@ -245,7 +273,8 @@ release:
 	ops := &inProcess{t: t, ctx: ctx, running: map[string]install.Mode{}}
 	defer ops.stop()
 	kubeconfig := filepath.Join(t.TempDir(), "gateway.kubeconfig")
-	opts := install.Options{Installation: inst, Bootstrap: bootCfg, KubeconfigOut: kubeconfig, Operator: ops,
+	bootstrapper := &envtestBootstrap{cfg: bootCfg}
+	opts := install.Options{Installation: inst, Bootstrapper: bootstrapper, KubeconfigOut: kubeconfig, Operator: ops,
 		NetworkPlugin: cni{}, Timeout: 4 * time.Minute, PollInterval: time.Second}
 	var out bytes.Buffer
 	opts.Out = &out
@@ -264,6 +293,9 @@ release:
 			t.Fatalf("install killed after %q: %v\n%s", killAfter, err, &out)
 		}
 		t.Logf("killed after %q:\n%s", killAfter, &out)
+		if len(bootstrapper.deleted) > 0 {
+			t.Errorf("the bootstrap cluster was deleted by a run killed after %q", killAfter)
+		}
 	}
 	opts.AfterStep = nil
 	out.Reset()
@@ -276,6 +308,17 @@ release:
 		if r.Step != install.StepBootstrap && r.Outcome != install.OutcomeSkipped {
 			t.Errorf("step %q was %s again after the kill", r.Step, r.Outcome)
 		}
+	}
+	// The bootstrap cluster is deleted once, last, after the Gateway left it.
+	if last := results[len(results)-1]; last.Step != install.StepCleanup || last.Outcome != install.OutcomeDone ||
+		last.Message != "envtest deleted (not really)" {
+		t.Errorf("last step %+v, want the bootstrap cluster's deletion", last)
+	}
+	if !slices.Equal(bootstrapper.deleted, []bool{false}) {
+		t.Errorf("deletions (true: the Gateway was still there) %v, want one after the move", bootstrapper.deleted)
+	}
+	if bootstrapper.ensured != 3 {
+		t.Errorf("the bootstrap cluster was ensured %d times, want once per run (3)", bootstrapper.ensured)
 	}
 
 	boot, err := install.NewClient(bootCfg)
@@ -333,19 +376,26 @@ release:
 		t.Errorf("%d machines owned by the Gateway, want 3", owned)
 	}
 
-	// Run again: every step finds its result, nothing is made twice.
+	// Run again: every step finds its result, nothing is made twice;
+	// with --keep-bootstrap the cluster is kept.
 	out.Reset()
+	opts.KeepBootstrap = true
 	results, err = install.Run(ctx, opts)
 	if err != nil {
 		t.Fatalf("second install: %v\n%s", err, &out)
 	}
 	for _, r := range results {
-		if r.Outcome == install.OutcomeDone && r.Step != install.StepBootstrap && r.Step != install.StepAllNodes {
+		if r.Outcome == install.OutcomeDone && r.Step != install.StepBootstrap && r.Step != install.StepAllNodes &&
+			r.Step != install.StepCleanup {
 			t.Errorf("the second run did %q again: %s", r.Step, r.Message)
 		}
 	}
 	if !strings.Contains(out.String(), "already done") {
 		t.Errorf("second run:\n%s", &out)
+	}
+	if len(bootstrapper.deleted) != 1 || !strings.Contains(out.String(), "bootstrap cluster cleanup: done") ||
+		!strings.Contains(out.String(), "kept (--keep-bootstrap): envtest") {
+		t.Errorf("--keep-bootstrap: %d deletions\n%s", len(bootstrapper.deleted), &out)
 	}
 	t.Logf("run again:\n%s", &out)
 }
