@@ -220,9 +220,12 @@ func deploymentAvailable(ns, name string) {
 // service proxy (the test talks to nothing but the API server). The request
 // reaches the simulator from off loopback, so it carries the admin key, in
 // the simulator's own header: the API server consumes Authorization.
-func simGet(path string) ([]byte, error) {
+func simGet(path string) ([]byte, error) { return simGetIn(simNamespace, path) }
+
+// simGetIn is simGet of the simulator in namespace.
+func simGetIn(namespace, path string) ([]byte, error) {
 	return clientset.CoreV1().RESTClient().Get().
-		Namespace(simNamespace).Resource("services").SubResource("proxy").
+		Namespace(namespace).Resource("services").SubResource("proxy").
 		Name("http:"+simName+":http").Suffix(path).
 		SetHeader(maassim.AdminKeyHeader, maassim.DefaultAPIKey).
 		DoRaw(ctx)
@@ -236,8 +239,11 @@ type simMachine struct {
 }
 
 // simMachines is the simulator's view of every machine.
-func simMachines(g Gomega) []simMachine {
-	raw, err := simGet("/sim/machines")
+func simMachines(g Gomega) []simMachine { return simMachinesIn(g, simNamespace) }
+
+// simMachinesIn is simMachines of the simulator in namespace.
+func simMachinesIn(g Gomega, namespace string) []simMachine {
+	raw, err := simGetIn(namespace, "/sim/machines")
 	g.Expect(err).NotTo(HaveOccurred())
 	var ms []simMachine
 	g.Expect(json.Unmarshal(raw, &ms)).To(Succeed())
