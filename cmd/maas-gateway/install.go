@@ -43,7 +43,9 @@ var kindNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
 
 // kindOnlyFlags apply to the kind cluster install makes, not to a cluster
 // given with --bootstrap-kubeconfig.
-var kindOnlyFlags = []string{"bootstrap-name", "bootstrap-image", "bootstrap-config", "keep-bootstrap", "operator-image"}
+var kindOnlyFlags = []string{
+	"bootstrap-name", "bootstrap-image", "bootstrap-config", "keep-bootstrap", "operator-image",
+}
 
 func newInstallCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	var f fileFlag
@@ -205,7 +207,8 @@ cluster, --outside-gateway.`,
 	c.Flags().StringVar(&kubeconfigOut, "kubeconfig-out", "",
 		"where to write the new cluster's admin kubeconfig (required)")
 	c.Flags().StringVar(&bootstrapKubeconfig, "bootstrap-kubeconfig", "",
-		"kubeconfig of a cluster of yours to start the operator in, used as it is and never deleted; without it a kind cluster is made")
+		"kubeconfig of a cluster of yours to start the operator in, used as it is and never deleted; "+
+			"without it a kind cluster is made")
 	c.Flags().StringVar(&kindName, "bootstrap-name", install.DefaultKindName,
 		"name of the kind bootstrap cluster (re-used when it exists)")
 	c.Flags().StringVar(&kindImage, "bootstrap-image", "",

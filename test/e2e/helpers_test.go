@@ -216,13 +216,11 @@ func deploymentAvailable(ns, name string) {
 	}).Should(Succeed(), "Deployment %s/%s available", ns, name)
 }
 
-// simGet GETs a path of the simulator's admin API through the API server's
-// service proxy (the test talks to nothing but the API server). The request
+// simGetIn GETs a path of the admin API of the simulator in namespace
+// through the API server's service proxy (the test talks to nothing but
+// the API server). The request
 // reaches the simulator from off loopback, so it carries the admin key, in
 // the simulator's own header: the API server consumes Authorization.
-func simGet(path string) ([]byte, error) { return simGetIn(simNamespace, path) }
-
-// simGetIn is simGet of the simulator in namespace.
 func simGetIn(namespace, path string) ([]byte, error) {
 	return clientset.CoreV1().RESTClient().Get().
 		Namespace(namespace).Resource("services").SubResource("proxy").
