@@ -75,7 +75,7 @@ func newInstallCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command
   7. operator in the new cluster
   8. move                     as maas-gateway move, bootstrap → new cluster
   9. all nodes Ready          the operator, now inside, joins the others
- 10. bootstrap cluster cleanup the kind cluster deleted (kept with --keep-bootstrap);
+ 10. bootstrap cleanup       the kind cluster deleted (kept with --keep-bootstrap);
                               a --bootstrap-kubeconfig cluster is never deleted
 
 Each step checks first whether its result already holds: after a failure or an
@@ -83,7 +83,7 @@ interrupt, run the same command again and it resumes (in the same kind cluster,
 which a failed run keeps). Only step 10 deletes anything, and only after the
 Gateway runs in the new cluster. The kind cluster's kubeconfig is written beside
 --kubeconfig-out as <bootstrap-name>.kubeconfig.
---values takes chart values; --operator-image IMAGE:TAG sets the manager's
+--values takes chart values; --operator-image REPOSITORY:TAG sets the manager's
 image (image.repository, image.tag, pullPolicy IfNotPresent) in both clusters,
 loaded from the local Docker engine into the kind cluster. The installer sets
 webhook.certManager.enabled=false, gateway.create=false and, in the bootstrap
