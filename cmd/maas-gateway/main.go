@@ -28,7 +28,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/maas-gateway/maas-gateway/internal/pcg"
 	"github.com/maas-gateway/maas-gateway/internal/version"
@@ -51,6 +53,11 @@ const (
 )
 
 func main() {
+	// The installer reports through its own progress lines; the clients
+	// it builds on controller-runtime log nothing worth showing, and
+	// without a logger controller-runtime prints a stack trace when a
+	// client is first made 30 s in (as after the kind cluster's creation).
+	ctrllog.SetLogger(logr.Discard())
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -30,6 +30,13 @@ done >"$baseline"
 
 "$KIND_DIR/up.sh"
 up=$(date +%s)
+# The install spec's installer makes a kind cluster of its own with the kind
+# library: from the same node image, and through the docker wrapper where
+# this engine refuses --privileged (docker-env.sh puts it first on PATH).
+E2E_NODE_IMAGE=$("$KIND_DIR/node-image.sh")
+export E2E_NODE_IMAGE
+# shellcheck source=hack/kind/docker-env.sh
+. "$KIND_DIR/docker-env.sh" "$E2E_NODE_IMAGE"
 
 dump() {
 	log "dumping the cluster's state into $ARTIFACTS"

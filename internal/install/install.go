@@ -29,6 +29,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -80,8 +81,15 @@ type NetworkPlugin interface {
 type Options struct {
 	// Installation is the checked pcg.yaml.
 	Installation *pcg.Installation
-	// Bootstrap is the bootstrap cluster.
+	// Bootstrap is a bootstrap cluster of the user's: used as it is and
+	// never deleted. Exactly one of Bootstrap and Bootstrapper.
 	Bootstrap *rest.Config
+	// Bootstrapper makes the bootstrap cluster (a kind cluster) in the
+	// first step, and deletes it in the last, once the gateway runs in
+	// its own cluster, unless KeepBootstrap.
+	Bootstrapper Bootstrapper
+	// KeepBootstrap keeps the cluster the Bootstrapper made.
+	KeepBootstrap bool
 	// KubeconfigOut is where the new cluster's admin kubeconfig is written
 	// (mode 0600). A re-run reads it back: it is how a later run reaches
 	// the new cluster.
@@ -118,6 +126,7 @@ const (
 	StepOperatorInside  = "operator in the new cluster"
 	StepMove            = "move into the new cluster"
 	StepAllNodes        = "all nodes Ready"
+	StepCleanup         = "bootstrap cluster cleanup"
 )
 
 // fallbackKubernetesVersion picks the admin group when neither the Gateway
@@ -157,9 +166,10 @@ type installer struct {
 // Run installs the gateway: every step whose result does not hold yet, in
 // order, then the summary. Run it again after any failure to resume.
 func Run(ctx context.Context, opts Options) ([]Result, error) {
-	if opts.Installation == nil || opts.Installation.Gateway == nil || opts.Bootstrap == nil ||
+	if opts.Installation == nil || opts.Installation.Gateway == nil || (opts.Bootstrap == nil) == (opts.Bootstrapper == nil) ||
 		opts.Operator == nil || opts.KubeconfigOut == "" {
-		return nil, errors.New("install: an installation, a bootstrap cluster, an operator installer and a kubeconfig path are required")
+		return nil, errors.New("install: an installation, a bootstrap cluster or a Bootstrapper (one of them), " +
+			"an operator installer and a kubeconfig path are required")
 	}
 	if opts.Out == nil {
 		opts.Out = io.Discard
@@ -176,11 +186,7 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	bc, err := NewClient(opts.Bootstrap)
-	if err != nil {
-		return nil, fmt.Errorf("bootstrap cluster: %w", err)
-	}
-	in := &installer{Options: opts, bootstrap: bc, gw: client.ObjectKeyFromObject(opts.Installation.Gateway)}
+	in := &installer{Options: opts, gw: client.ObjectKeyFromObject(opts.Installation.Gateway)}
 	gw := opts.Installation.Gateway
 	_, _ = fmt.Fprintf(opts.Out, "installing Gateway %s/%s: %d node(s), API server at %s, MAAS %s\n",
 		gw.Namespace, gw.Name, gw.Spec.Replicas, gw.Spec.ControlPlaneEndpoint, gw.Spec.MAAS.Endpoint)
@@ -191,7 +197,8 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 
 func (in *installer) steps() []Step {
 	return []Step{
-		{Name: StepBootstrap, Run: in.checkBootstrap},
+		// Always run: it makes the clients every later step uses.
+		{Name: StepBootstrap, Run: in.ensureBootstrap},
 		{Name: StepOperatorOutside, Done: in.either(in.moved, func(ctx context.Context) (bool, string, error) {
 			return in.Operator.Installed(ctx, in.Bootstrap, in.gw.Namespace, ModeOutside)
 		}), Run: func(ctx context.Context) (string, error) {
@@ -217,6 +224,9 @@ func (in *installer) steps() []Step {
 		}},
 		{Name: StepMove, Done: in.movedAndResumed, Run: in.move},
 		{Name: StepAllNodes, Run: in.waitAllNodes},
+		// Last, so that it is reached only once every step before it
+		// holds: the gateway runs in its own cluster.
+		{Name: StepCleanup, Run: in.cleanup},
 	}
 }
 
@@ -232,7 +242,27 @@ func (in *installer) either(checks ...func(context.Context) (bool, string, error
 	}
 }
 
-func (in *installer) checkBootstrap(ctx context.Context) (string, error) {
+// ensureBootstrap makes the bootstrap cluster when a Bootstrapper is
+// given (or finds the one an earlier run made), and checks that it answers.
+func (in *installer) ensureBootstrap(ctx context.Context) (string, error) {
+	var made string
+	if in.Bootstrapper != nil {
+		cfg, msg, err := in.Bootstrapper.Ensure(ctx, indent{in.Out})
+		if err != nil {
+			return "", err
+		}
+		in.Bootstrap, made = cfg, msg+"; "
+	}
+	bc, err := NewClient(in.Bootstrap)
+	if err != nil {
+		return "", err
+	}
+	in.bootstrap = bc
+	msg, err := in.checkBootstrap()
+	return made + msg, err
+}
+
+func (in *installer) checkBootstrap() (string, error) {
 	dc, err := discovery.NewDiscoveryClientForConfig(in.Bootstrap)
 	if err != nil {
 		return "", err
@@ -242,6 +272,28 @@ func (in *installer) checkBootstrap(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("the bootstrap cluster at %s does not answer: %w", in.Bootstrap.Host, err)
 	}
 	return fmt.Sprintf("%s, Kubernetes %s", in.Bootstrap.Host, v.GitVersion), nil
+}
+
+// cleanup deletes the bootstrap cluster the Bootstrapper made, unless it
+// is to be kept, and only once the Gateway runs in the new cluster: then
+// nothing of the gateway remains in it but copies (the Secrets the move
+// copied, the Helm release).
+func (in *installer) cleanup(ctx context.Context) (string, error) {
+	if in.Bootstrapper == nil {
+		return "kept: the cluster of --bootstrap-kubeconfig is not the installer's to delete; it still holds " +
+			"the Helm release and the Secrets the move copied", nil
+	}
+	if in.KeepBootstrap {
+		return "kept (--keep-bootstrap): " + in.Bootstrapper.Describe(), nil
+	}
+	done, _, err := in.movedAndResumed(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !done {
+		return "", fmt.Errorf("the Gateway does not run in the new cluster: %s is not deleted", in.Bootstrapper.Describe())
+	}
+	return in.Bootstrapper.Delete(ctx)
 }
 
 // target is the new cluster as the kubeconfig written by StepAdminAccess
@@ -269,7 +321,9 @@ func (in *installer) moved(ctx context.Context) (bool, string, error) {
 	switch {
 	case err == nil:
 		return false, "", nil
-	case !apierrors.IsNotFound(err):
+	// No Gateway kind at all: a bootstrap cluster made again after an
+	// earlier run deleted the first.
+	case !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err):
 		return false, "", err
 	}
 	if _, err := os.Stat(in.KubeconfigOut); err != nil {

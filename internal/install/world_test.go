@@ -209,6 +209,34 @@ func installOptions(inst *pcg.Installation, boot *rest.Config, kubeconfig string
 		NetworkPlugin: cni{}, Timeout: 4 * time.Minute, PollInterval: time.Second}
 }
 
+// envtestBootstrap is the Bootstrapper of this world: envtest stands for
+// the kind cluster (KindBootstrap against kind runs in the e2e suite).
+// Delete deletes nothing; it records whether the Gateway had left.
+type envtestBootstrap struct {
+	cfg     *rest.Config
+	ensured int
+	// deleted records, for each Delete, whether the bootstrap cluster
+	// still held the Gateway then.
+	deleted []bool
+}
+
+func (b *envtestBootstrap) Ensure(context.Context, io.Writer) (*rest.Config, string, error) {
+	b.ensured++
+	return b.cfg, "envtest as the kind cluster", nil
+}
+
+func (b *envtestBootstrap) Delete(ctx context.Context) (string, error) {
+	c, err := install.NewClient(b.cfg)
+	if err != nil {
+		return "", err
+	}
+	err = c.Get(ctx, client.ObjectKey{Namespace: "maas-system", Name: "gw"}, &infrav1.Gateway{})
+	b.deleted = append(b.deleted, !apierrors.IsNotFound(err))
+	return "envtest deleted (not really)", nil
+}
+
+func (b *envtestBootstrap) Describe() string { return "envtest" }
+
 // world is a bootstrap cluster (envtest), a MAAS (the simulator) whose
 // machines run the gateway's API servers and etcds (the controlplane
 // emulator), and the pcg.yaml of an installation into it.
@@ -430,7 +458,9 @@ func TestInstallInTheTestWorld(t *testing.T) {
 	ops := &inProcess{t: t, ctx: ctx, running: map[string]install.Mode{}}
 	t.Cleanup(ops.stop) // before the world stops
 	kubeconfig := filepath.Join(t.TempDir(), "gateway.kubeconfig")
-	opts := installOptions(w.inst, w.boot, kubeconfig, ops)
+	bootstrapper := &envtestBootstrap{cfg: w.boot}
+	opts := installOptions(w.inst, nil, kubeconfig, ops)
+	opts.Bootstrapper = bootstrapper
 	var out bytes.Buffer
 	opts.Out = &out
 	// The installer is stopped twice, after the Gateway is created and
@@ -449,6 +479,9 @@ func TestInstallInTheTestWorld(t *testing.T) {
 			t.Fatalf("install killed after %q: %v\n%s", killAfter, err, &out)
 		}
 		t.Logf("killed after %q:\n%s", killAfter, &out)
+		if len(bootstrapper.deleted) > 0 {
+			t.Errorf("the bootstrap cluster was deleted by a run killed after %q", killAfter)
+		}
 	}
 	opts.AfterStep = nil
 	out.Reset()
@@ -462,13 +495,29 @@ func TestInstallInTheTestWorld(t *testing.T) {
 			t.Errorf("step %q was %s again after the kill", r.Step, r.Outcome)
 		}
 	}
+	// The bootstrap cluster is deleted once, last, after the Gateway left it.
+	if last := results[len(results)-1]; last.Step != install.StepCleanup || last.Outcome != install.OutcomeDone ||
+		last.Message != "envtest deleted (not really)" {
+		t.Errorf("last step %+v, want the bootstrap cluster's deletion", last)
+	}
+	if !slices.Equal(bootstrapper.deleted, []bool{false}) {
+		t.Errorf("deletions (true: the Gateway was still there) %v, want one after the move", bootstrapper.deleted)
+	}
+	if bootstrapper.ensured != 3 {
+		t.Errorf("the bootstrap cluster was ensured %d times, want once per run (3)", bootstrapper.ensured)
+	}
 	w.checkInstalled(ctx, t, kubeconfig)
-	runAgain(ctx, t, opts)
+	// With --keep-bootstrap a run again keeps the cluster.
+	opts.KeepBootstrap = true
+	if again := runAgain(ctx, t, opts); len(bootstrapper.deleted) != 1 || !strings.Contains(again, "bootstrap cluster cleanup: done") ||
+		!strings.Contains(again, "kept (--keep-bootstrap): envtest") {
+		t.Errorf("--keep-bootstrap: %d deletions\n%s", len(bootstrapper.deleted), again)
+	}
 }
 
 // runAgain runs an installation that completed once more: every step
-// finds its result, nothing is made twice.
-func runAgain(ctx context.Context, t *testing.T, opts install.Options) {
+// finds its result, nothing is made twice. It returns the run's output.
+func runAgain(ctx context.Context, t *testing.T, opts install.Options) string {
 	t.Helper()
 	var out bytes.Buffer
 	opts.Out, opts.AfterStep = &out, nil
@@ -477,7 +526,8 @@ func runAgain(ctx context.Context, t *testing.T, opts install.Options) {
 		t.Fatalf("second install: %v\n%s", err, &out)
 	}
 	for _, r := range results {
-		if r.Outcome == install.OutcomeDone && r.Step != install.StepBootstrap && r.Step != install.StepAllNodes {
+		if r.Outcome == install.OutcomeDone && r.Step != install.StepBootstrap && r.Step != install.StepAllNodes &&
+			r.Step != install.StepCleanup {
 			t.Errorf("the second run did %q again: %s", r.Step, r.Message)
 		}
 	}
@@ -485,6 +535,7 @@ func runAgain(ctx context.Context, t *testing.T, opts install.Options) {
 		t.Errorf("second run:\n%s", &out)
 	}
 	t.Logf("run again:\n%s", &out)
+	return out.String()
 }
 
 func mustItems(t *testing.T, l client.ObjectList) []runtime.Object {

@@ -216,13 +216,14 @@ func deploymentAvailable(ns, name string) {
 	}).Should(Succeed(), "Deployment %s/%s available", ns, name)
 }
 
-// simGet GETs a path of the simulator's admin API through the API server's
-// service proxy (the test talks to nothing but the API server). The request
+// simGetIn GETs a path of the admin API of the simulator in namespace
+// through the API server's service proxy (the test talks to nothing but
+// the API server). The request
 // reaches the simulator from off loopback, so it carries the admin key, in
 // the simulator's own header: the API server consumes Authorization.
-func simGet(path string) ([]byte, error) {
+func simGetIn(namespace, path string) ([]byte, error) {
 	return clientset.CoreV1().RESTClient().Get().
-		Namespace(simNamespace).Resource("services").SubResource("proxy").
+		Namespace(namespace).Resource("services").SubResource("proxy").
 		Name("http:"+simName+":http").Suffix(path).
 		SetHeader(maassim.AdminKeyHeader, maassim.DefaultAPIKey).
 		DoRaw(ctx)
@@ -236,8 +237,11 @@ type simMachine struct {
 }
 
 // simMachines is the simulator's view of every machine.
-func simMachines(g Gomega) []simMachine {
-	raw, err := simGet("/sim/machines")
+func simMachines(g Gomega) []simMachine { return simMachinesIn(g, simNamespace) }
+
+// simMachinesIn is simMachines of the simulator in namespace.
+func simMachinesIn(g Gomega, namespace string) []simMachine {
+	raw, err := simGetIn(namespace, "/sim/machines")
 	g.Expect(err).NotTo(HaveOccurred())
 	var ms []simMachine
 	g.Expect(json.Unmarshal(raw, &ms)).To(Succeed())
