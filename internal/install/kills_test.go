@@ -51,6 +51,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/maas-gateway/maas-gateway/internal/install"
+	"github.com/maas-gateway/maas-gateway/internal/install/installtest"
 )
 
 // What a child process is told through its environment.
@@ -119,7 +120,7 @@ func operatorChild(dir string, mode install.Mode) int {
 		return fail(err)
 	}
 	ctx := context.Background()
-	mgr, err := newOperator(ctx, cfg, namespace, mode)
+	mgr, err := installtest.NewOperator(ctx, cfg, namespace, mode)
 	if err != nil {
 		return fail(err)
 	}
@@ -168,7 +169,7 @@ func (s supervised) Installed(_ context.Context, _ *rest.Config, _ string, mode 
 }
 
 func (s supervised) Install(ctx context.Context, cfg *rest.Config, ns string, mode install.Mode) (string, error) {
-	if err := prepareCluster(ctx, cfg, ns, mode); err != nil {
+	if err := installtest.PrepareCluster(ctx, cfg, ns, mode); err != nil {
 		return "", err
 	}
 	kubeconfig := filepath.Join(s.dir, bootKubeconfig)

@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/maas-gateway/maas-gateway/internal/install"
+	"github.com/maas-gateway/maas-gateway/internal/install/installtest"
 	"github.com/maas-gateway/maas-gateway/internal/joinemu/controlplane"
 	"github.com/maas-gateway/maas-gateway/internal/packs"
 )
@@ -42,12 +43,12 @@ func TestPackNetworkPluginAgainstAnAPIServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cfg, c := apiServer(t)
-	ds := controlplane.NetworkPlugin()
-	ds.APIVersion, ds.Kind = "apps/v1", "DaemonSet"
-	manifest, err := yaml.Marshal(ds)
+	manifest, err := installtest.NetworkPluginManifests()
 	if err != nil {
 		t.Fatal(err)
 	}
+	ds := controlplane.NetworkPlugin()
+	ds.APIVersion, ds.Kind = "apps/v1", "DaemonSet"
 	inst := packs.NewInstaller(packs.Options{Timeout: time.Minute})
 	apply := func(manifests string) string {
 		t.Helper()
@@ -58,22 +59,22 @@ func TestPackNetworkPluginAgainstAnAPIServer(t *testing.T) {
 		return msg
 	}
 
-	if msg := apply(string(manifest)); !strings.Contains(msg, "installed") || !strings.Contains(msg, "revision 1") {
+	if msg := apply(manifest); !strings.Contains(msg, "installed") || !strings.Contains(msg, "revision 1") {
 		t.Errorf("first apply: %q, want installed, revision 1", msg)
 	}
 	got := &appsv1.DaemonSet{}
 	if err := c.Get(ctx, client.ObjectKeyFromObject(ds), got); err != nil {
 		t.Fatalf("the network plugin's DaemonSet: %v", err)
 	}
-	if msg := apply(string(manifest)); !strings.Contains(msg, "unchanged") || !strings.Contains(msg, "revision 1") {
+	if msg := apply(manifest); !strings.Contains(msg, "unchanged") || !strings.Contains(msg, "revision 1") {
 		t.Errorf("re-run: %q, want unchanged, revision 1", msg)
 	}
 	ds.Spec.Template.Spec.Containers[0].Image = "registry.invalid/cni:2"
-	manifest, err = yaml.Marshal(ds)
+	changed, err := yaml.Marshal(ds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if msg := apply(string(manifest)); !strings.Contains(msg, "upgraded") || !strings.Contains(msg, "revision 2") {
+	if msg := apply(string(changed)); !strings.Contains(msg, "upgraded") || !strings.Contains(msg, "revision 2") {
 		t.Errorf("changed manifests: %q, want a new revision", msg)
 	}
 	if err := c.Get(ctx, client.ObjectKeyFromObject(ds), got); err != nil || got.Spec.Template.Spec.Containers[0].Image != "registry.invalid/cni:2" {

@@ -54,8 +54,7 @@ func TestInstallOverhead(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*deploy+10*time.Minute)
 	defer cancel()
 	w := newWorldWith(t, 128, func(c *maassim.Config) { c.DeployTime, c.DeployJitter = deploy, 0 })
-	ops := &inProcess{t: t, ctx: ctx, running: map[string]install.Mode{}}
-	t.Cleanup(ops.stop)
+	ops := inProcess(ctx, t)
 	opts := installOptions(w.inst, w.boot, filepath.Join(t.TempDir(), "gateway.kubeconfig"), ops)
 	opts.Timeout = 3*deploy + 4*time.Minute
 	var out bytes.Buffer

@@ -38,29 +38,21 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	ctrlenvtest "sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
-	"github.com/maas-gateway/maas-gateway/internal/catalog"
 	"github.com/maas-gateway/maas-gateway/internal/install"
+	"github.com/maas-gateway/maas-gateway/internal/install/installtest"
 	"github.com/maas-gateway/maas-gateway/internal/joinemu/controlplane"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
 	"github.com/maas-gateway/maas-gateway/internal/maassim"
-	"github.com/maas-gateway/maas-gateway/internal/operator"
 	"github.com/maas-gateway/maas-gateway/internal/pcg"
 	"github.com/maas-gateway/maas-gateway/test/envtest"
 )
@@ -74,119 +66,14 @@ const (
 	// (see newWorld), so that two can run at once.
 	addressPrefix = "127.22."
 	namespace     = "maas-system"
-	catalogs      = `releases:
-- version: 1.0.0
-  osImage: ubuntu/jammy
-  kubernetesVersion: v1.34.2
-`
 )
 
-// inProcess is the OperatorInstaller of the test world: a manager per
-// cluster, started once, with the release catalog the chart would publish.
-type inProcess struct {
-	t       *testing.T
-	ctx     context.Context
-	mu      sync.Mutex
-	running map[string]install.Mode // rest.Config host → mode
-	stops   []func()
-}
-
-func (p *inProcess) Installed(_ context.Context, cfg *rest.Config, _ string, mode install.Mode) (bool, string, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m, ok := p.running[cfg.Host]
-	return ok && m == mode, "running in-process", nil
-}
-
-func (p *inProcess) Install(ctx context.Context, cfg *rest.Config, namespace string, mode install.Mode) (string, error) {
-	if err := prepareCluster(ctx, cfg, namespace, mode); err != nil {
-		return "", err
-	}
-	mctx, cancel := context.WithCancel(p.ctx)
-	mgr, err := newOperator(mctx, cfg, namespace, mode)
-	if err != nil {
-		cancel()
-		return "", err
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(mctx); err != nil {
-			p.t.Errorf("operator (%s): %v", mode, err)
-		}
-	}()
-	p.mu.Lock()
-	p.running[cfg.Host] = mode
-	p.stops = append(p.stops, func() { cancel(); <-done })
-	p.mu.Unlock()
-	return "started in-process (" + string(mode) + ")", nil
-}
-
-func (p *inProcess) stop() {
-	for _, stop := range slices.Backward(p.stops) {
-		stop()
-	}
-}
-
-// prepareCluster does what the chart does before the manager runs: the
-// CRDs (inside; the bootstrap cluster of this world has them already), the
-// namespace and the release catalog.
-func prepareCluster(ctx context.Context, cfg *rest.Config, namespace string, mode install.Mode) error {
-	c, err := install.NewClient(cfg)
-	if err != nil {
-		return err
-	}
-	if mode == install.ModeInside {
-		// What Helm does with the chart's crds/.
-		if _, err := ctrlenvtest.InstallCRDs(cfg, ctrlenvtest.CRDInstallOptions{
-			Paths: []string{filepath.Join(envtest.RepoRoot(), "config", "crd", "bases")}, MaxTime: time.Minute,
-		}); err != nil {
-			return fmt.Errorf("CRDs: %w", err)
-		}
-	}
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
-	}
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "gateway-releases"},
-		Data: map[string]string{catalog.DataKey: catalogs}}
-	if err := c.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
-	}
-	return nil
-}
-
-// newOperator is the manager the chart would run in mode, set up with
-// ctx, not started. The world's operators run in-process
-// (TestInstallInTheTestWorld) or as processes of their own
-// (TestInstallKilledAtEachStep), with these same options.
-func newOperator(ctx context.Context, cfg *rest.Config, namespace string, mode install.Mode) (ctrl.Manager, error) {
-	o := operator.Options{
-		MAAS:                     maas.Options{MaxAttempts: 2, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, RateLimit: 1000, RateBurst: 1000},
-		PollInterval:             200 * time.Millisecond,
-		RevalidateInterval:       2 * time.Second,
-		RetryInterval:            200 * time.Millisecond,
-		CredentialsCheckInterval: 200 * time.Millisecond,
-		CapacityBackoff:          200 * time.Millisecond,
-		CapacityBackoffMax:       2 * time.Second,
-		RequeueInterval:          time.Second,
-		ReleaseCatalog:           types.NamespacedName{Namespace: namespace, Name: "gateway-releases"},
-		OutsideGateway:           mode == install.ModeOutside,
-	}
-	scheme, err := install.Scheme()
-	if err != nil {
-		return nil, err
-	}
-	skip := true
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Cache: o.CacheOptions(), Client: operator.ClientOptions(), Scheme: scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		Controller: config.Controller{SkipNameValidation: &skip}})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := operator.Setup(ctx, mgr, o); err != nil {
-		return nil, err
-	}
-	return mgr, nil
+// inProcess is the operator of the test world, run in-process and stopped
+// before the world stops.
+func inProcess(ctx context.Context, t *testing.T) *installtest.InProcess {
+	ops := &installtest.InProcess{Ctx: ctx, OnError: func(err error) { t.Error(err) }}
+	t.Cleanup(ops.Stop)
+	return ops
 }
 
 // cni is the network plugin of this world (see controlplane.NetworkPlugin).
@@ -455,8 +342,7 @@ func TestInstallInTheTestWorld(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	w := newWorld(t, 0)
-	ops := &inProcess{t: t, ctx: ctx, running: map[string]install.Mode{}}
-	t.Cleanup(ops.stop) // before the world stops
+	ops := inProcess(ctx, t)
 	kubeconfig := filepath.Join(t.TempDir(), "gateway.kubeconfig")
 	bootstrapper := &envtestBootstrap{cfg: w.boot}
 	opts := installOptions(w.inst, nil, kubeconfig, ops)
@@ -551,17 +437,9 @@ func mustItems(t *testing.T, l client.ObjectList) []runtime.Object {
 // 127.22.octet+Y.Z (see newWorld).
 func ownAddresses(t *testing.T, specs []maassim.MachineSpec, octet int) []maassim.MachineSpec {
 	t.Helper()
-	out := slices.Clone(specs)
-	for i := range out {
-		var ips []string
-		for _, ip := range out[i].IPs {
-			var y, z int
-			if _, err := fmt.Sscanf(ip, "10.20.%d.%d", &y, &z); err != nil {
-				t.Fatalf("the default inventory has %s, not of 10.20.0.0/16", ip)
-			}
-			ips = append(ips, fmt.Sprintf("%s%d.%d", addressPrefix, octet+y, z))
-		}
-		out[i].IPs = ips
+	out, err := installtest.MoveMachines(specs, addressPrefix, octet)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

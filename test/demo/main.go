@@ -64,6 +64,8 @@ type config struct {
 	samples     string
 	// controlPlanes runs tenant clusters' control planes as real processes.
 	controlPlanes bool
+	// install starts from a pcg.yaml and maas-gateway install instead.
+	install bool
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.stepTimeout, "step-timeout", 2*time.Minute, "how long a step may wait for the operator")
 	fs.BoolVar(&c.controlPlanes, "control-planes", true, "run tenant clusters' etcd and kube-apiserver as real "+
 		"processes on loopback addresses, so the demo can look inside them (false: MAAS only)")
+	fs.BoolVar(&c.install, "install", false, "start from nothing: a pcg.yaml taken by maas-gateway install's code to a "+
+		"3-node gateway running in its own cluster (a real API server and etcd per machine)")
 	fs.StringVar(&c.samples, "samples", "", "directory of the sample objects (default: config/samples of the repository)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -84,6 +88,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	if c.install {
+		ctrllog.SetLogger(funcr.New(func(prefix, args string) {}, funcr.Options{}))
+		return runInstall(ctx, c, stdout)
+	}
 	// The demo's own clients log through controller-runtime only for what
 	// the API server warns about; show that, compactly.
 	ctrllog.SetLogger(funcr.New(func(prefix, args string) {
