@@ -66,7 +66,8 @@ func runInstall(ctx context.Context, c config, stdout io.Writer) int {
 		return fail("%v", err)
 	}
 
-	t.printf("\n[start] bootstrap cluster (local kube-apiserver and etcd), MAAS simulator (%s deployments)\n", c.deployTime)
+	t.printf("\n[start] bootstrap cluster (local kube-apiserver and etcd), MAAS simulator (%s deployments)\n",
+		c.deployTime)
 	env, err := envtest.New(envtest.Options{})
 	if err != nil {
 		return fail("%v", err)
@@ -91,7 +92,8 @@ func runInstall(ctx context.Context, c config, stdout io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	emu, err := controlplane.New(controlplane.Options{BinDir: assets, Interval: time.Second, Log: zap.New(zap.WriteTo(io.Discard))})
+	emu, err := controlplane.New(controlplane.Options{BinDir: assets, Interval: time.Second,
+		Log: zap.New(zap.WriteTo(io.Discard))})
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -130,15 +132,16 @@ release:
 		return fail("%v", err)
 	}
 
-	t.printf("\n[install] maas-gateway install -f %s --kubeconfig-out %s/gateway.kubeconfig --network-plugin-manifests …\n\n", pcgPath, dir)
+	t.printf("\n[install] maas-gateway install -f %s --kubeconfig-out %s/gateway.kubeconfig "+
+		"--network-plugin-manifests …\n\n", pcgPath, dir)
 	ops := &installtest.InProcess{Ctx: ctx, OnError: func(err error) { t.printf("demo: %v\n", err) }}
 	defer ops.Stop()
 	kubeconfig := filepath.Join(dir, "gateway.kubeconfig")
 	clock := maassim.ClockDeployments(sim.Sim)
 	start := time.Now()
-	_, err = install.Run(ctx, install.Options{Installation: inst, Bootstrap: boot, KubeconfigOut: kubeconfig, Operator: ops,
-		NetworkPlugin: install.PackNetworkPlugin{Source: packs.Source{Manifests: manifests}},
-		Out:           stdout, Timeout: c.stepTimeout + 3*c.deployTime, PollInterval: time.Second})
+	_, err = install.Run(ctx, install.Options{Installation: inst, Bootstrap: boot, KubeconfigOut: kubeconfig,
+		Operator: ops, NetworkPlugin: install.PackNetworkPlugin{Source: packs.Source{Manifests: manifests}},
+		Out: stdout, Timeout: c.stepTimeout + 3*c.deployTime, PollInterval: time.Second})
 	took := time.Since(start)
 	clock.Stop()
 	if err != nil {
