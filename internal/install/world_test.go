@@ -197,23 +197,7 @@ func newWorldWith(t *testing.T, octet int, tune func(*maassim.Config)) *world {
 	})
 	w.emu.Attach(w.sim)
 
-	w.pcg = fmt.Appendf(nil, `apiVersion: install.maasgateway.io/v1alpha1
-kind: GatewayInstallation
-name: gw
-namespace: %s
-replicas: 3
-controlPlaneEndpoint: %s
-maas:
-  endpoint: %s
-  apiKey: %s
-placement:
-  resourcePool: gateway
-environment:
-  podCIDR: 172.20.0.0/16
-  serviceCIDR: 172.21.0.0/16
-release:
-  version: 1.0.0
-`, namespace, w.vip, w.sim.URL, w.sim.DefaultAPIKey())
+	w.pcg = installtest.PCG(namespace, w.vip, w.sim.URL, w.sim.DefaultAPIKey())
 	if w.inst, err = loadInstallation(w.pcg); err != nil {
 		t.Fatal(err)
 	}

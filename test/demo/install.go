@@ -18,7 +18,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -101,28 +100,12 @@ func runInstall(ctx context.Context, c config, stdout io.Writer) int {
 	defer emu.Attach(sim)()
 	t.printf("  MAAS simulator:  %s  (machines: http://%s/sim/machines)\n", sim.URL, sim.Addr())
 
-	pcgYAML := fmt.Sprintf(`apiVersion: install.maasgateway.io/v1alpha1
-kind: GatewayInstallation
-name: gw
-namespace: maas-system
-replicas: 3
-controlPlaneEndpoint: %s
-maas:
-  endpoint: %s
-  apiKey: %s
-placement:
-  resourcePool: gateway
-environment:
-  podCIDR: 172.20.0.0/16
-  serviceCIDR: 172.21.0.0/16
-release:
-  version: 1.0.0
-`, installVIP, sim.URL, sim.DefaultAPIKey())
+	pcgYAML := installtest.PCG("maas-system", installVIP, sim.URL, sim.DefaultAPIKey())
 	pcgPath := filepath.Join(dir, "pcg.yaml")
-	if err := os.WriteFile(pcgPath, []byte(pcgYAML), 0o600); err != nil {
+	if err := os.WriteFile(pcgPath, pcgYAML, 0o600); err != nil {
 		return fail("%v", err)
 	}
-	inst, err := pcg.Load([]byte(pcgYAML), pcg.Options{AllowLoopbackEndpoints: true})
+	inst, err := pcg.Load(pcgYAML, pcg.Options{AllowLoopbackEndpoints: true})
 	if err != nil {
 		return fail("the demo's pcg.yaml: %v", err)
 	}

@@ -206,3 +206,26 @@ func MoveMachines(specs []maassim.MachineSpec, prefix string, octet int) ([]maas
 	}
 	return out, nil
 }
+
+// PCG is the pcg.yaml of these worlds: a 3-node gateway named gw in
+// namespace, at vip, on the MAAS at endpoint with apiKey, in the
+// simulator's gateway pool, running the catalog's release 1.0.0.
+func PCG(namespace, vip, endpoint, apiKey string) []byte {
+	return fmt.Appendf(nil, `apiVersion: install.maasgateway.io/v1alpha1
+kind: GatewayInstallation
+name: gw
+namespace: %s
+replicas: 3
+controlPlaneEndpoint: %s
+maas:
+  endpoint: %s
+  apiKey: %s
+placement:
+  resourcePool: gateway
+environment:
+  podCIDR: 172.20.0.0/16
+  serviceCIDR: 172.21.0.0/16
+release:
+  version: 1.0.0
+`, namespace, vip, endpoint, apiKey)
+}
