@@ -17,6 +17,7 @@ limitations under the License.
 package controller_test
 
 import (
+	"sync"
 	"time"
 
 	"github.com/canonical/gomaasclient/client"
@@ -38,10 +39,23 @@ var _ = Describe("Orphaned machines", func() {
 		sim  *maassim.Server
 		stop func()
 		opts operator.Options
+		// releases is when MAAS last finished releasing each machine. A
+		// released machine may be Ready for a moment only: the new owner
+		// of the second spec allocates it again at once.
+		releasesMu sync.Mutex
+		releases   map[string]time.Time
 	)
 
 	BeforeEach(func() {
 		sim = startSimulator(nil)
+		releases = map[string]time.Time{}
+		DeferCleanup(sim.Subscribe(func(e maassim.Event) {
+			if e.Type == maassim.EventReleased {
+				releasesMu.Lock()
+				releases[e.Machine.SystemID] = e.Time
+				releasesMu.Unlock()
+			}
+		}))
 		opts = tenantOptions()
 		opts.UnclaimedGrace = grace
 		_, stop = startOperator(opts)
@@ -103,9 +117,14 @@ var _ = Describe("Orphaned machines", func() {
 	releasedWithEvent := func(orphans []maassim.Machine, start time.Time) {
 		GinkgoHelper()
 		for _, m := range orphans {
-			Eventually(state(m.SystemID)).Should(Equal("Ready"), "machine %s of the gone owner", m.SystemID)
+			releasedAt := func() time.Time {
+				releasesMu.Lock()
+				defer releasesMu.Unlock()
+				return releases[m.SystemID]
+			}
+			Eventually(releasedAt).Should(BeTemporally(">", start), "machine %s of the gone owner is released", m.SystemID)
+			Expect(releasedAt().Sub(start)).To(BeNumerically(">=", grace), "machine %s released before the grace period", m.SystemID)
 		}
-		Expect(time.Since(start)).To(BeNumerically(">=", grace), "released before the grace period")
 		for _, m := range orphans {
 			Eventually(func() []eventsv1.Event { return accountEvents("ReleasedOrphanedMachine") }).Should(ContainElement(
 				HaveField("Note", And(ContainSubstring(m.SystemID), ContainSubstring(ns+"/tc"), ContainSubstring("uid")))))

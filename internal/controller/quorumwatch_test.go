@@ -19,6 +19,8 @@ package controller_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,26 +52,25 @@ func watchQuorum(ctx context.Context, members func() ([]controlplane.Member, err
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
+			at := time.Now()
 			ms, err := members()
+			// A sample is a list, then a status request to each member: a
+			// member removed in between (it stops once it learns so) is
+			// listed as a voter and found unreachable. Only a list read
+			// after the probes tells whether it still counts.
+			var after []controlplane.Member
+			if err == nil && quorumLost(ms, nil) != "" {
+				after, err = members()
+			}
 			mu.Lock()
 			switch {
 			case ctx.Err() != nil:
 			case err != nil:
 				rec.violations = append(rec.violations, "listing members: "+err.Error())
 			default:
-				up, voters := 0, 0
-				for _, m := range ms {
-					if m.Learner {
-						continue
-					}
-					voters++
-					if m.Reachable {
-						up++
-					}
-				}
 				rec.fewest, rec.most = min(rec.fewest, len(ms)), max(rec.most, len(ms))
-				if up < voters/2+1 {
-					rec.violations = append(rec.violations, fmt.Sprintf("%d of %d voting members reachable", up, voters))
+				if v := quorumLost(ms, after); v != "" {
+					rec.violations = append(rec.violations, at.Format("15:04:05.000")+": "+v)
 				}
 			}
 			mu.Unlock()
@@ -86,4 +87,29 @@ func watchQuorum(ctx context.Context, members func() ([]controlplane.Member, err
 		defer mu.Unlock()
 		return rec
 	}
+}
+
+// quorumLost says how sample lacks a quorum (fewer voting members reachable
+// than a majority of the voters), or "" when it has one. A voter absent from
+// after, a list read once sample's probes were over, was removed meanwhile
+// and does not count; after nil means no such list was read.
+func quorumLost(sample, after []controlplane.Member) string {
+	up, voters := 0, 0
+	var down []string
+	for _, m := range sample {
+		removed := after != nil && !slices.ContainsFunc(after, func(a controlplane.Member) bool { return a.ID == m.ID })
+		if m.Learner || removed {
+			continue
+		}
+		voters++
+		if m.Reachable {
+			up++
+		} else {
+			down = append(down, fmt.Sprintf("%s (%x)", m.Name, m.ID))
+		}
+	}
+	if up >= voters/2+1 {
+		return ""
+	}
+	return fmt.Sprintf("%d of %d voting members reachable; unreachable: %s", up, voters, strings.Join(down, ", "))
 }
