@@ -17,7 +17,6 @@ limitations under the License.
 package controller_test
 
 import (
-	"sync"
 	"time"
 
 	"github.com/canonical/gomaasclient/client"
@@ -39,23 +38,14 @@ var _ = Describe("Orphaned machines", func() {
 		sim  *maassim.Server
 		stop func()
 		opts operator.Options
-		// releases is when MAAS last finished releasing each machine. A
-		// released machine may be Ready for a moment only: the new owner
-		// of the second spec allocates it again at once.
-		releasesMu sync.Mutex
-		releases   map[string]time.Time
+		// The new owner of the second spec allocates a released machine
+		// again at once.
+		releasedAt func(string) time.Time
 	)
 
 	BeforeEach(func() {
 		sim = startSimulator(nil)
-		releases = map[string]time.Time{}
-		DeferCleanup(sim.Subscribe(func(e maassim.Event) {
-			if e.Type == maassim.EventReleased {
-				releasesMu.Lock()
-				releases[e.Machine.SystemID] = e.Time
-				releasesMu.Unlock()
-			}
-		}))
+		releasedAt = watchReleases(sim)
 		opts = tenantOptions()
 		opts.UnclaimedGrace = grace
 		_, stop = startOperator(opts)
@@ -117,13 +107,9 @@ var _ = Describe("Orphaned machines", func() {
 	releasedWithEvent := func(orphans []maassim.Machine, start time.Time) {
 		GinkgoHelper()
 		for _, m := range orphans {
-			releasedAt := func() time.Time {
-				releasesMu.Lock()
-				defer releasesMu.Unlock()
-				return releases[m.SystemID]
-			}
-			Eventually(releasedAt).Should(BeTemporally(">", start), "machine %s of the gone owner is released", m.SystemID)
-			Expect(releasedAt().Sub(start)).To(BeNumerically(">=", grace), "machine %s released before the grace period", m.SystemID)
+			Eventually(func() time.Time { return releasedAt(m.SystemID) }).Should(BeTemporally(">", start),
+				"machine %s of the gone owner is released", m.SystemID)
+			Expect(releasedAt(m.SystemID).Sub(start)).To(BeNumerically(">=", grace), "machine %s released before the grace period", m.SystemID)
 		}
 		for _, m := range orphans {
 			Eventually(func() []eventsv1.Event { return accountEvents("ReleasedOrphanedMachine") }).Should(ContainElement(

@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -325,4 +326,28 @@ func startControlPlanes(srv *maassim.Server, mutate ...func(*controlplane.Option
 	})
 	emu.Attach(srv)
 	return emu
+}
+
+// watchReleases records when MAAS last finished releasing each machine of
+// sim, from now until the spec ends, and returns a reader of that record.
+// A released machine may be Ready for a moment only (whoever lacks a
+// machine allocates it again at once), so specs that prove a release
+// read it here rather than await the Ready state.
+func watchReleases(sim *maassim.Server) (releasedAt func(systemID string) time.Time) {
+	var (
+		mu       sync.Mutex
+		released = map[string]time.Time{}
+	)
+	DeferCleanup(sim.Subscribe(func(e maassim.Event) {
+		if e.Type == maassim.EventReleased {
+			mu.Lock()
+			released[e.Machine.SystemID] = e.Time
+			mu.Unlock()
+		}
+	}))
+	return func(systemID string) time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return released[systemID]
+	}
 }
