@@ -171,8 +171,12 @@ func (b *capacityBackoff) dropOthersLocked(k capacityKey) {
 }
 
 // delay is the wait after n NoCapacity answers in a row.
-func (b *capacityBackoff) delay(n int) time.Duration {
-	base, maxDelay := b.base, b.max
+func (b *capacityBackoff) delay(n int) time.Duration { return doubling(n, b.base, b.max) }
+
+// doubling is the wait after n refusals in a row: base after the first,
+// twice the wait before after each further one, never more than maxDelay
+// (zero base and maxDelay take the capacity backoff's defaults).
+func doubling(n int, base, maxDelay time.Duration) time.Duration {
 	if base <= 0 {
 		base = DefaultCapacityBackoff
 	}

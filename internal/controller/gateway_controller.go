@@ -102,6 +102,9 @@ type GatewayReconciler struct {
 	vips vipKeeper
 	// capacity holds the gateway's pool while MAAS has no machine for it.
 	capacity capacityBackoff
+	// releaseRetries paces the releases asked again of machines whose
+	// release MAAS keeps failing.
+	releaseRetries releaseRetries
 }
 
 // Every verb below is justified in the README ("What the manager may do").
@@ -796,6 +799,7 @@ func (r *GatewayReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.RequeueInterval = 30 * time.Second
 	}
 	r.capacity.base, r.capacity.max = r.CapacityBackoff, r.CapacityBackoffMax
+	r.releaseRetries.base, r.releaseRetries.max = r.CapacityBackoff, r.CapacityBackoffMax
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&infrav1.Gateway{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, lostState()))).
 		Owns(&infrav1.CloudAccount{}).

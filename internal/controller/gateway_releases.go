@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
@@ -49,6 +50,7 @@ func (r *GatewayReconciler) withReleasingNodes(ctx context.Context, gw *infrav1.
 		account: key,
 		object:  gw,
 		comment: fmt.Sprintf("maas-gateway: retrying the release of a node of Gateway %s/%s", gw.Namespace, gw.Name),
+		retries: &r.releaseRetries, now: time.Now(),
 	}, latest, was, ownedBy(latest, gatewayKind, gw), released)
 	for _, m := range recs {
 		nodes = append(nodes, infrav1.GatewayNode{MachineStatus: m})

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -46,6 +47,9 @@ type releasedBy struct {
 	object runtime.Object
 	// comment is MAAS's comment on a release asked again.
 	comment string
+	// retries paces the releases asked again; now is the reconcile's time.
+	retries *releaseRetries
+	now     time.Time
 }
 
 // followReleases follows the machines a live object (a TenantCluster, the
@@ -93,6 +97,7 @@ func followReleases(ctx context.Context, inv OwnerInventory, rec Recorder, by re
 		now, state := latest.Followed(id)
 		switch {
 		case state.Settled():
+			by.retries.forget(id)
 			continue
 		case state == maas.NotFollowed:
 			// Released by an earlier process: follow it from the next poll.
@@ -107,15 +112,11 @@ func followReleases(ctx context.Context, inv OwnerInventory, rec Recorder, by re
 			}
 			out = append(out, m)
 		case now.Status == maas.StatusFailedReleasing:
-			again, err := inv.RetryRelease(ctx, by.account, id, maas.ReleaseParams{Comment: by.comment})
+			again, err := retryRelease(ctx, inv, rec, by, now)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("releasing machine %s again: %w", id, err))
-				out = append(out, keepPool(machineStatus(now), m))
-				continue
+				errs = append(errs, err)
 			}
-			rec.Eventf(by.object, nil, corev1.EventTypeWarning, "MachineReleaseRetried", "Release",
-				"MAAS failed to release machine %s (%s); released it again", id, now.StatusMessage)
-			out = append(out, keepPool(machineStatus(again), m))
+			out = append(out, keepPool(again, m))
 		case now.Owner == nil || now.Owner.UID == by.owner.UID:
 			if rollout.ParseState(now.StatusName) != rollout.StateReleased {
 				out = append(out, keepPool(machineStatus(now), m))
@@ -132,4 +133,25 @@ func keepPool(rec, earlier infrav1.MachineStatus) infrav1.MachineStatus {
 		rec.Pool, rec.Template = earlier.Pool, earlier.Template
 	}
 	return rec
+}
+
+// retryRelease releases machine m, whose release MAAS failed, again once
+// by.retries allows it, with an event, and returns its record: MAAS's
+// answer, or m as it is with the time of the next attempt while it waits.
+func retryRelease(ctx context.Context, inv OwnerInventory, rec Recorder, by releasedBy, m maas.Machine) (infrav1.MachineStatus, error) {
+	if ok, next := by.retries.due(m.SystemID, by.now); !ok {
+		st := machineStatus(m)
+		st.Message = truncate(fmt.Sprintf("to be released again at %s at the earliest (MAAS: %s)",
+			next.UTC().Format(time.RFC3339), m.StatusMessage), maxMachineMessage)
+		return st, nil
+	}
+	again, err := inv.RetryRelease(ctx, by.account, m.SystemID, maas.ReleaseParams{Comment: by.comment})
+	if err != nil {
+		return machineStatus(m), fmt.Errorf("releasing machine %s again: %w", m.SystemID, err)
+	}
+	n, next := by.retries.asked(m.SystemID, by.now)
+	rec.Eventf(by.object, nil, corev1.EventTypeWarning, "MachineReleaseRetried", "Release",
+		"MAAS failed to release machine %s (%s); released it again (%d time(s) in a row; should MAAS fail again, the next not before %s)",
+		m.SystemID, m.StatusMessage, n, next.UTC().Format(time.RFC3339))
+	return machineStatus(again), nil
 }

@@ -24,6 +24,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	infrav1 "github.com/maas-gateway/maas-gateway/api/v1alpha1"
 	"github.com/maas-gateway/maas-gateway/internal/maas"
@@ -123,6 +124,9 @@ func untilReleased(t *testing.T, srv *maassim.Server, inv *maas.Inventory, m maa
 	tc := &infrav1.TenantCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "tc", UID: "uid-1"}}
 	recorder := events.NewFakeRecorder(10)
 	r := &TenantClusterReconciler{Inventory: inv, Recorder: recorder}
+	// The first release asked again fails too (the fault is lifted once it
+	// is asked): the next comes a millisecond later.
+	r.releaseRetries.base, r.releaseRetries.max = time.Millisecond, time.Millisecond
 	if n := releaseRequests(srv); n != 1 {
 		t.Fatalf("%d release requests before the retry, want 1", n)
 	}
@@ -180,4 +184,110 @@ func TestAFailedReleaseOfALiveClusterIsRetried(t *testing.T) {
 func TestAFailedReleaseStatusNeverRecordedIsRetried(t *testing.T) {
 	srv, inv, m := releaseFailing(t, releaseOwner)
 	untilReleased(t, srv, inv, m, nil)
+}
+
+func TestReleaseRetriesDoubleUpToTheLongestWait(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	b := &releaseRetries{base: time.Minute, max: 5 * time.Minute}
+	for i, step := range []struct {
+		at   time.Duration // since t0
+		ask  bool          // ask when due
+		due  bool
+		next time.Duration // since t0, once asked (or while not due)
+	}{
+		{at: 0, ask: true, due: true, next: time.Minute},
+		{at: 59 * time.Second, due: false, next: time.Minute},
+		{at: time.Minute, ask: true, due: true, next: 3 * time.Minute},
+		{at: 2 * time.Minute, due: false, next: 3 * time.Minute},
+		{at: 3 * time.Minute, ask: true, due: true, next: 7 * time.Minute},
+		{at: 7 * time.Minute, ask: true, due: true, next: 12 * time.Minute}, // 8 min capped at 5
+		{at: 12 * time.Minute, ask: true, due: true, next: 17 * time.Minute},
+	} {
+		now := t0.Add(step.at)
+		due, next := b.due("m1", now)
+		if due != step.due {
+			t.Fatalf("step %d: due %v, want %v", i, due, step.due)
+		}
+		if !due && !next.Equal(t0.Add(step.next)) {
+			t.Fatalf("step %d: not due until %s, want %s", i, next.Sub(t0), step.next)
+		}
+		if step.ask {
+			if _, next := b.asked("m1", now); !next.Equal(t0.Add(step.next)) {
+				t.Fatalf("step %d: next at %s, want %s", i, next.Sub(t0), step.next)
+			}
+		}
+	}
+	if due, _ := b.due("m2", t0.Add(12*time.Minute)); !due {
+		t.Fatal("another machine waits for m1's backoff")
+	}
+	b.forget("m1")
+	if due, _ := b.due("m1", t0.Add(12*time.Minute)); !due {
+		t.Fatal("a machine MAAS had back waits when its release fails anew")
+	}
+	// A machine no longer asked for is dropped, not kept for ever.
+	b.asked("m1", t0)
+	b.asked("m3", t0.Add(time.Hour))
+	if _, kept := b.tried["m1"]; kept {
+		t.Fatal("a record an hour old is kept")
+	}
+	var none *releaseRetries
+	if due, _ := none.due("m1", t0); !due {
+		t.Fatal("no pacing holds a release")
+	}
+}
+
+// TestAReleaseMAASKeepsFailingIsAskedAgainWithBackoff: a machine whose
+// release MAAS fails every time is released again at once, then after one
+// minute, two, four: not at every reconcile.
+func TestAReleaseMAASKeepsFailingIsAskedAgainWithBackoff(t *testing.T) {
+	srv, inv, m := releaseFailing(t, releaseOwner)
+	ctx := context.Background()
+	tc := &infrav1.TenantCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "tc", UID: "uid-1"}}
+	clock := clocktesting.NewFakePassiveClock(time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC))
+	r := &TenantClusterReconciler{Inventory: inv, Recorder: events.NewFakeRecorder(100), Clock: clock,
+		CapacityBackoff: time.Minute, CapacityBackoffMax: 10 * time.Minute}
+	r.releaseRetries.base, r.releaseRetries.max = r.CapacityBackoff, r.CapacityBackoffMax
+	was := []infrav1.MachineStatus{{SystemID: m.SystemID, State: "Releasing", Pool: "workers"}}
+	// reconcile reconciles once MAAS has failed the last release again.
+	reconcile := func() []infrav1.MachineStatus {
+		t.Helper()
+		var snap *maas.Snapshot
+		await(t, "Releasing failed in the inventory", func() bool {
+			s, ok := inv.Snapshot(releaseKey)
+			if !ok {
+				return false
+			}
+			now, _ := s.Followed(m.SystemID)
+			snap = s
+			return now.Status == maas.StatusFailedReleasing
+		})
+		out, err := r.pendingReleases(ctx, tc, releaseKey, snap, was, nil, nil)
+		if err != nil {
+			t.Fatalf("reconcile: %v", err)
+		}
+		was = out
+		return out
+	}
+	start, asked := clock.Now(), releaseRequests(srv)
+	for _, step := range []struct {
+		at       time.Duration
+		requests int // release requests MAAS received by then, the first included
+	}{
+		{0, 2}, {time.Second, 2}, {59 * time.Second, 2},
+		{time.Minute, 3}, {2 * time.Minute, 3}, {3*time.Minute - time.Second, 3},
+		{3 * time.Minute, 4}, {6 * time.Minute, 4}, {7 * time.Minute, 5},
+	} {
+		clock.SetTime(start.Add(step.at))
+		out := reconcile()
+		if n := releaseRequests(srv); n != step.requests {
+			t.Fatalf("at %s: %d release requests, want %d", step.at, n, step.requests)
+		}
+		if len(out) != 1 || out[0].SystemID != m.SystemID {
+			t.Fatalf("at %s: status %+v, want the machine still on its way back", step.at, out)
+		}
+		if n := releaseRequests(srv); n == asked && !strings.Contains(out[0].Message, "to be released again at") {
+			t.Fatalf("at %s: status says %q of the machine while it waits", step.at, out[0].Message)
+		}
+		asked = releaseRequests(srv)
+	}
 }

@@ -165,6 +165,9 @@ type TenantClusterReconciler struct {
 	writes ownWrites
 	// capacity holds pools MAAS has no machine for, across reconciles.
 	capacity capacityBackoff
+	// releaseRetries paces the releases asked again of machines whose
+	// release MAAS keeps failing.
+	releaseRetries releaseRetries
 }
 
 // Every verb below is justified in the README ("What the manager may do").
@@ -904,6 +907,7 @@ func (r *TenantClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.MaxConcurrentReconciles = 10
 	}
 	r.capacity.base, r.capacity.max = r.CapacityBackoff, r.CapacityBackoffMax
+	r.releaseRetries.base, r.releaseRetries.max = r.CapacityBackoff, r.CapacityBackoffMax
 	if r.JoinTimeout == 0 {
 		r.JoinTimeout = DefaultTenantJoinTimeout
 	}

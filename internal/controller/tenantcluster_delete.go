@@ -175,6 +175,7 @@ func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.Te
 		now, state := latest.Followed(m.SystemID)
 		switch {
 		case state.Settled():
+			r.releaseRetries.forget(m.SystemID)
 			continue
 		case state == maas.NotFollowed:
 			// Released by an earlier process: follow it from the next poll.
@@ -185,16 +186,15 @@ func (r *TenantClusterReconciler) releaseAll(ctx context.Context, tc *infrav1.Te
 		case now.Status == maas.StatusFailedReleasing:
 			// Released by us (MAAS cleared its agent name then), and MAAS
 			// failed: ask again, or it stays out of the pool for good.
-			again, rerr := r.Inventory.RetryRelease(ctx, account, m.SystemID, maas.ReleaseParams{
-				Comment: fmt.Sprintf("maas-gateway: retrying the release of a machine of deleted TenantCluster %s/%s", tc.Namespace, tc.Name)})
+			again, rerr := retryRelease(ctx, r.Inventory, r.Recorder, releasedBy{
+				owner: exec.owner, account: account, object: tc,
+				comment: fmt.Sprintf("maas-gateway: retrying the release of a machine of deleted TenantCluster %s/%s", tc.Namespace, tc.Name),
+				retries: &r.releaseRetries, now: r.now(),
+			}, now)
 			if rerr != nil {
-				runErr = fmt.Errorf("releasing machine %s again: %w", m.SystemID, rerr)
-				left[m.SystemID] = machineStatus(now)
-				continue
+				runErr = rerr
 			}
-			r.Recorder.Eventf(tc, nil, corev1.EventTypeWarning, "MachineReleaseRetried", "Release",
-				"MAAS failed to release machine %s (%s); released it again", m.SystemID, now.StatusMessage)
-			left[m.SystemID] = machineStatus(again)
+			left[m.SystemID] = again
 		case now.Owner != nil && now.Owner.UID == infrav1.IdentityUID(tc) && rollout.ParseState(now.StatusName) != rollout.StateReleased:
 			left[m.SystemID] = machineStatus(now)
 		}

@@ -37,6 +37,7 @@ func (r *TenantClusterReconciler) pendingReleases(ctx context.Context, tc *infra
 		account: account,
 		object:  tc,
 		comment: fmt.Sprintf("maas-gateway: retrying the release of a machine of TenantCluster %s/%s", tc.Namespace, tc.Name),
+		retries: &r.releaseRetries, now: r.now(),
 	}, latest, was, owned, released)
 }
 
