@@ -122,9 +122,16 @@ func (r *GatewayReconciler) decommission(ctx context.Context, gw *infrav1.Gatewa
 		// MAAS hand it to another machine.
 		return true, r.releaseGatewayAddresses(ctx, gw, key)
 	}
+	// From outside the gateway cluster its Nodes are not in this cluster:
+	// a Node here that bears a gateway machine's name is another
+	// cluster's (the bootstrap cluster's own), never to be drained or
+	// deleted. The gateway's etcd members still leave one at a time, at
+	// the machines' addresses; the gateway cluster ends with its machines.
 	nodes := &corev1.NodeList{}
-	if err := r.List(ctx, nodes); err != nil {
-		return false, err
+	if !r.Nodes.Outside {
+		if err := r.List(ctx, nodes); err != nil {
+			return false, err
+		}
 	}
 	var adopted []infrav1.GatewayNode
 	for _, n := range gw.Status.Nodes {

@@ -30,6 +30,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -55,6 +56,7 @@ var _ = Describe("Gateway created from nothing (spec.initialize), from outside",
 	It("deploys its first node with kubeadm init from a PKI it generates, sees it Ready at the VIP, and adds no second node until moved", func() {
 		ns := newNamespace()
 		sim := startSimulator(func(c *maassim.Config) { c.Inventory = maassim.Loopback(c.Inventory) })
+		releasedAt := watchReleases(sim)
 		emu := startControlPlanes(sim)
 		Expect(k8s.Create(suiteCtx, apiKeySecret(ns, "maas", sim.DefaultAPIKey()))).To(Succeed())
 		publishCatalog()
@@ -136,6 +138,27 @@ var _ = Describe("Gateway created from nothing (spec.initialize), from outside",
 			g.Expect(c.Reason).To(Equal(infrav1.ReasonWaitingForMove))
 		}).WithTimeout(time.Minute).Should(Succeed())
 		Expect(ownedMachinesIn(sim, ns)).To(HaveLen(1), "no node is added from outside the gateway")
+
+		// Decommissioned from outside: the gateway's Nodes are in the
+		// gateway cluster, never in this one, even where a Node here
+		// bears the gateway machine's system ID (another cluster's).
+		other := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "not-the-gateways",
+			Labels: map[string]string{infrav1.LabelSystemID: owned[0].SystemID}}}
+		Expect(k8s.Create(suiteCtx, other)).To(Succeed())
+		DeferCleanup(func() { Expect(ctrlclient.IgnoreNotFound(k8s.Delete(suiteCtx, other))).To(Succeed()) })
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			got := gateway(Default)
+			got.Spec.DeletionPolicy = infrav1.GatewayDecommission
+			return k8s.Update(suiteCtx, got)
+		})).To(Succeed())
+		Expect(k8s.Delete(suiteCtx, gw)).To(Succeed())
+		Eventually(func() time.Time { return releasedAt(owned[0].SystemID) }).WithTimeout(time.Minute).
+			ShouldNot(BeZero(), "the gateway's machine is released")
+		Eventually(func() error { return k8s.Get(suiteCtx, ctrlclient.ObjectKeyFromObject(gw), &infrav1.Gateway{}) }).
+			Should(MatchError(ContainSubstring("not found")))
+		Expect(k8s.Get(suiteCtx, ctrlclient.ObjectKeyFromObject(other), other)).To(Succeed(), "another cluster's Node is not deleted")
+		Expect(other.Annotations).To(BeEmpty(), "another cluster's Node is not drained")
+		Expect(other.Spec.Unschedulable).To(BeFalse(), "another cluster's Node is not cordoned")
 	})
 
 	It("generates its PKI again after a generation interrupted between its Secrets, never over a Secret it did not make", func() {
